@@ -1,0 +1,83 @@
+/**
+ * check: diskcache's `check()` — SQLite's integrity check, then value files against rows, files
+ * nobody references, empty directories, and the count/size metadata. With `fix` it repairs each.
+ * It runs rarely, so it favours clarity; it must not be called on a hot path.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type Database from 'better-sqlite3';
+import type { Disk } from './disk.js';
+import type { CheckWarning } from './types.js';
+
+export function runCheck(
+  db: Database.Database,
+  disk: Disk,
+  fix: boolean,
+  inTransaction: (body: () => void) => void,
+): CheckWarning[] {
+  const warnings: CheckWarning[] = [];
+  const integrity = db.pragma('integrity_check') as { integrity_check: string }[];
+  for (const { integrity_check: line } of integrity) {
+    if (line !== 'ok') warnings.push({ kind: 'integrity', message: line });
+  }
+  if (fix) db.exec('VACUUM');
+
+  inTransaction(() => {
+    const referenced = new Set<string>();
+    const rows = db.prepare('SELECT rowid, size, filename FROM Cache WHERE filename IS NOT NULL').raw(true).all() as [number, number, string][];
+    for (const [rowid, size, filename] of rows) {
+      const full = path.resolve(disk.fullPath(filename));
+      referenced.add(full);
+      let actual: number;
+      try {
+        actual = fs.statSync(full).size;
+      } catch {
+        warnings.push({ kind: 'file-not-found', message: `file not found: ${full}`, path: full });
+        if (fix) db.prepare('DELETE FROM Cache WHERE rowid = ?').run(rowid);
+        continue;
+      }
+      if (actual !== size) {
+        warnings.push({ kind: 'wrong-file-size', message: `wrong file size: ${full}, ${size} in the database, ${actual} on disk`, path: full });
+        if (fix) db.prepare('UPDATE Cache SET size = ? WHERE rowid = ?').run(actual, rowid);
+      }
+    }
+
+    const walk = (dir: string): void => {
+      let names: fs.Dirent[];
+      try {
+        names = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      if (names.length === 0 && path.resolve(dir) !== path.resolve(disk.directory)) {
+        warnings.push({ kind: 'empty-dir', message: `empty directory: ${dir}`, path: dir });
+        if (fix) fs.rmSync(dir, { recursive: false, force: true });
+        return;
+      }
+      for (const entry of names) {
+        const full = path.resolve(dir, entry.name);
+        if (full.includes('cache.db')) continue;
+        if (entry.isDirectory()) walk(full);
+        else if (!referenced.has(full)) {
+          warnings.push({ kind: 'unknown-file', message: `unknown file: ${full}`, path: full });
+          if (fix) fs.rmSync(full, { force: true });
+        }
+      }
+    };
+    walk(disk.directory);
+
+    const [count] = db.prepare('SELECT COUNT(key) FROM Cache').raw(true).get() as [number];
+    const [storedCount] = db.prepare("SELECT value FROM Settings WHERE key = 'count'").raw(true).get() as [number];
+    if (Number(count) !== Number(storedCount)) {
+      warnings.push({ kind: 'count', message: `Settings.count = ${storedCount} != ${count} rows` });
+      if (fix) db.prepare("UPDATE Settings SET value = ? WHERE key = 'count'").run(BigInt(count));
+    }
+    const [size] = db.prepare('SELECT COALESCE(SUM(size), 0) FROM Cache').raw(true).get() as [number];
+    const [storedSize] = db.prepare("SELECT value FROM Settings WHERE key = 'size'").raw(true).get() as [number];
+    if (Number(size) !== Number(storedSize)) {
+      warnings.push({ kind: 'size', message: `Settings.size = ${storedSize} != ${size} bytes in files` });
+      if (fix) db.prepare("UPDATE Settings SET value = ? WHERE key = 'size'").run(BigInt(size));
+    }
+  });
+  return warnings;
+}

@@ -1,0 +1,412 @@
+/**
+ * Disk: how keys and values become SQLite columns and value files, in python-diskcache's format.
+ *
+ * Keys: strings, numbers, in-range bigints and buffers are stored natively (TEXT, INTEGER, REAL,
+ * BLOB with raw=1) so Python sees the same key; structured keys get a canonical encoding (raw=0).
+ * Values: modes 1 (raw column), 2 (binary file), 3 (text file), 4 (serialized). Mode 4 uses v8's
+ * structured clone, never pickle: nothing read from disk can run code.
+ * This file knows nothing of SQL statements or transactions; the Cache drives it.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as zlib from 'node:zlib';
+import { UnsupportedValueError } from './errors.js';
+import type { DiskOptions } from './types.js';
+
+/** A value as bound to or read from an SQLite column. */
+export type DbValue = string | number | bigint | Buffer | null;
+
+/** The columns that `Disk.store` produces for one value. */
+export interface StoredValue {
+  /** Bytes in the value file; 0 for values stored in the row. */
+  readonly size: number;
+  /** 1 raw, 2 binary file, 3 text file, 4 serialized (inline or file). */
+  readonly mode: number;
+  /** The value file relative to the cache directory, or null. */
+  readonly filename: string | null;
+  /** The inline value, or null when the value is in a file. */
+  readonly dbValue: DbValue;
+}
+
+export const MODE_RAW = 1;
+export const MODE_BINARY = 2;
+export const MODE_TEXT = 3;
+export const MODE_PICKLE = 4;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+/** Prefix of structured keys (raw=0): not a valid pickle opcode sequence Python would accept. */
+const STRUCTURED_MAGIC = Buffer.from('\x00ndk1:', 'latin1');
+
+/**
+ * The serializer. Subclass it and pass the class as `new Cache(dir, { disk: MyDisk })` to change
+ * how keys and values are stored; every method may be overridden.
+ */
+export class Disk {
+  readonly directory: string;
+  readonly minFileSize: number;
+
+  constructor(directory: string, options: DiskOptions) {
+    this.directory = directory;
+    this.minFileSize = options.minFileSize;
+  }
+
+  /** Converts a key to its database form: `[dbKey, raw]`. Throws `TypeError` for invalid keys. */
+  put(key: unknown): [DbValue, 0 | 1] {
+    switch (typeof key) {
+      case 'string':
+        return [key, 1];
+      case 'number':
+        if (Number.isNaN(key)) throw new TypeError('invalid key: NaN cannot be a cache key');
+        // Integers are bound as bigint so that SQLite stores INTEGER (as Python does), not REAL.
+        return [Number.isSafeInteger(key) ? BigInt(key) : key, 1];
+      case 'bigint':
+        if (key >= INT64_MIN && key <= INT64_MAX) return [key, 1];
+        return [encodeStructuredKey(key), 0];
+      case 'object':
+        if (key === null) return [encodeStructuredKey(key), 0];
+        if (Buffer.isBuffer(key)) return [key, 1];
+        if (key instanceof Uint8Array) return [Buffer.from(key.buffer, key.byteOffset, key.byteLength), 1];
+        return [encodeStructuredKey(key), 0];
+      case 'boolean':
+        return [encodeStructuredKey(key), 0];
+      default:
+        throw new TypeError(`invalid key: ${typeof key} cannot be a cache key`);
+    }
+  }
+
+  /** Converts a database key back to the JS key. */
+  get(dbKey: DbValue, raw: number | bigint): unknown {
+    if (raw) return typeof dbKey === 'bigint' ? intToJs(dbKey) : dbKey;
+    const bytes = dbKey as Buffer;
+    if (bytes.subarray(0, STRUCTURED_MAGIC.length).equals(STRUCTURED_MAGIC)) return decodeStructuredKey(bytes);
+    // A key pickled by Python: never unpickled here. It is returned as an opaque wrapper.
+    return new ForeignKey(bytes);
+  }
+
+  /**
+   * Converts a value to its columns, writing a value file when it is large.
+   * Throws `TypeError` for `undefined` (which always means "absent") and for values that structured
+   * clone cannot copy (functions, symbols, class instances with private state...).
+   */
+  store(value: unknown, _key?: unknown): StoredValue {
+    switch (typeof value) {
+      case 'string':
+        if (value.length < this.minFileSize) return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
+        return this.#storeFile(Buffer.from(value, 'utf8'), MODE_TEXT);
+      case 'number':
+        if (Number.isNaN(value)) break; // SQLite stores NaN as NULL: serialize it instead.
+        if (Number.isSafeInteger(value) && !Object.is(value, -0)) {
+          return { size: 0, mode: MODE_RAW, filename: null, dbValue: BigInt(value) };
+        }
+        return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
+      case 'undefined':
+        throw new TypeError('invalid value: undefined cannot be stored (undefined means "absent"); use null');
+      case 'function':
+      case 'symbol':
+        throw new TypeError(`invalid value: a ${typeof value} cannot be stored`);
+      case 'object':
+        if (Buffer.isBuffer(value)) {
+          if (value.length < this.minFileSize) return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
+          return this.#storeFile(value, MODE_BINARY);
+        }
+        break;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = v8.serialize(value);
+    } catch (error) {
+      throw new TypeError(`invalid value: it cannot be serialized by structured clone (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
+    if (bytes.length < this.minFileSize) return { size: 0, mode: MODE_PICKLE, filename: null, dbValue: bytes };
+    return this.#storeFile(bytes, MODE_PICKLE);
+  }
+
+  /** Writes `bytes` to a new value file. Used by `store` and by streamed writes. */
+  #storeFile(bytes: Buffer, mode: number): StoredValue {
+    const { relative, full } = this.filename();
+    writeNewFile(full, bytes);
+    return { size: bytes.length, mode, filename: relative, dbValue: null };
+  }
+
+  /**
+   * Converts columns back to the value. Throws an `ENOENT` error when the value file is missing
+   * (the Cache treats that as a miss: another process deleted the entry meanwhile).
+   */
+  fetch(mode: number, filename: string | null, dbValue: DbValue): unknown {
+    switch (mode) {
+      case MODE_RAW:
+        return typeof dbValue === 'bigint' ? intToJs(dbValue) : dbValue;
+      case MODE_BINARY:
+        return fs.readFileSync(this.fullPath(filename!));
+      case MODE_TEXT:
+        return fs.readFileSync(this.fullPath(filename!), 'utf8');
+      case MODE_PICKLE:
+        return deserialize(filename === null ? (dbValue as Buffer) : fs.readFileSync(this.fullPath(filename)));
+      default:
+        throw new UnsupportedValueError(`unknown value mode ${mode}`);
+    }
+  }
+
+  /** A new random value file name: `ab/cd/<28 hex>.val`, relative and full. */
+  filename(_key?: unknown, _value?: unknown): { relative: string; full: string } {
+    const hex = randomBytes(16).toString('hex');
+    const relative = `${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex.slice(4)}.val`;
+    return { relative, full: path.join(this.directory, relative) };
+  }
+
+  /** The absolute path of a stored relative filename (Python on Windows stores backslashes). */
+  fullPath(relative: string): string {
+    return path.join(this.directory, relative.includes('\\') ? relative.replaceAll('\\', '/') : relative);
+  }
+
+  /** Deletes a value file and the directories it leaves empty; never throws. */
+  remove(relative: string): void {
+    const full = this.fullPath(relative);
+    try {
+      fs.unlinkSync(full);
+    } catch {
+      return;
+    }
+    // Like os.removedirs: remove emptied parents, stopping at the first non-empty one.
+    let dir = path.dirname(full);
+    const root = path.resolve(this.directory);
+    while (path.resolve(dir) !== root && dir.length > root.length) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        return;
+      }
+      dir = path.dirname(dir);
+    }
+  }
+
+  /**
+   * diskcache's portable hash of a key (used by FanoutCache to pick a shard), so that Python and
+   * Node put a key in the same shard.
+   */
+  hash(key: unknown): number {
+    const [dbKey] = this.put(key);
+    if (Buffer.isBuffer(dbKey)) return adler32(dbKey);
+    if (typeof dbKey === 'string') return adler32(Buffer.from(dbKey, 'utf8'));
+    if (typeof dbKey === 'bigint') {
+      const mask = 0xffffffffn;
+      return Number(((dbKey % mask) + mask) % mask);
+    }
+    if (typeof dbKey === 'number') {
+      const bytes = Buffer.alloc(8);
+      bytes.writeDoubleBE(dbKey);
+      return adler32(bytes);
+    }
+    throw new TypeError('invalid key');
+  }
+}
+
+/** A key written by Python as a pickle (raw=0). node-diskcache never unpickles; it shows the bytes. */
+export class ForeignKey {
+  constructor(readonly bytes: Buffer) {}
+  toString(): string {
+    return `ForeignKey(${this.bytes.toString('hex')})`;
+  }
+}
+
+/**
+ * JSONDisk: keys and values as zlib-compressed JSON, as Python's `diskcache.JSONDisk` stores them
+ * (keys are raw BLOBs, values raw BLOBs or binary files). Pass `diskOptions: { compress_level }`.
+ */
+export class JSONDisk extends Disk {
+  readonly compressLevel: number;
+
+  constructor(directory: string, options: DiskOptions) {
+    super(directory, options);
+    const level = options.compress_level ?? 1;
+    if (typeof level !== 'number' || !Number.isInteger(level) || level < -1 || level > 9) {
+      throw new RangeError(`diskOptions.compress_level must be an integer from -1 to 9, got ${String(level)}`);
+    }
+    this.compressLevel = level;
+  }
+
+  #compress(value: unknown): Buffer {
+    return zlib.deflateSync(Buffer.from(pythonJsonDumps(value), 'utf8'), { level: this.compressLevel });
+  }
+
+  override put(key: unknown): [DbValue, 0 | 1] {
+    return super.put(this.#compress(key));
+  }
+
+  override get(dbKey: DbValue, raw: number | bigint): unknown {
+    return JSON.parse(zlib.inflateSync(super.get(dbKey, raw) as Buffer).toString('utf8'));
+  }
+
+  override store(value: unknown, key?: unknown): StoredValue {
+    if (value === undefined) return super.store(value, key);
+    return super.store(this.#compress(value), key);
+  }
+
+  override fetch(mode: number, filename: string | null, dbValue: DbValue): unknown {
+    return JSON.parse(zlib.inflateSync(super.fetch(mode, filename, dbValue) as Buffer).toString('utf8'));
+  }
+}
+
+/** Writes a new file exclusively, making its directories; retries when a concurrent remove races. */
+export function writeNewFile(full: string, bytes: Buffer): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.mkdirSync(path.dirname(full), { recursive: true });
+      fs.writeFileSync(full, bytes, { flag: 'wx' });
+      return;
+    } catch (error) {
+      // Another process may delete the emptied directory between mkdir and open.
+      if (attempt >= 9 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
+/** Reads an INTEGER column value: a number when it is safe, else the bigint. */
+export function intToJs(value: bigint): number | bigint {
+  return value >= -9007199254740991n && value <= 9007199254740991n ? Number(value) : value;
+}
+
+function deserialize(bytes: Buffer): unknown {
+  if (bytes[0] === 0xff) return v8.deserialize(bytes);
+  if (bytes[0] === 0x80) {
+    throw new UnsupportedValueError(
+      'this value was pickled by Python; node-diskcache never unpickles (unpickling can run code). ' +
+        'Store strings, numbers or bytes from Python to share values with Node.',
+    );
+  }
+  throw new UnsupportedValueError('this value is in an unknown serialized format');
+}
+
+/** Adler-32 of `bytes`, as zlib.adler32 computes it. */
+export function adler32(bytes: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  let i = 0;
+  const length = bytes.length;
+  while (i < length) {
+    const end = Math.min(i + 5552, length);
+    for (; i < end; i++) {
+      a += bytes[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return (b * 65536 + a) >>> 0;
+}
+
+// ---- Structured keys ---------------------------------------------------------------------------
+// A structured key becomes a JSON tree in which every array is tagged by its first element:
+// ['a', ...items], ['o', k1, v1, ...] (object keys sorted), ['i', '123'] (bigint),
+// ['b', base64] (bytes), ['f', 'Infinity'] (non-finite), ['d', iso] (Date). Strings, finite
+// numbers, booleans and null stay as they are. The result is canonical: deep-equal keys give the
+// same bytes whatever the order of object keys.
+
+function toTree(value: unknown, depth: number): unknown {
+  if (depth > 64) throw new TypeError('invalid key: structured key nested more than 64 levels');
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      if (Number.isNaN(value)) throw new TypeError('invalid key: NaN cannot be part of a cache key');
+      if (!Number.isFinite(value)) return ['f', String(value)];
+      return Object.is(value, -0) ? 0 : value;
+    case 'bigint':
+      return ['i', value.toString()];
+    case 'object': {
+      if (value === null) return null;
+      if (value instanceof Uint8Array) {
+        return ['b', Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')];
+      }
+      if (Array.isArray(value)) {
+        const tree: unknown[] = ['a'];
+        for (const item of value) tree.push(toTree(item, depth + 1));
+        return tree;
+      }
+      if (value instanceof Date) return ['d', value.toISOString()];
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new TypeError(
+          `invalid key: ${proto?.constructor?.name ?? 'object'} instances cannot be part of a cache key ` +
+            '(use strings, numbers, bigints, buffers, booleans, null, arrays and plain objects)',
+        );
+      }
+      const tree: unknown[] = ['o'];
+      for (const name of Object.keys(value).sort()) {
+        tree.push(name, toTree((value as Record<string, unknown>)[name], depth + 1));
+      }
+      return tree;
+    }
+    default:
+      throw new TypeError(`invalid key: ${typeof value} cannot be part of a cache key`);
+  }
+}
+
+function fromTree(tree: unknown): unknown {
+  if (!Array.isArray(tree)) return tree;
+  switch (tree[0]) {
+    case 'a':
+      return tree.slice(1).map(fromTree);
+    case 'o': {
+      const object: Record<string, unknown> = {};
+      for (let i = 1; i < tree.length; i += 2) object[tree[i] as string] = fromTree(tree[i + 1]);
+      return object;
+    }
+    case 'i':
+      return BigInt(tree[1] as string);
+    case 'b':
+      return Buffer.from(tree[1] as string, 'base64');
+    case 'f':
+      return Number(tree[1]);
+    case 'd':
+      return new Date(tree[1] as string);
+    default:
+      throw new UnsupportedValueError(`corrupt structured key tag ${String(tree[0])}`);
+  }
+}
+
+/** The canonical bytes of a structured key. Deep-equal keys give equal bytes. */
+export function encodeStructuredKey(key: unknown): Buffer {
+  return Buffer.concat([STRUCTURED_MAGIC, Buffer.from(JSON.stringify(toTree(key, 0)), 'utf8')]);
+}
+
+function decodeStructuredKey(bytes: Buffer): unknown {
+  return fromTree(JSON.parse(bytes.subarray(STRUCTURED_MAGIC.length).toString('utf8')));
+}
+
+/**
+ * `json.dumps(value)` as Python writes it by default (', ' and ': ' separators, non-ASCII escaped),
+ * so that JSONDisk keys written by Node and Python are the same bytes before compression.
+ */
+export function pythonJsonDumps(value: unknown): string {
+  const text = JSON.stringify(value, (_name, v) => {
+    if (typeof v === 'bigint') return Number(v);
+    if (v === undefined) return null;
+    return v;
+  });
+  if (text === undefined) throw new TypeError('invalid value: it cannot be written as JSON');
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    const code = ch.charCodeAt(0);
+    if (inString) {
+      if (ch === '\\') {
+        out += ch + text[++i];
+        continue;
+      }
+      if (ch === '"') inString = false;
+      out += code > 0x7f ? `\\u${code.toString(16).padStart(4, '0')}` : ch;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    out += ch === ',' ? ', ' : ch === ':' ? ': ' : ch;
+  }
+  return out;
+}

@@ -1,0 +1,69 @@
+/**
+ * The named errors of node-diskcache. Every runtime failure that a caller may want to catch by
+ * kind is one of these classes; bad arguments are plain `TypeError` / `RangeError`.
+ * This file must not import anything: every other module imports it.
+ */
+
+/** Options accepted by every error class: the standard `cause`. */
+export interface DiskcacheErrorOptions {
+  readonly cause?: unknown;
+}
+
+/** Base class of node-diskcache's named errors. */
+export class DiskcacheError extends Error {
+  constructor(message: string, options?: DiskcacheErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * The write lock (or a lock recipe) could not be had within the timeout.
+ * For the batch removers (`clear`, `evict`, `expire`, `cull`) `count` holds how many entries were
+ * removed before the timeout, as diskcache's `Timeout(count)` does.
+ */
+export class Timeout extends DiskcacheError {
+  readonly count: number;
+  constructor(message = 'timed out waiting for the cache write lock', options?: DiskcacheErrorOptions & { count?: number }) {
+    super(message, options);
+    this.count = options?.count ?? 0;
+  }
+}
+
+/** A key that must exist does not (diskcache raises Python's `KeyError` in the same places). */
+export class KeyError extends DiskcacheError {
+  readonly key: unknown;
+  constructor(key: unknown, message?: string, options?: DiskcacheErrorOptions) {
+    super(message ?? `key not found: ${describeKey(key)}`, options);
+    this.key = key;
+  }
+}
+
+/** A positional index is outside a Deque (diskcache raises Python's `IndexError`). */
+export class IndexError extends DiskcacheError {}
+
+/** `cache.db` is not a usable SQLite database (corrupted, truncated, or another kind of file). */
+export class DatabaseError extends DiskcacheError {}
+
+/** A value was stored in a format this process refuses to read (for example a Python pickle). */
+export class UnsupportedValueError extends DiskcacheError {}
+
+/** A WorkQueue job's lease was lost (it expired and the job was handed to another worker). */
+export class LeaseLostError extends DiskcacheError {}
+
+/** A lock or semaphore was released by a holder that does not own it. */
+export class NotOwnedError extends DiskcacheError {}
+
+/** A wait (lock, queue) was cancelled through its `AbortSignal`. */
+export class AbortError extends DiskcacheError {}
+
+function describeKey(key: unknown): string {
+  if (typeof key === 'string') return JSON.stringify(key);
+  if (typeof key === 'bigint') return `${key}n`;
+  if (Buffer.isBuffer(key)) return `<Buffer ${key.subarray(0, 16).toString('hex')}${key.length > 16 ? '…' : ''}>`;
+  try {
+    return JSON.stringify(key, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(key);
+  } catch {
+    return String(key);
+  }
+}

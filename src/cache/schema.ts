@@ -1,0 +1,287 @@
+/**
+ * schema: opens `cache.db` in python-diskcache's format — tables, indexes, triggers, pragmas and
+ * the Settings table — and turns options into settings. It runs once per Cache object, so it
+ * favours clarity over speed; it must not hold statements used on the hot path.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { DatabaseError } from './errors.js';
+import { POLICIES } from './eviction.js';
+import type { CacheOptions, EvictionPolicy } from './types.js';
+
+export const DBNAME = 'cache.db';
+
+/** A setting's value as stored in the Settings table. */
+export type SettingValue = string | number | bigint | null;
+
+/** diskcache's DEFAULT_SETTINGS, under diskcache's names. */
+export const DEFAULT_SETTINGS: Readonly<Record<string, SettingValue>> = Object.freeze({
+  statistics: 0,
+  tag_index: 0,
+  eviction_policy: 'least-recently-stored',
+  size_limit: 2 ** 30,
+  cull_limit: 10,
+  sqlite_auto_vacuum: 1,
+  sqlite_cache_size: 2 ** 13,
+  sqlite_journal_mode: 'wal',
+  sqlite_mmap_size: 2 ** 26,
+  sqlite_synchronous: 1,
+  disk_min_file_size: 2 ** 15,
+  disk_pickle_protocol: 5,
+});
+
+/** Rows of Settings kept up to date by triggers and statistics, never overwritten on open. */
+export const METADATA: Readonly<Record<string, number>> = Object.freeze({ count: 0, size: 0, hits: 0, misses: 0 });
+
+const OPTION_NAMES = new Set([
+  'timeout',
+  'disk',
+  'diskOptions',
+  'sizeLimit',
+  'cullLimit',
+  'evictionPolicy',
+  'statistics',
+  'tagIndex',
+  'minFileSize',
+  'sqlite',
+]);
+const SQLITE_OPTION_NAMES: Record<string, string> = {
+  synchronous: 'sqlite_synchronous',
+  journalMode: 'sqlite_journal_mode',
+  mmapSize: 'sqlite_mmap_size',
+  cacheSize: 'sqlite_cache_size',
+  autoVacuum: 'sqlite_auto_vacuum',
+};
+
+function fail(kind: 'type' | 'range', message: string): never {
+  throw kind === 'type' ? new TypeError(message) : new RangeError(message);
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(value);
+}
+
+function checkNumber(name: string, value: unknown, { integer = false, min = 0 } = {}): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) fail('type', `${name} must be a number, got ${show(value)}`);
+  if (integer && !Number.isInteger(value)) fail('range', `${name} must be an integer, got ${show(value)}`);
+  if (value < min || value === Number.POSITIVE_INFINITY && integer) {
+    fail('range', `${name} must be at least ${min}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') fail('type', `${name} must be a boolean, got ${show(value)}`);
+  return value;
+}
+
+/** Validates options and converts them to diskcache-named settings (only those given). */
+export function optionsToSettings(options: CacheOptions): Record<string, SettingValue> {
+  if (options === null || typeof options !== 'object') fail('type', `options must be an object, got ${show(options)}`);
+  for (const name of Object.keys(options)) {
+    if (!OPTION_NAMES.has(name)) fail('type', `unknown option ${JSON.stringify(name)}; known options: ${[...OPTION_NAMES].join(', ')}`);
+  }
+  const settings: Record<string, SettingValue> = {};
+  if (options.timeout !== undefined) checkNumber('timeout', options.timeout);
+  if (options.sizeLimit !== undefined) settings.size_limit = checkNumber('sizeLimit', options.sizeLimit);
+  if (options.cullLimit !== undefined) settings.cull_limit = checkNumber('cullLimit', options.cullLimit, { integer: true });
+  if (options.evictionPolicy !== undefined) {
+    if (!Object.hasOwn(POLICIES, options.evictionPolicy)) {
+      fail('range', `evictionPolicy must be one of ${Object.keys(POLICIES).map(show).join(', ')}, got ${show(options.evictionPolicy)}`);
+    }
+    settings.eviction_policy = options.evictionPolicy;
+  }
+  if (options.statistics !== undefined) settings.statistics = checkBoolean('statistics', options.statistics) ? 1 : 0;
+  if (options.tagIndex !== undefined) settings.tag_index = checkBoolean('tagIndex', options.tagIndex) ? 1 : 0;
+  if (options.minFileSize !== undefined) {
+    settings.disk_min_file_size = checkNumber('minFileSize', options.minFileSize, { integer: true });
+  }
+  if (options.diskOptions !== undefined) {
+    if (options.diskOptions === null || typeof options.diskOptions !== 'object') {
+      fail('type', `diskOptions must be an object, got ${show(options.diskOptions)}`);
+    }
+    for (const [name, value] of Object.entries(options.diskOptions)) {
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        fail('type', `diskOptions.${name} must be a string or a number, got ${show(value)}`);
+      }
+      settings[`disk_${name}`] = value;
+    }
+  }
+  if (options.sqlite !== undefined) {
+    if (options.sqlite === null || typeof options.sqlite !== 'object') fail('type', `sqlite must be an object, got ${show(options.sqlite)}`);
+    for (const [name, value] of Object.entries(options.sqlite)) {
+      const setting = SQLITE_OPTION_NAMES[name];
+      if (setting === undefined) {
+        fail('type', `unknown option sqlite.${name}; known: ${Object.keys(SQLITE_OPTION_NAMES).join(', ')}`);
+      }
+      if (name === 'journalMode') {
+        if (typeof value !== 'string' || !/^(delete|truncate|persist|memory|wal|off)$/i.test(value)) {
+          fail('range', `sqlite.journalMode must be one of delete, truncate, persist, memory, wal, off; got ${show(value)}`);
+        }
+        settings[setting] = value.toLowerCase();
+      } else {
+        settings[setting] = checkNumber(`sqlite.${name}`, value, { integer: true, min: name === 'cacheSize' ? -(2 ** 31) : 0 });
+      }
+    }
+  }
+  return settings;
+}
+
+/** Binds a setting so that integral numbers are stored as INTEGER, as Python stores them. */
+export function bindSetting(value: SettingValue): SettingValue {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : value;
+}
+
+/** Is this better-sqlite3 error "the database is locked / busy"? */
+export function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+const TRIGGERS: Record<string, string> = {
+  Settings_count_insert:
+    'CREATE TRIGGER IF NOT EXISTS Settings_count_insert AFTER INSERT ON Cache FOR EACH ROW BEGIN' +
+    " UPDATE Settings SET value = value + 1 WHERE key = 'count'; END",
+  Settings_count_delete:
+    'CREATE TRIGGER IF NOT EXISTS Settings_count_delete AFTER DELETE ON Cache FOR EACH ROW BEGIN' +
+    " UPDATE Settings SET value = value - 1 WHERE key = 'count'; END",
+  Settings_size_insert:
+    'CREATE TRIGGER IF NOT EXISTS Settings_size_insert AFTER INSERT ON Cache FOR EACH ROW BEGIN' +
+    " UPDATE Settings SET value = value + NEW.size WHERE key = 'size'; END",
+  Settings_size_update:
+    'CREATE TRIGGER IF NOT EXISTS Settings_size_update AFTER UPDATE ON Cache FOR EACH ROW BEGIN' +
+    " UPDATE Settings SET value = value + NEW.size - OLD.size WHERE key = 'size'; END",
+  Settings_size_delete:
+    'CREATE TRIGGER IF NOT EXISTS Settings_size_delete AFTER DELETE ON Cache FOR EACH ROW BEGIN' +
+    " UPDATE Settings SET value = value - OLD.size WHERE key = 'size'; END",
+};
+
+/** The result of opening a cache directory. */
+export interface OpenedDatabase {
+  readonly db: Database.Database;
+  readonly settings: Record<string, SettingValue>;
+  readonly pageSize: number;
+}
+
+/** Applies a `sqlite_*` setting as a pragma, only when it differs (some pragmas are slow to re-set). */
+export function applyPragma(db: Database.Database, setting: string, value: SettingValue): void {
+  const pragma = setting.slice('sqlite_'.length);
+  if (!/^[a-z_]+$/.test(pragma)) throw new RangeError(`invalid pragma name ${JSON.stringify(pragma)}`);
+  const current = db.pragma(pragma, { simple: true }) as SettingValue;
+  if (current !== undefined && String(current).toLowerCase() === String(value).toLowerCase()) return;
+  const literal = typeof value === 'string' ? `'${value.replaceAll("'", "''")}'` : String(value);
+  db.pragma(`${pragma} = ${literal}`);
+}
+
+/**
+ * Opens (creating if needed) the cache database in `directory` and brings it to diskcache's
+ * format. Settings: defaults, overridden by those stored, overridden by `given`.
+ */
+export function openDatabase(directory: string, given: Record<string, SettingValue>, timeoutSeconds: number): OpenedDatabase {
+  try {
+    fs.mkdirSync(directory, { recursive: true, mode: 0o755 });
+  } catch (error) {
+    throw new DatabaseError(`cache directory ${JSON.stringify(directory)} does not exist and could not be created: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const file = path.join(directory, DBNAME);
+  let db: Database.Database;
+  try {
+    // Wait as long as diskcache does (60 s) while many processes initialise the same directory.
+    db = new Database(file, { timeout: 60_000 });
+  } catch (error) {
+    throw new DatabaseError(`cannot open ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const settings = initialise(db, given);
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    db.pragma(`busy_timeout = ${Math.round(timeoutSeconds * 1000)}`);
+    return { db, settings, pageSize };
+  } catch (error) {
+    db.close();
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT' || code?.startsWith('SQLITE_CORRUPT')) {
+      throw new DatabaseError(
+        `${file} is not a valid cache database (${(error as Error).message}); move it away or delete the directory to start afresh`,
+        { cause: error },
+      );
+    }
+    if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM' || code?.startsWith('SQLITE_IOERR')) {
+      throw new DatabaseError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function initialise(db: Database.Database, given: Record<string, SettingValue>): Record<string, SettingValue> {
+  let stored: Record<string, SettingValue> = {};
+  const hasSettings = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'Settings'").get();
+  if (hasSettings) {
+    const rows = db.prepare('SELECT key, value FROM Settings').raw().all() as [string, SettingValue][];
+    stored = Object.fromEntries(rows);
+  }
+  const settings: Record<string, SettingValue> = { ...DEFAULT_SETTINGS, ...stored, ...given };
+  for (const name of Object.keys(METADATA)) delete settings[name];
+  if (!Object.hasOwn(POLICIES, String(settings.eviction_policy))) {
+    throw new RangeError(`the stored eviction_policy ${show(settings.eviction_policy)} is not one node-diskcache knows`);
+  }
+
+  // Pragmas first: auto_vacuum must precede the first CREATE TABLE to take effect.
+  for (const name of Object.keys(settings).sort()) {
+    if (name.startsWith('sqlite_')) applyPragma(db, name, settings[name]!);
+  }
+
+  const begin = () => db.prepare('BEGIN IMMEDIATE').run();
+  begin();
+  try {
+    db.exec('CREATE TABLE IF NOT EXISTS Settings ( key TEXT NOT NULL UNIQUE, value)');
+    const replace = db.prepare('INSERT OR REPLACE INTO Settings VALUES (?, ?)');
+    for (const [name, value] of Object.entries(settings)) replace.run(name, bindSetting(value));
+    const ignore = db.prepare('INSERT OR IGNORE INTO Settings VALUES (?, ?)');
+    for (const [name, value] of Object.entries(METADATA)) ignore.run(name, BigInt(value));
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS Cache ( rowid INTEGER PRIMARY KEY, key BLOB, raw INTEGER,' +
+        ' store_time REAL, expire_time REAL, access_time REAL, access_count INTEGER DEFAULT 0,' +
+        ' tag BLOB, size INTEGER DEFAULT 0, mode INTEGER DEFAULT 0, filename TEXT, value BLOB)',
+    );
+    db.exec('CREATE UNIQUE INDEX IF NOT EXISTS Cache_key_raw ON Cache(key, raw)');
+    db.exec('CREATE INDEX IF NOT EXISTS Cache_expire_time ON Cache (expire_time)');
+    const policyIndex = POLICIES[settings.eviction_policy as EvictionPolicy].init;
+    if (policyIndex) db.exec(policyIndex);
+    rewriteDoubleQuotedTriggers(db);
+    for (const sql of Object.values(TRIGGERS)) db.exec(sql);
+    if (Number(settings.tag_index)) db.exec('CREATE INDEX IF NOT EXISTS Cache_tag_rowid ON Cache(tag, rowid)');
+    else db.exec('DROP INDEX IF EXISTS Cache_tag_rowid');
+    db.prepare('COMMIT').run();
+  } catch (error) {
+    if (db.inTransaction) db.prepare('ROLLBACK').run();
+    throw error;
+  }
+  return settings;
+}
+
+/**
+ * Python's diskcache writes its triggers with double-quoted literals (`WHERE key = "count"`).
+ * better-sqlite3's SQLite is built with DQS=0, where such a trigger fails on every write. Replace
+ * each one with the same trigger using single quotes; Python keeps them (it creates IF NOT EXISTS).
+ */
+function rewriteDoubleQuotedTriggers(db: Database.Database): void {
+  const rows = db
+    .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'Cache'")
+    .raw()
+    .all() as [string, string][];
+  for (const [name, sql] of rows) {
+    if (!sql.includes('"')) continue;
+    const replacement = TRIGGERS[name];
+    if (replacement === undefined) {
+      // An unknown trigger of someone else's: rewrite its literals in place.
+      db.exec(`DROP TRIGGER "${name.replaceAll('"', '""')}"`);
+      db.exec(sql.replace(/"(count|size|hits|misses)"/g, "'$1'"));
+      continue;
+    }
+    db.exec(`DROP TRIGGER ${name}`);
+    db.exec(replacement);
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * node-diskcache: the one barrel. Everything public is exported here and nowhere else.
+ */
+export { Cache } from './cache/cache.js';
+export { Disk, JSONDisk, ForeignKey, type DbValue, type StoredValue } from './cache/disk.js';
+export {
+  AbortError,
+  DatabaseError,
+  DiskcacheError,
+  IndexError,
+  KeyError,
+  LeaseLostError,
+  NotOwnedError,
+  Timeout,
+  UnsupportedValueError,
+} from './cache/errors.js';
+export type { Memoized } from './cache/memoize.js';
+export { DEFAULT_SETTINGS, type SettingValue } from './cache/schema.js';
+export type {
+  CacheOptions,
+  CheckWarning,
+  DiskClass,
+  DiskOptions,
+  Entry,
+  EvictionPolicy,
+  GetOptions,
+  Key,
+  MemoizeOptions,
+  NativeKey,
+  QueueOptions,
+  SetOptions,
+  SqliteOptions,
+  Tag,
+} from './cache/types.js';
