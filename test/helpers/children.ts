@@ -1,0 +1,47 @@
+/**
+ * Real child processes for multi-process tests: `child_process.fork` of a TypeScript fixture
+ * (run through tsx), with helpers to wait for exit, collect messages and SIGKILL mid-work.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Folder of child scripts used by the tests. */
+export const FIXTURES = path.resolve(here, '../fixtures');
+
+/** Forks `test/fixtures/<script>` (a .ts file) with `args`; stdout/stderr are inherited. */
+export function forkFixture(script: string, args: string[] = [], options: { silent?: boolean } = {}): ChildProcess {
+  return fork(path.join(FIXTURES, script), args, {
+    execArgv: ['--import', 'tsx'],
+    stdio: options.silent ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+/** Resolves with the exit code (or the signal name) of a child. */
+export function exited(child: ChildProcess): Promise<number | NodeJS.Signals> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  if (child.signalCode !== null) return Promise.resolve(child.signalCode);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal as NodeJS.Signals))));
+}
+
+/** Forks one child per args list and waits for all; rejects if any exits non-zero. */
+export async function runChildren(script: string, argsList: string[][]): Promise<void> {
+  const children = argsList.map((args) => forkFixture(script, args));
+  const codes = await Promise.all(children.map(exited));
+  const bad = codes.map((code, i) => [i, code] as const).filter(([, code]) => code !== 0);
+  if (bad.length > 0) throw new Error(`${script}: children exited with ${bad.map(([i, code]) => `#${i}: ${code}`).join(', ')}`);
+}
+
+/** Resolves with the first IPC message of a child that satisfies `predicate`. */
+export function message<T = unknown>(child: ChildProcess, predicate: (m: T) => boolean = () => true): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: T) => {
+      if (!predicate(m)) return;
+      child.off('message', onMessage);
+      resolve(m);
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before the expected message`)));
+  });
+}
