@@ -8,5 +8,6 @@ export default defineConfig({
     // Multi-process tests fork children on a 2-core machine: keep files from piling up.
     maxWorkers: 2,
     pool: 'forks',
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });
