@@ -91,11 +91,11 @@ export class Disk {
    * Throws `TypeError` for `undefined` (which always means "absent") and for values that structured
    * clone cannot copy (functions, symbols, class instances with private state...).
    */
-  store(value: unknown, _key?: unknown): StoredValue {
+  store(value: unknown, key?: unknown): StoredValue {
     switch (typeof value) {
       case 'string':
         if (value.length < this.minFileSize) return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
-        return this.#storeFile(Buffer.from(value, 'utf8'), MODE_TEXT);
+        return this.#storeFile(Buffer.from(value, 'utf8'), MODE_TEXT, key, value);
       case 'number':
         if (Number.isNaN(value)) break; // SQLite stores NaN as NULL: serialize it instead.
         if (Number.isSafeInteger(value) && !Object.is(value, -0)) {
@@ -110,7 +110,7 @@ export class Disk {
       case 'object':
         if (Buffer.isBuffer(value)) {
           if (value.length < this.minFileSize) return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
-          return this.#storeFile(value, MODE_BINARY);
+          return this.#storeFile(value, MODE_BINARY, key, value);
         }
         break;
     }
@@ -123,12 +123,12 @@ export class Disk {
       });
     }
     if (bytes.length < this.minFileSize) return { size: 0, mode: MODE_PICKLE, filename: null, dbValue: bytes };
-    return this.#storeFile(bytes, MODE_PICKLE);
+    return this.#storeFile(bytes, MODE_PICKLE, key, value);
   }
 
-  /** Writes `bytes` to a new value file. Used by `store` and by streamed writes. */
-  #storeFile(bytes: Buffer, mode: number): StoredValue {
-    const { relative, full } = this.filename();
+  /** Writes `bytes` to a new value file, named by `filename(key, value)` as diskcache does. */
+  #storeFile(bytes: Buffer, mode: number, key: unknown, value: unknown): StoredValue {
+    const { relative, full } = this.filename(key, value);
     writeNewFile(full, bytes);
     return { size: bytes.length, mode, filename: relative, dbValue: null };
   }
