@@ -1,0 +1,311 @@
+/**
+ * The cache command group of the CLI: stats, keys, get, set, delete, expire, evict, cull, clear
+ * and check on one cache directory. Each command is a thin layer over one `Cache` method: it
+ * parses what the user typed, calls the engine, prints a table or a JSON document.
+ * It must not hold cache logic of its own; what the engine lacks belongs in the engine.
+ */
+import { type Command, Option } from 'commander';
+import { type Cache, type CheckWarning, Timeout } from '../index.js';
+import { action, addKeyOptions, addTagTypeOption, type CliIo, type CommandContext, optionParser } from './context.js';
+import { CliError, EXIT } from './exit-codes.js';
+import { formatSize, formatTable, formatTime, formatValue, parseCount, parseJson, parseSeconds } from './output.js';
+
+/** Settings shown first by `stats`, in this order; the others follow alphabetically. */
+const MAIN_SETTINGS = ['size_limit', 'cull_limit', 'eviction_policy', 'statistics', 'tag_index', 'disk_min_file_size'];
+/** `check --fix` removes one level of emptied value directories per pass: value files sit two levels deep. */
+const MAX_FIX_PASSES = 3;
+
+function inline(value: unknown): string {
+  return formatValue(value, { inline: true });
+}
+
+function notFound(key: unknown): CliError {
+  return new CliError(EXIT.NOT_FOUND, `key not found: ${inline(key)}`, { details: { key } });
+}
+
+/** Runs a batch remover; a Timeout becomes exit 4 and says how many entries went before it. */
+function removing(what: string, remove: () => number): number {
+  try {
+    return remove();
+  } catch (error) {
+    if (!(error instanceof Timeout)) throw error;
+    throw new CliError(EXIT.TIMEOUT, `${what}: timed out waiting for the write lock after removing ${error.count} entries`, {
+      cause: error,
+      details: { removed: error.count },
+    });
+  }
+}
+
+/** `removed 1 entry`, `removed 3 expired entries`. */
+function removedText(count: number, adjective = ''): string {
+  return `removed ${count} ${adjective}${count === 1 ? 'entry' : 'entries'}`;
+}
+
+// ---- stats, keys, get ---------------------------------------------------------------------------
+
+function statsCommand(program: Command, io: CliIo): void {
+  program
+    .command('stats')
+    .description('show entries, volume, hit/miss counts and settings')
+    .action(
+      action(io, (context) =>
+        context.withCache({ create: false }, (cache) => {
+          const { hits, misses } = cache.stats();
+          const settings = cache.settings;
+          const document = { directory: cache.directory, entries: cache.size, volume: cache.volume(), hits, misses, settings };
+          context.print(document, () => {
+            const names = [...MAIN_SETTINGS.filter((name) => name in settings), ...Object.keys(settings).filter((n) => !MAIN_SETTINGS.includes(n)).sort()];
+            const summary = formatTable([
+              ['directory', document.directory],
+              ['entries', String(document.entries)],
+              ['volume', formatSize(document.volume)],
+              ['hits', String(hits)],
+              ['misses', `${misses}${Number(settings.statistics) ? '' : '  (statistics are off)'}`],
+            ]);
+            const table = formatTable(
+              names.map((name) => [name, inline(settings[name])]),
+              { header: ['setting', 'value'] },
+            );
+            return `${summary}\n${table}`;
+          });
+        }),
+      ),
+    );
+}
+
+function keysCommand(program: Command, io: CliIo): void {
+  program
+    .command('keys')
+    .description('list keys, in insertion order (expired entries not yet culled included)')
+    .addOption(new Option('--limit <n>', 'list at most N keys').argParser(optionParser((text) => parseCount(text, '--limit'))))
+    .option('--sorted', "in SQLite's key order (numbers, then strings, then bytes) instead of insertion order")
+    .option('--reverse', 'newest (or greatest, with --sorted) first')
+    .action(
+      action(io, (context) =>
+        context.withCache({ create: false }, (cache) => {
+          const { limit, sorted, reverse } = context.opts<{ limit?: number; sorted?: boolean; reverse?: boolean }>();
+          const source = sorted ? cache.iterKeys({ reverse }) : cache.keys({ reverse });
+          const keys: unknown[] = [];
+          let truncated = false;
+          for (const key of source) {
+            if (limit !== undefined && keys.length >= limit) {
+              truncated = true;
+              break;
+            }
+            keys.push(key);
+          }
+          source.return(undefined);
+          context.print({ count: keys.length, truncated, keys }, () => keys.map((key) => `${inline(key)}\n`).join(''));
+          if (truncated) context.note(`(first ${keys.length} keys shown; raise --limit for more)`);
+        }),
+      ),
+    );
+}
+
+function getCommand(program: Command, io: CliIo): void {
+  const command = program
+    .command('get')
+    .description('print the value of KEY (exit code 1 when it is missing or expired)')
+    .argument('<key>', 'the key (a string unless --key-type says otherwise)')
+    .option('--raw', 'write a string or bytes value exactly as stored, with no newline (for pipes)');
+  addKeyOptions(command).action(
+    action(io, (context, keyText) =>
+      context.withCache({ create: false }, (cache) => {
+        const key = context.parseKey(keyText!);
+        const entry = cache.getEntry(key);
+        if (entry === undefined) throw notFound(key);
+        if (context.opts<{ raw?: boolean }>().raw && !context.json) {
+          const { value } = entry;
+          if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+            throw new CliError(EXIT.USAGE, `--raw needs a string or bytes value; this one is ${inline(value)} (use --json or no option)`);
+          }
+          io.stdout.write(value);
+          return;
+        }
+        context.print(entry, () => formatValue(entry.value));
+      }),
+    ),
+  );
+}
+
+// ---- set, delete ------------------------------------------------------------------------------
+
+function setCommand(program: Command, io: CliIo): void {
+  const command = program
+    .command('set')
+    .description('store VALUE under KEY (creates the cache directory if needed)')
+    .argument('<key>', 'the key (a string unless --key-type says otherwise)')
+    .argument('<value>', 'the value: a string, or any JSON document with --json-value')
+    .addOption(new Option('--expire <seconds>', 'expire the entry after this many seconds').argParser(optionParser((text) => parseSeconds(text, '--expire'))))
+    .option('--tag <tag>', 'a tag, for `diskcache evict TAG`')
+    .option('--json-value', 'parse VALUE as JSON (numbers, booleans, null, arrays, objects)');
+  addTagTypeOption(addKeyOptions(command)).action(
+    action(io, (context, keyText, valueText) => {
+      const options = context.opts<{ expire?: number; tag?: string; jsonValue?: boolean }>();
+      const key = context.parseKey(keyText!);
+      const value = options.jsonValue ? parseJson(valueText!, 'VALUE (--json-value)') : valueText!;
+      const tag = options.tag === undefined ? undefined : context.parseTag(options.tag);
+      return context.withCache({ create: true }, (cache) => {
+        if (tag !== undefined && !isTag(tag)) throw new CliError(EXIT.USAGE, `a tag must be a string or a number, got ${inline(tag)}`);
+        cache.set(key, value, { expire: options.expire, tag });
+        const expireTime = options.expire === undefined ? null : Date.now() / 1000 + options.expire;
+        context.print({ key, stored: true, expireTime, tag: tag ?? null }, () => {
+          const extras = [options.expire === undefined ? '' : `expires ${formatTime(expireTime)}`, tag === undefined ? '' : `tag ${inline(tag)}`];
+          return `stored ${inline(key)}${extras.filter(Boolean).map((text) => `, ${text}`).join('')}`;
+        });
+      });
+    }),
+  );
+}
+
+function isTag(tag: unknown): tag is string | number | bigint | null {
+  return tag === null || typeof tag === 'string' || typeof tag === 'number' || typeof tag === 'bigint';
+}
+
+function deleteCommand(program: Command, io: CliIo): void {
+  const command = program
+    .command('delete')
+    .description('delete KEY (exit code 1 when it is missing or expired)')
+    .argument('<key>', 'the key (a string unless --key-type says otherwise)');
+  addKeyOptions(command).action(
+    action(io, (context, keyText) =>
+      context.withCache({ create: false }, (cache) => {
+        const key = context.parseKey(keyText!);
+        if (!cache.delete(key)) throw notFound(key);
+        context.print({ key, deleted: true }, () => `deleted ${inline(key)}`);
+      }),
+    ),
+  );
+}
+
+// ---- expire, evict, cull, clear ---------------------------------------------------------------
+
+function expireCommand(program: Command, io: CliIo): void {
+  program
+    .command('expire')
+    .description('remove every expired entry')
+    .action(
+      action(io, (context) =>
+        context.withCache({ create: false }, (cache) => {
+          const removed = removing('expire', () => cache.expire());
+          context.print({ removed }, () => removedText(removed, 'expired '));
+        }),
+      ),
+    );
+}
+
+function evictCommand(program: Command, io: CliIo): void {
+  const command = program
+    .command('evict')
+    .description('remove every entry tagged TAG (live or not)')
+    .argument('<tag>', 'the tag (a string unless --tag-type says otherwise)');
+  addTagTypeOption(command).action(
+    action(io, (context, tagText) =>
+      context.withCache({ create: false }, (cache) => {
+        const tag = context.parseTag(tagText!);
+        if (!isTag(tag)) throw new CliError(EXIT.USAGE, `a tag must be a string or a number, got ${inline(tag)}`);
+        const removed = removing('evict', () => cache.evict(tag));
+        context.print({ tag, removed }, () => `${removedText(removed)} tagged ${inline(tag)}`);
+      }),
+    ),
+  );
+}
+
+function cullCommand(program: Command, io: CliIo): void {
+  program
+    .command('cull')
+    .description('remove expired entries, then entries in eviction-policy order until the volume is within size_limit')
+    .action(
+      action(io, (context) =>
+        context.withCache({ create: false }, (cache) => {
+          const removed = removing('cull', () => cache.cull());
+          const volume = cache.volume();
+          const sizeLimit = Number(cache.settings.size_limit);
+          context.print({ removed, volume, sizeLimit }, () => `${removedText(removed)}; volume ${formatSize(volume)}, size_limit ${formatSize(sizeLimit)}`);
+        }),
+      ),
+    );
+}
+
+function clearCommand(program: Command, io: CliIo): void {
+  program
+    .command('clear')
+    .description('remove every entry (asks first on a terminal; --yes to skip the question)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(
+      action(io, (context) =>
+        context.withCache({ create: false }, async (cache) => {
+          if (!context.opts<{ yes?: boolean }>().yes) await confirmClear(context, cache);
+          const removed = removing('clear', () => cache.clear());
+          context.print({ removed }, () => removedText(removed));
+        }),
+      ),
+    );
+}
+
+async function confirmClear(context: CommandContext, cache: Cache): Promise<void> {
+  const { confirm } = context.io;
+  if (confirm === undefined || context.json) {
+    throw new CliError(EXIT.USAGE, 'clear removes every entry: pass --yes to confirm (stdin is not a terminal to ask on)');
+  }
+  if (!(await confirm(`Remove all ${cache.size} entries from ${cache.directory}? [y/N] `))) {
+    throw new CliError(EXIT.USAGE, 'clear cancelled; nothing was removed');
+  }
+}
+
+// ---- check ------------------------------------------------------------------------------------
+
+function warningRows(warnings: readonly CheckWarning[]): string {
+  return formatTable(
+    warnings.map((warning) => [warning.kind, warning.message]),
+    { header: ['problem', 'details'] },
+  );
+}
+
+/**
+ * `check --fix`: one repairing pass, then a verifying one. A repair can leave a parent
+ * directory empty (one level per pass, as in diskcache), so passes repeat while only empty
+ * directories remain. Returns what the first pass found and what is left.
+ */
+function checkAndFix(cache: Cache): { found: CheckWarning[]; remaining: CheckWarning[] } {
+  const found = cache.check({ fix: true });
+  let remaining = cache.check();
+  for (let pass = 1; pass < MAX_FIX_PASSES && remaining.length > 0 && remaining.every((w) => w.kind === 'empty-dir'); pass++) {
+    cache.check({ fix: true });
+    remaining = cache.check();
+  }
+  return { found, remaining };
+}
+
+function checkCommand(program: Command, io: CliIo): void {
+  program
+    .command('check')
+    .description('check the database and the value files (exit code 3 when problems are found)')
+    .option('--fix', 'repair what is found (holds the write lock while it scans)')
+    .action(
+      action(io, (context) =>
+        context.withCache({ create: false }, (cache) => {
+          const fix = context.opts<{ fix?: boolean }>().fix === true;
+          const { found, remaining } = fix ? checkAndFix(cache) : { found: cache.check(), remaining: undefined };
+          const problems = remaining ?? found;
+          context.print({ ok: problems.length === 0, fixed: fix, warnings: found, ...(fix ? { remaining } : {}) }, () => {
+            if (found.length === 0) return 'no problems found';
+            const head = `${found.length} problem${found.length === 1 ? '' : 's'} found${fix ? ' and repaired' : ''}:\n`;
+            const tail = remaining && remaining.length > 0 ? `\nstill there after --fix:\n${warningRows(remaining)}` : '';
+            return head + warningRows(found) + tail;
+          });
+          if (problems.length > 0) {
+            const message = fix ? `${problems.length} problems remain after --fix` : `${problems.length} problems found (run check --fix to repair)`;
+            throw new CliError(EXIT.CHECK_PROBLEMS, message, { details: { problems: problems.length } });
+          }
+        }),
+      ),
+    );
+}
+
+/** Registers the cache commands on the root program (a command group: see program.ts). */
+export function registerCacheCommands(program: Command, io: CliIo): void {
+  for (const register of [statsCommand, keysCommand, getCommand, setCommand, deleteCommand, expireCommand, evictCommand, cullCommand, clearCommand, checkCommand]) {
+    register(program, io);
+  }
+}
