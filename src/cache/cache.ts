@@ -778,12 +778,19 @@ export class Cache implements Disposable {
 
   /**
    * Keys in insertion order (`reverse`: newest first), including expired ones not yet culled.
-   * Read in pages: safe while other processes write; entries added after it starts are not seen.
+   * Read in pages: safe while other processes write; entries added after it is created are not seen.
    */
-  *keys(options?: { reverse?: boolean }): Generator<unknown> {
+  keys(options?: { reverse?: boolean }): Generator<unknown> {
+    // The bound is read now, not at the first next(): as in diskcache, an iterator never sees
+    // entries added after it was created (and one created on an empty cache stays empty).
+    return this.#keysUpTo(this.#s.maxRowid.get() as bigint | number | null, options?.reverse ?? false);
+  }
+
+  *#keysUpTo(bound: bigint | number | null, reverse: boolean): Generator<unknown> {
     const s = this.#s;
-    if (options?.reverse) {
-      let below: bigint | number = Number.MAX_SAFE_INTEGER;
+    if (bound === null || bound === undefined) return;
+    if (reverse) {
+      let below: bigint | number = BigInt(bound) + 1n;
       for (;;) {
         const rows = s.keysBackward.all(below) as Row[];
         for (const row of rows) yield this.#disk.get(row[1] as DbValue, Number(row[2]));
@@ -791,8 +798,6 @@ export class Cache implements Disposable {
         below = rows[rows.length - 1]![0] as bigint;
       }
     }
-    const bound = s.maxRowid.get();
-    if (bound === null || bound === undefined) return;
     let after: bigint | number = 0;
     for (;;) {
       const rows = s.keysForward.all(after, bound) as Row[];
@@ -807,9 +812,12 @@ export class Cache implements Disposable {
   }
 
   /** `[key, value]` pairs of live entries in insertion order. */
-  *entries<V = unknown>(): Generator<[unknown, V]> {
+  entries<V = unknown>(): Generator<[unknown, V]> {
+    return this.#entriesUpTo<V>(this.#s.maxRowid.get() as bigint | number | null);
+  }
+
+  *#entriesUpTo<V>(bound: bigint | number | null): Generator<[unknown, V]> {
     const s = this.#s;
-    const bound = s.maxRowid.get();
     if (bound === null || bound === undefined) return;
     let after: bigint | number = 0;
     for (;;) {
