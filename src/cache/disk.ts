@@ -37,6 +37,7 @@ export const MODE_PICKLE = 4;
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Prefix of structured keys (raw=0): not a valid pickle opcode sequence Python would accept. */
 const STRUCTURED_MAGIC = Buffer.from('\x00ndk1:', 'latin1');
 
@@ -68,6 +69,8 @@ export class Disk {
       case 'object':
         if (key === null) return [encodeStructuredKey(key), 0];
         if (Buffer.isBuffer(key)) return [key, 1];
+        // A key read from a Python-written entry: its pickle bytes address that entry again.
+        if (key instanceof ForeignKey) return [key.bytes, 0];
         if (key instanceof Uint8Array) return [Buffer.from(key.buffer, key.byteOffset, key.byteLength), 1];
         return [encodeStructuredKey(key), 0];
       case 'boolean':
@@ -102,6 +105,13 @@ export class Disk {
           return { size: 0, mode: MODE_RAW, filename: null, dbValue: BigInt(value) };
         }
         return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
+      case 'bigint':
+        // Beyond 2**53 an INTEGER reads back as a bigint, so it is stored natively and Python sees
+        // an int; a smaller bigint would read back as a number, so it is serialized to stay a bigint.
+        if ((value > MAX_SAFE || value < -MAX_SAFE) && value >= INT64_MIN && value <= INT64_MAX) {
+          return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
+        }
+        break;
       case 'undefined':
         throw new TypeError('invalid value: undefined cannot be stored (undefined means "absent"); use null');
       case 'function':

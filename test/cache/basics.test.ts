@@ -198,8 +198,8 @@ describe('values keep their type', () => {
     expect(rows.s).toMatchObject({ mode: 1n, valueType: 'text', value: 'text', filename: null, size: 0n });
     expect(rows.b).toMatchObject({ mode: 1n, valueType: 'blob', filename: null });
     expect(rows.i).toMatchObject({ mode: 1n, valueType: 'integer', value: 7n });
-    // bigints within int64 are serialized, so that they read back as bigint.
-    expect(rows.big).toMatchObject({ mode: 4n, valueType: 'blob' });
+    // bigints beyond 2**53 (within int64) are INTEGER, as Python ints: they read back as bigint.
+    expect(rows.big).toMatchObject({ mode: 1n, valueType: 'integer', value: 2n ** 62n });
     expect(rows.f).toMatchObject({ mode: 1n, valueType: 'real', value: 2.5 });
     expect(rows.o).toMatchObject({ mode: 4n, valueType: 'blob', filename: null });
     expect(cache.get('big')).toBe(2n ** 62n);
