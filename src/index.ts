@@ -32,3 +32,7 @@ export type {
   SqliteOptions,
   Tag,
 } from './cache/types.js';
+export { FanoutCache, type FanoutCacheOptions } from './collections/fanout-cache.js';
+export { Deque, type DequeOptions } from './collections/deque.js';
+export { Index, type IndexMemoizeOptions, type IndexQueueOptions } from './collections/index.js';
+export { ValueError } from './cache/errors.js';

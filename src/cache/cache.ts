@@ -147,7 +147,7 @@ export class Cache implements Disposable {
     }
     this.#directory = path.resolve(directory ?? mkdtempSync(path.join(tmpdir(), 'diskcache-')));
     this.#timeout = options.timeout ?? 60;
-    const opened = openDatabase(this.#directory, given, this.#timeout);
+    const opened = openDatabase(this.#directory, given, this.#timeout, options.sizeLimitAsReal ? ['size_limit'] : []);
     this.#db = opened.db;
     this.#pageSize = opened.pageSize;
     this.#settings = opened.settings;

@@ -39,6 +39,7 @@ const OPTION_NAMES = new Set([
   'disk',
   'diskOptions',
   'sizeLimit',
+  'sizeLimitAsReal',
   'cullLimit',
   'evictionPolicy',
   'statistics',
@@ -85,6 +86,7 @@ export function optionsToSettings(options: CacheOptions): Record<string, Setting
   const settings: Record<string, SettingValue> = {};
   if (options.timeout !== undefined) checkNumber('timeout', options.timeout);
   if (options.sizeLimit !== undefined) settings.size_limit = checkNumber('sizeLimit', options.sizeLimit);
+  if (options.sizeLimitAsReal !== undefined) checkBoolean('sizeLimitAsReal', options.sizeLimitAsReal);
   if (options.cullLimit !== undefined) settings.cull_limit = checkNumber('cullLimit', options.cullLimit, { integer: true });
   if (options.evictionPolicy !== undefined) {
     if (!Object.hasOwn(POLICIES, options.evictionPolicy)) {
@@ -176,9 +178,15 @@ export function applyPragma(db: Database.Database, setting: string, value: Setti
 
 /**
  * Opens (creating if needed) the cache database in `directory` and brings it to diskcache's
- * format. Settings: defaults, overridden by those stored, overridden by `given`.
+ * format. Settings: defaults, overridden by those stored, overridden by `given`. Names in
+ * `realSettings` are stored as REAL even when integral (Python floats).
  */
-export function openDatabase(directory: string, given: Record<string, SettingValue>, timeoutSeconds: number): OpenedDatabase {
+export function openDatabase(
+  directory: string,
+  given: Record<string, SettingValue>,
+  timeoutSeconds: number,
+  realSettings: readonly string[] = [],
+): OpenedDatabase {
   try {
     fs.mkdirSync(directory, { recursive: true, mode: 0o755 });
   } catch (error) {
@@ -195,7 +203,7 @@ export function openDatabase(directory: string, given: Record<string, SettingVal
     throw new DatabaseError(`cannot open ${file}: ${(error as Error).message}`, { cause: error });
   }
   try {
-    const settings = initialise(db, given);
+    const settings = initialise(db, given, realSettings);
     const pageSize = db.pragma('page_size', { simple: true }) as number;
     db.pragma(`busy_timeout = ${Math.round(timeoutSeconds * 1000)}`);
     return { db, settings, pageSize };
@@ -215,12 +223,15 @@ export function openDatabase(directory: string, given: Record<string, SettingVal
   }
 }
 
-function initialise(db: Database.Database, given: Record<string, SettingValue>): Record<string, SettingValue> {
+function initialise(db: Database.Database, given: Record<string, SettingValue>, realSettings: readonly string[]): Record<string, SettingValue> {
   let stored: Record<string, SettingValue> = {};
+  // Floats stay floats: a REAL read back (a FanoutCache shard's size_limit) is written back as REAL.
+  const real = new Set(realSettings);
   const hasSettings = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'Settings'").get();
   if (hasSettings) {
-    const rows = db.prepare('SELECT key, value FROM Settings').raw().all() as [string, SettingValue][];
-    stored = Object.fromEntries(rows);
+    const rows = db.prepare('SELECT key, value, typeof(value) FROM Settings').raw().all() as [string, SettingValue, string][];
+    stored = Object.fromEntries(rows.map(([name, value]) => [name, value]));
+    for (const [name, , type] of rows) if (type === 'real' && !(name in given)) real.add(name);
   }
   const settings: Record<string, SettingValue> = { ...DEFAULT_SETTINGS, ...stored, ...given };
   for (const name of Object.keys(METADATA)) delete settings[name];
@@ -238,7 +249,9 @@ function initialise(db: Database.Database, given: Record<string, SettingValue>):
   try {
     db.exec('CREATE TABLE IF NOT EXISTS Settings ( key TEXT NOT NULL UNIQUE, value)');
     const replace = db.prepare('INSERT OR REPLACE INTO Settings VALUES (?, ?)');
-    for (const [name, value] of Object.entries(settings)) replace.run(name, bindSetting(value));
+    for (const [name, value] of Object.entries(settings)) {
+      replace.run(name, real.has(name) && typeof value === 'number' ? value : bindSetting(value));
+    }
     const ignore = db.prepare('INSERT OR IGNORE INTO Settings VALUES (?, ?)');
     for (const [name, value] of Object.entries(METADATA)) ignore.run(name, BigInt(value));
     db.exec(

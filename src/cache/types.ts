@@ -66,6 +66,12 @@ export interface CacheOptions {
    * stay above the limit for a while. @default 1073741824 (1 GiB)
    */
   readonly sizeLimit?: number;
+  /**
+   * Store `sizeLimit` as a REAL (a Python float) even when it is a whole number, as diskcache's
+   * FanoutCache stores each shard's share (`134217728.0`). Only the SQLite type changes; the
+   * option itself is not persisted. @default false
+   */
+  readonly sizeLimitAsReal?: boolean;
   /** Most entries removed by one write when culling; 0 turns culling on write off. @default 10 */
   readonly cullLimit?: number;
   /** Which entries go first when the cache is over `sizeLimit`. @default 'least-recently-stored' */
