@@ -67,3 +67,6 @@ function describeKey(key: unknown): string {
     return String(key);
   }
 }
+
+/** A value that must be in a collection is not (diskcache raises Python's `ValueError`: `Deque.remove`). */
+export class ValueError extends DiskcacheError {}
