@@ -180,7 +180,7 @@ export class Disk {
     try {
       fs.unlinkSync(full);
     } catch {
-      return;
+      // Already gone (another process, or a user): its directories may still be left empty.
     }
     // Like os.removedirs: remove emptied parents, stopping at the first non-empty one.
     let dir = path.dirname(full);
