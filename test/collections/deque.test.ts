@@ -94,7 +94,7 @@ describe('Deque extend', () => {
   });
 
   it('extend inside a transaction that fails is rolled back with it', () => {
-    const d = deque([1]);
+    const d = deque<unknown>([1]);
     expect(() =>
       d.transact(() => {
         d.extend(['big'.repeat(20_000), 2]);
