@@ -51,7 +51,15 @@ export function runCheck(
       }
       if (names.length === 0 && path.resolve(dir) !== path.resolve(disk.directory)) {
         warnings.push({ kind: 'empty-dir', message: `empty directory: ${dir}`, path: dir });
-        if (fix) fs.rmSync(dir, { recursive: false, force: true });
+        if (fix) {
+          // rmdir, not rm: rm refuses directories (EISDIR) without `recursive`, which could delete
+          // files written meanwhile. A directory someone just filled again is left alone.
+          try {
+            fs.rmdirSync(dir);
+          } catch {
+            // not empty any more, or already gone
+          }
+        }
         return;
       }
       for (const entry of names) {
