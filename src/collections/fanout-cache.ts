@@ -17,7 +17,9 @@ import { Disk } from '../cache/disk.js';
 import { Timeout } from '../cache/errors.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from '../cache/memoize.js';
 import { DEFAULT_SETTINGS, isBusy, type SettingValue } from '../cache/schema.js';
-import type { CacheOptions, CheckWarning, DiskClass, Entry, GetOptions, MemoizeOptions, SetOptions, Tag } from '../cache/types.js';
+import type { CacheOptions, CheckWarning, DiskClass, Entry, GetOptions, Key, MemoizeOptions, SetOptions, Tag } from '../cache/types.js';
+import { Deque, type DequeOptions } from './deque.js';
+import { Index } from './index.js';
 
 /**
  * Options of `new FanoutCache(directory, options)`: those of `Cache` plus `shards`, with a short
@@ -54,9 +56,6 @@ interface IncrOptions extends RetryOption {
   readonly default?: number | bigint | null;
 }
 
-/** Sub-collections: a `Deque` / `Index` created from a Cache (see `deque()` / `index()`). */
-type ClosableCollection = { close(): void };
-
 function shardName(index: number): string {
   return String(index).padStart(3, '0');
 }
@@ -92,8 +91,8 @@ export class FanoutCache implements Disposable {
   readonly #shards: readonly Cache[];
   readonly #diskClass: DiskClass;
   readonly #caches = new Map<string, Cache>();
-  readonly #deques = new Map<string, ClosableCollection>();
-  readonly #indexes = new Map<string, ClosableCollection>();
+  readonly #deques = new Map<string, Deque>();
+  readonly #indexes = new Map<string, Index>();
   #closed = false;
 
   /**
@@ -385,6 +384,42 @@ export class FanoutCache implements Disposable {
     return cache;
   }
 
+  /** The Cache of a Deque or Index sub-collection: this cache's Disk, never evicting (as diskcache 5.6). */
+  #collectionCache(kind: 'deque' | 'index', parts: string[]): Cache {
+    return new Cache(path.join(this.#directory, kind, ...parts), { disk: this.#diskClass, evictionPolicy: 'none' });
+  }
+
+  /**
+   * The `Deque` named `name` in `<directory>/deque/<name>`, opened on first use, then reused
+   * (a later `maxlen` is ignored: set `deque.maxlen` instead); closed by `close()`.
+   */
+  deque<T = unknown>(name: string, options?: DequeOptions): Deque<T> {
+    const parts = nameParts('deque', name);
+    let deque = this.#deques.get(name);
+    if (deque === undefined) {
+      const cache = this.#collectionCache('deque', parts);
+      try {
+        deque = Deque.fromCache(cache, options);
+      } catch (error) {
+        cache.close();
+        throw error;
+      }
+      this.#deques.set(name, deque);
+    }
+    return deque as Deque<T>;
+  }
+
+  /** The `Index` named `name` in `<directory>/index/<name>`, opened on first use, then reused; closed by `close()`. */
+  index<K extends Key = Key, V = unknown>(name: string): Index<K, V> {
+    const parts = nameParts('index', name);
+    let index = this.#indexes.get(name);
+    if (index === undefined) {
+      index = Index.fromCache(this.#collectionCache('index', parts));
+      this.#indexes.set(name, index);
+    }
+    return index as Index<K, V>;
+  }
+
   // ---- lifecycle and properties ---------------------------------------------------------------
 
   /** The cache directory (absolute). */
@@ -422,7 +457,12 @@ export class FanoutCache implements Disposable {
     if (this.#closed) return;
     this.#closed = true;
     for (const shard of this.#shards) shard.close();
-    for (const collection of [...this.#caches.values(), ...this.#deques.values(), ...this.#indexes.values()]) collection.close();
+    for (const cache of this.#caches.values()) cache.close();
+    // A collection made by fromCache leaves its cache open: close both.
+    for (const collection of [...this.#deques.values(), ...this.#indexes.values()]) {
+      collection.close();
+      collection.cache.close();
+    }
     this.#caches.clear();
     this.#deques.clear();
     this.#indexes.clear();

@@ -394,7 +394,7 @@ describe('FanoutCache timeouts: a locked shard never throws', () => {
   });
 });
 
-describe('FanoutCache sub-caches', () => {
+describe('FanoutCache sub-collections', () => {
   it('cache(name) opens a Cache under cache/<name>, reused per name and closed with the fanout', () => {
     const dir = tempDir('fanout');
     const cache = new FanoutCache(dir, { shards: 2 });
@@ -414,13 +414,51 @@ describe('FanoutCache sub-caches', () => {
     expect(again.get('id')).toBe(1);
   });
 
+  it('deque(name) opens a Deque under deque/<name>, never evicting, reused and closed with the fanout', () => {
+    const dir = tempDir('fanout');
+    const cache = new FanoutCache(dir, { shards: 2 });
+    const jobs = cache.deque<string>('jobs', { maxlen: 3 });
+    expect(cache.deque('jobs')).toBe(jobs);
+    expect(jobs.directory).toBe(path.join(dir, 'deque', 'jobs'));
+    expect(jobs.cache.settings.eviction_policy).toBe('none');
+    jobs.extend(['a', 'b', 'c', 'd']);
+    expect([...jobs]).toEqual(['b', 'c', 'd']);
+    expect(jobs.popLeft()).toBe('b');
+    expect(cache.deque('other/jobs').directory).toBe(path.join(dir, 'deque', 'other', 'jobs'));
+    expect(() => cache.deque('bad', { maxlen: -1 })).toThrow(RangeError);
+    cache.close();
+    expect(jobs.cache.closed).toBe(true);
+    expect(() => jobs.append('x')).toThrow();
+    using again = new FanoutCache(dir, { shards: 2 });
+    expect([...again.deque('jobs')]).toEqual(['c', 'd']);
+  });
+
+  it('index(name) opens an Index under index/<name>, reused and closed with the fanout', () => {
+    const dir = tempDir('fanout');
+    const cache = new FanoutCache(dir, { shards: 2 });
+    const users = cache.index<string, number>('users');
+    expect(cache.index('users')).toBe(users);
+    expect(users.directory).toBe(path.join(dir, 'index', 'users'));
+    expect(users.cache.settings.eviction_policy).toBe('none');
+    users.set('ann', 1).set('bob', 2);
+    expect([...users.keys()]).toEqual(['ann', 'bob']);
+    expect(cache.size).toBe(0);
+    cache.close();
+    expect(users.cache.closed).toBe(true);
+    using again = new FanoutCache(dir, { shards: 2 });
+    expect(again.index('users').get('bob')).toBe(2);
+  });
+
   it('rejects names that are empty, have empty segments or leave the folder', () => {
     const cache = fanout({ shards: 2 });
     for (const name of ['', '/abs', 'a//b', 'a/', '..', 'a/../b', '.', 'a\\b', 'nul\0']) {
       expect(() => cache.cache(name), name).toThrow(RangeError);
+      expect(() => cache.deque(name), name).toThrow(RangeError);
+      expect(() => cache.index(name), name).toThrow(RangeError);
     }
     expect(() => cache.cache(5 as unknown as string)).toThrow(TypeError);
-    expect(fs.existsSync(path.join(cache.directory, 'cache'))).toBe(false);
+    expect(() => cache.index(null as unknown as string)).toThrow(TypeError);
+    for (const kind of ['cache', 'deque', 'index']) expect(fs.existsSync(path.join(cache.directory, kind))).toBe(false);
   });
 });
 
