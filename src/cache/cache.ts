@@ -143,7 +143,13 @@ export class Cache implements Disposable {
     const given = optionsToSettings(options);
     const DiskType: DiskClass = options.disk ?? Disk;
     if (typeof DiskType !== 'function' || (DiskType !== Disk && !(DiskType.prototype instanceof Disk))) {
-      throw new TypeError('disk must be Disk or a subclass of Disk (the class, not an instance)');
+      const got =
+        typeof DiskType === 'function'
+          ? `class ${(DiskType as { name?: string }).name || '(anonymous)'}`
+          : typeof DiskType === 'object' && DiskType !== null
+            ? `an instance of ${(DiskType as object).constructor?.name ?? 'Object'}`
+            : typeof DiskType === 'string' ? JSON.stringify(DiskType) : String(DiskType);
+      throw new TypeError(`disk must be Disk or a subclass of Disk (the class, not an instance), got ${got}`);
     }
     this.#directory = path.resolve(directory ?? mkdtempSync(path.join(tmpdir(), 'diskcache-')));
     this.#timeout = options.timeout ?? 60;
