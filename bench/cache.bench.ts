@@ -1,0 +1,385 @@
+/**
+ * Engine benchmark: get hit/miss, set (overwrite), delete and sets inside one transaction, 1 KB
+ * values over 100k keys, for this Cache, the raw-SQLite floor on the same schema, Python's
+ * diskcache and lmdb-js. Operations are interleaved (each operation runs on every system before
+ * the next operation), so background load on the machine falls on all systems alike.
+ * It reports; it never asserts a time and never tunes a contender.
+ */
+import { type Opened, openCache, openLmdb, openRaw, type SyncStore } from './cache-systems.js';
+import {
+  OPERATION_LABELS,
+  OPERATIONS,
+  type Operation,
+  STRIDE,
+  TRANSACT_BATCH,
+  type ValueKind,
+  Workload,
+} from './cache-workload.js';
+import {
+  type BenchContext,
+  type BenchModule,
+  concatSamples,
+  findPythonDiskcache,
+  formatNumber,
+  formatRate,
+  formatTable,
+  freshDirectory,
+  machineLine,
+  type Samples,
+  type Stats,
+  sample,
+  summarize,
+  writeResult,
+} from './lib.js';
+import { PythonWorker } from './python-system.js';
+
+/** How much of each operation to run. */
+interface Plan {
+  readonly keys: number;
+  readonly ops: Record<Operation, { readonly ops: number; readonly warmup: number }>;
+  /** Cap per (system, operation), for contenders that fsync every write. */
+  readonly maxMs: number;
+  /**
+   * Each operation is split into this many rounds, each round running on every system in turn,
+   * so a burst of background load does not land on one system only. Samples are pooled.
+   */
+  readonly rounds: number;
+  readonly values: readonly ValueKind[];
+}
+
+const FULL: Plan = {
+  keys: 100_000,
+  ops: {
+    getHit: { ops: 100_000, warmup: 5_000 },
+    getMiss: { ops: 50_000, warmup: 5_000 },
+    set: { ops: 30_000, warmup: 2_000 },
+    transact: { ops: 30, warmup: 2 },
+    delete: { ops: 20_000, warmup: 1_000 },
+  },
+  maxMs: 4_000,
+  rounds: 3,
+  values: ['buffer', 'string'],
+};
+
+const QUICK: Plan = {
+  keys: 20_000,
+  ops: {
+    getHit: { ops: 10_000, warmup: 1_000 },
+    getMiss: { ops: 5_000, warmup: 500 },
+    set: { ops: 3_000, warmup: 300 },
+    transact: { ops: 4, warmup: 1 },
+    delete: { ops: 2_000, warmup: 200 },
+  },
+  maxMs: 600,
+  rounds: 2,
+  values: ['buffer'],
+};
+
+/** The value kind of the headline table. */
+const DEFAULT_VALUE: ValueKind = 'buffer';
+const VALUE_LABELS: Record<ValueKind, string> = {
+  buffer: '1 KB Buffer values (1024 bytes)',
+  string: '1 KB string values (1024 ASCII characters)',
+};
+
+const FLOOR = 'raw';
+const PYTHON = 'python';
+const TARGETS = [
+  { operation: 'getHit', maxVsFloor: 1.15 },
+  { operation: 'set', maxVsFloor: 1.2 },
+] as const;
+
+/** One round of one operation on one system: call indices from `start`, warm-up first. */
+interface Round {
+  readonly start: number;
+  readonly warmup: number;
+  readonly ops: number;
+  readonly maxMs: number;
+  readonly batch: number | 'auto';
+}
+
+/** A system in the table, however it runs. */
+interface Contender {
+  readonly id: string;
+  readonly label: string;
+  readonly note: string;
+  run(operation: Operation, round: Round): Promise<Samples>;
+  close(): Promise<void>;
+}
+
+const opsPerCall = (operation: Operation) => (operation === 'transact' ? TRANSACT_BATCH : 1);
+
+/** Opens an in-process store in a fresh directory, populates and checks it. */
+async function inProcess(
+  id: string,
+  label: string,
+  open: (directory: string) => Opened | Promise<Opened>,
+  workload: Workload,
+): Promise<Contender | string> {
+  const { directory, remove } = freshDirectory(id);
+  const opened = await open(directory);
+  if ('missing' in opened) {
+    remove();
+    return opened.missing;
+  }
+  const store: SyncStore = opened.store;
+  workload.populate(store);
+  const hit = store.get(workload.key(0)) as { length?: number } | undefined;
+  Workload.check(
+    label,
+    typeof hit?.length === 'number' ? hit.length : null,
+    store.get('miss-x') !== undefined,
+  );
+  return {
+    id,
+    label,
+    note: opened.note,
+    run: async (operation, round) => sample(workload.call(store, operation), round),
+    close: async () => {
+      await store.close();
+      remove();
+    },
+  };
+}
+
+/** Starts Python diskcache on a fresh directory, populated by Python itself. */
+async function python(workload: Workload): Promise<Contender | string> {
+  const found = findPythonDiskcache();
+  if ('missing' in found) return found.missing;
+  const { directory, remove } = freshDirectory(PYTHON);
+  const worker = new PythonWorker(found.python);
+  try {
+    await worker.send({ cmd: 'open', directory, ...workload.config });
+    const checked = await worker.send({ cmd: 'check' });
+    Workload.check(
+      'Python diskcache',
+      checked.hitLength as number | null,
+      checked.missFound as boolean,
+    );
+  } catch (error) {
+    await worker.close();
+    remove();
+    throw error;
+  }
+  return {
+    id: PYTHON,
+    label: 'Python diskcache',
+    note: `${found.version} (${found.python}), time.perf_counter_ns per call`,
+    run: async (operation, round) => {
+      const { start, warmup, ops, maxMs } = round;
+      const answer = await worker.send({ cmd: 'run', op: operation, start, warmup, ops, maxMs });
+      return { ns: Float64Array.from(answer.samples as number[]), batch: 1 };
+    },
+    close: async () => {
+      await worker.send({ cmd: 'close' });
+      await worker.close();
+      remove();
+    },
+  };
+}
+
+/** Runs `operation` on every contender in `plan.rounds` interleaved rounds; pooled stats per contender. */
+async function measureInterleaved(
+  contenders: readonly Contender[],
+  operation: Operation,
+  plan: Plan,
+): Promise<Map<string, Stats>> {
+  const { ops, warmup } = plan.ops[operation];
+  const perRound = Math.ceil(ops / plan.rounds);
+  const parts = new Map<string, Samples[]>(contenders.map((contender) => [contender.id, []]));
+  let start = 0;
+  for (let round = 0; round < plan.rounds; round++) {
+    // A full warm-up before the first round, a short one before the others (other systems ran meanwhile).
+    const roundWarmup = round === 0 ? warmup : Math.ceil(warmup / 5);
+    for (const contender of contenders) {
+      const done = parts.get(contender.id)!;
+      const batch = done[0]?.batch ?? 'auto';
+      done.push(
+        await contender.run(operation, {
+          start,
+          warmup: roundWarmup,
+          ops: perRound,
+          maxMs: plan.maxMs / plan.rounds,
+          batch,
+        }),
+      );
+    }
+    start += roundWarmup + perRound;
+  }
+  const pooled = new Map<string, Stats>();
+  for (const [id, samples] of parts) {
+    pooled.set(
+      id,
+      summarize(
+        concatSamples(samples.map((part) => part.ns)),
+        samples[0]!.batch * opsPerCall(operation),
+      ),
+    );
+  }
+  return pooled;
+}
+
+interface Row {
+  readonly operation: Operation;
+  readonly system: string;
+  readonly stats: Stats;
+  readonly vsFloor: number;
+  readonly vsPython: number;
+}
+
+/** Runs every operation on every contender for one value kind. */
+async function runValueKind(plan: Plan, value: ValueKind, progress: (text: string) => void) {
+  const workload = new Workload({ keys: plan.keys, stride: STRIDE, value });
+  const skipped: string[] = [];
+  const contenders: Contender[] = [];
+  const add = (opened: Contender | string, label: string) => {
+    if (typeof opened === 'string') skipped.push(`${label}: skipped — ${opened}`);
+    else contenders.push(opened);
+  };
+  try {
+    progress(`cache: ${value} values: opening and populating each system with ${plan.keys} keys`);
+    add(await inProcess('cache', 'this Cache', openCache, workload), 'this Cache');
+    add(await inProcess(FLOOR, 'raw SQLite (floor)', openRaw, workload), 'raw SQLite (floor)');
+    add(await python(workload), 'Python diskcache');
+    add(
+      await inProcess('lmdb', 'lmdb-js', (dir) => openLmdb(dir, { noSync: false }), workload),
+      'lmdb-js',
+    );
+    add(
+      await inProcess(
+        'lmdb-nosync',
+        'lmdb-js noSync',
+        (dir) => openLmdb(dir, { noSync: true }),
+        workload,
+      ),
+      'lmdb-js noSync',
+    );
+    const results = new Map<string, Map<Operation, Stats>>(
+      contenders.map((c) => [c.id, new Map()]),
+    );
+    for (const operation of OPERATIONS) {
+      progress(`cache: ${value} values: ${OPERATION_LABELS[operation]}`);
+      const stats = await measureInterleaved(contenders, operation, plan);
+      for (const contender of contenders)
+        results.get(contender.id)!.set(operation, stats.get(contender.id)!);
+    }
+    const rows: Row[] = [];
+    for (const operation of OPERATIONS) {
+      const floor = results.get(FLOOR)?.get(operation)?.meanUs ?? Number.NaN;
+      const py = results.get(PYTHON)?.get(operation)?.meanUs ?? Number.NaN;
+      for (const contender of contenders) {
+        const stats = results.get(contender.id)!.get(operation)!;
+        rows.push({
+          operation,
+          system: contender.label,
+          stats,
+          vsFloor: stats.meanUs / floor,
+          vsPython: stats.meanUs / py,
+        });
+      }
+    }
+    return {
+      value,
+      rows,
+      skipped,
+      systems: contenders.map(({ id, label, note }) => ({ id, label, note })),
+    };
+  } finally {
+    for (const contender of contenders) await contender.close();
+  }
+}
+
+function ratio(value: number): string {
+  return Number.isFinite(value) ? `${value.toFixed(2)}×` : '–';
+}
+
+function table(rows: readonly Row[]): string {
+  const columns = [
+    { header: 'operation', align: 'left' },
+    { header: 'system', align: 'left' },
+    { header: 'mean µs' },
+    { header: 'p50 µs' },
+    { header: 'p99 µs' },
+    { header: 'ops/s' },
+    { header: 'vs floor' },
+    { header: 'vs Python' },
+    { header: 'samples' },
+  ] as const;
+  return formatTable(
+    columns,
+    rows.map((row) => [
+      OPERATION_LABELS[row.operation],
+      row.system,
+      formatNumber(row.stats.meanUs),
+      formatNumber(row.stats.p50Us),
+      formatNumber(row.stats.p99Us),
+      formatRate(row.stats.opsPerSecond),
+      ratio(row.vsFloor),
+      ratio(row.vsPython),
+      row.stats.batch > 1 ? `${row.stats.samples}×${row.stats.batch}` : String(row.stats.samples),
+    ]),
+  );
+}
+
+/** The lead's targets, checked against the default table (mean times). */
+function targets(rows: readonly Row[]) {
+  const cacheRow = (operation: Operation) =>
+    rows.find((row) => row.operation === operation && row.system === 'this Cache');
+  return TARGETS.map(({ operation, maxVsFloor }) => {
+    const row = cacheRow(operation);
+    const vsFloor = row?.vsFloor ?? Number.NaN;
+    const vsPython = row?.vsPython ?? Number.NaN;
+    const met = vsFloor <= maxVsFloor && (!Number.isFinite(vsPython) || vsPython < 1);
+    return { operation, maxVsFloor, vsFloor, vsPython, met };
+  });
+}
+
+const cacheBenchmark: BenchModule = {
+  name: 'cache',
+  title: 'Engine: Cache vs raw SQLite (floor) vs Python diskcache vs lmdb-js, 1 KB values',
+  async run({ quick, machine, log, progress }: BenchContext) {
+    const plan = quick ? QUICK : FULL;
+    const started = Date.now();
+    const tables = [];
+    for (const value of plan.values) {
+      const result = await runValueKind(plan, value, progress);
+      tables.push(result);
+      log(
+        `### ${VALUE_LABELS[value]}${value === DEFAULT_VALUE ? ' — the default table' : ''}, ${plan.keys.toLocaleString('en-US')} keys`,
+      );
+      log();
+      log(table(result.rows));
+      log();
+      for (const line of result.skipped) log(`- ${line}`);
+      if (result.skipped.length > 0) log();
+    }
+    const headline = tables.find((t) => t.value === DEFAULT_VALUE) ?? tables[0]!;
+    const checked = targets(headline.rows);
+    for (const target of checked) {
+      const verdict = target.met ? 'met' : 'MISSED';
+      log(
+        `target ${OPERATION_LABELS[target.operation]}: ≤ ${target.maxVsFloor}× floor and faster than Python — ${ratio(target.vsFloor)} floor, ${ratio(target.vsPython)} Python: ${verdict}`,
+      );
+    }
+    log();
+    log('Systems:');
+    for (const system of headline.systems) log(`- ${system.label}: ${system.note}`);
+    log(
+      `Times are per operation (transact: per set, each sample one 1000-set transaction); "vs" columns are this row's mean ÷ the other's mean (below 1 is faster).`,
+    );
+    log(`Machine: ${machineLine(machine)}`);
+    const file = writeResult(quick ? 'quick-cache.json' : 'latest-cache.json', {
+      benchmark: 'cache',
+      date: new Date().toISOString(),
+      quick,
+      seconds: Math.round((Date.now() - started) / 1000),
+      machine,
+      plan: { ...plan, stride: STRIDE, transactBatch: TRANSACT_BATCH, defaultValue: DEFAULT_VALUE },
+      tables,
+      targets: checked,
+    });
+    log(`Results: ${file}`);
+  },
+};
+
+export default cacheBenchmark;
