@@ -416,7 +416,30 @@ export function pythonJsonDumps(value: unknown): string {
       continue;
     }
     if (ch === '"') inString = true;
+    if (ch === '-' || (ch >= '0' && ch <= '9')) {
+      // A number. Safe integers are Python ints (as Disk stores them); anything else is a float,
+      // which Python writes differently: 1e-07 for 1e-7, 1e+20 for 100000000000000000000.
+      const token = /^-?[0-9.eE+-]+/.exec(text.slice(i))![0];
+      const number = Number(token);
+      out += Number.isSafeInteger(number) && !/[.eE]/.test(token) ? token : pythonFloatRepr(number);
+      i += token.length - 1;
+      continue;
+    }
     out += ch === ',' ? ', ' : ch === ':' ? ': ' : ch;
   }
   return out;
+}
+
+/**
+ * Python's `repr(float)`: the same shortest round-trip digits as JavaScript, but positional only
+ * for 1e-4 <= |x| < 1e16 and otherwise `d.ddde±XX` (two exponent digits at least).
+ */
+function pythonFloatRepr(x: number): string {
+  const [mantissa, exponentText] = x.toExponential().split('e') as [string, string];
+  const exponent = Number(exponentText);
+  if (exponent < -4 || exponent >= 16) {
+    return `${mantissa}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  const positional = String(x);
+  return positional.includes('.') ? positional : `${positional}.0`;
 }

@@ -634,25 +634,31 @@ describe.skipIf(!findPython())(`python-diskcache compatibility (${PYTHON_MISSING
     expect(reader.getEntry('expiring')).toMatchObject({ value: 'é', tag: 5 });
     reader.close();
 
-    // With compress_level 0 (stored deflate blocks, identical in every zlib) any key is found both ways.
-    const key = { user: 'ann', roles: ['admin', 'admin', 'admin', 'editor', 'editor'], page: 12 };
+    // With compress_level 0 (stored deflate blocks, identical in every zlib) any key is found both
+    // ways, floats included (Python writes 1e-07 and 1.5e+20 where JSON.stringify does not).
+    const key = {
+      user: 'ann',
+      roles: ['admin', 'admin', 'admin', 'editor', 'editor'],
+      page: 12,
+      score: [1e-7, 0.25, 1.5e20, -2.5e-10],
+    };
+    const pythonKey = ['list', 'list', 'list', 2.5e-8, 1e16];
     const level0 = tempDir('py-jsondisk-level0');
     const node0 = new Cache(level0, { disk: JSONDisk, diskOptions: { compress_level: 0 } });
     node0.set(key, 'from node');
     const both = py<[PyEntry, Tagged]>(
       `
       cache = diskcache.Cache(ARGS[0], disk=diskcache.JSONDisk)
-      key = json.loads(ARGS[1])
-      seen = entry(cache, key)
-      cache[json.loads(ARGS[2])] = 'from python'
+      node_key, python_key = [dec(k) for k in json.loads(ARGS[1])]
+      seen = entry(cache, node_key)
+      cache[python_key] = 'from python'
       out([seen, enc(cache.disk.compress_level)])
       `,
       level0,
-      JSON.stringify(key),
-      JSON.stringify(['list', 'list', 'list', 'key']),
+      tagJson([key, pythonKey]),
     );
     expect(both).toEqual([[tag('from node'), null, tag(null)], tag(0)]);
-    expect(node0.get(['list', 'list', 'list', 'key'])).toBe('from python');
+    expect(node0.get(pythonKey)).toBe('from python');
     expect(node0.size).toBe(2);
     node0.close();
   });
