@@ -36,3 +36,12 @@ export { FanoutCache, type FanoutCacheOptions } from './collections/fanout-cache
 export { Deque, type DequeOptions } from './collections/deque.js';
 export { Index, type IndexMemoizeOptions, type IndexQueueOptions } from './collections/index.js';
 export { ValueError } from './cache/errors.js';
+export { Averager, type AveragerOptions } from './recipes/averager.js';
+export { barrier, type BarrierOptions, type Barriered, type LockFactory } from './recipes/barrier.js';
+export { CacheLock, type Acquirable } from './recipes/cache-lock.js';
+export { Lock } from './recipes/lock.js';
+export { memoizeStampede, type MemoizeStampedeOptions, type Stampeded } from './recipes/memoize-stampede.js';
+export { RLock } from './recipes/rlock.js';
+export { BoundedSemaphore, type BoundedSemaphoreOptions } from './recipes/semaphore.js';
+export { throttle, type ThrottleOptions, type Throttled } from './recipes/throttle.js';
+export type { AcquireOptions, LockOptions, RecipeCache } from './recipes/types.js';

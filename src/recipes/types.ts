@@ -1,0 +1,45 @@
+/**
+ * Types shared by the recipes: what a recipe needs of a cache (any Cache-like object: Cache,
+ * FanoutCache, `index.cache`...) and the options common to the locks. No behaviour lives here.
+ */
+import type { Entry, SetOptions, Tag } from '../cache/types.js';
+
+/**
+ * The part of a cache the recipes use. `Cache` and `FanoutCache` both fit. The recipes assume their
+ * keys are never evicted: give the cache `evictionPolicy: 'none'` or keep it far below `sizeLimit`.
+ */
+export interface RecipeCache {
+  readonly directory: string;
+  get(key: unknown, options?: { default?: unknown; retry?: boolean }): unknown;
+  getEntry(key: unknown, options?: { retry?: boolean }): Entry | undefined;
+  set(key: unknown, value: unknown, options?: SetOptions): boolean;
+  add(key: unknown, value: unknown, options?: SetOptions): boolean;
+  delete(key: unknown, options?: { retry?: boolean }): boolean;
+  pop(key: unknown, options?: { default?: unknown; retry?: boolean }): unknown;
+  has(key: unknown): boolean;
+  transact<T>(fn: () => T, options?: { retry?: boolean }): T;
+}
+
+/** Options of `Lock` and `RLock` (and the base of `BoundedSemaphoreOptions`). */
+export interface LockOptions {
+  /**
+   * Seconds after which a hold expires by itself, so that a lock held by a process that died (or
+   * hangs) is freed. Measured from the acquisition; a holder that runs longer loses the lock, and
+   * its `release()` then throws `NotOwnedError`. `undefined` or `null`: never (a dead holder keeps
+   * the lock until someone deletes its key). @default undefined
+   */
+  readonly expire?: number | null;
+  /** Tag stored with the lock's entry (for `cache.evict(tag)`). @default null */
+  readonly tag?: Tag;
+}
+
+/** Options of `acquire()`. */
+export interface AcquireOptions {
+  /**
+   * Seconds to wait at most before rejecting with `Timeout`; `0` tries once.
+   * `undefined` or `null`: wait as long as it takes. @default undefined
+   */
+  readonly timeout?: number | null;
+  /** Cancels the wait: `acquire()` then rejects with `AbortError` (its `cause` is the signal's reason). */
+  readonly signal?: AbortSignal;
+}
