@@ -419,7 +419,8 @@ export function pythonJsonDumps(value: unknown): string {
     if (ch === '-' || (ch >= '0' && ch <= '9')) {
       // A number. Safe integers are Python ints (as Disk stores them); anything else is a float,
       // which Python writes differently: 1e-07 for 1e-7, 1e+20 for 100000000000000000000.
-      const token = /^-?[0-9.eE+-]+/.exec(text.slice(i))![0];
+      JSON_NUMBER.lastIndex = i;
+      const token = JSON_NUMBER.exec(text)![0];
       const number = Number(token);
       out += Number.isSafeInteger(number) && !/[.eE]/.test(token) ? token : pythonFloatRepr(number);
       i += token.length - 1;
@@ -429,6 +430,9 @@ export function pythonJsonDumps(value: unknown): string {
   }
   return out;
 }
+
+/** A number token of JSON.stringify's output (sticky: matched at `lastIndex`). */
+const JSON_NUMBER = /-?[0-9.eE+-]+/y;
 
 /**
  * Python's `repr(float)`: the same shortest round-trip digits as JavaScript, but positional only
