@@ -1,0 +1,151 @@
+/**
+ * work-queue-schema: the WorkQueue's tables inside a cache directory's `cache.db`, its persisted
+ * settings and the validation of its options. It runs when a queue is opened, so it favours
+ * clarity over speed; it must not hold statements used on the hot path (work-queue.ts does).
+ *
+ * Layout (documented in docs/work-queue.md): `WorkQueue_jobs` holds one row per job, indexed on
+ * (state, available_at) so that "the next ready job" and "the expired leases" are both range
+ * scans; `WorkQueue_settings` keeps the queue's options so that later openers inherit them, as
+ * diskcache's Settings table does for a cache. Python's diskcache ignores both tables.
+ */
+import type Database from 'better-sqlite3';
+
+/** Version of the tables below; a newer one on disk is refused rather than misread. */
+export const SCHEMA_VERSION = 1;
+
+/** `state` column values. */
+export const PENDING = 0;
+export const LEASED = 1;
+export const DONE = 2;
+export const FAILED = 3;
+
+/** Options of `new WorkQueue(directory, options)`; every field is persisted for later openers. */
+export interface WorkQueueOptions {
+  /**
+   * How long a taken job stays leased to its worker, in seconds, unless extended. When it runs
+   * out the job goes back to pending and another worker may take it.
+   * @default 30
+   */
+  readonly leaseSeconds?: number;
+  /**
+   * How many times a job is handed out before it moves to the failed list. A lease that expires
+   * (the worker died or stalled) counts as an attempt, so a job that crashes its worker every time
+   * does not loop forever.
+   * @default 3
+   */
+  readonly maxAttempts?: number;
+  /**
+   * Base of the exponential backoff after `fail()`, in seconds: attempt n waits
+   * `backoffSeconds * 2 ** (n - 1)`, at most an hour (or `backoffSeconds` if that is larger).
+   * @default 1
+   */
+  readonly backoffSeconds?: number;
+  /**
+   * Seconds to wait for the database write lock before throwing `Timeout`. Not persisted.
+   * @default 60
+   */
+  readonly timeout?: number;
+}
+
+/** The persisted options, as this opener uses them. */
+export interface QueueSettings {
+  leaseSeconds: number;
+  maxAttempts: number;
+  backoffSeconds: number;
+}
+
+export const DEFAULT_QUEUE_SETTINGS: Readonly<QueueSettings> = Object.freeze({
+  leaseSeconds: 30,
+  maxAttempts: 3,
+  backoffSeconds: 1,
+});
+
+const SETTING_NAMES: Record<keyof QueueSettings, string> = {
+  leaseSeconds: 'lease_seconds',
+  maxAttempts: 'max_attempts',
+  backoffSeconds: 'backoff_seconds',
+};
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(value);
+}
+
+/** A finite number > 0 (or >= 0 with `allowZero`), else TypeError/RangeError naming `name`. */
+export function checkSeconds(name: string, value: unknown, { allowZero = false } = {}): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be a number of seconds, got ${show(value)}`);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
+    throw new RangeError(`${name} must be a finite number of seconds ${allowZero ? '>= 0' : '> 0'}, got ${show(value)}`);
+  }
+  return value;
+}
+
+/** An integer >= `min`, else TypeError/RangeError naming `name`. */
+export function checkInteger(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be an integer, got ${show(value)}`);
+  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${show(value)}`);
+  return value;
+}
+
+const OPTION_NAMES = new Set(['leaseSeconds', 'maxAttempts', 'backoffSeconds', 'timeout']);
+
+/** Validates the constructor's options; returns the settings given (only those). */
+export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSettings> {
+  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${show(options)}`);
+  for (const name of Object.keys(options)) {
+    if (!OPTION_NAMES.has(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}; known options: ${[...OPTION_NAMES].join(', ')}`);
+  }
+  const given: Partial<QueueSettings> = {};
+  if (options.leaseSeconds !== undefined) given.leaseSeconds = checkSeconds('leaseSeconds', options.leaseSeconds);
+  if (options.maxAttempts !== undefined) given.maxAttempts = checkInteger('maxAttempts', options.maxAttempts, 1);
+  if (options.backoffSeconds !== undefined) {
+    given.backoffSeconds = checkSeconds('backoffSeconds', options.backoffSeconds, { allowZero: true });
+  }
+  if (options.timeout !== undefined) checkSeconds('timeout', options.timeout, { allowZero: true });
+  return given;
+}
+
+const DDL = [
+  'CREATE TABLE IF NOT EXISTS WorkQueue_settings (key TEXT PRIMARY KEY, value)',
+  // available_at: when a pending job becomes ready, or when a leased job's lease runs out.
+  // lease_token: bumped at every lease and never reset, so that (id, lease_token) names one lease.
+  // payload: JSON text when JSON represents the value exactly, else v8's structured clone (BLOB).
+  'CREATE TABLE IF NOT EXISTS WorkQueue_jobs (id INTEGER PRIMARY KEY, key TEXT, state INTEGER NOT NULL,' +
+    ' available_at REAL NOT NULL, attempt INTEGER NOT NULL DEFAULT 0, lease_token INTEGER NOT NULL DEFAULT 0,' +
+    ' payload, error TEXT, created_at REAL NOT NULL, finished_at REAL)',
+  // Partial: most jobs have no key, and an index entry per NULL would cost every put.
+  'CREATE UNIQUE INDEX IF NOT EXISTS WorkQueue_jobs_key ON WorkQueue_jobs (key) WHERE key IS NOT NULL',
+  'CREATE INDEX IF NOT EXISTS WorkQueue_jobs_state_available ON WorkQueue_jobs (state, available_at)',
+];
+
+/**
+ * Creates the queue's tables if needed (in one write transaction) and returns the settings:
+ * defaults, overridden by those stored, overridden by `given` (which are then stored).
+ */
+export function initialiseQueue(db: Database.Database, given: Partial<QueueSettings>): QueueSettings {
+  db.prepare('BEGIN IMMEDIATE').run();
+  try {
+    for (const sql of DDL) db.exec(sql);
+    const read = db.prepare('SELECT value FROM WorkQueue_settings WHERE key = ?').pluck(true);
+    const write = db.prepare('INSERT OR REPLACE INTO WorkQueue_settings (key, value) VALUES (?, ?)');
+    const version = read.get('version') as number | undefined;
+    if (version !== undefined && version > SCHEMA_VERSION) {
+      throw new RangeError(`this work queue was written by a newer node-diskcache (schema version ${version}; this one reads ${SCHEMA_VERSION})`);
+    }
+    if (version === undefined) write.run('version', BigInt(SCHEMA_VERSION));
+    const settings = { ...DEFAULT_QUEUE_SETTINGS };
+    for (const name of Object.keys(SETTING_NAMES) as (keyof QueueSettings)[]) {
+      const stored = read.get(SETTING_NAMES[name]);
+      if (typeof stored === 'number') settings[name] = stored;
+      const value = given[name];
+      if (value !== undefined) {
+        settings[name] = value;
+        write.run(SETTING_NAMES[name], Number.isSafeInteger(value) ? BigInt(value) : value);
+      }
+    }
+    db.prepare('COMMIT').run();
+    return settings;
+  } catch (error) {
+    if (db.inTransaction) db.prepare('ROLLBACK').run();
+    throw error;
+  }
+}

@@ -1,0 +1,654 @@
+/**
+ * WorkQueue: a reliable job queue shared by processes, in a diskcache-format directory.
+ *
+ * Delivery is at-least-once with leases: `take` leases a job for `leaseSeconds`; a job whose lease
+ * runs out goes back to pending (counting as an attempt) and may be handed to another worker.
+ * Every lease has a token (`lease_token`, bumped at each lease, never reset), and `ack`, `fail`,
+ * `extend` and `release` only change the row when the token still matches (fencing in the
+ * UPDATE's WHERE clause): a worker whose lease was lost gets `LeaseLostError`, so a job is never
+ * completed twice. `takeMany`/`ackMany`/`extendMany` do a whole batch in one transaction, which is
+ * what makes a multi-process runner fast (a commit costs tens of microseconds).
+ *
+ * The directory is a diskcache Cache directory (opened once so the format and settings exist);
+ * jobs live in their own tables of the same `cache.db` (see work-queue-schema.ts), accessed through
+ * this object's own connection with prepared statements. Results of acked jobs go to a results
+ * store in `<directory>/results`, which Python's diskcache can open as an Index.
+ * This module must not know about the runner or the CLI.
+ */
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { Cache } from '../cache/cache.js';
+import type { Key } from '../cache/types.js';
+import { Index } from './index.js';
+import { LeaseLostError, Timeout } from '../cache/errors.js';
+import { applyPragma, DBNAME, isBusy } from '../cache/schema.js';
+import { decodePayload, encodePayload } from './work-queue-codec.js';
+import {
+  checkInteger,
+  checkQueueOptions,
+  checkSeconds,
+  DONE,
+  FAILED,
+  initialiseQueue,
+  LEASED,
+  PENDING,
+  type QueueSettings,
+  type WorkQueueOptions,
+} from './work-queue-schema.js';
+import { abortError, notifyWork, POLL_CAP_SECONDS, POLL_START_SECONDS, sleep } from './work-queue-wait.js';
+
+export type { WorkQueueOptions } from './work-queue-schema.js';
+
+/** Options of `put`. */
+export interface PutOptions {
+  /**
+   * An idempotency key: while a job with this key exists (pending, leased, done or failed), another
+   * `put` with the same key is ignored. Results of a keyed job are stored under its key.
+   */
+  readonly key?: string;
+  /** Seconds before the job may be taken. @default 0 */
+  readonly delaySeconds?: number;
+}
+
+/** Options of `putMany`. */
+export interface PutManyOptions<T> {
+  /** Seconds before the jobs may be taken. @default 0 */
+  readonly delaySeconds?: number;
+  /** The idempotency key of each payload (see `PutOptions.key`); `undefined` for none. */
+  readonly key?: (payload: T, index: number) => string | undefined;
+}
+
+/** Options of `take` and `takeMany`. */
+export interface TakeOptions {
+  /** Lease length for this take, in seconds. @default the queue's `leaseSeconds` */
+  readonly leaseSeconds?: number;
+}
+
+/** Options of `next`. */
+export interface NextOptions extends TakeOptions {
+  /** Give up and resolve `undefined` after this many seconds. @default wait forever */
+  readonly timeoutSeconds?: number;
+  /** Cancels the wait: `next` rejects with `AbortError`. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `fail`. */
+export interface FailOptions {
+  /** Seconds before the retry may be taken. @default exponential backoff from `backoffSeconds` */
+  readonly retryInSeconds?: number;
+}
+
+/** Counts of jobs by state. `pending` includes delayed jobs and jobs waiting for a retry. */
+export interface WorkQueueStats {
+  readonly pending: number;
+  /** Jobs held by a worker, including leases that expired but were not yet reclaimed. */
+  readonly leased: number;
+  readonly done: number;
+  readonly failed: number;
+}
+
+/** A job in the failed list. */
+export interface FailedJob<T = unknown> {
+  readonly id: number;
+  readonly key: string | undefined;
+  readonly payload: T;
+  /** How many times it was handed out. */
+  readonly attempts: number;
+  /** The last error: the `fail()` error's stack or message, or why the lease was lost. */
+  readonly error: string;
+  /** When it moved to the failed list, in epoch seconds. */
+  readonly failedAt: number;
+}
+
+/** An entry of `ackMany`: a job, or a job with the result to store. */
+export type AckItem<T> = Job<T> | { readonly job: Job<T>; readonly result?: unknown };
+
+/** What `fail` did with the job. */
+export type FailOutcome = 'retrying' | 'failed';
+
+interface Lease {
+  readonly queue: WorkQueue<unknown>;
+  readonly token: number;
+  expires: number;
+  settled: boolean;
+}
+
+/** The lease behind each Job object; kept out of the Job so users cannot forge a token. */
+const leases = new WeakMap<Job<unknown>, Lease>();
+
+const MAX_ERROR_LENGTH = 8000;
+const MAX_BACKOFF_SECONDS = 3600;
+
+function nowSeconds(): number {
+  return Date.now() / 1000;
+}
+
+function errorText(error: unknown): string {
+  let text: string;
+  if (error instanceof Error) text = error.stack ?? `${error.name}: ${error.message}`;
+  else if (typeof error === 'string') text = error;
+  else {
+    try {
+      text = JSON.stringify(error) ?? String(error);
+    } catch {
+      text = String(error);
+    }
+  }
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
+}
+
+function checkKey(key: unknown): string | null {
+  if (key === undefined) return null;
+  if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${typeof key}`);
+  return key;
+}
+
+/**
+ * A leased job, as returned by `take`, `takeMany` and `next`. Settle it once with `ack`, `fail`
+ * or `release`; call `extend` while it runs longer than its lease.
+ */
+export class Job<T = unknown> {
+  /** The job's id (an INTEGER PRIMARY KEY, increasing in put order). */
+  readonly id: number;
+  /** Its idempotency key, if it was put with one. */
+  readonly key: string | undefined;
+  readonly payload: T;
+  /** 1 for the first lease, 2 for the second, … (expired leases count). */
+  readonly attempt: number;
+
+  /** @internal Created by WorkQueue only. */
+  constructor(lease: Lease, id: number, key: string | undefined, payload: T, attempt: number) {
+    this.id = id;
+    this.key = key;
+    this.payload = payload;
+    this.attempt = attempt;
+    leases.set(this as Job<unknown>, lease);
+  }
+
+  /** When the lease runs out, in epoch seconds (as far as this process knows). */
+  get leaseExpiresAt(): number {
+    return leases.get(this as Job<unknown>)!.expires;
+  }
+
+  /** Whether `ack`, `fail` or `release` succeeded on this object. */
+  get settled(): boolean {
+    return leases.get(this as Job<unknown>)!.settled;
+  }
+
+  /**
+   * Marks the job done and stores `result` (unless undefined) in the queue's results.
+   * @throws LeaseLostError when the lease was lost (another worker may have the job).
+   */
+  ack(result?: unknown): void {
+    leases.get(this as Job<unknown>)!.queue.ack(this as Job<unknown>, result);
+  }
+
+  /**
+   * Records a failure: the job is retried after a backoff, or moves to the failed list after
+   * `maxAttempts`. @throws LeaseLostError when the lease was lost.
+   */
+  fail(error: unknown, options?: FailOptions): FailOutcome {
+    return leases.get(this as Job<unknown>)!.queue.fail(this as Job<unknown>, error, options);
+  }
+
+  /**
+   * Extends the lease to `seconds` from now (a heartbeat). @default the lease length it was taken with
+   * @throws LeaseLostError when the lease was lost.
+   */
+  extend(seconds?: number): void {
+    leases.get(this as Job<unknown>)!.queue.extend(this as Job<unknown>, seconds);
+  }
+
+  /** Gives the job back to pending at once; the attempt does not count. @throws LeaseLostError */
+  release(): void {
+    leases.get(this as Job<unknown>)!.queue.release(this as Job<unknown>);
+  }
+}
+
+/**
+ * A persistent job queue shared by any number of processes (one WorkQueue object per thread).
+ * Delivery is at-least-once: a job whose worker dies is handed out again when its lease expires,
+ * so a handler may run more than once for the same job and must tolerate that.
+ *
+ * Not guaranteed: strict FIFO across processes (jobs are handed out in ready-time order, but
+ * workers finish them in any order); done jobs stay in the table (their payload is dropped) until
+ * `purgeDone()`; an expired lease is reclaimed lazily by the next `take`.
+ */
+export class WorkQueue<T = unknown> implements Disposable {
+  readonly #directory: string;
+  readonly #file: string;
+  readonly #timeout: number;
+  readonly #db: Database.Database;
+  readonly #settings: QueueSettings;
+  readonly #s: ReturnType<WorkQueue<T>['prepareStatements']>;
+  #results: Index<Key, unknown> | undefined;
+  #closed = false;
+
+  /**
+   * Opens (creating if needed) the work queue in `directory`, a diskcache cache directory.
+   * Options given are stored in the directory, so later openers inherit them.
+   * @throws TypeError / RangeError for invalid options; DatabaseError when the directory is unusable.
+   */
+  constructor(directory: string, options: WorkQueueOptions = {}) {
+    if (typeof directory !== 'string' || directory === '') throw new TypeError(`directory must be a non-empty string path, got ${String(directory)}`);
+    const given = checkQueueOptions(options);
+    this.#timeout = options.timeout ?? 60;
+    // Opening a Cache creates diskcache's tables and settings, so the directory stays a valid
+    // cache for Python and for `diskcache stats`; the queue itself uses its own connection.
+    const cache = new Cache(directory, { evictionPolicy: 'none', timeout: this.#timeout });
+    const cacheSettings = cache.settings;
+    this.#directory = cache.directory;
+    cache.close();
+    this.#file = path.join(this.#directory, DBNAME);
+    this.#db = new Database(this.#file, { timeout: Math.round(this.#timeout * 1000) });
+    try {
+      for (const name of ['sqlite_synchronous', 'sqlite_cache_size', 'sqlite_mmap_size']) {
+        const value = cacheSettings[name];
+        if (value !== undefined && value !== null) applyPragma(this.#db, name, value);
+      }
+      this.#settings = initialiseQueue(this.#db, given);
+      this.#s = this.prepareStatements();
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+  }
+
+  private prepareStatements() {
+    const db = this.#db;
+    const raw = (sql: string) => db.prepare(sql).raw(true);
+    const jobs = 'WorkQueue_jobs';
+    return {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      insert: db
+        .prepare(
+          `INSERT INTO ${jobs} (key, state, available_at, payload, created_at) VALUES (?, ${PENDING}, ?, ?, ?)` +
+            ' ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING RETURNING id',
+        )
+        .pluck(true),
+      // Read first, without the write lock: an idle poll must not serialize the workers.
+      ready: raw(
+        `SELECT EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${PENDING} AND available_at <= ?),` +
+          ` EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${LEASED} AND available_at <= ?)`,
+      ),
+      reclaim: db.prepare(
+        `UPDATE ${jobs} SET state = CASE WHEN attempt >= @max THEN ${FAILED} ELSE ${PENDING} END,` +
+          " error = CASE WHEN attempt >= @max THEN 'the lease of attempt ' || attempt || ' expired: the worker died, stalled or was stopped' ELSE error END," +
+          ' finished_at = CASE WHEN attempt >= @max THEN @now ELSE NULL END' +
+          ` WHERE state = ${LEASED} AND available_at <= @now`,
+      ),
+      claim: raw(
+        `UPDATE ${jobs} SET state = ${LEASED}, available_at = ?, attempt = attempt + 1, lease_token = lease_token + 1` +
+          ` WHERE id IN (SELECT id FROM ${jobs} WHERE state = ${PENDING} AND available_at <= ? ORDER BY available_at, id LIMIT ?)` +
+          ' RETURNING id, key, attempt, lease_token, payload',
+      ),
+      ack: db.prepare(
+        `UPDATE ${jobs} SET state = ${DONE}, payload = NULL, error = NULL, finished_at = ? WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,
+      ),
+      fail: db.prepare(
+        `UPDATE ${jobs} SET state = ?, available_at = ?, error = ?, finished_at = ? WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,
+      ),
+      extend: db.prepare(`UPDATE ${jobs} SET available_at = ? WHERE id = ? AND lease_token = ? AND state = ${LEASED}`),
+      release: db.prepare(
+        `UPDATE ${jobs} SET state = ${PENDING}, available_at = ?, attempt = attempt - 1 WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,
+      ),
+      lookup: raw(`SELECT state, attempt, lease_token FROM ${jobs} WHERE id = ?`),
+      stats: raw(
+        `SELECT (SELECT count(*) FROM ${jobs} WHERE state = ${PENDING}), (SELECT count(*) FROM ${jobs} WHERE state = ${LEASED}),` +
+          ` (SELECT count(*) FROM ${jobs} WHERE state = ${DONE}), (SELECT count(*) FROM ${jobs} WHERE state = ${FAILED})`,
+      ),
+      failed: raw(`SELECT id, key, attempt, error, finished_at, payload FROM ${jobs} WHERE state = ${FAILED} AND id > ? ORDER BY id LIMIT ?`),
+      retryFailed: db.prepare(
+        `UPDATE ${jobs} SET state = ${PENDING}, attempt = 0, available_at = ?, error = NULL, finished_at = NULL WHERE state = ${FAILED}`,
+      ),
+      purgeDone: db.prepare(`DELETE FROM ${jobs} WHERE state = ${DONE} AND finished_at <= ?`),
+    };
+  }
+
+  // ---- transactions ---------------------------------------------------------------------------
+
+  #check(): void {
+    if (this.#closed) throw new Error(`the work queue in ${this.#directory} is closed`);
+  }
+
+  #timeoutError(cause: unknown): Timeout {
+    return new Timeout(`could not get the write lock of ${this.#file} within ${this.#timeout} s`, { cause });
+  }
+
+  /** Runs `body` in one write transaction (BEGIN IMMEDIATE; the connection waits `timeout` on busy). */
+  #write<R>(body: () => R): R {
+    this.#check();
+    const deadline = Date.now() + this.#timeout * 1000;
+    for (;;) {
+      try {
+        this.#s.begin.run();
+        break;
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        if (Date.now() >= deadline) throw this.#timeoutError(error);
+      }
+    }
+    try {
+      const result = body();
+      this.#s.commit.run();
+      return result;
+    } catch (error) {
+      if (this.#db.inTransaction) this.#s.rollback.run();
+      throw isBusy(error) ? this.#timeoutError(error) : error;
+    }
+  }
+
+  #lease(job: Job<unknown>): Lease {
+    const lease = job instanceof Job ? leases.get(job) : undefined;
+    if (lease === undefined) throw new TypeError('expected a Job returned by take(), takeMany() or next()');
+    if (lease.queue !== (this as WorkQueue<unknown>)) throw new TypeError(`job ${job.id} was taken through another WorkQueue object`);
+    return lease;
+  }
+
+  /** Explains why a fenced UPDATE matched no row. */
+  #leaseLost(job: Job<unknown>, action: string): LeaseLostError {
+    const lease = leases.get(job)!;
+    const row = this.#s.lookup.get(BigInt(job.id)) as [number, number, number] | undefined;
+    let reason: string;
+    if (row === undefined) reason = 'it no longer exists (done jobs are removed by purgeDone)';
+    else if (lease.settled) reason = 'this job object was already settled';
+    else if (row[2] !== lease.token) reason = `its lease expired and it was taken again (now attempt ${row[1]})`;
+    else if (row[0] === PENDING) reason = 'its lease expired and it went back to pending';
+    else if (row[0] === FAILED) reason = 'its lease expired and it moved to the failed list';
+    else reason = 'it is already done';
+    return new LeaseLostError(`cannot ${action} job ${job.id} (attempt ${job.attempt}): ${reason}`);
+  }
+
+  // ---- putting --------------------------------------------------------------------------------
+
+  /**
+   * Adds a job; returns its id, or `undefined` when `key` is given and a job with that key exists.
+   * @example queue.put({ url }, { key: url }) // a second put of the same url is ignored
+   */
+  put(payload: T, options: PutOptions = {}): number | undefined {
+    const key = checkKey(options.key);
+    const delay = options.delaySeconds === undefined ? 0 : checkSeconds('delaySeconds', options.delaySeconds, { allowZero: true });
+    const bytes = encodePayload(payload);
+    const id = this.#write(() => {
+      const now = nowSeconds();
+      return this.#s.insert.get(key, now + delay, bytes, now) as number | undefined;
+    });
+    if (id !== undefined) notifyWork(this.#file);
+    return id;
+  }
+
+  /**
+   * Adds many jobs in one transaction; returns their ids in order (`undefined` for a payload whose
+   * key already existed).
+   */
+  putMany(payloads: Iterable<T>, options: PutManyOptions<T> = {}): (number | undefined)[] {
+    const delay = options.delaySeconds === undefined ? 0 : checkSeconds('delaySeconds', options.delaySeconds, { allowZero: true });
+    if (options.key !== undefined && typeof options.key !== 'function') throw new TypeError('key must be a function (payload, index) => string | undefined');
+    const rows: [string | null, string | Buffer][] = [];
+    let index = 0;
+    for (const payload of payloads) {
+      rows.push([checkKey(options.key?.(payload, index)), encodePayload(payload)]);
+      index++;
+    }
+    if (rows.length === 0) return [];
+    const ids = this.#write(() => {
+      const now = nowSeconds();
+      return rows.map(([key, bytes]) => this.#s.insert.get(key, now + delay, bytes, now) as number | undefined);
+    });
+    notifyWork(this.#file);
+    return ids;
+  }
+
+  // ---- taking ---------------------------------------------------------------------------------
+
+  /** Leases the next ready job, or returns `undefined` when none is ready. Never waits. */
+  take(options?: TakeOptions): Job<T> | undefined {
+    return this.takeMany(1, options)[0];
+  }
+
+  /**
+   * Leases up to `max` ready jobs in one transaction (in ready-time order). Expired leases are
+   * reclaimed first. Returns `[]` when nothing is ready, without taking the write lock.
+   */
+  takeMany(max: number, options: TakeOptions = {}): Job<T>[] {
+    checkInteger('max', max, 0);
+    const leaseSeconds = options.leaseSeconds === undefined ? this.#settings.leaseSeconds : checkSeconds('leaseSeconds', options.leaseSeconds);
+    this.#check();
+    if (max === 0) return [];
+    const probe = nowSeconds();
+    const [pending, expired] = this.#s.ready.get(probe, probe) as [number, number];
+    if (!pending && !expired) return [];
+    let expires = 0;
+    const rows = this.#write(() => {
+      const now = nowSeconds();
+      if (expired) this.#s.reclaim.run({ max: BigInt(this.#settings.maxAttempts), now });
+      expires = now + leaseSeconds;
+      return this.#s.claim.all(expires, now, BigInt(max)) as [number, string | null, number, number, string | Buffer][];
+    });
+    rows.sort((a, b) => a[0] - b[0]);
+    return rows.map(([id, key, attempt, token, payload]) => {
+      const lease: Lease = { queue: this as WorkQueue<unknown>, token, expires, settled: false };
+      return new Job<T>(lease, id, key ?? undefined, decodePayload(payload) as T, attempt);
+    });
+  }
+
+  /**
+   * Waits for a ready job and leases it. Polls with a backoff capped at 50 ms (a job put by this
+   * process wakes it at once), so waiting costs no CPU to speak of.
+   * Resolves `undefined` after `timeoutSeconds`; rejects with `AbortError` when `signal` aborts.
+   */
+  async next(options: NextOptions = {}): Promise<Job<T> | undefined> {
+    const { signal } = options;
+    const timeout = options.timeoutSeconds === undefined ? Number.POSITIVE_INFINITY : checkSeconds('timeoutSeconds', options.timeoutSeconds, { allowZero: true });
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+    const deadline = nowSeconds() + timeout;
+    let delay = POLL_START_SECONDS;
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal);
+      const job = this.take(options);
+      if (job !== undefined) return job;
+      const remaining = deadline - nowSeconds();
+      if (remaining <= 0) return undefined;
+      await sleep(this.#file, Math.min(delay, remaining), signal);
+      delay = Math.min(delay * 2, POLL_CAP_SECONDS);
+    }
+  }
+
+  // ---- settling -------------------------------------------------------------------------------
+
+  /** `job.ack(result)`. */
+  ack(job: Job<T>, result?: unknown): void {
+    const lost = this.ackMany([{ job, result }]);
+    if (lost.length > 0) throw this.#leaseLost(job as Job<unknown>, 'ack');
+  }
+
+  /**
+   * Acks many jobs in one transaction (their results in one more), and returns the jobs whose
+   * lease was lost (those are not acked; the others are). Never throws LeaseLostError.
+   */
+  ackMany(items: Iterable<AckItem<T>>): Job<T>[] {
+    const entries: { job: Job<T>; result: unknown; lease: Lease }[] = [];
+    for (const item of items) {
+      const job = item instanceof Job ? item : item.job;
+      const result = item instanceof Job ? undefined : item.result;
+      entries.push({ job, result, lease: this.#lease(job as Job<unknown>) });
+    }
+    if (entries.length === 0) return [];
+    const acked: Lease[] = [];
+    const lost: Job<T>[] = [];
+    this.#write(() => {
+      const now = nowSeconds();
+      const toStore: [Key, unknown][] = [];
+      for (const { job, result, lease } of entries) {
+        if (!lease.settled && this.#s.ack.run(now, BigInt(job.id), BigInt(lease.token)).changes === 1) {
+          acked.push(lease);
+          if (result !== undefined) toStore.push([job.key ?? job.id, result]);
+        } else {
+          lost.push(job);
+        }
+      }
+      if (toStore.length > 0) {
+        // Written while this transaction holds the queue's write lock, before its commit: a
+        // crash in between leaves a stored result for a job that will run again (at-least-once).
+        const results = this.results;
+        results.transact(() => {
+          for (const [key, value] of toStore) results.set(key, value);
+        });
+      }
+    });
+    for (const lease of acked) lease.settled = true;
+    return lost;
+  }
+
+  /** `job.fail(error, options)`: backoff and retry, or the failed list after `maxAttempts`. */
+  fail(job: Job<T>, error: unknown, options: FailOptions = {}): FailOutcome {
+    const lease = this.#lease(job as Job<unknown>);
+    const retryIn = options.retryInSeconds === undefined ? undefined : checkSeconds('retryInSeconds', options.retryInSeconds, { allowZero: true });
+    const final = job.attempt >= this.#settings.maxAttempts;
+    const text = errorText(error);
+    const changed = this.#write(() => {
+      const now = nowSeconds();
+      const availableAt = final ? now : now + (retryIn ?? this.backoffSeconds(job.attempt));
+      return this.#s.fail.run(final ? FAILED : PENDING, availableAt, text, final ? now : null, BigInt(job.id), BigInt(lease.token)).changes;
+    });
+    if (changed !== 1) throw this.#leaseLost(job as Job<unknown>, 'fail');
+    lease.settled = true;
+    if (!final) notifyWork(this.#file);
+    return final ? 'failed' : 'retrying';
+  }
+
+  /** The default wait before retrying after attempt `attempt` failed, in seconds. */
+  backoffSeconds(attempt: number): number {
+    const base = this.#settings.backoffSeconds;
+    return Math.min(base * 2 ** Math.max(0, attempt - 1), Math.max(MAX_BACKOFF_SECONDS, base));
+  }
+
+  /** `job.extend(seconds)`. */
+  extend(job: Job<T>, seconds?: number): void {
+    const lost = this.extendMany([job], seconds);
+    if (lost.length > 0) throw this.#leaseLost(job as Job<unknown>, 'extend');
+  }
+
+  /**
+   * Extends the leases of many jobs to `seconds` from now in one transaction (a heartbeat);
+   * returns the jobs whose lease was lost. @default seconds: the queue's `leaseSeconds`
+   */
+  extendMany(jobs: Iterable<Job<T>>, seconds?: number): Job<T>[] {
+    const length = seconds === undefined ? this.#settings.leaseSeconds : checkSeconds('seconds', seconds);
+    const entries = [...jobs].map((job) => [job, this.#lease(job as Job<unknown>)] as const);
+    if (entries.length === 0) return [];
+    const lost: Job<T>[] = [];
+    this.#write(() => {
+      const expires = nowSeconds() + length;
+      for (const [job, lease] of entries) {
+        if (!lease.settled && this.#s.extend.run(expires, BigInt(job.id), BigInt(lease.token)).changes === 1) lease.expires = expires;
+        else lost.push(job);
+      }
+    });
+    return lost;
+  }
+
+  /** `job.release()`. */
+  release(job: Job<T>): void {
+    const lost = this.releaseMany([job]);
+    if (lost.length > 0) throw this.#leaseLost(job as Job<unknown>, 'release');
+  }
+
+  /**
+   * Gives jobs back to pending at once, in one transaction, without counting the attempt (for a
+   * worker that stops before running them). Returns the jobs whose lease was lost.
+   */
+  releaseMany(jobs: Iterable<Job<T>>): Job<T>[] {
+    const entries = [...jobs].map((job) => [job, this.#lease(job as Job<unknown>)] as const);
+    if (entries.length === 0) return [];
+    const lost: Job<T>[] = [];
+    this.#write(() => {
+      const now = nowSeconds();
+      for (const [job, lease] of entries) {
+        if (!lease.settled && this.#s.release.run(now, BigInt(job.id), BigInt(lease.token)).changes === 1) lease.settled = true;
+        else lost.push(job);
+      }
+    });
+    if (lost.length < entries.length) notifyWork(this.#file);
+    return lost;
+  }
+
+  // ---- inspecting and maintenance -------------------------------------------------------------
+
+  /** Counts of jobs by state. */
+  stats(): WorkQueueStats {
+    this.#check();
+    const [pending, leased, done, failed] = this.#s.stats.get() as number[];
+    return { pending: pending!, leased: leased!, done: done!, failed: failed! };
+  }
+
+  /** The failed list, in id order (at most `limit` jobs). */
+  failed(options: { limit?: number } = {}): FailedJob<T>[] {
+    const limit = options.limit === undefined ? Number.MAX_SAFE_INTEGER : checkInteger('limit', options.limit, 0);
+    this.#check();
+    const rows = this.#s.failed.all(0n, BigInt(limit)) as [number, string | null, number, string | null, number, string | Buffer | null][];
+    return rows.map(([id, key, attempts, error, failedAt, payload]) => ({
+      id,
+      key: key ?? undefined,
+      payload: decodePayload(payload) as T,
+      attempts,
+      error: error ?? '',
+      failedAt,
+    }));
+  }
+
+  /** Moves every failed job back to pending with a fresh attempt count; returns how many. */
+  retryFailed(): number {
+    const count = this.#write(() => this.#s.retryFailed.run(nowSeconds()).changes);
+    if (count > 0) notifyWork(this.#file);
+    return count;
+  }
+
+  /**
+   * Deletes done jobs (finished at least `olderThanSeconds` ago) and returns how many; their
+   * keys are forgotten, so a `put` with one of them adds a new job. Results are kept.
+   */
+  purgeDone(options: { olderThanSeconds?: number } = {}): number {
+    const age = options.olderThanSeconds === undefined ? 0 : checkSeconds('olderThanSeconds', options.olderThanSeconds, { allowZero: true });
+    return this.#write(() => this.#s.purgeDone.run(nowSeconds() - age).changes);
+  }
+
+  /**
+   * Results of acked jobs, under the job's key when it has one, else under its id. The store is
+   * the diskcache directory `<directory>/results` (an Index for Python: `diskcache.Index(path)`).
+   */
+  get results(): Index<Key, unknown> {
+    this.#check();
+    this.#results ??= new Index(path.join(this.#directory, 'results'));
+    return this.#results;
+  }
+
+  /** The queue directory (absolute). */
+  get directory(): string {
+    return this.#directory;
+  }
+
+  /** The options in force (given, else stored in the directory, else the defaults). */
+  get settings(): Readonly<QueueSettings> {
+    return Object.freeze({ ...this.#settings });
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes the connections. Jobs still leased stay leased until their lease expires. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+    this.#results?.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
