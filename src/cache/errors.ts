@@ -70,3 +70,6 @@ function describeKey(key: unknown): string {
 
 /** A value that must be in a collection is not (diskcache raises Python's `ValueError`: `Deque.remove`). */
 export class ValueError extends DiskcacheError {}
+
+/** A worker runner's handler module does not exist, fails to load, or exports no function. */
+export class HandlerModuleError extends DiskcacheError {}
