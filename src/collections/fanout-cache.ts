@@ -340,8 +340,9 @@ export class FanoutCache implements Disposable {
   }
 
   /**
-   * A decorator that keeps a function's results in this cache (see `Cache.memoize`). A lookup on
-   * a locked shard is a miss, a store on one is silently skipped, as in diskcache.
+   * A decorator that keeps a function's results in this cache (see `Cache.memoize`). It reads and
+   * writes through this object's `get`/`set` with `retry: true`, as diskcache's does, so a busy
+   * shard delays a call rather than turning it into a miss.
    */
   memoize(options?: MemoizeOptions): <F extends (...args: never[]) => unknown>(fn: F) => Memoized<F> {
     const checked = checkMemoizeOptions(options);
