@@ -9,50 +9,25 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cache, Disk, ForeignKey, JSONDisk, UnsupportedValueError } from '../../src/index.js';
-import { py, sqlRows, type Tagged, tag, tagJson, untag } from '../fixtures/python-compat.js';
+import {
+  metadata,
+  nodeEntry,
+  type PyEntry,
+  py,
+  pythonEntries,
+  pythonSummary,
+  sqlRows,
+  type Tagged,
+  tag,
+  tagJson,
+  untag,
+} from '../fixtures/python-compat.js';
 import { findPython, PYTHON_MISSING_REASON } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 
-/** An entry as Python's `get(key, expire_time=True, tag=True)` returns it, typed. */
-type PyEntry = [Tagged, number | null, Tagged] | null;
-
-/** What Python sees of `keys`: each key's [value, expire_time, tag], or null when missing. */
-function pythonEntries(directory: string, keys: unknown[], diskClass = 'Disk'): PyEntry[] {
-  return py<PyEntry[]>(
-    `
-    cache = diskcache.Cache(ARGS[0], disk=getattr(diskcache, ARGS[2]))
-    out([entry(cache, dec(key)) for key in json.loads(ARGS[1])])
-    `,
-    directory,
-    tagJson(keys),
-    diskClass,
-  );
-}
-
-/** Python's len(cache), its keys in insertion order, and its check() warnings. */
-function pythonSummary(directory: string): { len: number; keys: Tagged[]; warnings: string[] } {
-  return py(
-    `
-    cache = diskcache.Cache(ARGS[0])
-    out({'len': len(cache), 'keys': [enc(key) for key in cache], 'warnings': warnings_of(cache)})
-    `,
-    directory,
-  );
-}
-
-/** The same entry as Node sees it, in Python's typed shape. */
-function nodeEntry(cache: Cache, key: unknown): PyEntry {
-  const entry = cache.getEntry(key);
-  return entry === undefined ? null : [tag(entry.value), entry.expireTime, tag(entry.tag)];
-}
-
-/** Settings.count and .size against the rows they summarise. */
+/** Settings.count and .size agree with the rows they summarise. */
 function metadataMatchesRows(directory: string): void {
-  const [[count, rows, size, sum]] = sqlRows(
-    directory,
-    "SELECT (SELECT value FROM Settings WHERE key = 'count'), (SELECT COUNT(*) FROM Cache)," +
-      " (SELECT value FROM Settings WHERE key = 'size'), (SELECT COALESCE(SUM(size), 0) FROM Cache)",
-  ) as [[bigint, bigint, bigint, bigint]];
+  const { count, rows, size, sum } = metadata(directory);
   expect(count).toBe(rows);
   expect(size).toBe(sum);
 }
