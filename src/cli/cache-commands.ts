@@ -5,7 +5,9 @@
  * It must not hold cache logic of its own; what the engine lacks belongs in the engine.
  */
 import { type Command, Option } from 'commander';
-import { type Cache, type CheckWarning, Timeout } from '../index.js';
+import type { Cache } from '../cache/cache.js';
+import { Timeout } from '../cache/errors.js';
+import type { CheckWarning } from '../cache/types.js';
 import { action, addKeyOptions, addTagTypeOption, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { formatSize, formatTable, formatTime, formatValue, parseCount, parseJson, parseSeconds } from './output.js';

@@ -10,7 +10,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { Cache, type CacheOptions, JSONDisk, Timeout } from '../index.js';
+import { Cache } from '../cache/cache.js';
+import { JSONDisk } from '../cache/disk.js';
+import { Timeout } from '../cache/errors.js';
+import type { CacheOptions } from '../cache/types.js';
 import { CliError, EXIT, isBusy } from './exit-codes.js';
 import { jsonDocument, parseScalar, parseSeconds, SCALAR_TYPES, type ScalarType } from './output.js';
 

@@ -3,7 +3,7 @@
  * throws `CliError` (or lets an engine error through) and main.ts turns it into an exit code
  * here, so the codes mean the same thing in every group. This file must not print anything.
  */
-import { DatabaseError, Timeout } from '../index.js';
+import { DatabaseError, Timeout } from '../cache/errors.js';
 
 /** The exit codes, documented in `diskcache --help` and docs/cli.md. */
 export const EXIT = Object.freeze({

@@ -6,7 +6,7 @@
  * This file formats and parses only: it must not open caches or write to a stream.
  */
 import { inspect } from 'node:util';
-import { ForeignKey } from '../index.js';
+import { ForeignKey } from '../cache/disk.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 /** How a key (or tag) typed on the command line is read. */

@@ -39,8 +39,16 @@ function packageVersion(): string {
   }
 }
 
-/** Builds the program; `groups` defaults to every command group. */
-export function buildProgram(io: CliIo, groups: readonly CommandGroup[] = COMMAND_GROUPS): Command {
+/** The JSON document of an error on stderr (with --json). */
+function jsonError(code: ExitCode, message: string, details: object = {}): string {
+  return `${JSON.stringify({ error: { exitCode: code, kind: exitCodeName(code), message, ...(toJson(details) as object) } })}\n`;
+}
+
+/**
+ * Builds the program; `groups` defaults to every command group. With `jsonErrors` (the command
+ * line has --json) the parser's own usage errors are JSON documents too.
+ */
+export function buildProgram(io: CliIo, groups: readonly CommandGroup[] = COMMAND_GROUPS, options: { jsonErrors?: boolean } = {}): Command {
   const program = new Command('diskcache')
     .description('Inspect and manage node-diskcache (and python-diskcache) directories.')
     .version(packageVersion(), '-V, --version')
@@ -48,8 +56,11 @@ export function buildProgram(io: CliIo, groups: readonly CommandGroup[] = COMMAN
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      outputError: options.jsonErrors
+        ? (text) => io.stderr.write(jsonError(EXIT.USAGE, text.trim().replace(/^error: /, '')))
+        : (text, write) => write(text),
     })
-    .showHelpAfterError('(run diskcache --help for usage)')
+    .showHelpAfterError(options.jsonErrors ? false : '(run diskcache --help for usage)')
     .addHelpText('after', `\n${EXIT_CODES_HELP}\n\n${ENVIRONMENT_HELP}\n\n${EXAMPLES_HELP}\n`);
   addGlobalOptions(program);
   for (const register of groups) register(program, io);
@@ -60,8 +71,7 @@ export function buildProgram(io: CliIo, groups: readonly CommandGroup[] = COMMAN
 function reportError(io: CliIo, error: unknown, code: ExitCode, json: boolean): void {
   const message = error instanceof Error ? error.message : String(error);
   if (json) {
-    const details = error instanceof CliError ? error.details : error instanceof Error && 'count' in error ? { removed: error.count } : {};
-    io.stderr.write(`${JSON.stringify({ error: { exitCode: code, kind: exitCodeName(code), message, ...(toJson(details) as object) } })}\n`);
+    io.stderr.write(jsonError(code, message, error instanceof CliError ? error.details : {}));
     return;
   }
   io.stderr.write(`diskcache: ${message}\n`);
@@ -74,7 +84,8 @@ function reportError(io: CliIo, error: unknown, code: ExitCode, json: boolean): 
 
 /** Runs one command line (`args` without node and the script) and returns the exit code. */
 export async function runCli(args: readonly string[], io: CliIo = processIo(), groups: readonly CommandGroup[] = COMMAND_GROUPS): Promise<ExitCode> {
-  const program = buildProgram(io, groups);
+  const json = args.includes('--json');
+  const program = buildProgram(io, groups, { jsonErrors: json });
   try {
     await program.parseAsync([...args], { from: 'user' });
     return EXIT.OK;
@@ -82,7 +93,7 @@ export async function runCli(args: readonly string[], io: CliIo = processIo(), g
     // commander has printed its own message (help, version, or the usage error).
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     const code = exitCodeFor(error);
-    reportError(io, error, code, args.includes('--json'));
+    reportError(io, error, code, json);
     return code;
   }
 }
