@@ -3,7 +3,7 @@
 // force the two processes to interleave - plus positional operations seen from the other side.
 import { describe, expect, it } from 'vitest';
 import { Deque } from '../../src/index.js';
-import { startPython } from '../fixtures/collections-python.js';
+import { decode, type Encoded, PYTHON_CODEC, startPython } from '../fixtures/collections-python.js';
 import { pause } from '../fixtures/recipes-start.js';
 import { findPython, PYTHON_MISSING_REASON, runPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -26,24 +26,13 @@ function item(prefix: string, n: number): string | number | Buffer {
   }
 }
 
-const PRELUDE = `
-import json, sys, time, diskcache
+const PRELUDE = `${PYTHON_CODEC}
 def item(prefix, n):
     return [f'{prefix}-{n}', n, n + 0.5, f'{prefix}-{n}'.encode()][n % 4]
-def enc(v):
-    if isinstance(v, bytes): return {'b': v.hex()}
-    if isinstance(v, str): return {'s': v}
-    if isinstance(v, int): return {'i': v}
-    return {'f': v}
 def wait_empty(d):
     deadline = time.time() + 60
     while len(d) > 0 and time.time() < deadline: time.sleep(0.001)
 `;
-
-function decode(value: { b?: string; s?: string; i?: number; f?: number }): unknown {
-  if (value.b !== undefined) return Buffer.from(value.b, 'hex');
-  return value.s ?? value.i ?? value.f;
-}
 
 /** Polls `pop` until `count` items came or `gone()` says the other side stopped and nothing is left. */
 async function collect(pop: () => unknown, count: number, gone: () => boolean): Promise<unknown[]> {
@@ -104,7 +93,7 @@ print(json.dumps([enc(v) for v in got]))
       while (deque.length > 0 && python.child.exitCode === null) await pause(1); // Python pops this round first
     }
     const lines = (await python.output).trim().split('\n');
-    const got = (JSON.parse(lines.at(-1)!) as Parameters<typeof decode>[0][]).map(decode);
+    const got = (JSON.parse(lines.at(-1)!) as Encoded[]).map(decode);
     expect(got).toEqual(Array.from({ length: TOTAL }, (_, n) => item('node', n)));
     expect(deque.length).toBe(0);
     deque.close();
