@@ -92,3 +92,25 @@ describe('Deque across processes', () => {
     cache.close();
   });
 });
+
+describe('Deque and a process killed mid-work', () => {
+  it('a SIGKILLed extend leaves whole batches only', async () => {
+    const directory = tempDir('deque-kill');
+    const child = forkFixture('collections-killed-child.ts', ['deque-extend', directory, '500']);
+    let batches = 0;
+    await new Promise<void>((resolve) =>
+      child.on('message', () => {
+        if (++batches === 5) resolve();
+      }),
+    );
+    child.kill('SIGKILL');
+    expect(await exited(child)).toBe('SIGKILL');
+    const deque = new Deque<string>(directory);
+    const items = [...deque];
+    expect(items.length).toBeGreaterThanOrEqual(5 * 500);
+    expect(items.length % 500).toBe(0);
+    expect(items).toEqual(Array.from({ length: items.length }, (_, k) => `${Math.floor(k / 500)}:${k % 500}`));
+    expect(deque.cache.check()).toEqual([]);
+    deque.close();
+  });
+});
