@@ -1,0 +1,142 @@
+/**
+ * `diskcache work <handler-module> --queue DIR`: the worker runner on the command line. It checks
+ * the handler module before forking (exit 2 with a clear message when it is missing or exports no
+ * function), runs `runWorkers`, draws progress on stderr (a bar on a terminal, plain lines
+ * otherwise), and turns SIGINT/SIGTERM into a graceful stop: running jobs get `--grace-seconds`
+ * to finish and the command exits 0; a second signal exits at once (130).
+ * It must not run jobs itself; the runner does.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type Command, Option } from 'commander';
+import { HandlerModuleError } from '../cache/errors.js';
+import { createProgressReporter, formatDuration, type RunProgress } from '../runner/progress.js';
+import { type RunnerEvent, type RunSummary, runWorkers } from '../runner/run-workers.js';
+import { action, type CliIo, type CommandContext, optionParser } from './context.js';
+import { CliError, EXIT } from './exit-codes.js';
+import { parseCount, parseSeconds } from './output.js';
+import { openQueue } from './queue-commands.js';
+
+interface WorkOptions {
+  readonly queue?: string;
+  readonly processes?: number;
+  readonly concurrency: number;
+  readonly leaseSeconds?: number;
+  readonly graceSeconds: number;
+  readonly once?: boolean;
+  readonly progressInterval?: number;
+}
+
+function positive(parse: (text: string, option: string) => number, option: string) {
+  return optionParser((text) => {
+    const value = parse(text, option);
+    if (value <= 0) throw new CliError(EXIT.USAGE, `${option} must be more than 0, got ${JSON.stringify(text)}`);
+    return value;
+  });
+}
+
+function describeEvent(event: RunnerEvent, graceSeconds: number): string | undefined {
+  switch (event.type) {
+    case 'exit':
+      if (event.restartInSeconds === undefined) return undefined;
+      return `diskcache work: worker ${event.worker} (pid ${event.pid}) exited with ${event.signal ?? `code ${event.code}`}; restarting it in ${event.restartInSeconds} s (its jobs come back when their leases run out)`;
+    case 'stopping':
+      return event.reason === 'drained'
+        ? undefined
+        : `diskcache work: stopping — running jobs have ${graceSeconds} s to finish (press Ctrl-C again to quit at once)`;
+    default:
+      return undefined;
+  }
+}
+
+function summaryText(summary: RunSummary): string {
+  const { stats, counts } = summary;
+  const how = summary.reason === 'drained' ? 'queue drained' : 'stopped';
+  return (
+    `${how} after ${formatDuration(summary.elapsedSeconds)}: this run ${counts.done} done, ${counts.failed} failed, ${counts.retried} to retry` +
+    `${summary.restarts > 0 ? `, ${summary.restarts} workers restarted` : ''}; queue: ${stats.pending} pending, ${stats.leased} leased, ${stats.done} done, ${stats.failed} failed`
+  );
+}
+
+/** Turns SIGINT/SIGTERM into `controller.abort()` (a second one exits 130); returns the cleanup. */
+function onStopSignals(controller: AbortController): () => void {
+  const handle = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', handle);
+  process.on('SIGTERM', handle);
+  return () => {
+    process.off('SIGINT', handle);
+    process.off('SIGTERM', handle);
+  };
+}
+
+async function work(context: CommandContext, handlerModule: string): Promise<void> {
+  const options = context.opts<WorkOptions>();
+  const directory = options.queue === undefined ? context.directory() : path.resolve(options.queue);
+  const queue = openQueue(context, directory, { create: false });
+  const controller = new AbortController();
+  const removeSignals = onStopSignals(controller);
+  const stderr = context.io.stderr as CliIo['stderr'] & { isTTY?: boolean; columns?: number };
+  const reporter = context.json ? undefined : createProgressReporter(stderr, { intervalSeconds: options.progressInterval ?? 5 });
+  let last: RunProgress | undefined;
+  try {
+    const summary = await runWorkers({
+      queue,
+      handler: handlerModule,
+      processes: options.processes ?? os.availableParallelism(),
+      concurrency: options.concurrency,
+      leaseSeconds: options.leaseSeconds,
+      graceSeconds: options.graceSeconds,
+      once: options.once ?? false,
+      signal: controller.signal,
+      progressIntervalSeconds: stderr.isTTY ? 0.25 : Math.min(1, options.progressInterval ?? 1),
+      onProgress: (progress) => {
+        last = progress;
+        reporter?.update(progress);
+      },
+      onEvent: (event) => {
+        const text = describeEvent(event, options.graceSeconds);
+        if (text !== undefined) context.note(stderr.isTTY ? `\r\x1b[2K${text}` : text);
+      },
+    });
+    // The last snapshot (taken after the workers exited), as a line that stays.
+    if (reporter && last) reporter.finish(last);
+    context.print(summary, () => summaryText(summary));
+  } catch (error) {
+    if (error instanceof HandlerModuleError) throw new CliError(EXIT.USAGE, error.message, { cause: error });
+    throw error;
+  } finally {
+    removeSignals();
+    queue.close();
+  }
+}
+
+/** Registers `diskcache work <handler-module>` on the root program. */
+export function registerWorkCommand(program: Command, io: CliIo): void {
+  program
+    .command('work')
+    .description('run the jobs of a work queue in worker processes (the handler module exports a default function (payload, job) => result)')
+    .argument('<handler-module>', 'the module whose default export (or export named "handler") runs one job')
+    .option('-q, --queue <dir>', 'the work queue directory (default: --dir or $DISKCACHE_DIR)')
+    .addOption(
+      new Option('-p, --processes <n>', 'worker processes (default: the number of CPUs)').argParser(positive(parseCount, '--processes')),
+    )
+    .addOption(new Option('-c, --concurrency <m>', 'jobs each process runs at once').argParser(positive(parseCount, '--concurrency')).default(1))
+    .addOption(
+      new Option('--lease-seconds <s>', "lease length (extended while a job runs; default: the queue's)").argParser(
+        positive(parseSeconds, '--lease-seconds'),
+      ),
+    )
+    .addOption(
+      new Option('--grace-seconds <s>', 'on Ctrl-C/SIGTERM, how long running jobs get to finish').argParser(optionParser((text) => parseSeconds(text, '--grace-seconds'))).default(30),
+    )
+    .option('--once', 'exit when no job is pending or running (instead of waiting for more)')
+    .addOption(
+      new Option('--progress-interval <s>', 'seconds between progress lines when stderr is not a terminal').argParser(
+        positive(parseSeconds, '--progress-interval'),
+      ),
+    )
+    .action(action(io, (context, handlerModule) => work(context, handlerModule!)));
+}

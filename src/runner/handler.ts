@@ -1,0 +1,66 @@
+/**
+ * handler: what a job handler is, and how a handler module is found and checked. The parent
+ * checks the module before forking (so a typo fails at once with a clear message instead of N
+ * crashing children); each child loads it the same way. It must not touch the queue.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { HandlerModuleError } from '../cache/errors.js';
+
+/** What a handler receives besides the payload. */
+export interface JobContext {
+  /** The job's id in the queue. */
+  readonly id: number;
+  /** The job's idempotency key, if it was put with one. */
+  readonly key: string | undefined;
+  /** 1 on the first run; more when the job is retried or its previous worker died. */
+  readonly attempt: number;
+  /**
+   * Aborted when the job's lease was lost (another worker may be running it: stop, the result
+   * would be discarded) or when the runner is stopping and the grace period ran out.
+   */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A job handler: the default export (or the export named `handler`) of a handler module. What it
+ * returns (unless `undefined`) is stored in the queue's results; what it throws fails the job
+ * (retried with backoff, then the failed list). It may run more than once for the same job.
+ */
+export type JobHandler<T = unknown, R = unknown> = (payload: T, job: JobContext) => R | Promise<R>;
+
+/** Where a handler module is: a path (relative to the working directory) or a file URL. */
+export type HandlerModule = string | URL;
+
+/** The absolute path of a handler module as given. */
+export function handlerPath(module: HandlerModule): string {
+  if (module instanceof URL) return fileURLToPath(module);
+  if (typeof module !== 'string' || module === '') throw new TypeError(`handler must be a module path or a file URL, got ${String(module)}`);
+  return module.startsWith('file:') ? fileURLToPath(module) : path.resolve(module);
+}
+
+/**
+ * Imports a handler module and returns its handler function.
+ * @throws HandlerModuleError when the file does not exist, fails to load, or exports no function.
+ */
+export async function loadHandler(module: HandlerModule): Promise<JobHandler> {
+  const file = handlerPath(module);
+  if (!fs.existsSync(file)) throw new HandlerModuleError(`handler module not found: ${file}`);
+  if (!fs.statSync(file).isFile()) throw new HandlerModuleError(`handler module is not a file: ${file}`);
+  let exports: Record<string, unknown>;
+  try {
+    exports = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new HandlerModuleError(`handler module ${file} failed to load: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+  const candidate = typeof exports.default === 'function' ? exports.default : exports.handler;
+  if (typeof candidate !== 'function') {
+    const names = Object.keys(exports);
+    throw new HandlerModuleError(
+      `handler module ${file} exports no function: export a default function (payload, job) => result,` +
+        ` or a function named "handler" (its exports: ${names.length === 0 ? 'none' : names.join(', ')})`,
+    );
+  }
+  return candidate as JobHandler;
+}

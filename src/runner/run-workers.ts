@@ -1,0 +1,302 @@
+/**
+ * run-workers: the runner's parent. It checks the handler module, forks `processes` children
+ * (child.ts) on one queue, restarts a child that dies (its jobs come back when their leases run
+ * out), reports progress from the queue's own counts, and stops gracefully — on its `signal`, or
+ * with `once` when the queue is drained. It does not install signal handlers (the CLI does) and
+ * never runs a job itself.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import * as os from 'node:os';
+import { HandlerModuleError } from '../cache/errors.js';
+import { checkInteger, checkSeconds } from '../collections/work-queue-schema.js';
+import { WorkQueue, type WorkQueueStats } from '../collections/work-queue.js';
+import { type HandlerModule, handlerPath, loadHandler } from './handler.js';
+import { CHILD_ENTRY, type ChildConfig, type ChildMessage, childExecArgv, EXIT_HANDLER_MODULE } from './protocol.js';
+import { RateMeter, type RunProgress } from './progress.js';
+import { emptyCounts, type WorkerCounts } from './worker-loop.js';
+
+/** Options of `runWorkers`. */
+export interface RunWorkersOptions {
+  /** The queue: its directory, or an open WorkQueue (left open). */
+  readonly queue: string | WorkQueue<unknown>;
+  /**
+   * The handler module (a path relative to the working directory, or a file URL). Its default
+   * export, or its export named `handler`, is called as `handler(payload, job)` for every job.
+   */
+  readonly handler: HandlerModule;
+  /** Worker processes. @default os.availableParallelism() */
+  readonly processes?: number;
+  /** Jobs each process runs at once. @default 1 */
+  readonly concurrency?: number;
+  /** Lease length in seconds (extended every third of it while a job runs). @default the queue's leaseSeconds */
+  readonly leaseSeconds?: number;
+  /** Stop when no job is pending or leased, instead of waiting for more work. @default false */
+  readonly once?: boolean;
+  /** Aborting it stops the run gracefully (the promise then resolves with reason 'stopped'). */
+  readonly signal?: AbortSignal;
+  /** Seconds that running jobs get to finish once stopping. @default 30 */
+  readonly graceSeconds?: number;
+  /** Called with a snapshot every `progressIntervalSeconds`, and once at the end. */
+  readonly onProgress?: (progress: RunProgress) => void;
+  /** @default 1 */
+  readonly progressIntervalSeconds?: number;
+  /** Called when a child starts or exits and when the run starts stopping. */
+  readonly onEvent?: (event: RunnerEvent) => void;
+}
+
+/** What happened to the worker processes. */
+export type RunnerEvent =
+  | { readonly type: 'spawn'; readonly worker: number; readonly pid: number }
+  | {
+      readonly type: 'exit';
+      readonly worker: number;
+      readonly pid: number;
+      readonly code: number | null;
+      readonly signal: NodeJS.Signals | null;
+      /** Set when the child died unexpectedly and will be restarted after this many seconds. */
+      readonly restartInSeconds?: number;
+    }
+  | { readonly type: 'stopping'; readonly reason: RunSummary['reason'] };
+
+/** How a run ended. */
+export interface RunSummary {
+  /** 'drained' (with `once`) or 'stopped' (the signal aborted). */
+  readonly reason: 'drained' | 'stopped';
+  /** The queue's counts at the end. */
+  readonly stats: WorkQueueStats;
+  /** What the workers did during this run, summed over processes (as far as they reported). */
+  readonly counts: WorkerCounts;
+  readonly restarts: number;
+  readonly elapsedSeconds: number;
+}
+
+/** A child that died this many times in a row before it was ready means something is broken. */
+const MAX_START_FAILURES = 5;
+/** A child that lived less than this is restarted with a growing delay. */
+const QUICK_DEATH_SECONDS = 2;
+const MAX_RESTART_DELAY_SECONDS = 5;
+/** How often `once` looks whether the queue is drained. */
+const DRAIN_CHECK_MS = 100;
+/** Extra time a stopping child gets beyond the grace period before SIGKILL. */
+const KILL_MARGIN_SECONDS = 10;
+
+interface Slot {
+  readonly index: number;
+  readonly child: ChildProcess;
+  readonly startedAt: number;
+  ready: boolean;
+  counts: WorkerCounts;
+}
+
+function addCounts(total: WorkerCounts, more: WorkerCounts): void {
+  for (const name of Object.keys(total) as (keyof WorkerCounts)[]) total[name] += more[name] ?? 0;
+}
+
+function monotonicSeconds(): number {
+  return performance.now() / 1000;
+}
+
+/**
+ * Runs the queue's jobs in `processes` child processes, `concurrency` at a time in each, until
+ * `signal` aborts (or, with `once`, until the queue is drained).
+ * @throws HandlerModuleError (before forking) when the handler module is missing, fails to load,
+ * or exports no function; TypeError/RangeError for bad options.
+ */
+export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary> {
+  if (options === null || typeof options !== 'object') throw new TypeError('runWorkers(options): options must be an object');
+  const processes = options.processes === undefined ? os.availableParallelism() : checkInteger('processes', options.processes, 1);
+  const concurrency = options.concurrency === undefined ? 1 : checkInteger('concurrency', options.concurrency, 1);
+  const graceSeconds = options.graceSeconds === undefined ? 30 : checkSeconds('graceSeconds', options.graceSeconds, { allowZero: true });
+  const interval = options.progressIntervalSeconds === undefined ? 1 : checkSeconds('progressIntervalSeconds', options.progressIntervalSeconds);
+  if (options.leaseSeconds !== undefined) checkSeconds('leaseSeconds', options.leaseSeconds);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  if (typeof options.queue !== 'string' && !(options.queue instanceof WorkQueue)) {
+    throw new TypeError(`queue must be a directory path or a WorkQueue, got ${String(options.queue)}`);
+  }
+  const handlerFile = handlerPath(options.handler);
+  await loadHandler(handlerFile);
+  const execArgv = childExecArgv(handlerFile);
+  const queue = typeof options.queue === 'string' ? new WorkQueue(options.queue) : options.queue;
+  try {
+    const config: ChildConfig = {
+      queue: queue.directory,
+      handler: handlerFile,
+      concurrency,
+      leaseSeconds: options.leaseSeconds ?? queue.settings.leaseSeconds,
+      graceSeconds,
+    };
+    return await new Supervisor(queue, config, execArgv, processes, interval, options).run();
+  } finally {
+    if (typeof options.queue === 'string') queue.close();
+  }
+}
+
+/** One run: the children, their restarts, progress and the stop. */
+class Supervisor {
+  readonly #queue: WorkQueue<unknown>;
+  readonly #config: ChildConfig;
+  readonly #execArgv: string[];
+  readonly #slots: (Slot | undefined)[];
+  readonly #interval: number;
+  readonly #options: RunWorkersOptions;
+  readonly #started = monotonicSeconds();
+  readonly #meter = new RateMeter();
+  readonly #finishedCounts = emptyCounts();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #stopping = false;
+  #reason: RunSummary['reason'] = 'stopped';
+  #restarts = 0;
+  #startFailures = 0;
+  #fatal: Error | undefined;
+  #allExited!: () => void;
+
+  constructor(queue: WorkQueue<unknown>, config: ChildConfig, execArgv: string[], processes: number, interval: number, options: RunWorkersOptions) {
+    this.#queue = queue;
+    this.#config = config;
+    this.#execArgv = execArgv;
+    this.#slots = new Array(processes).fill(undefined);
+    this.#interval = interval;
+    this.#options = options;
+  }
+
+  async run(): Promise<RunSummary> {
+    const { signal, once } = this.#options;
+    if (signal?.aborted || (once && this.#queue.isDrained())) return this.#summary(signal?.aborted ? 'stopped' : 'drained');
+    const exited = new Promise<void>((resolve) => {
+      this.#allExited = resolve;
+    });
+    const onAbort = () => this.#stop('stopped');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    for (let index = 0; index < this.#slots.length; index++) this.#spawn(index);
+    this.#every(this.#interval * 1000, () => this.#options.onProgress?.(this.#progress()));
+    if (once) {
+      this.#every(DRAIN_CHECK_MS, () => {
+        if (!this.#stopping && this.#queue.isDrained()) this.#stop('drained');
+      });
+    }
+    try {
+      await exited;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      for (const timer of this.#timers) clearTimeout(timer);
+    }
+    this.#options.onProgress?.(this.#progress());
+    if (this.#fatal) throw this.#fatal;
+    return this.#summary(this.#reason);
+  }
+
+  #every(ms: number, tick: () => void): void {
+    const timer = setInterval(tick, ms);
+    this.#timers.add(timer);
+  }
+
+  #summary(reason: RunSummary['reason']): RunSummary {
+    const counts = { ...this.#finishedCounts };
+    for (const slot of this.#slots) if (slot) addCounts(counts, slot.counts);
+    return { reason, stats: this.#queue.stats(), counts, restarts: this.#restarts, elapsedSeconds: monotonicSeconds() - this.#started };
+  }
+
+  #progress(): RunProgress {
+    const stats = this.#queue.stats();
+    const now = monotonicSeconds();
+    this.#meter.add(now, stats.done + stats.failed);
+    const rate = this.#meter.rate();
+    const remaining = stats.pending + stats.leased;
+    return {
+      ...stats,
+      rate,
+      etaSeconds: remaining === 0 ? 0 : rate > 0 ? remaining / rate : undefined,
+      elapsedSeconds: now - this.#started,
+      workers: this.#slots.filter(Boolean).length,
+      restarts: this.#restarts,
+    };
+  }
+
+  #spawn(index: number): void {
+    const child = fork(CHILD_ENTRY, [JSON.stringify(this.#config)], {
+      execArgv: this.#execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    const slot: Slot = { index, child, startedAt: monotonicSeconds(), ready: false, counts: emptyCounts() };
+    this.#slots[index] = slot;
+    child.on('message', (message: ChildMessage) => {
+      if (message?.type === 'ready') {
+        slot.ready = true;
+        this.#startFailures = 0;
+      } else if (message?.type === 'counts') {
+        slot.counts = message.counts;
+      }
+    });
+    // 'error' (the fork itself failed) is followed by 'exit' or by nothing: handle both once.
+    let ended = false;
+    const end = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (ended) return;
+      ended = true;
+      this.#exited(slot, code, signal);
+    };
+    child.on('exit', end);
+    child.on('error', (error) => {
+      process.stderr.write(`diskcache work: worker ${index} (pid ${child.pid}): ${error.message}\n`);
+      if (child.exitCode === null && child.signalCode === null && child.pid === undefined) end(null, null);
+    });
+    if (child.pid !== undefined) this.#options.onEvent?.({ type: 'spawn', worker: index, pid: child.pid });
+  }
+
+  #exited(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+    addCounts(this.#finishedCounts, slot.counts);
+    if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
+    const event = { type: 'exit', worker: slot.index, pid: slot.child.pid ?? -1, code, signal } as const;
+    if (this.#stopping) {
+      this.#options.onEvent?.(event);
+      this.#checkAllExited();
+      return;
+    }
+    if (code === EXIT_HANDLER_MODULE) {
+      this.#options.onEvent?.(event);
+      this.#fatal = new HandlerModuleError(`a worker could not load the handler module ${this.#config.handler} (its message is above)`);
+      this.#stop('stopped');
+      return;
+    }
+    this.#startFailures = slot.ready ? 0 : this.#startFailures + 1;
+    if (this.#startFailures >= MAX_START_FAILURES) {
+      this.#options.onEvent?.(event);
+      this.#fatal = new Error(`workers keep exiting before they start (${this.#startFailures} in a row; the last with ${signal ?? `code ${code}`})`);
+      this.#stop('stopped');
+      return;
+    }
+    const lived = monotonicSeconds() - slot.startedAt;
+    const restartInSeconds = lived < QUICK_DEATH_SECONDS ? Math.min(MAX_RESTART_DELAY_SECONDS, 0.2 * 2 ** this.#startFailures) : 0.1;
+    this.#options.onEvent?.({ ...event, restartInSeconds });
+    this.#restarts++;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#stopping) this.#spawn(slot.index);
+    }, restartInSeconds * 1000);
+    this.#timers.add(timer);
+  }
+
+  #stop(reason: RunSummary['reason']): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#reason = reason;
+    this.#options.onEvent?.({ type: 'stopping', reason });
+    for (const slot of this.#slots) {
+      if (slot === undefined) continue;
+      if (slot.child.connected) slot.child.send({ type: 'stop', graceSeconds: this.#config.graceSeconds });
+      else slot.child.kill('SIGTERM');
+    }
+    const killer = setTimeout(
+      () => {
+        for (const slot of this.#slots) slot?.child.kill('SIGKILL');
+      },
+      (this.#config.graceSeconds + KILL_MARGIN_SECONDS) * 1000,
+    );
+    this.#timers.add(killer);
+    this.#checkAllExited();
+  }
+
+  #checkAllExited(): void {
+    if (this.#stopping && this.#slots.every((slot) => slot === undefined)) this.#allExited();
+  }
+}
