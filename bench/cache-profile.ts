@@ -61,28 +61,31 @@ const now = () => Date.now() / 1000;
 
 type Variant = [label: string, fn: (i: number) => unknown];
 
-const floorGet = db.prepare('SELECT value FROM Cache WHERE key = ? AND raw = 1').pluck(true);
-const floorGetBound = db.prepare('SELECT value FROM Cache WHERE key = ? AND raw = ?').pluck(true);
-const cacheGetSql = db
-  .prepare(`SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = ? AND ${LIVE}`)
-  .raw(true);
-const cacheGetPluck = db
-  .prepare(`SELECT value FROM Cache WHERE key = ? AND raw = ? AND ${LIVE}`)
-  .pluck(true);
-const noExpireGet = db
-  .prepare('SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = ?')
-  .raw(true);
+const select = (columns: string, where: string) =>
+  db.prepare(`SELECT ${columns} FROM Cache WHERE ${where}`);
+const floorGet = select('value', 'key = ? AND raw = 1').pluck(true);
+const boundRaw = select('value', 'key = ? AND raw = ?').pluck(true);
+const liveValue = select('value', `key = ? AND raw = 1 AND ${LIVE}`).pluck(true);
+const arrayValue = select('value', 'key = ? AND raw = 1').raw(true);
+const arrayThree = select('mode, filename, value', 'key = ? AND raw = 1').raw(true);
+const cacheGetSql = select('mode, filename, value', `key = ? AND raw = ? AND ${LIVE}`).raw(true);
+const inlineOrNull = select(
+  'iif(mode = 1 AND filename IS NULL, value, NULL)',
+  `key = ? AND raw = 1 AND ${LIVE}`,
+).pluck(true);
 const getVariants: Variant[] = [
   ['floor: SELECT value … raw = 1, pluck', (i) => floorGet.get(key(i))],
-  ['floor SQL with raw = ? bound 1 (a REAL)', (i) => floorGetBound.get(key(i), 1)],
-  ['floor SQL with raw = ? bound 1n', (i) => floorGetBound.get(key(i), 1n)],
-  ["Cache's SQL, raw(true), binds (key, 1, now)", (i) => cacheGetSql.get(key(i), 1, now())],
-  ["Cache's SQL, raw bound as 1n", (i) => cacheGetSql.get(key(i), 1n, now())],
-  ["Cache's WHERE, pluck value only", (i) => cacheGetPluck.get(key(i), 1, now())],
-  ['mode, filename, value without the expiry test', (i) => noExpireGet.get(key(i), 1)],
+  ['… raw = ? bound to 1', (i) => boundRaw.get(key(i), 1)],
+  ['… + expiry test (binds now)', (i) => liveValue.get(key(i), now())],
+  ['… value as a raw(true) array instead of pluck', (i) => arrayValue.get(key(i))],
+  ['… mode, filename, value as an array', (i) => arrayThree.get(key(i))],
+  ["Cache's SQL: 3 columns, raw = ?, expiry, array", (i) => cacheGetSql.get(key(i), 1, now())],
+  [
+    'pluck iif(mode = 1 AND filename IS NULL, value, NULL) + expiry',
+    (i) => inlineOrNull.get(key(i), now()),
+  ],
   ['Cache.get', (i) => cache.get(key(i))],
-  ['Date.now() / 1000 alone', () => now()],
-  ['key lookup alone (workload.key)', (i) => key(i)],
+  ['Cache.has (no value column)', (i) => cache.has(key(i))],
 ];
 
 const floorSet = db.prepare(
@@ -90,6 +93,11 @@ const floorSet = db.prepare(
 );
 const upsertReturning = db.prepare(`${UPSERT} RETURNING ${CULL_INFO}`).raw(true);
 const upsertPlain = db.prepare(UPSERT);
+const upsertNoPageCount = db
+  .prepare(
+    `${UPSERT} RETURNING (SELECT min(expire_time) FROM Cache), (SELECT value FROM Settings WHERE key = 'size')`,
+  )
+  .raw(true);
 const updateInPlace = db.prepare(
   'UPDATE Cache SET store_time = ?, access_time = ?, value = ? WHERE key = ? AND raw = 1',
 );
@@ -102,6 +110,10 @@ const setVariants: Variant[] = [
   [
     "Cache's UPSERT, no RETURNING",
     (i) => upsertPlain.run(key(i), 1n, now(), null, now(), null, 1n, value),
+  ],
+  [
+    'UPSERT + RETURNING without the page_count subquery',
+    (i) => upsertNoPageCount.get(key(i), 1n, now(), null, now(), null, 1n, value),
   ],
   ['UPDATE in place (3 columns)', (i) => updateInPlace.run(now(), now(), value, key(i))],
   ['Cache.set', (i) => cache.set(key(i), value)],
@@ -152,11 +164,25 @@ function profile(title: string, variants: Variant[], ops: number): void {
   console.log(formatTable([{ header: 'variant', align: 'left' }, ...columns], rows));
 }
 
+const cullInfo = db.prepare(`SELECT ${CULL_INFO}`).raw(true);
+const minExpire = db.prepare('SELECT min(expire_time) FROM Cache').pluck(true);
+const sizeSetting = db.prepare("SELECT value FROM Settings WHERE key = 'size'").pluck(true);
+const pageCountVtab = db.prepare('SELECT page_count FROM pragma_page_count()').pluck(true);
+const pageCountPragma = db.prepare('PRAGMA page_count').pluck(true);
+const cullVariants: Variant[] = [
+  ["all three (Cache's CULL_INFO) as one SELECT", () => cullInfo.get()],
+  ['SELECT min(expire_time) FROM Cache', () => minExpire.get()],
+  ["SELECT value FROM Settings WHERE key = 'size'", () => sizeSetting.get()],
+  ['SELECT page_count FROM pragma_page_count()', () => pageCountVtab.get()],
+  ['PRAGMA page_count (prepared once)', () => pageCountPragma.get()],
+];
+
 console.log(
   `Machine: ${machineLine(machine())}; ${KEYS} keys of ${keyName(0).length} characters, 1 KB Buffer values`,
 );
 profile('get (hit): one database, one connection per side', getVariants, GET_OPS);
 profile('set (overwrite): one database, autocommit each', setVariants, SET_OPS);
+profile("set's cull-info subqueries, read alone (no write)", cullVariants, GET_OPS);
 db.close();
 cache.close();
 remove();
