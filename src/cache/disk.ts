@@ -42,6 +42,14 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const STRUCTURED_MAGIC = Buffer.from('\x00ndk1:', 'latin1');
 
 /**
+ * Whether a string is valid UTF-16 (no lone surrogate), i.e. survives SQLite TEXT and UTF-8 files.
+ * `String.prototype.isWellFormed` exists in Node 20 but not in the ES2023 lib types.
+ */
+function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+/**
  * The serializer. Subclass it and pass the class as `new Cache(dir, { disk: MyDisk })` to change
  * how keys and values are stored; every method may be overridden.
  */
@@ -58,7 +66,8 @@ export class Disk {
   put(key: unknown): [DbValue, 0 | 1] {
     switch (typeof key) {
       case 'string':
-        return [key, 1];
+        // A lone surrogate would be mangled by UTF-8 (and read back as U+FFFD): encode it instead.
+        return isWellFormed(key) ? [key, 1] : [encodeStructuredKey(key), 0];
       case 'number':
         if (Number.isNaN(key)) throw new TypeError('invalid key: NaN cannot be a cache key');
         // Integers are bound as bigint so that SQLite stores INTEGER (as Python does), not REAL.
@@ -97,6 +106,7 @@ export class Disk {
   store(value: unknown, key?: unknown): StoredValue {
     switch (typeof value) {
       case 'string':
+        if (!isWellFormed(value)) break; // lone surrogates do not survive UTF-8: serialize instead
         if (value.length < this.minFileSize) return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
         return this.#storeFile(Buffer.from(value, 'utf8'), MODE_TEXT, key, value);
       case 'number':

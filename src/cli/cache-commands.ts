@@ -8,12 +8,36 @@ import { type Command, Option } from 'commander';
 import type { Cache } from '../cache/cache.js';
 import { Timeout } from '../cache/errors.js';
 import type { CheckWarning } from '../cache/types.js';
-import { action, addKeyOptions, addTagTypeOption, type CliIo, type CommandContext, optionParser } from './context.js';
+import {
+  action,
+  addKeyOptions,
+  addTagTypeOption,
+  type CliIo,
+  type CommandContext,
+  optionParser,
+} from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { formatSize, formatTable, formatTime, formatValue, parseCount, parseJson, parseSeconds } from './output.js';
+import {
+  formatSize,
+  formatTable,
+  formatTime,
+  formatValue,
+  parseCount,
+  parseJson,
+  parseSeconds,
+} from './output.js';
 
 /** Settings shown first by `stats`, in this order; the others follow alphabetically. */
-const MAIN_SETTINGS = ['size_limit', 'cull_limit', 'eviction_policy', 'statistics', 'tag_index', 'disk_min_file_size'];
+const MAIN_SETTINGS = [
+  'size_limit',
+  'cull_limit',
+  'eviction_policy',
+  'statistics',
+  'tag_index',
+  'disk_min_file_size',
+];
+/** Lines of `keys` text written at once. */
+const KEYS_PER_WRITE = 1000;
 /** `check --fix` removes one level of emptied value directories per pass: value files sit two levels deep. */
 const MAX_FIX_PASSES = 3;
 
@@ -31,10 +55,14 @@ function removing(what: string, remove: () => number): number {
     return remove();
   } catch (error) {
     if (!(error instanceof Timeout)) throw error;
-    throw new CliError(EXIT.TIMEOUT, `${what}: timed out waiting for the write lock after removing ${error.count} entries`, {
-      cause: error,
-      details: { removed: error.count },
-    });
+    throw new CliError(
+      EXIT.TIMEOUT,
+      `${what}: timed out waiting for the write lock after removing ${error.count} entries`,
+      {
+        cause: error,
+        details: { removed: error.count },
+      },
+    );
   }
 }
 
@@ -54,9 +82,21 @@ function statsCommand(program: Command, io: CliIo): void {
         context.withCache({ create: false }, (cache) => {
           const { hits, misses } = cache.stats();
           const settings = cache.settings;
-          const document = { directory: cache.directory, entries: cache.size, volume: cache.volume(), hits, misses, settings };
+          const document = {
+            directory: cache.directory,
+            entries: cache.size,
+            volume: cache.volume(),
+            hits,
+            misses,
+            settings,
+          };
           context.print(document, () => {
-            const names = [...MAIN_SETTINGS.filter((name) => name in settings), ...Object.keys(settings).filter((n) => !MAIN_SETTINGS.includes(n)).sort()];
+            const names = [
+              ...MAIN_SETTINGS.filter((name) => name in settings),
+              ...Object.keys(settings)
+                .filter((n) => !MAIN_SETTINGS.includes(n))
+                .sort(),
+            ];
             const summary = formatTable([
               ['directory', document.directory],
               ['entries', String(document.entries)],
@@ -79,26 +119,46 @@ function keysCommand(program: Command, io: CliIo): void {
   program
     .command('keys')
     .description('list keys, in insertion order (expired entries not yet culled included)')
-    .addOption(new Option('--limit <n>', 'list at most N keys').argParser(optionParser((text) => parseCount(text, '--limit'))))
-    .option('--sorted', "in SQLite's key order (numbers, then strings, then bytes) instead of insertion order")
+    .addOption(
+      new Option('--limit <n>', 'list at most N keys').argParser(
+        optionParser((text) => parseCount(text, '--limit')),
+      ),
+    )
+    .option(
+      '--sorted',
+      "in SQLite's key order (numbers, then strings, then bytes) instead of insertion order",
+    )
     .option('--reverse', 'newest (or greatest, with --sorted) first')
     .action(
       action(io, (context) =>
         context.withCache({ create: false }, (cache) => {
-          const { limit, sorted, reverse } = context.opts<{ limit?: number; sorted?: boolean; reverse?: boolean }>();
+          const { limit, sorted, reverse } = context.opts<{
+            limit?: number;
+            sorted?: boolean;
+            reverse?: boolean;
+          }>();
           const source = sorted ? cache.iterKeys({ reverse }) : cache.keys({ reverse });
+          // Text goes out in chunks as keys are read: a cache may hold millions. JSON is one document.
           const keys: unknown[] = [];
+          let lines: string[] = [];
+          let count = 0;
           let truncated = false;
           for (const key of source) {
-            if (limit !== undefined && keys.length >= limit) {
+            if (limit !== undefined && count >= limit) {
               truncated = true;
               break;
             }
-            keys.push(key);
+            count++;
+            if (context.json) keys.push(key);
+            else lines.push(`${inline(key)}\n`);
+            if (lines.length >= KEYS_PER_WRITE) {
+              io.stdout.write(lines.join(''));
+              lines = [];
+            }
           }
           source.return(undefined);
-          context.print({ count: keys.length, truncated, keys }, () => keys.map((key) => `${inline(key)}\n`).join(''));
-          if (truncated) context.note(`(first ${keys.length} keys shown; raise --limit for more)`);
+          context.print({ count, truncated, keys }, () => lines.join(''));
+          if (truncated) context.note(`(first ${count} keys shown; raise --limit for more)`);
         }),
       ),
     );
@@ -109,7 +169,10 @@ function getCommand(program: Command, io: CliIo): void {
     .command('get')
     .description('print the value of KEY (exit code 1 when it is missing or expired)')
     .argument('<key>', 'the key (a string unless --key-type says otherwise)')
-    .option('--raw', 'write a string or bytes value exactly as stored, with no newline (for pipes)');
+    .option(
+      '--raw',
+      'write a string or bytes value exactly as stored, with no newline (for pipes)',
+    );
   addKeyOptions(command).action(
     action(io, (context, keyText) =>
       context.withCache({ create: false }, (cache) => {
@@ -119,7 +182,10 @@ function getCommand(program: Command, io: CliIo): void {
         if (context.opts<{ raw?: boolean }>().raw && !context.json) {
           const { value } = entry;
           if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
-            throw new CliError(EXIT.USAGE, `--raw needs a string or bytes value; this one is ${inline(value)} (use --json or no option)`);
+            throw new CliError(
+              EXIT.USAGE,
+              `--raw needs a string or bytes value; this one is ${inline(value)} (use --json or no option)`,
+            );
           }
           io.stdout.write(value);
           return;
@@ -138,7 +204,11 @@ function setCommand(program: Command, io: CliIo): void {
     .description('store VALUE under KEY (creates the cache directory if needed)')
     .argument('<key>', 'the key (a string unless --key-type says otherwise)')
     .argument('<value>', 'the value: a string, or any JSON document with --json-value')
-    .addOption(new Option('--expire <seconds>', 'expire the entry after this many seconds').argParser(optionParser((text) => parseSeconds(text, '--expire'))))
+    .addOption(
+      new Option('--expire <seconds>', 'expire the entry after this many seconds').argParser(
+        optionParser((text) => parseSeconds(text, '--expire')),
+      ),
+    )
     .option('--tag <tag>', 'a tag, for `diskcache evict TAG`')
     .option('--json-value', 'parse VALUE as JSON (numbers, booleans, null, arrays, objects)');
   addTagTypeOption(addKeyOptions(command)).action(
@@ -148,12 +218,19 @@ function setCommand(program: Command, io: CliIo): void {
       const value = options.jsonValue ? parseJson(valueText!, 'VALUE (--json-value)') : valueText!;
       const tag = options.tag === undefined ? undefined : context.parseTag(options.tag);
       return context.withCache({ create: true }, (cache) => {
-        if (tag !== undefined && !isTag(tag)) throw new CliError(EXIT.USAGE, `a tag must be a string or a number, got ${inline(tag)}`);
+        if (tag !== undefined && !isTag(tag))
+          throw new CliError(EXIT.USAGE, `a tag must be a string or a number, got ${inline(tag)}`);
         cache.set(key, value, { expire: options.expire, tag });
         const expireTime = options.expire === undefined ? null : Date.now() / 1000 + options.expire;
         context.print({ key, stored: true, expireTime, tag: tag ?? null }, () => {
-          const extras = [options.expire === undefined ? '' : `expires ${formatTime(expireTime)}`, tag === undefined ? '' : `tag ${inline(tag)}`];
-          return `stored ${inline(key)}${extras.filter(Boolean).map((text) => `, ${text}`).join('')}`;
+          const extras = [
+            options.expire === undefined ? '' : `expires ${formatTime(expireTime)}`,
+            tag === undefined ? '' : `tag ${inline(tag)}`,
+          ];
+          return `stored ${inline(key)}${extras
+            .filter(Boolean)
+            .map((text) => `, ${text}`)
+            .join('')}`;
         });
       });
     }),
@@ -161,7 +238,9 @@ function setCommand(program: Command, io: CliIo): void {
 }
 
 function isTag(tag: unknown): tag is string | number | bigint | null {
-  return tag === null || typeof tag === 'string' || typeof tag === 'number' || typeof tag === 'bigint';
+  return (
+    tag === null || typeof tag === 'string' || typeof tag === 'number' || typeof tag === 'bigint'
+  );
 }
 
 function deleteCommand(program: Command, io: CliIo): void {
@@ -205,7 +284,8 @@ function evictCommand(program: Command, io: CliIo): void {
     action(io, (context, tagText) =>
       context.withCache({ create: false }, (cache) => {
         const tag = context.parseTag(tagText!);
-        if (!isTag(tag)) throw new CliError(EXIT.USAGE, `a tag must be a string or a number, got ${inline(tag)}`);
+        if (!isTag(tag))
+          throw new CliError(EXIT.USAGE, `a tag must be a string or a number, got ${inline(tag)}`);
         const removed = removing('evict', () => cache.evict(tag));
         context.print({ tag, removed }, () => `${removedText(removed)} tagged ${inline(tag)}`);
       }),
@@ -216,14 +296,20 @@ function evictCommand(program: Command, io: CliIo): void {
 function cullCommand(program: Command, io: CliIo): void {
   program
     .command('cull')
-    .description('remove expired entries, then entries in eviction-policy order until the volume is within size_limit')
+    .description(
+      'remove expired entries, then entries in eviction-policy order until the volume is within size_limit',
+    )
     .action(
       action(io, (context) =>
         context.withCache({ create: false }, (cache) => {
           const removed = removing('cull', () => cache.cull());
           const volume = cache.volume();
           const sizeLimit = Number(cache.settings.size_limit);
-          context.print({ removed, volume, sizeLimit }, () => `${removedText(removed)}; volume ${formatSize(volume)}, size_limit ${formatSize(sizeLimit)}`);
+          context.print(
+            { removed, volume, sizeLimit },
+            () =>
+              `${removedText(removed)}; volume ${formatSize(volume)}, size_limit ${formatSize(sizeLimit)}`,
+          );
         }),
       ),
     );
@@ -248,7 +334,10 @@ function clearCommand(program: Command, io: CliIo): void {
 async function confirmClear(context: CommandContext, cache: Cache): Promise<void> {
   const { confirm } = context.io;
   if (confirm === undefined || context.json) {
-    throw new CliError(EXIT.USAGE, 'clear removes every entry: pass --yes to confirm (stdin is not a terminal to ask on)');
+    throw new CliError(
+      EXIT.USAGE,
+      'clear removes every entry: pass --yes to confirm (stdin is not a terminal to ask on)',
+    );
   }
   if (!(await confirm(`Remove all ${cache.size} entries from ${cache.directory}? [y/N] `))) {
     throw new CliError(EXIT.USAGE, 'clear cancelled; nothing was removed');
@@ -272,7 +361,11 @@ function warningRows(warnings: readonly CheckWarning[]): string {
 function checkAndFix(cache: Cache): { found: CheckWarning[]; remaining: CheckWarning[] } {
   const found = cache.check({ fix: true });
   let remaining = cache.check();
-  for (let pass = 1; pass < MAX_FIX_PASSES && remaining.length > 0 && remaining.every((w) => w.kind === 'empty-dir'); pass++) {
+  for (
+    let pass = 1;
+    pass < MAX_FIX_PASSES && remaining.length > 0 && remaining.every((w) => w.kind === 'empty-dir');
+    pass++
+  ) {
     cache.check({ fix: true });
     remaining = cache.check();
   }
@@ -288,17 +381,34 @@ function checkCommand(program: Command, io: CliIo): void {
       action(io, (context) =>
         context.withCache({ create: false }, (cache) => {
           const fix = context.opts<{ fix?: boolean }>().fix === true;
-          const { found, remaining } = fix ? checkAndFix(cache) : { found: cache.check(), remaining: undefined };
+          const { found, remaining } = fix
+            ? checkAndFix(cache)
+            : { found: cache.check(), remaining: undefined };
           const problems = remaining ?? found;
-          context.print({ ok: problems.length === 0, fixed: fix, warnings: found, ...(fix ? { remaining } : {}) }, () => {
-            if (found.length === 0) return 'no problems found';
-            const head = `${found.length} problem${found.length === 1 ? '' : 's'} found${fix ? ' and repaired' : ''}:\n`;
-            const tail = remaining && remaining.length > 0 ? `\nstill there after --fix:\n${warningRows(remaining)}` : '';
-            return head + warningRows(found) + tail;
-          });
+          context.print(
+            {
+              ok: problems.length === 0,
+              fixed: fix,
+              warnings: found,
+              ...(fix ? { remaining } : {}),
+            },
+            () => {
+              if (found.length === 0) return 'no problems found';
+              const head = `${found.length} problem${found.length === 1 ? '' : 's'} found${fix ? ' and repaired' : ''}:\n`;
+              const tail =
+                remaining && remaining.length > 0
+                  ? `\nstill there after --fix:\n${warningRows(remaining)}`
+                  : '';
+              return head + warningRows(found) + tail;
+            },
+          );
           if (problems.length > 0) {
-            const message = fix ? `${problems.length} problems remain after --fix` : `${problems.length} problems found (run check --fix to repair)`;
-            throw new CliError(EXIT.CHECK_PROBLEMS, message, { details: { problems: problems.length } });
+            const message = fix
+              ? `${problems.length} problems remain after --fix`
+              : `${problems.length} problems found (run check --fix to repair)`;
+            throw new CliError(EXIT.CHECK_PROBLEMS, message, {
+              details: { problems: problems.length },
+            });
           }
         }),
       ),
@@ -307,7 +417,18 @@ function checkCommand(program: Command, io: CliIo): void {
 
 /** Registers the cache commands on the root program (a command group: see program.ts). */
 export function registerCacheCommands(program: Command, io: CliIo): void {
-  for (const register of [statsCommand, keysCommand, getCommand, setCommand, deleteCommand, expireCommand, evictCommand, cullCommand, clearCommand, checkCommand]) {
+  for (const register of [
+    statsCommand,
+    keysCommand,
+    getCommand,
+    setCommand,
+    deleteCommand,
+    expireCommand,
+    evictCommand,
+    cullCommand,
+    clearCommand,
+    checkCommand,
+  ]) {
     register(program, io);
   }
 }

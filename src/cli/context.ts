@@ -15,7 +15,13 @@ import { JSONDisk } from '../cache/disk.js';
 import { Timeout } from '../cache/errors.js';
 import type { CacheOptions } from '../cache/types.js';
 import { CliError, EXIT, isBusy } from './exit-codes.js';
-import { jsonDocument, parseScalar, parseSeconds, SCALAR_TYPES, type ScalarType } from './output.js';
+import {
+  jsonDocument,
+  parseScalar,
+  parseSeconds,
+  SCALAR_TYPES,
+  type ScalarType,
+} from './output.js';
 
 /** The outside world of one CLI run: streams, environment and (on a terminal) a yes/no prompt. */
 export interface CliIo {
@@ -57,7 +63,10 @@ export function optionParser<T>(parse: (text: string) => T): (text: string) => T
  * A commander action for `run`: it gets the run's context and the command's positional
  * arguments (as declared, after their parsers). Errors propagate to runCli, which maps them.
  */
-export function action(io: CliIo, run: (context: CommandContext, ...args: string[]) => void | Promise<void>) {
+export function action(
+  io: CliIo,
+  run: (context: CommandContext, ...args: string[]) => void | Promise<void>,
+) {
   return async (...received: unknown[]): Promise<void> => {
     const command = received[received.length - 1] as Command;
     await run(new CommandContext(io, command), ...(command.processedArgs as string[]));
@@ -70,23 +79,38 @@ export function addGlobalOptions(program: Command): void {
     .option('-d, --dir <directory>', 'the cache directory (default: $DISKCACHE_DIR)')
     .option('--json', 'print one JSON document on stdout instead of text')
     .addOption(
-      new Option('--timeout <seconds>', 'seconds to wait for the cache write lock before failing with exit code 4')
+      new Option(
+        '--timeout <seconds>',
+        'seconds to wait for the cache write lock before failing with exit code 4',
+      )
         .argParser(optionParser((text) => parseSeconds(text, '--timeout')))
         .default(DEFAULT_TIMEOUT_SECONDS),
     )
-    .addOption(new Option('--disk <kind>', 'the serializer the cache was written with').choices(['default', 'json']).default('default'));
+    .addOption(
+      new Option('--disk <kind>', 'the serializer the cache was written with')
+        .choices(['default', 'json'])
+        .default('default'),
+    );
 }
 
 /** Adds `--key-type` and its shorthand `--int-key` to a command that takes a KEY argument. */
 export function addKeyOptions(command: Command): Command {
   return command
-    .addOption(new Option('--key-type <type>', 'how KEY is read').choices([...SCALAR_TYPES]).default('string'))
+    .addOption(
+      new Option('--key-type <type>', 'how KEY is read')
+        .choices([...SCALAR_TYPES])
+        .default('string'),
+    )
     .option('--int-key', 'read KEY as an integer (same as --key-type int)');
 }
 
 /** Adds `--tag-type` to a command that takes a tag. */
 export function addTagTypeOption(command: Command): Command {
-  return command.addOption(new Option('--tag-type <type>', 'how the tag is read').choices([...SCALAR_TYPES]).default('string'));
+  return command.addOption(
+    new Option('--tag-type <type>', 'how the tag is read')
+      .choices([...SCALAR_TYPES])
+      .default('string'),
+  );
 }
 
 /** The per-run view a command's action gets: options, streams, opening and printing. */
@@ -119,14 +143,21 @@ export class CommandContext {
 
   /** A tag read with the command's `--tag-type`. */
   parseTag(text: string): unknown {
-    return parseScalar(text, this.#command.opts<{ tagType?: ScalarType }>().tagType ?? 'string', 'tag');
+    return parseScalar(
+      text,
+      this.#command.opts<{ tagType?: ScalarType }>().tagType ?? 'string',
+      'tag',
+    );
   }
 
   /** The cache directory: `--dir`, else `$DISKCACHE_DIR`, as an absolute path. */
   directory(): string {
     const given = this.options.dir ?? this.io.env.DISKCACHE_DIR;
     if (given === undefined || given === '') {
-      throw new CliError(EXIT.USAGE, 'no cache directory: pass --dir DIR (or -d DIR) or set DISKCACHE_DIR');
+      throw new CliError(
+        EXIT.USAGE,
+        'no cache directory: pass --dir DIR (or -d DIR) or set DISKCACHE_DIR',
+      );
     }
     return path.resolve(given);
   }
@@ -139,19 +170,31 @@ export class CommandContext {
     const directory = this.directory();
     const database = path.join(directory, DATABASE_FILE);
     if (!options.create) {
-      if (!fs.existsSync(directory)) throw new CliError(EXIT.BAD_DIRECTORY, `cache directory ${directory} does not exist`);
-      if (!fs.statSync(directory).isDirectory()) throw new CliError(EXIT.BAD_DIRECTORY, `${directory} is not a directory`);
-      if (!fs.existsSync(database)) throw new CliError(EXIT.BAD_DIRECTORY, `${directory} is not a cache directory (it has no ${DATABASE_FILE})`);
+      if (!fs.existsSync(directory))
+        throw new CliError(EXIT.BAD_DIRECTORY, `cache directory ${directory} does not exist`);
+      if (!fs.statSync(directory).isDirectory())
+        throw new CliError(EXIT.BAD_DIRECTORY, `${directory} is not a directory`);
+      if (!fs.existsSync(database))
+        throw new CliError(
+          EXIT.BAD_DIRECTORY,
+          `${directory} is not a cache directory (it has no ${DATABASE_FILE})`,
+        );
     } else if (fs.existsSync(directory) && !fs.statSync(directory).isDirectory()) {
       throw new CliError(EXIT.BAD_DIRECTORY, `${directory} is not a directory`);
     }
     if (fs.existsSync(database)) waitForWriteLock(database, this.options.timeout);
-    const cacheOptions: CacheOptions = { timeout: this.options.timeout, ...(this.options.disk === 'json' ? { disk: JSONDisk } : {}) };
+    const cacheOptions: CacheOptions = {
+      timeout: this.options.timeout,
+      ...(this.options.disk === 'json' ? { disk: JSONDisk } : {}),
+    };
     return new Cache(directory, cacheOptions);
   }
 
   /** Opens the cache, runs `body` and closes the cache, whatever happens. */
-  async withCache<T>(options: { create: boolean }, body: (cache: Cache) => T | Promise<T>): Promise<T> {
+  async withCache<T>(
+    options: { create: boolean },
+    body: (cache: Cache) => T | Promise<T>,
+  ): Promise<T> {
     const cache = this.openCache(options);
     try {
       return await body(cache);
@@ -186,7 +229,10 @@ export class CommandContext {
 function waitForWriteLock(database: string, timeoutSeconds: number): void {
   let db: Database.Database;
   try {
-    db = new Database(database, { fileMustExist: true, timeout: Math.round(timeoutSeconds * 1000) });
+    db = new Database(database, {
+      fileMustExist: true,
+      timeout: Math.round(timeoutSeconds * 1000),
+    });
   } catch {
     return;
   }
@@ -195,9 +241,12 @@ function waitForWriteLock(database: string, timeoutSeconds: number): void {
     db.prepare('ROLLBACK').run();
   } catch (error) {
     if (isBusy(error)) {
-      throw new Timeout(`the write lock of ${path.dirname(database)} was busy for more than ${timeoutSeconds} s (--timeout)`, {
-        cause: error,
-      });
+      throw new Timeout(
+        `the write lock of ${path.dirname(database)} was busy for more than ${timeoutSeconds} s (--timeout)`,
+        {
+          cause: error,
+        },
+      );
     }
   } finally {
     db.close();

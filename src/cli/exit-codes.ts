@@ -39,7 +39,11 @@ export const EXIT_CODES_HELP = `Exit codes:
 export class CliError extends Error {
   readonly exitCode: ExitCode;
   readonly details: Readonly<Record<string, unknown>>;
-  constructor(exitCode: ExitCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(
+    exitCode: ExitCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CliError';
     this.exitCode = exitCode;
@@ -50,7 +54,9 @@ export class CliError extends Error {
 /** Is this a better-sqlite3 "database is locked / busy" error (thrown raw by a slow open)? */
 export function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+  );
 }
 
 /** A short machine-readable name of an exit code, used in `--json` error documents. */
@@ -82,6 +88,7 @@ export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof Timeout || isBusy(error)) return EXIT.TIMEOUT;
   if (error instanceof DatabaseError) return EXIT.BAD_DIRECTORY;
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT'))) return EXIT.BAD_DIRECTORY;
+  if (code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')))
+    return EXIT.BAD_DIRECTORY;
   return EXIT.FAILURE;
 }

@@ -47,20 +47,32 @@ function convert(value: unknown, seen: Set<object>): unknown {
   if (value instanceof ForeignKey) return { type: 'ForeignKey', hex: value.bytes.toString('hex') };
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (value instanceof RegExp) return String(value);
-  if (value instanceof ArrayBuffer) return { type: 'ArrayBuffer', base64: Buffer.from(value).toString('base64') };
+  if (value instanceof ArrayBuffer)
+    return { type: 'ArrayBuffer', base64: Buffer.from(value).toString('base64') };
   if (ArrayBuffer.isView(value)) {
     const type = value.constructor.name;
     if (value instanceof Uint8Array || value instanceof DataView) {
-      return { type, base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+      return {
+        type,
+        base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
+      };
     }
-    return { type, values: Array.from(value as unknown as ArrayLike<number | bigint>, (n) => convert(n, seen)) };
+    return {
+      type,
+      values: Array.from(value as unknown as ArrayLike<number | bigint>, (n) => convert(n, seen)),
+    };
   }
   if (seen.has(value)) return '[Circular]';
   seen.add(value);
   try {
     if (value instanceof Error) return { type: 'Error', name: value.name, message: value.message };
-    if (value instanceof Map) return { type: 'Map', entries: [...value].map(([k, v]) => [convert(k, seen), convert(v, seen)]) };
-    if (value instanceof Set) return { type: 'Set', values: [...value].map((v) => convert(v, seen)) };
+    if (value instanceof Map)
+      return {
+        type: 'Map',
+        entries: [...value].map(([k, v]) => [convert(k, seen), convert(v, seen)]),
+      };
+    if (value instanceof Set)
+      return { type: 'Set', values: [...value].map((v) => convert(v, seen)) };
     if (Array.isArray(value)) return value.map((item) => convert(item, seen));
     const out: Record<string, unknown> = {};
     for (const [name, item] of Object.entries(value)) out[name] = convert(item, seen);
@@ -91,7 +103,10 @@ export function formatBytes(bytes: Uint8Array): string {
  * `inline` keeps it on one line (for table cells and key lists).
  */
 export function formatValue(value: unknown, options: { inline?: boolean } = {}): string {
-  if (typeof value === 'string') return options.inline ? value.replace(/[\r\n\t]/g, (ch) => JSON.stringify(ch).slice(1, -1)) : value;
+  if (typeof value === 'string')
+    return options.inline
+      ? value.replace(/[\r\n\t]/g, (ch) => JSON.stringify(ch).slice(1, -1))
+      : value;
   if (Buffer.isBuffer(value)) return formatBytes(value);
   if (value instanceof ForeignKey) return `<pickled key ${formatBytes(value.bytes)}>`;
   return inspect(value, {
@@ -126,11 +141,16 @@ export function formatTime(epochSeconds: number | null, now = Date.now() / 1000)
  * Rows as aligned columns (two spaces apart, the last column unpadded). `right` lists the
  * columns aligned right (numbers). Cells must be single-line (use `formatValue(v, {inline})`).
  */
-export function formatTable(rows: readonly (readonly string[])[], options: { header?: readonly string[]; right?: readonly number[] } = {}): string {
+export function formatTable(
+  rows: readonly (readonly string[])[],
+  options: { header?: readonly string[]; right?: readonly number[] } = {},
+): string {
   const all = options.header ? [options.header, ...rows] : rows;
   if (all.length === 0) return '';
   const columns = Math.max(...all.map((row) => row.length));
-  const widths = Array.from({ length: columns }, (_, i) => Math.max(...all.map((row) => [...(row[i] ?? '')].length)));
+  const widths = Array.from({ length: columns }, (_, i) =>
+    Math.max(...all.map((row) => [...(row[i] ?? '')].length)),
+  );
   const right = new Set(options.right ?? []);
   const line = (row: readonly string[]) =>
     row
@@ -160,13 +180,21 @@ export function parseScalar(text: string, type: ScalarType, what: string): unkno
     case 'string':
       return text;
     case 'int': {
-      if (!/^[-+]?\d+$/.test(text.trim())) throw usage(`${what} must be an integer with --${what}-type int, got ${JSON.stringify(text)}`);
+      if (!/^[-+]?\d+$/.test(text.trim()))
+        throw usage(
+          `${what} must be an integer with --${what}-type int, got ${JSON.stringify(text)}`,
+        );
       const big = BigInt(text.trim());
-      return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+      return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(big)
+        : big;
     }
     case 'float': {
       const number = text.trim() === '' ? Number.NaN : Number(text);
-      if (!Number.isFinite(number)) throw usage(`${what} must be a finite number with --${what}-type float, got ${JSON.stringify(text)}`);
+      if (!Number.isFinite(number))
+        throw usage(
+          `${what} must be a finite number with --${what}-type float, got ${JSON.stringify(text)}`,
+        );
       return number;
     }
     case 'json':
@@ -186,12 +214,14 @@ export function parseJson(text: string, what: string): unknown {
 /** A number of seconds typed by the user (an option value): finite, not negative. */
 export function parseSeconds(text: string, option: string): number {
   const seconds = text.trim() === '' ? Number.NaN : Number(text);
-  if (!Number.isFinite(seconds) || seconds < 0) throw usage(`${option} must be a number of seconds (0 or more), got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(seconds) || seconds < 0)
+    throw usage(`${option} must be a number of seconds (0 or more), got ${JSON.stringify(text)}`);
   return seconds;
 }
 
 /** A count typed by the user: a whole number, 0 or more. */
 export function parseCount(text: string, option: string): number {
-  if (!/^\d+$/.test(text.trim())) throw usage(`${option} must be a whole number (0 or more), got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text.trim()))
+    throw usage(`${option} must be a whole number (0 or more), got ${JSON.stringify(text)}`);
   return Number(text.trim());
 }

@@ -10,7 +10,14 @@ import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { registerCacheCommands } from './cache-commands.js';
 import { addGlobalOptions, type CliIo } from './context.js';
-import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode, exitCodeFor, exitCodeName } from './exit-codes.js';
+import {
+  CliError,
+  EXIT,
+  EXIT_CODES_HELP,
+  type ExitCode,
+  exitCodeFor,
+  exitCodeName,
+} from './exit-codes.js';
 import { formatValue, toJson } from './output.js';
 
 /** A group of commands: registers its commands (or one parent command) on the root program. */
@@ -48,7 +55,11 @@ function jsonError(code: ExitCode, message: string, details: object = {}): strin
  * Builds the program; `groups` defaults to every command group. With `jsonErrors` (the command
  * line has --json) the parser's own usage errors are JSON documents too.
  */
-export function buildProgram(io: CliIo, groups: readonly CommandGroup[] = COMMAND_GROUPS, options: { jsonErrors?: boolean } = {}): Command {
+export function buildProgram(
+  io: CliIo,
+  groups: readonly CommandGroup[] = COMMAND_GROUPS,
+  options: { jsonErrors?: boolean } = {},
+): Command {
   const program = new Command('diskcache')
     .description('Inspect and manage node-diskcache (and python-diskcache) directories.')
     .version(packageVersion(), '-V, --version')
@@ -83,7 +94,11 @@ function reportError(io: CliIo, error: unknown, code: ExitCode, json: boolean): 
 }
 
 /** Runs one command line (`args` without node and the script) and returns the exit code. */
-export async function runCli(args: readonly string[], io: CliIo = processIo(), groups: readonly CommandGroup[] = COMMAND_GROUPS): Promise<ExitCode> {
+export async function runCli(
+  args: readonly string[],
+  io: CliIo = processIo(),
+  groups: readonly CommandGroup[] = COMMAND_GROUPS,
+): Promise<ExitCode> {
   const json = args.includes('--json');
   const program = buildProgram(io, groups, { jsonErrors: json });
   try {

@@ -2,15 +2,19 @@
  * The cache commands of the `diskcache` CLI, run as real processes against directories filled
  * (and checked) through the Cache API: human and --json output, and values round-tripping.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { Cache, JSONDisk } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
-import { runCli, runJson } from './run-cli.js';
+import { MAIN, runCli, runJson } from './run-cli.js';
 
-function filled(entries: [unknown, unknown][] = [], options: ConstructorParameters<typeof Cache>[1] = {}): string {
+function filled(
+  entries: [unknown, unknown][] = [],
+  options: ConstructorParameters<typeof Cache>[1] = {},
+): string {
   const dir = tempDir('cli');
   const cache = new Cache(dir, options);
   for (const [key, value] of entries) cache.set(key, value);
@@ -50,10 +54,21 @@ describe('stats', () => {
     expect(text.stdout).toMatch(/^eviction_policy\s+least-recently-stored$/m);
     expect(text.stdout).toContain(dir);
 
-    const json = await runJson<{ entries: number; volume: number; hits: number; misses: number; directory: string; settings: Record<string, unknown> }>(['-d', dir, 'stats']);
+    const json = await runJson<{
+      entries: number;
+      volume: number;
+      hits: number;
+      misses: number;
+      directory: string;
+      settings: Record<string, unknown>;
+    }>(['-d', dir, 'stats']);
     expect(json).toMatchObject({ entries: 3, hits: 1, misses: 1, directory: dir });
     expect(json.volume).toBe(read(dir, (cache) => cache.volume()));
-    expect(json.settings).toMatchObject({ size_limit: 5_000_000, statistics: 1, eviction_policy: 'least-recently-stored' });
+    expect(json.settings).toMatchObject({
+      size_limit: 5_000_000,
+      statistics: 1,
+      eviction_policy: 'least-recently-stored',
+    });
   });
 
   it('reads the directory from DISKCACHE_DIR when --dir is not given', async () => {
@@ -82,13 +97,37 @@ describe('keys', () => {
 
   it('--json gives the keys with their types; --sorted, --reverse and --limit', async () => {
     const dir = filled(entries);
-    expect((await runJson<{ keys: unknown[] }>(['-d', dir, 'keys'])).keys).toEqual(['pear', 10, 'apple', 2.5, { type: 'Buffer', base64: 'AQI=' }]);
-    expect((await runJson<{ keys: unknown[] }>(['-d', dir, 'keys', '--reverse'])).keys[0]).toEqual({ type: 'Buffer', base64: 'AQI=' });
+    expect((await runJson<{ keys: unknown[] }>(['-d', dir, 'keys'])).keys).toEqual([
+      'pear',
+      10,
+      'apple',
+      2.5,
+      { type: 'Buffer', base64: 'AQI=' },
+    ]);
+    expect((await runJson<{ keys: unknown[] }>(['-d', dir, 'keys', '--reverse'])).keys[0]).toEqual({
+      type: 'Buffer',
+      base64: 'AQI=',
+    });
     const sorted = await runJson<{ keys: unknown[] }>(['-d', dir, 'keys', '--sorted']);
     expect(sorted.keys).toEqual([2.5, 10, 'apple', 'pear', { type: 'Buffer', base64: 'AQI=' }]);
-    const sortedReverse = await runJson<{ keys: unknown[] }>(['-d', dir, 'keys', '--sorted', '--reverse', '--limit', '2']);
-    expect(sortedReverse).toEqual({ count: 2, truncated: true, keys: [{ type: 'Buffer', base64: 'AQI=' }, 'pear'] });
-    expect(await runJson(['-d', dir, 'keys', '--limit', '5'])).toMatchObject({ count: 5, truncated: false });
+    const sortedReverse = await runJson<{ keys: unknown[] }>([
+      '-d',
+      dir,
+      'keys',
+      '--sorted',
+      '--reverse',
+      '--limit',
+      '2',
+    ]);
+    expect(sortedReverse).toEqual({
+      count: 2,
+      truncated: true,
+      keys: [{ type: 'Buffer', base64: 'AQI=' }, 'pear'],
+    });
+    expect(await runJson(['-d', dir, 'keys', '--limit', '5'])).toMatchObject({
+      count: 5,
+      truncated: false,
+    });
   });
 
   it('says on stderr, not stdout, that the list was cut', async () => {
@@ -96,6 +135,31 @@ describe('keys', () => {
     const result = await runCli(['-d', dir, 'keys', '--limit', '1']);
     expect(result.stdout).toBe('pear\n');
     expect(result.stderr).toContain('--limit');
+  });
+
+  it('stops quietly with exit 0 when the reader closes the pipe early (keys | head)', async () => {
+    const dir = filled();
+    read(dir, (cache) =>
+      cache.transact(() => {
+        for (let i = 0; i < 50_000; i++) cache.set(`a-rather-long-key-number-${i}`, i);
+      }),
+    );
+    // Far more than a pipe buffer (64 KiB) of output, so that the writer meets the closed pipe.
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '-d', dir, 'keys'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const first = await new Promise<string>((resolve) =>
+      child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())),
+    );
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(first.startsWith('a-rather-long-key-number-0\n')).toBe(true);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('prints nothing for an empty cache', async () => {
@@ -133,9 +197,13 @@ describe('get', () => {
     expect(await human('object')).toBe('{ list: [ 1, 2 ], nested: { ok: true } }\n');
     expect(await human('long-text')).toBe(`${'x'.repeat(40_000)}\n`);
 
-    const json = async (key: string) => (await runJson<{ value: unknown }>(['-d', dir, 'get', key])).value;
+    const json = async (key: string) =>
+      (await runJson<{ value: unknown }>(['-d', dir, 'get', key])).value;
     expect(await json('text')).toBe('hello world');
-    expect(await json('bytes')).toEqual({ type: 'Buffer', base64: Buffer.from('hello').toString('base64') });
+    expect(await json('bytes')).toEqual({
+      type: 'Buffer',
+      base64: Buffer.from('hello').toString('base64'),
+    });
     expect(await json('big-bytes')).toEqual({ type: 'Buffer', base64: big.toString('base64') });
     expect(await json('bigint')).toBe('1180591620717411303424');
     expect(await json('map')).toEqual({ type: 'Map', entries: [['a', 1]] });
@@ -146,7 +214,12 @@ describe('get', () => {
     const dir = filled();
     const before = Date.now() / 1000;
     read(dir, (cache) => cache.set('k', 'v', { expire: 100, tag: 'blue' }));
-    const entry = await runJson<{ key: string; value: string; expireTime: number; tag: string }>(['-d', dir, 'get', 'k']);
+    const entry = await runJson<{ key: string; value: string; expireTime: number; tag: string }>([
+      '-d',
+      dir,
+      'get',
+      'k',
+    ]);
     expect(entry).toMatchObject({ key: 'k', value: 'v', tag: 'blue' });
     expect(entry.expireTime).toBeGreaterThanOrEqual(before + 100);
     expect(entry.expireTime).toBeLessThan(Date.now() / 1000 + 100);
@@ -176,7 +249,8 @@ describe('get', () => {
       [{ b: 2, a: 1 }, 'object'],
       ['42', 'string'],
     ]);
-    const value = async (...args: string[]) => (await runJson<{ value: string }>(['-d', dir, 'get', ...args])).value;
+    const value = async (...args: string[]) =>
+      (await runJson<{ value: string }>(['-d', dir, 'get', ...args])).value;
     expect(await value('42', '--int-key')).toBe('int');
     expect(await value('42', '--key-type', 'int')).toBe('int');
     expect(await value('42')).toBe('string');
@@ -192,7 +266,16 @@ describe('get', () => {
     const cache = new Cache(dir, { disk: JSONDisk });
     cache.set({ user: 7 }, { name: 'ada', langs: ['en'] });
     cache.close();
-    const entry = await runJson<{ value: unknown }>(['-d', dir, '--disk', 'json', 'get', '--key-type', 'json', '{"user": 7}']);
+    const entry = await runJson<{ value: unknown }>([
+      '-d',
+      dir,
+      '--disk',
+      'json',
+      'get',
+      '--key-type',
+      'json',
+      '{"user": 7}',
+    ]);
     expect(entry.value).toEqual({ name: 'ada', langs: ['en'] });
   });
 });
@@ -237,15 +320,28 @@ describe('set', () => {
 
   it('--tag-type int stores an integer tag that evict --tag-type int finds', async () => {
     const dir = filled();
-    expect((await runCli(['-d', dir, 'set', 'a', '1', '--tag', '5', '--tag-type', 'int'])).code).toBe(0);
+    expect(
+      (await runCli(['-d', dir, 'set', 'a', '1', '--tag', '5', '--tag-type', 'int'])).code,
+    ).toBe(0);
     expect(read(dir, (cache) => cache.getEntry('a')?.tag)).toBe(5);
     expect(await runJson(['-d', dir, 'evict', '5'])).toEqual({ tag: '5', removed: 0 });
-    expect(await runJson(['-d', dir, 'evict', '5', '--tag-type', 'int'])).toEqual({ tag: 5, removed: 1 });
+    expect(await runJson(['-d', dir, 'evict', '5', '--tag-type', 'int'])).toEqual({
+      tag: 5,
+      removed: 1,
+    });
   });
 
   it('--json reports what was stored', async () => {
     const dir = filled();
-    const doc = await runJson(['-d', dir, 'set', '--int-key', '9007199254740993', '{"x": 1}', '--json-value']);
+    const doc = await runJson([
+      '-d',
+      dir,
+      'set',
+      '--int-key',
+      '9007199254740993',
+      '{"x": 1}',
+      '--json-value',
+    ]);
     expect(doc).toEqual({ key: '9007199254740993', stored: true, expireTime: null, tag: null });
     expect(read(dir, (cache) => cache.get(9007199254740993n))).toEqual({ x: 1 });
   });
@@ -259,7 +355,10 @@ describe('delete', () => {
     ]);
     const result = await runCli(['-d', dir, 'delete', 'a']);
     expect(result).toMatchObject({ code: 0, stdout: 'deleted a\n' });
-    expect(await runJson(['-d', dir, 'delete', '3', '--int-key'])).toEqual({ key: 3, deleted: true });
+    expect(await runJson(['-d', dir, 'delete', '3', '--int-key'])).toEqual({
+      key: 3,
+      deleted: true,
+    });
     expect(read(dir, (cache) => cache.size)).toBe(0);
   });
 });
@@ -296,7 +395,11 @@ describe('expire, evict, cull, clear', () => {
     const cache = new Cache(dir, { sizeLimit: 150_000, cullLimit: 0, minFileSize: 1000 });
     for (let i = 0; i < 20; i++) cache.set(`k${i}`, Buffer.alloc(10_000, i));
     cache.close();
-    const doc = await runJson<{ removed: number; volume: number; sizeLimit: number }>(['-d', dir, 'cull']);
+    const doc = await runJson<{ removed: number; volume: number; sizeLimit: number }>([
+      '-d',
+      dir,
+      'cull',
+    ]);
     expect(doc.sizeLimit).toBe(150_000);
     expect(doc.removed).toBeGreaterThanOrEqual(5);
     expect(doc.removed).toBeLessThan(20);
@@ -326,7 +429,10 @@ describe('expire, evict, cull, clear', () => {
 describe('check', () => {
   it('reports a healthy cache as such', async () => {
     const dir = filled([['a', Buffer.alloc(40_000)]]);
-    expect(await runCli(['-d', dir, 'check'])).toMatchObject({ code: 0, stdout: 'no problems found\n' });
+    expect(await runCli(['-d', dir, 'check'])).toMatchObject({
+      code: 0,
+      stdout: 'no problems found\n',
+    });
     expect(await runJson(['-d', dir, 'check'])).toEqual({ ok: true, fixed: false, warnings: [] });
   });
 
@@ -346,14 +452,29 @@ describe('check', () => {
     expect(found.stdout).toMatch(/^file-not-found\s+file not found: /m);
     expect(found.stdout).toMatch(/^unknown-file\s+unknown file: .*stray\.val$/m);
     expect(found.stderr).toContain('check --fix');
-    const json = await runJson<{ ok: boolean; warnings: { kind: string }[] }>(['-d', dir, 'check'], 3);
+    const json = await runJson<{ ok: boolean; warnings: { kind: string }[] }>(
+      ['-d', dir, 'check'],
+      3,
+    );
     expect(json.ok).toBe(false);
-    expect(json.warnings.map((w) => w.kind).sort()).toEqual(['empty-dir', 'file-not-found', 'unknown-file']);
+    expect(json.warnings.map((w) => w.kind).sort()).toEqual([
+      'empty-dir',
+      'file-not-found',
+      'unknown-file',
+    ]);
 
-    const fixed = await runJson<{ ok: boolean; fixed: boolean; warnings: unknown[]; remaining: unknown[] }>(['-d', dir, 'check', '--fix']);
+    const fixed = await runJson<{
+      ok: boolean;
+      fixed: boolean;
+      warnings: unknown[];
+      remaining: unknown[];
+    }>(['-d', dir, 'check', '--fix']);
     expect(fixed).toMatchObject({ ok: true, fixed: true, remaining: [] });
     expect(fixed.warnings.length).toBeGreaterThanOrEqual(3);
-    expect(await runCli(['-d', dir, 'check'])).toMatchObject({ code: 0, stdout: 'no problems found\n' });
+    expect(await runCli(['-d', dir, 'check'])).toMatchObject({
+      code: 0,
+      stdout: 'no problems found\n',
+    });
     expect(read(dir, (cache) => [...cache.keys()])).toEqual(['kept']);
     expect(fs.existsSync(path.join(dir, 'stray.val'))).toBe(false);
   });
@@ -363,7 +484,10 @@ describe('check', () => {
 function valueFileOf(dir: string, key: string): string {
   const db = new Database(path.join(dir, 'cache.db'), { readonly: true });
   try {
-    const filename = db.prepare('SELECT filename FROM Cache WHERE key = ? AND raw = 1').pluck().get(key) as string;
+    const filename = db
+      .prepare('SELECT filename FROM Cache WHERE key = ? AND raw = 1')
+      .pluck()
+      .get(key) as string;
     return path.join(dir, filename);
   } finally {
     db.close();

@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { EXIT_CODES_HELP } from '../../src/cli/exit-codes.js';
 import { Cache } from '../../src/cache/cache.js';
+import { EXIT_CODES_HELP } from '../../src/cli/exit-codes.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runCli } from './run-cli.js';
 
@@ -23,7 +23,9 @@ function cacheWith(entries: [unknown, unknown][] = []): string {
   return dir;
 }
 
-function jsonError(stderr: string): { exitCode: number; kind: string; message: string } & Record<string, unknown> {
+function jsonError(
+  stderr: string,
+): { exitCode: number; kind: string; message: string } & Record<string, unknown> {
   return JSON.parse(stderr).error;
 }
 
@@ -56,7 +58,12 @@ describe('1: not found', () => {
     const dir = cacheWith();
     const result = await runCli(['-d', dir, '--json', 'get', '--int-key', '77']);
     expect(result).toMatchObject({ code: 1, stdout: '' });
-    expect(jsonError(result.stderr)).toEqual({ exitCode: 1, kind: 'not-found', message: 'key not found: 77', key: 77 });
+    expect(jsonError(result.stderr)).toEqual({
+      exitCode: 1,
+      kind: 'not-found',
+      message: 'key not found: 77',
+      key: 77,
+    });
   });
 });
 
@@ -78,11 +85,31 @@ describe('2: usage', () => {
   });
 
   it.each([
-    ['a key that is not an integer with --int-key', ['get', 'abc', '--int-key'], /key must be an integer/],
-    ['a key that is not a number with --key-type float', ['get', 'NaN', '--key-type', 'float'], /key must be a finite number/],
-    ['a key that is not JSON with --key-type json', ['get', '{oops', '--key-type', 'json'], /key .* is not valid JSON/],
-    ['a value that is not JSON with --json-value', ['set', 'k', '{oops', '--json-value'], /VALUE .* is not valid JSON/],
-    ['an object as a tag', ['set', 'k', 'v', '--tag', '{}', '--tag-type', 'json'], /a tag must be a string or a number/],
+    [
+      'a key that is not an integer with --int-key',
+      ['get', 'abc', '--int-key'],
+      /key must be an integer/,
+    ],
+    [
+      'a key that is not a number with --key-type float',
+      ['get', 'NaN', '--key-type', 'float'],
+      /key must be a finite number/,
+    ],
+    [
+      'a key that is not JSON with --key-type json',
+      ['get', '{oops', '--key-type', 'json'],
+      /key .* is not valid JSON/,
+    ],
+    [
+      'a value that is not JSON with --json-value',
+      ['set', 'k', '{oops', '--json-value'],
+      /VALUE .* is not valid JSON/,
+    ],
+    [
+      'an object as a tag',
+      ['set', 'k', 'v', '--tag', '{}', '--tag-type', 'json'],
+      /a tag must be a string or a number/,
+    ],
   ])('%s exits 2 and changes nothing', async (_what, args, message) => {
     const dir = cacheWith();
     const result = await runCli(['-d', dir, ...args]);
@@ -96,7 +123,11 @@ describe('2: usage', () => {
   it('with --json the parser’s usage errors are JSON documents too', async () => {
     const result = await runCli(['--json', 'frobnicate']);
     expect(result).toMatchObject({ code: 2, stdout: '' });
-    expect(jsonError(result.stderr)).toEqual({ exitCode: 2, kind: 'usage', message: "unknown command 'frobnicate'" });
+    expect(jsonError(result.stderr)).toEqual({
+      exitCode: 2,
+      kind: 'usage',
+      message: "unknown command 'frobnicate'",
+    });
   });
 
   it('no --dir and no DISKCACHE_DIR exits 2 and says how to give one', async () => {
@@ -119,7 +150,9 @@ describe('2: usage', () => {
 describe('3: check found problems', () => {
   it('exits 3 when a value file is missing, 0 after --fix', async () => {
     const dir = cacheWith([['big', Buffer.alloc(50_000, 1)]]);
-    const valueFiles = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((name) => name.endsWith('.val'));
+    const valueFiles = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((name) =>
+      name.endsWith('.val'),
+    );
     expect(valueFiles).toHaveLength(1);
     fs.rmSync(path.join(dir, valueFiles[0]!));
     expect((await runCli(['-d', dir, 'check'])).code).toBe(3);
@@ -173,16 +206,23 @@ describe('4: the write lock stays busy longer than --timeout', () => {
 });
 
 describe('5: bad cache directory', () => {
-  it.each([['stats'], ['keys'], ['get', 'k'], ['check'], ['delete', 'k'], ['expire'], ['evict', 't'], ['cull'], ['clear', '--yes']])(
-    '%s on a missing directory exits 5 and creates nothing',
-    async (...args) => {
-      const dir = path.join(tempDir('cli-exit'), 'missing');
-      const result = await runCli(['-d', dir, ...args]);
-      expect(result.code).toBe(5);
-      expect(result.stderr).toContain(`cache directory ${dir} does not exist`);
-      expect(fs.existsSync(dir)).toBe(false);
-    },
-  );
+  it.each([
+    ['stats'],
+    ['keys'],
+    ['get', 'k'],
+    ['check'],
+    ['delete', 'k'],
+    ['expire'],
+    ['evict', 't'],
+    ['cull'],
+    ['clear', '--yes'],
+  ])('%s on a missing directory exits 5 and creates nothing', async (...args) => {
+    const dir = path.join(tempDir('cli-exit'), 'missing');
+    const result = await runCli(['-d', dir, ...args]);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain(`cache directory ${dir} does not exist`);
+    expect(fs.existsSync(dir)).toBe(false);
+  });
 
   it('an existing directory without cache.db is not a cache: exit 5, no cache.db made', async () => {
     const dir = tempDir('cli-exit');
@@ -231,12 +271,24 @@ describe('documentation', () => {
   it('--help lists every exit code', async () => {
     const help = await runCli(['--help']);
     expect(help.stdout).toContain(EXIT_CODES_HELP);
-    for (const code of [0, 1, 2, 3, 4, 5, 6]) expect(help.stdout).toMatch(new RegExp(`^ {2}${code} {2}\\S`, 'm'));
+    for (const code of [0, 1, 2, 3, 4, 5, 6])
+      expect(help.stdout).toMatch(new RegExp(`^ {2}${code} {2}\\S`, 'm'));
   });
 
   it('docs/cli.md documents every command, every exit code and the global options', () => {
     const docs = fs.readFileSync(DOCS, 'utf8');
-    for (const command of ['stats', 'keys', 'get', 'set', 'delete', 'expire', 'evict', 'cull', 'clear', 'check']) {
+    for (const command of [
+      'stats',
+      'keys',
+      'get',
+      'set',
+      'delete',
+      'expire',
+      'evict',
+      'cull',
+      'clear',
+      'check',
+    ]) {
       expect(docs).toMatch(new RegExp(`^### \`diskcache ${command}\\b`, 'm'));
     }
     for (const line of EXIT_CODES_HELP.split('\n').slice(1)) {
@@ -244,7 +296,16 @@ describe('documentation', () => {
       expect(docs).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'));
       expect(meaning.length).toBeGreaterThan(0);
     }
-    for (const option of ['--dir', '--json', '--timeout', '--disk', 'DISKCACHE_DIR', '--key-type', '--int-key', '--json-value']) {
+    for (const option of [
+      '--dir',
+      '--json',
+      '--timeout',
+      '--disk',
+      'DISKCACHE_DIR',
+      '--key-type',
+      '--int-key',
+      '--json-value',
+    ]) {
       expect(docs).toContain(option);
     }
   });

@@ -8,25 +8,58 @@ import { Cache } from '../../src/cache/cache.js';
 import { ForeignKey } from '../../src/cache/disk.js';
 import type { CliIo } from '../../src/cli/context.js';
 import { CliError } from '../../src/cli/exit-codes.js';
-import { formatBytes, formatSize, formatTable, formatValue, jsonDocument, parseCount, parseScalar, parseSeconds, toJson } from '../../src/cli/output.js';
+import {
+  formatBytes,
+  formatSize,
+  formatTable,
+  formatValue,
+  jsonDocument,
+  parseCount,
+  parseScalar,
+  parseSeconds,
+  toJson,
+} from '../../src/cli/output.js';
 import { runCli } from '../../src/cli/program.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('toJson', () => {
   it('keeps JSON types and tags the others', () => {
-    expect(toJson({ s: 'x', n: 1.5, b: true, z: null, a: [1, 'two'] })).toEqual({ s: 'x', n: 1.5, b: true, z: null, a: [1, 'two'] });
+    expect(toJson({ s: 'x', n: 1.5, b: true, z: null, a: [1, 'two'] })).toEqual({
+      s: 'x',
+      n: 1.5,
+      b: true,
+      z: null,
+      a: [1, 'two'],
+    });
     expect(toJson(2n ** 64n)).toBe('18446744073709551616');
-    expect(toJson([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])).toEqual(['NaN', 'Infinity', '-Infinity']);
+    expect(toJson([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])).toEqual([
+      'NaN',
+      'Infinity',
+      '-Infinity',
+    ]);
     expect(toJson(Buffer.from('hi'))).toEqual({ type: 'Buffer', base64: 'aGk=' });
     expect(toJson(new Uint8Array([1, 2, 3]))).toEqual({ type: 'Uint8Array', base64: 'AQID' });
-    expect(toJson(new Float64Array([0.5, -1]))).toEqual({ type: 'Float64Array', values: [0.5, -1] });
+    expect(toJson(new Float64Array([0.5, -1]))).toEqual({
+      type: 'Float64Array',
+      values: [0.5, -1],
+    });
     expect(toJson(new BigInt64Array([5n]))).toEqual({ type: 'BigInt64Array', values: ['5'] });
-    expect(toJson(new Map<unknown, unknown>([[1n, new Set(['a'])]]))).toEqual({ type: 'Map', entries: [['1', { type: 'Set', values: ['a'] }]] });
+    expect(toJson(new Map<unknown, unknown>([[1n, new Set(['a'])]]))).toEqual({
+      type: 'Map',
+      entries: [['1', { type: 'Set', values: ['a'] }]],
+    });
     expect(toJson(new Date('2024-05-06T07:08:09.000Z'))).toBe('2024-05-06T07:08:09.000Z');
     expect(toJson(new Date(Number.NaN))).toBeNull();
     expect(toJson(/a+b/gi)).toBe('/a+b/gi');
-    expect(toJson(new RangeError('too big'))).toEqual({ type: 'Error', name: 'RangeError', message: 'too big' });
-    expect(toJson(new ForeignKey(Buffer.from([0x80, 0x04])))).toEqual({ type: 'ForeignKey', hex: '8004' });
+    expect(toJson(new RangeError('too big'))).toEqual({
+      type: 'Error',
+      name: 'RangeError',
+      message: 'too big',
+    });
+    expect(toJson(new ForeignKey(Buffer.from([0x80, 0x04])))).toEqual({
+      type: 'ForeignKey',
+      hex: '8004',
+    });
     expect(toJson(undefined)).toBeNull();
   });
 
@@ -75,7 +108,12 @@ describe('formatting for people', () => {
     expect(text).toBe('name         n  note\na            1  x\nlong name  200  y\n');
     expect(formatTable([])).toBe('');
     // Width counts characters, not UTF-16 units.
-    expect(formatTable([['😀', 'x'], ['ab', 'y']])).toBe('😀   x\nab  y\n');
+    expect(
+      formatTable([
+        ['😀', 'x'],
+        ['ab', 'y'],
+      ]),
+    ).toBe('😀   x\nab  y\n');
   });
 });
 
@@ -114,7 +152,9 @@ describe('parsing what the user typed', () => {
 });
 
 describe('in-process runs with injected streams', () => {
-  function memoryIo(confirmAnswer?: boolean): CliIo & { out: string[]; err: string[]; asked: string[] } {
+  function memoryIo(
+    confirmAnswer?: boolean,
+  ): CliIo & { out: string[]; err: string[]; asked: string[] } {
     const out: string[] = [];
     const err: string[] = [];
     const asked: string[] = [];
