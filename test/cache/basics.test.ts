@@ -128,6 +128,21 @@ describe('opening and settings', () => {
     expect(again.get('k')).toBe(1);
   });
 
+  it('a copy of the directory (closed cache) is a working cache', () => {
+    const cache = openCache({ minFileSize: 100 });
+    cache.set('inline', { a: 1 });
+    cache.set('file', 'f'.repeat(500));
+    cache.close();
+    const copy = path.join(tempDir('copy'), 'copied');
+    fs.cpSync(cache.directory, copy, { recursive: true });
+    const copied = openCache(undefined, copy);
+    expect(copied.get('inline')).toEqual({ a: 1 });
+    expect(copied.get('file')).toBe('f'.repeat(500));
+    expect(copied.check()).toEqual([]);
+    copied.set('new', 1);
+    expect(openCache(undefined, cache.directory).has('new')).toBe(false);
+  });
+
   it('two objects on one directory in one process see each other', () => {
     const dir = tempDir('two');
     const a = openCache(undefined, dir);
@@ -159,6 +174,8 @@ describe('values keep their type', () => {
     ['negative bigint', -(2n ** 64n)],
     ['empty string', ''],
     ['unicode string', 'héllo wörld ✓ 𝄞'],
+    ['string with a lone surrogate', 'a\uD800b\uDFFF'],
+    ['long string with a lone surrogate', `${'x'.repeat(40_000)}\uDC00`],
     ['Buffer', Buffer.from([0, 1, 2, 255])],
     ['empty Buffer', Buffer.alloc(0)],
     ['Uint8Array', new Uint8Array([1, 2, 3])],
@@ -247,6 +264,16 @@ describe('keys', () => {
     expect(cache.get(new Uint8Array(Buffer.from('bin')))).toBe('buffer');
     expect(cache.get(2n ** 62n)).toBe('bigint');
     expect(cache.get('7')).toBeUndefined();
+  });
+
+  it('string keys with lone surrogates stay distinct and read back unchanged', () => {
+    const cache = openCache();
+    cache.set('\uD800', 'high');
+    cache.set('\uDBFF', 'other high');
+    cache.set('\uFFFD', 'replacement character');
+    expect(cache.size).toBe(3);
+    expect(cache.get('\uD800')).toBe('high');
+    expect([...cache.keys()]).toEqual(['\uD800', '\uDBFF', '\uFFFD']);
   });
 
   it('structured keys: deep-equal objects with different key order are one entry', () => {
@@ -470,6 +497,10 @@ describe('stats and volume', () => {
     cache.get('k');
     cache.get('nope');
     expect(cache.stats()).toEqual({ hits: 0, misses: 0 });
+    // A bare stats() leaves counting off (diskcache's stats() would turn it on).
+    cache.get('k');
+    expect(cache.stats()).toEqual({ hits: 0, misses: 0 });
+    expect(cache.settings.statistics).toBe(0);
     expect(cache.stats({ enable: true })).toEqual({ hits: 0, misses: 0 });
     cache.get('k');
     cache.get('k');
