@@ -1,12 +1,8 @@
 /**
- * The shared output and parsing helpers of the CLI (src/cli/output.ts), and the program run
- * in-process through injected streams: the yes/no prompt of `clear`, which needs a terminal
- * when run as a process.
+ * The shared output and parsing helpers of the CLI (src/cli/output.ts), called directly.
  */
 import { describe, expect, it } from 'vitest';
-import { Cache } from '../../src/cache/cache.js';
 import { ForeignKey } from '../../src/cache/disk.js';
-import type { CliIo } from '../../src/cli/context.js';
 import { CliError } from '../../src/cli/exit-codes.js';
 import {
   formatBytes,
@@ -19,8 +15,6 @@ import {
   parseSeconds,
   toJson,
 } from '../../src/cli/output.js';
-import { runCli } from '../../src/cli/program.js';
-import { tempDir } from '../helpers/tmp.js';
 
 describe('toJson', () => {
   it('keeps JSON types and tags the others', () => {
@@ -148,68 +142,5 @@ describe('parsing what the user typed', () => {
     usage(() => parseCount('2.5', '--limit'), /whole number/);
     expect(parseSeconds('0.25', '--timeout')).toBe(0.25);
     expect(parseCount('0', '--limit')).toBe(0);
-  });
-});
-
-describe('in-process runs with injected streams', () => {
-  function memoryIo(
-    confirmAnswer?: boolean,
-  ): CliIo & { out: string[]; err: string[]; asked: string[] } {
-    const out: string[] = [];
-    const err: string[] = [];
-    const asked: string[] = [];
-    return {
-      out,
-      err,
-      asked,
-      stdout: { write: (chunk: string | Uint8Array) => out.push(String(chunk)) },
-      stderr: { write: (chunk: string) => err.push(chunk) },
-      env: {},
-      ...(confirmAnswer === undefined
-        ? {}
-        : {
-            confirm: async (question: string) => {
-              asked.push(question);
-              return confirmAnswer;
-            },
-          }),
-    };
-  }
-
-  function cacheOfTwo(): string {
-    const dir = tempDir('cli-prompt');
-    const cache = new Cache(dir);
-    cache.set('a', 1);
-    cache.set('b', 2);
-    cache.close();
-    return dir;
-  }
-
-  it('clear asks on a terminal; "no" keeps everything (exit 2)', async () => {
-    const dir = cacheOfTwo();
-    const io = memoryIo(false);
-    expect(await runCli(['-d', dir, 'clear'], io)).toBe(2);
-    expect(io.asked).toEqual([`Remove all 2 entries from ${dir}? [y/N] `]);
-    expect(io.err.join('')).toContain('cancelled');
-    const cache = new Cache(dir);
-    expect(cache.size).toBe(2);
-    cache.close();
-  });
-
-  it('clear asks on a terminal; "yes" clears', async () => {
-    const dir = cacheOfTwo();
-    const io = memoryIo(true);
-    expect(await runCli(['-d', dir, 'clear'], io)).toBe(0);
-    expect(io.out.join('')).toBe('removed 2 entries\n');
-    const cache = new Cache(dir);
-    expect(cache.size).toBe(0);
-    cache.close();
-  });
-
-  it('--yes does not ask', async () => {
-    const dir = cacheOfTwo();
-    const io = memoryIo(false);
-    expect(await runCli(['-d', dir, 'clear', '--yes'], io)).toBe(0);
-    expect(io.asked).toEqual([]);
   });
 });
