@@ -92,6 +92,15 @@ function checkSide(side: unknown, fallback: 'back' | 'front'): 'back' | 'front' 
   return side;
 }
 
+/**
+ * Runs a write with RETURNING and gives its first row. `.all()`, never `.get()`: `.get()` stops at
+ * the first row, so an autocommit write ends in a reset instead of SQLITE_DONE and SQLite skips its
+ * WAL hook - no automatic checkpoint ever runs and the WAL grows without bound.
+ */
+function returning(statement: Statement, ...params: unknown[]): Row | undefined {
+  return statement.all(...params)[0] as Row | undefined;
+}
+
 /** Adds two stored numbers as SQLite/Python would: exact 64-bit integers, else floats. */
 function addNumbers(a: unknown, b: number | bigint): number | bigint {
   const integral = (x: unknown) => typeof x === 'bigint' || (typeof x === 'number' && Number.isInteger(x));
@@ -441,7 +450,7 @@ export class Cache implements Disposable {
     if (!this.#statistics) {
       if (s.getAccess === null) return s.getEntry.get(dbKey, raw, now) as Row | undefined;
       const getAccess = s.getAccess;
-      return this.#autocommit(retry, null, () => getAccess.get(now, dbKey, raw, now) as Row | undefined);
+      return this.#autocommit(retry, null, () => returning(getAccess, now, dbKey, raw, now));
     }
     return this.#write(retry, null, () => {
       const row = (s.getAccess ? s.getAccess.get(now, dbKey, raw, now) : s.getEntry.get(dbKey, raw, now)) as Row | undefined;
@@ -540,7 +549,7 @@ export class Cache implements Disposable {
     if (stored.filename === null) {
       // One statement: insert, or update in place when the old value has no file to delete.
       const s = this.#s;
-      const info = this.#autocommit(retry, null, () => s.setInline.get(dbKey, raw, now, expireTime, now, tag, stored.mode, stored.dbValue)) as
+      const info = this.#autocommit(retry, null, () => returning(s.setInline, dbKey, raw, now, expireTime, now, tag, stored.mode, stored.dbValue)) as
         | Row
         | undefined;
       if (info !== undefined) {
@@ -583,7 +592,7 @@ export class Cache implements Disposable {
     const retry = options?.retry ?? false;
     const s = this.#s;
     if (stored.filename === null) {
-      const info = this.#autocommit(retry, null, () => s.addInline.get(dbKey, raw, now, expireTime, now, tag, stored.mode, stored.dbValue, now)) as
+      const info = this.#autocommit(retry, null, () => returning(s.addInline, dbKey, raw, now, expireTime, now, tag, stored.mode, stored.dbValue, now)) as
         | Row
         | undefined;
       if (info !== undefined) {
@@ -682,7 +691,7 @@ export class Cache implements Disposable {
     const [dbKey, raw] = this.#disk.put(key);
     const now = Date.now() / 1000;
     const s = this.#s;
-    const row = this.#autocommit(options?.retry ?? false, null, () => s.pop.get(dbKey, raw, now)) as Row | undefined;
+    const row = this.#autocommit(options?.retry ?? false, null, () => returning(s.pop, dbKey, raw, now));
     if (row === undefined) return undefined;
     const value = this.#fetch(Number(row[0]), row[1] as string | null, row[2], dbKey, raw);
     this.#removeLater(row[1]);
@@ -719,7 +728,7 @@ export class Cache implements Disposable {
     const statement = this.#queueStatement('push', prefix !== null, side);
     const tail = [now, expireTime, now, tag, stored.size, stored.mode, stored.filename, stored.dbValue];
     const params = prefix === null ? [min, max, ...tail] : [prefix, min, max, BigInt(prefix.length + 2), ...tail];
-    const row = this.#autocommit(options?.retry ?? false, stored.filename, () => statement.get(...params)) as Row;
+    const row = this.#autocommit(options?.retry ?? false, stored.filename, () => returning(statement, ...params)) as Row;
     this.#cullAfter(row, 1, now);
     return typeof row[0] === 'bigint' ? intToJs(row[0]) : (row[0] as string | number);
   }
@@ -803,7 +812,7 @@ export class Cache implements Disposable {
     const [min, max] = this.#queueBounds(options?.prefix);
     const statement = this.#queueStatement('pull', options?.prefix != null, side);
     for (;;) {
-      const row = this.#autocommit(options?.retry ?? false, null, () => statement.get(min, max)) as Row | undefined;
+      const row = this.#autocommit(options?.retry ?? false, null, () => returning(statement, min, max));
       if (row === undefined) return undefined;
       const expired = row[1] !== null && (row[1] as number) < Date.now() / 1000;
       const entry = expired ? null : this.#queueEntry(row);
