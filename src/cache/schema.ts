@@ -205,7 +205,9 @@ export function openDatabase(
   try {
     const settings = initialise(db, given, realSettings);
     const pageSize = db.pragma('page_size', { simple: true }) as number;
-    db.pragma(`busy_timeout = ${Math.round(timeoutSeconds * 1000)}`);
+    // SQLite takes a 32-bit millisecond count and reads anything larger (or Infinity) as 0, which
+    // would turn "wait a very long time" into "never wait": clamp to the largest it accepts.
+    db.pragma(`busy_timeout = ${Math.min(Math.round(timeoutSeconds * 1000), 2_147_483_647)}`);
     return { db, settings, pageSize };
   } catch (error) {
     db.close();
