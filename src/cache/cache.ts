@@ -630,7 +630,8 @@ export class Cache implements Disposable {
     if (typeof delta !== 'bigint' && (typeof delta !== 'number' || !Number.isFinite(delta))) {
       throw new TypeError(`incr: delta must be a finite number or a bigint, got ${String(delta)}`);
     }
-    const initial = options && 'default' in options ? options.default : 0;
+    // `{default: undefined}` means the default (0), as a destructuring default would; only null means KeyError.
+    const initial = options?.default === undefined ? 0 : options.default;
     if (initial !== null && initial !== undefined && typeof initial !== 'number' && typeof initial !== 'bigint') {
       throw new TypeError(`incr: default must be a number, a bigint or null, got ${typeof initial}`);
     }
