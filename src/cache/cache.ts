@@ -149,6 +149,9 @@ export class Cache implements Disposable {
     if (directory !== undefined && directory !== null && typeof directory !== 'string') {
       throw new TypeError(`directory must be a string path, got ${typeof directory}`);
     }
+    // path.resolve('') is the working directory: an empty string (an unset variable) must not put
+    // cache.db there. diskcache fails on '' too.
+    if (directory === '') throw new TypeError('directory must be a non-empty path, got ""');
     const given = optionsToSettings(options);
     const DiskType: DiskClass = options.disk ?? Disk;
     if (typeof DiskType !== 'function' || (DiskType !== Disk && !(DiskType.prototype instanceof Disk))) {
