@@ -55,6 +55,12 @@ describe('invalid options', () => {
     expect(() => new Cache(tempDir('t'), null as never)).toThrow(/options must be an object, got null/);
     expect(() => new Cache(42 as never)).toThrow(/directory must be a string path, got number/);
   });
+
+  it('an empty directory string is refused (it would put cache.db in the working directory)', () => {
+    const before = fs.existsSync(path.join(process.cwd(), 'cache.db'));
+    expect(() => new Cache('')).toThrow(/directory must be a non-empty path, got ""/);
+    expect(fs.existsSync(path.join(process.cwd(), 'cache.db'))).toBe(before);
+  });
 });
 
 describe('invalid keys and values', () => {
@@ -253,6 +259,16 @@ describe('Timeout while another connection holds the write lock', () => {
     holder!.prepare('ROLLBACK').run();
     expect(cache.check()).toEqual([]);
     expect(cache.has('big')).toBe(false);
+  });
+
+  it('a timeout too large for SQLite (or Infinity) still waits instead of never waiting', async () => {
+    for (const timeout of [Number.POSITIVE_INFINITY, 1e10]) {
+      const cache = openCache({ timeout });
+      const child = forkFixture('cache-hold-lock.ts', [cache.directory, '300']);
+      await message(child, (m) => m === 'locked');
+      expect(cache.set('k', timeout)).toBe(true); // waited for the child's commit
+      expect(await exited(child)).toBe(0);
+    }
   });
 
   it('retry: true waits until the other process releases the lock', async () => {

@@ -71,12 +71,15 @@ describe('incr and decr', () => {
     expect(cache.decr('n')).toBe(-9);
     expect(cache.incr('m', 5, { default: 100 })).toBe(105);
     expect(cache.decr('d', 1, { default: 0 })).toBe(-1);
+    // An explicit undefined is the default (0), not null.
+    expect(cache.incr('u', 3, { default: undefined })).toBe(3);
     expect(cache.get('n')).toBe(-9);
     // Stored as an INTEGER, as Python's incr does.
     expect(storedRows(cache.directory).map((row) => [row.key, row.valueType])).toEqual([
       ['n', 'integer'],
       ['m', 'integer'],
       ['d', 'integer'],
+      ['u', 'integer'],
     ]);
   });
 
