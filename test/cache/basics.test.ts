@@ -106,6 +106,21 @@ describe('opening and settings', () => {
     expect(openCache(undefined, dir).settings.sqlite_cache_size).toBe(1000);
   });
 
+  it('sqlite options become persisted pragmas', () => {
+    const dir = tempDir('pragmas');
+    const cache = openCache({ sqlite: { journalMode: 'DELETE', synchronous: 2, cacheSize: -2000, mmapSize: 0 } }, dir);
+    cache.set('k', 1);
+    expect(fs.existsSync(path.join(dir, 'cache.db-wal'))).toBe(false);
+    expect(rawDb(dir).pragma('journal_mode', { simple: true })).toBe('delete');
+    cache.close();
+    expect(openCache(undefined, dir).settings).toMatchObject({
+      sqlite_journal_mode: 'delete',
+      sqlite_synchronous: 2,
+      sqlite_cache_size: -2000,
+      sqlite_mmap_size: 0,
+    });
+  });
+
   it('opens WAL mode and creates the policy index', () => {
     const cache = openCache({ evictionPolicy: 'least-recently-used' });
     const db = rawDb(cache.directory);

@@ -191,6 +191,15 @@ describe('eviction policies with a small sizeLimit', () => {
     expect(cache.volume()).toBeLessThan(Number(cache.settings.size_limit));
   });
 
+  it('cull() with sizeLimit 0 removes everything and stops', () => {
+    const cache = filled('least-recently-stored');
+    cache.reset('sizeLimit', 0);
+    expect(cache.cull()).toBe(30);
+    expect(cache.size).toBe(0);
+    expect(filesUnder(cache.directory)).toEqual([]);
+    expect(cache.cull()).toBe(0);
+  });
+
   it('cull() with inline values shrinks the database pages', () => {
     const cache = openCache({ cullLimit: 0 });
     const text = 'x'.repeat(2000);
