@@ -5,6 +5,7 @@
  * It reports; it never asserts a time.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { BoundedSemaphore, Cache, Lock, RLock } from '../src/index.js';
 import {
@@ -172,7 +173,16 @@ function table(rows: readonly Row[], contendedRows: boolean): string {
   );
 }
 
+/** The 1/5/15-minute load averages: on a 2-core machine, other work skews the numbers. */
+function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' / ');
+}
+
 async function run(context: BenchContext): Promise<void> {
+  const loadBefore = loadAverage();
   const plan = context.quick ? QUICK : FULL;
   const python = findPythonDiskcache();
 
@@ -263,7 +273,13 @@ async function run(context: BenchContext): Promise<void> {
     '\nWaiters in other processes poll with backoff (1 ms doubling to 50 ms), so a process that releases and' +
       ' immediately re-acquires usually wins again: the min–max column shows how unfair that makes a tight loop.',
   );
-  writeResult('locks.json', {
+  context.log(
+    `\nLoad average (1/5/15 min) before: ${loadBefore}; after: ${loadAverage()} (${context.machine.cores} cores).`,
+  );
+  writeResult(context.quick ? 'quick-locks.json' : 'latest-locks.json', {
+    benchmark: 'locks',
+    date: new Date().toISOString(),
+    loadAverage: { before: loadBefore, after: loadAverage() },
     machine: context.machine,
     quick: context.quick,
     uncontended,

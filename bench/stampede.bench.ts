@@ -6,6 +6,7 @@
  * same value, and how long callers waited. It reports; it never asserts a time.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cache } from '../src/index.js';
 import {
@@ -101,7 +102,16 @@ async function measureContender(contender: string, rounds: number): Promise<Resu
   }
 }
 
+/** The 1/5/15-minute load averages: on a 2-core machine, other work skews the numbers. */
+function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' / ');
+}
+
 async function run(context: BenchContext): Promise<void> {
+  const loadBefore = loadAverage();
   const rounds = context.quick ? 2 : 5;
   const versions = await Promise.all(
     ['cache-manager', 'keyv', '@keyv/sqlite'].map((name) => importOptional(name)),
@@ -146,7 +156,13 @@ async function run(context: BenchContext): Promise<void> {
       .join(', ');
     context.log(`\n${found}. cache-manager coalesces concurrent calls within one process only.`);
   }
-  writeResult('stampede.json', {
+  context.log(
+    `\nLoad average (1/5/15 min) before: ${loadBefore}; after: ${loadAverage()} (${context.machine.cores} cores).`,
+  );
+  writeResult(context.quick ? 'quick-stampede.json' : 'latest-stampede.json', {
+    benchmark: 'stampede',
+    date: new Date().toISOString(),
+    loadAverage: { before: loadBefore, after: loadAverage() },
     machine: context.machine,
     quick: context.quick,
     processes: PROCESSES,
