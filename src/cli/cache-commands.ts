@@ -174,9 +174,9 @@ function getCommand(program: Command, io: CliIo): void {
       'write a string or bytes value exactly as stored, with no newline (for pipes)',
     );
   addKeyOptions(command).action(
-    action(io, (context, keyText) =>
-      context.withCache({ create: false }, (cache) => {
-        const key = context.parseKey(keyText!);
+    action(io, (context, keyText) => {
+      const key = context.parseKey(keyText!);
+      return context.withCache({ create: false }, (cache) => {
         const entry = cache.getEntry(key);
         if (entry === undefined) throw notFound(key);
         if (context.opts<{ raw?: boolean }>().raw && !context.json) {
@@ -191,8 +191,8 @@ function getCommand(program: Command, io: CliIo): void {
           return;
         }
         context.print(entry, () => formatValue(entry.value));
-      }),
-    ),
+      });
+    }),
   );
 }
 
@@ -218,8 +218,6 @@ function setCommand(program: Command, io: CliIo): void {
       const value = options.jsonValue ? parseJson(valueText!, 'VALUE (--json-value)') : valueText!;
       const tag = options.tag === undefined ? undefined : context.parseTag(options.tag);
       return context.withCache({ create: true }, (cache) => {
-        if (tag !== undefined && !isTag(tag))
-          throw new CliError(EXIT.USAGE, `a tag must be a string or a number, got ${inline(tag)}`);
         cache.set(key, value, { expire: options.expire, tag });
         const expireTime = options.expire === undefined ? null : Date.now() / 1000 + options.expire;
         context.print({ key, stored: true, expireTime, tag: tag ?? null }, () => {
@@ -237,25 +235,19 @@ function setCommand(program: Command, io: CliIo): void {
   );
 }
 
-function isTag(tag: unknown): tag is string | number | bigint | null {
-  return (
-    tag === null || typeof tag === 'string' || typeof tag === 'number' || typeof tag === 'bigint'
-  );
-}
-
 function deleteCommand(program: Command, io: CliIo): void {
   const command = program
     .command('delete')
     .description('delete KEY (exit code 1 when it is missing or expired)')
     .argument('<key>', 'the key (a string unless --key-type says otherwise)');
   addKeyOptions(command).action(
-    action(io, (context, keyText) =>
-      context.withCache({ create: false }, (cache) => {
-        const key = context.parseKey(keyText!);
+    action(io, (context, keyText) => {
+      const key = context.parseKey(keyText!);
+      return context.withCache({ create: false }, (cache) => {
         if (!cache.delete(key)) throw notFound(key);
         context.print({ key, deleted: true }, () => `deleted ${inline(key)}`);
-      }),
-    ),
+      });
+    }),
   );
 }
 
@@ -281,15 +273,13 @@ function evictCommand(program: Command, io: CliIo): void {
     .description('remove every entry tagged TAG (live or not)')
     .argument('<tag>', 'the tag (a string unless --tag-type says otherwise)');
   addTagTypeOption(command).action(
-    action(io, (context, tagText) =>
-      context.withCache({ create: false }, (cache) => {
-        const tag = context.parseTag(tagText!);
-        if (!isTag(tag))
-          throw new CliError(EXIT.USAGE, `a tag must be a string or a number, got ${inline(tag)}`);
+    action(io, (context, tagText) => {
+      const tag = context.parseTag(tagText!);
+      return context.withCache({ create: false }, (cache) => {
         const removed = removing('evict', () => cache.evict(tag));
         context.print({ tag, removed }, () => `${removedText(removed)} tagged ${inline(tag)}`);
-      }),
-    ),
+      });
+    }),
   );
 }
 

@@ -13,9 +13,10 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Cache } from '../cache/cache.js';
 import { JSONDisk } from '../cache/disk.js';
 import { Timeout } from '../cache/errors.js';
-import type { CacheOptions } from '../cache/types.js';
+import type { CacheOptions, Tag } from '../cache/types.js';
 import { CliError, EXIT, isBusy } from './exit-codes.js';
 import {
+  formatValue,
   jsonDocument,
   parseScalar,
   parseSeconds,
@@ -141,12 +142,14 @@ export class CommandContext {
     return parseScalar(text, own.intKey ? 'int' : (own.keyType ?? 'string'), 'key');
   }
 
-  /** A tag read with the command's `--tag-type`. */
-  parseTag(text: string): unknown {
-    return parseScalar(
-      text,
-      this.#command.opts<{ tagType?: ScalarType }>().tagType ?? 'string',
-      'tag',
+  /** A tag read with the command's `--tag-type`: a string or a number (JSON may give neither). */
+  parseTag(text: string): Tag {
+    const type = this.#command.opts<{ tagType?: ScalarType }>().tagType ?? 'string';
+    const tag = parseScalar(text, type, 'tag');
+    if (typeof tag === 'string' || typeof tag === 'number' || typeof tag === 'bigint') return tag;
+    throw new CliError(
+      EXIT.USAGE,
+      `a tag must be a string or a number, got ${formatValue(tag, { inline: true })}`,
     );
   }
 
