@@ -130,6 +130,15 @@ describe('2: usage', () => {
     });
   });
 
+  it('set with a bad argument creates no directory', async () => {
+    const dir = path.join(tempDir('cli-exit'), 'not-yet');
+    const badTag = await runCli(['-d', dir, 'set', 'k', 'v', '--tag', '[1]', '--tag-type', 'json']);
+    expect(badTag.code).toBe(2);
+    const badKey = await runCli(['-d', dir, 'set', 'k', 'v', '--int-key']);
+    expect(badKey.code).toBe(2);
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
   it('no --dir and no DISKCACHE_DIR exits 2 and says how to give one', async () => {
     const result = await runCli(['stats']);
     expect(result.code).toBe(2);
