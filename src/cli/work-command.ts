@@ -60,8 +60,9 @@ function summaryText(summary: RunSummary): string {
 
 /** Turns SIGINT/SIGTERM into `controller.abort()` (a second one exits 130); returns the cleanup. */
 function onStopSignals(controller: AbortController): () => void {
+  let signals = 0;
   const handle = () => {
-    if (controller.signal.aborted) process.exit(130);
+    if (++signals > 1) process.exit(130);
     controller.abort();
   };
   process.on('SIGINT', handle);

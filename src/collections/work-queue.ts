@@ -299,6 +299,9 @@ export class WorkQueue<T = unknown> implements Disposable {
         `SELECT (SELECT count(*) FROM ${jobs} WHERE state = ${PENDING}), (SELECT count(*) FROM ${jobs} WHERE state = ${LEASED}),` +
           ` (SELECT count(*) FROM ${jobs} WHERE state = ${DONE}), (SELECT count(*) FROM ${jobs} WHERE state = ${FAILED})`,
       ),
+      drained: raw(`SELECT NOT EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${PENDING}) AND NOT EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${LEASED})`).pluck(
+        true,
+      ),
       failed: raw(`SELECT id, key, attempt, error, finished_at, payload FROM ${jobs} WHERE state = ${FAILED} AND id > ? ORDER BY id LIMIT ?`),
       retryFailed: db.prepare(
         `UPDATE ${jobs} SET state = ${PENDING}, attempt = 0, available_at = ?, error = NULL, finished_at = NULL WHERE state = ${FAILED}`,
@@ -582,6 +585,15 @@ export class WorkQueue<T = unknown> implements Disposable {
     this.#check();
     const [pending, leased, done, failed] = this.#s.stats.get() as number[];
     return { pending: pending!, leased: leased!, done: done!, failed: failed! };
+  }
+
+  /**
+   * Whether nothing is left to run: no job pending (delayed jobs and retries count) or leased.
+   * Cheaper than `stats()` on a queue with many done jobs.
+   */
+  isDrained(): boolean {
+    this.#check();
+    return this.#s.drained.get() === 1;
   }
 
   /** The failed list, in id order (at most `limit` jobs). */

@@ -27,9 +27,11 @@ async function main(): Promise<void> {
     stop.abort();
   });
   process.on('disconnect', () => stop.abort());
-  // A second signal means "now": the leases of running jobs then simply run out.
+  // A second signal means "now": the leases of running jobs then simply run out. Count signals,
+  // not stops: on Ctrl-C the parent's stop message may arrive before our own SIGINT.
+  let signals = 0;
   const onSignal = () => {
-    if (stop.signal.aborted) process.exit(130);
+    if (++signals > 1) process.exit(130);
     stop.abort();
   };
   process.on('SIGINT', onSignal);

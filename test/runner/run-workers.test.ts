@@ -1,0 +1,174 @@
+/**
+ * runWorkers with real child processes: SIGKILLed children are restarted and every job is acked
+ * exactly once (counted by a trigger in the queue's own transactions); handlers that throw end in
+ * the failed list; leases are extended while a job runs longer than its lease; a handler module
+ * that is missing or exports no function is refused before anything is forked.
+ */
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Cache } from '../../src/cache/cache.js';
+import { HandlerModuleError } from '../../src/cache/errors.js';
+import { WorkQueue } from '../../src/collections/work-queue.js';
+import type { RunnerEvent } from '../../src/runner/run-workers.js';
+import { runWorkers } from '../../src/runner/run-workers.js';
+import { ackCounts, installAckAudit } from '../fixtures/queue-audit.js';
+import { FIXTURES } from '../helpers/children.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const HANDLER = path.join(FIXTURES, 'queue-handler-record.ts');
+
+/** Runs counted by the handler, per job id. */
+function runsPerJob(runsDirectory: string, ids: number[]): number[] {
+  const runs = new Cache(runsDirectory);
+  try {
+    return ids.map((id) => Number(runs.get(id) ?? 0));
+  } finally {
+    runs.close();
+  }
+}
+
+let saved: Record<string, string | undefined>;
+beforeEach(() => {
+  saved = { runs: process.env.QUEUE_TEST_RUNS, sleep: process.env.QUEUE_TEST_SLEEP_MS };
+});
+afterEach(() => {
+  for (const [name, value] of [
+    ['QUEUE_TEST_RUNS', saved.runs],
+    ['QUEUE_TEST_SLEEP_MS', saved.sleep],
+  ] as const) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+});
+
+describe('runWorkers', () => {
+  it('acks each of 5,000 jobs exactly once while a random child is SIGKILLed three times', async () => {
+    const directory = tempDir('runner-crash');
+    const runsDirectory = tempDir('runner-runs');
+    process.env.QUEUE_TEST_RUNS = runsDirectory;
+    process.env.QUEUE_TEST_SLEEP_MS = '4';
+    // Leases of 1 s bring a killed child's jobs back quickly. maxAttempts is raised because a job
+    // held by a killed child counts an attempt, and one job could be caught by several kills.
+    const queue = new WorkQueue<number>(directory, { leaseSeconds: 1, maxAttempts: 10 });
+    installAckAudit(directory);
+    const ids = queue.putMany(Array.from({ length: 5000 }, (_, i) => i)) as number[];
+    const alive = new Set<number>();
+    const killed: number[] = [];
+    const events: RunnerEvent[] = [];
+    const onEvent = (event: RunnerEvent) => {
+      events.push(event);
+      if (event.type === 'spawn') alive.add(event.pid);
+      if (event.type === 'exit') alive.delete(event.pid);
+    };
+    const killer = setInterval(() => {
+      const { done } = queue.stats();
+      if (killed.length >= 3 || done < (killed.length + 1) * 1000 || alive.size < 4) return;
+      const victims = [...alive];
+      const pid = victims[Math.floor(Math.random() * victims.length)]!;
+      killed.push(pid);
+      alive.delete(pid);
+      process.kill(pid, 'SIGKILL');
+    }, 20);
+    try {
+      const summary = await runWorkers({ queue, handler: HANDLER, processes: 4, concurrency: 4, once: true, onEvent });
+      expect(summary.reason).toBe('drained');
+      expect(summary.restarts).toBeGreaterThanOrEqual(3);
+    } finally {
+      clearInterval(killer);
+    }
+    expect(killed).toHaveLength(3);
+    const exits = events.filter((event) => event.type === 'exit' && killed.includes(event.pid));
+    expect(exits.map((event) => (event as { signal: string }).signal)).toEqual(['SIGKILL', 'SIGKILL', 'SIGKILL']);
+    expect(queue.stats()).toEqual({ pending: 0, leased: 0, done: 5000, failed: 0 });
+    const acks = ackCounts(directory);
+    expect(acks.size).toBe(5000);
+    const doubles = [...acks].filter(([, count]) => count !== 1);
+    expect(doubles).toEqual([]);
+    const results = queue.results;
+    expect(ids.every((id) => results.has(id))).toBe(true);
+    // At-least-once: every job ran; the killed children's jobs may have run twice.
+    expect(runsPerJob(runsDirectory, ids).every((runs) => runs >= 1)).toBe(true);
+    queue.close();
+  });
+
+  it('moves jobs whose handler throws to the failed list after maxAttempts', async () => {
+    const directory = tempDir('runner-throws');
+    const queue = new WorkQueue<{ fail: boolean }>(directory, { maxAttempts: 2, backoffSeconds: 0 });
+    queue.putMany(Array.from({ length: 20 }, (_, i) => ({ fail: i % 2 === 0 })));
+    const summary = await runWorkers({ queue, handler: HANDLER, processes: 2, concurrency: 2, once: true });
+    expect(summary.stats).toEqual({ pending: 0, leased: 0, done: 10, failed: 10 });
+    expect(summary.counts).toMatchObject({ done: 10, failed: 10, retried: 10, lost: 0 });
+    const failed = queue.failed();
+    expect(failed.map((job) => job.attempts)).toEqual(new Array(10).fill(2));
+    expect(failed[0]!.error).toMatch(/^Error: job 1 was told to fail/);
+    expect(queue.results.size).toBe(10);
+    queue.close();
+  });
+
+  it('extends the lease of a job that runs longer than its lease, so no other worker takes it', async () => {
+    const directory = tempDir('runner-heartbeat');
+    const runsDirectory = tempDir('runner-runs');
+    process.env.QUEUE_TEST_RUNS = runsDirectory;
+    const queue = new WorkQueue(directory);
+    const [id] = queue.putMany([{ sleepMs: 2500 }]) as number[];
+    const summary = await runWorkers({ queue, handler: HANDLER, processes: 2, leaseSeconds: 0.6, once: true });
+    expect(summary.stats.done).toBe(1);
+    expect(summary.counts.lost).toBe(0);
+    expect(runsPerJob(runsDirectory, [id!])).toEqual([1]);
+    queue.close();
+  });
+
+  it('returns at once with once on a drained queue, and stops gracefully on its signal', async () => {
+    const directory = tempDir('runner-signal');
+    const queue = new WorkQueue(directory);
+    const spawned: number[] = [];
+    const onEvent = (event: RunnerEvent) => event.type === 'spawn' && spawned.push(event.pid);
+    const empty = await runWorkers({ queue, handler: HANDLER, processes: 2, once: true, onEvent });
+    expect(empty.reason).toBe('drained');
+    expect(spawned).toEqual([]);
+    queue.putMany(Array.from({ length: 40 }, () => ({ sleepMs: 100 })));
+    const controller = new AbortController();
+    const progress: number[] = [];
+    const run = runWorkers({
+      queue,
+      handler: HANDLER,
+      processes: 2,
+      concurrency: 2,
+      signal: controller.signal,
+      progressIntervalSeconds: 0.1,
+      onEvent,
+      onProgress: (p) => {
+        progress.push(p.done);
+        if (p.done >= 4) controller.abort();
+      },
+    });
+    const summary = await run;
+    expect(summary.reason).toBe('stopped');
+    expect(spawned).toHaveLength(2);
+    expect(summary.stats.leased).toBe(0);
+    expect(summary.stats.done).toBeLessThan(40);
+    expect(summary.stats.done + summary.stats.pending).toBe(40);
+    expect(progress.at(-1)).toBe(summary.stats.done);
+    queue.close();
+  });
+
+  it('refuses a missing handler module, or one that exports no function, before forking', async () => {
+    const directory = tempDir('runner-bad');
+    const spawned: RunnerEvent[] = [];
+    const onEvent = (event: RunnerEvent) => spawned.push(event);
+    const missing = runWorkers({ queue: directory, handler: path.join(FIXTURES, 'queue-handler-missing.ts'), processes: 2, onEvent });
+    await expect(missing).rejects.toBeInstanceOf(HandlerModuleError);
+    await expect(missing).rejects.toThrow(/handler module not found: .*queue-handler-missing\.ts/);
+    const noFunction = runWorkers({ queue: directory, handler: path.join(FIXTURES, 'queue-handler-noexport.ts'), processes: 2, onEvent });
+    await expect(noFunction).rejects.toThrow(/exports no function: export a default function .*its exports: .*answer/);
+    expect(spawned).toEqual([]);
+  });
+
+  it('validates its options', async () => {
+    const directory = tempDir('runner-options');
+    await expect(runWorkers({ queue: directory, handler: HANDLER, processes: 0 })).rejects.toThrow(/processes must be an integer >= 1, got 0/);
+    await expect(runWorkers({ queue: directory, handler: HANDLER, concurrency: 1.5 })).rejects.toThrow(RangeError);
+    await expect(runWorkers({ queue: directory, handler: HANDLER, leaseSeconds: -1 })).rejects.toThrow(RangeError);
+    await expect(runWorkers({ queue: 42 as unknown as string, handler: HANDLER })).rejects.toThrow(TypeError);
+  });
+});
