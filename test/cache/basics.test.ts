@@ -1,14 +1,21 @@
 /**
  * Cache basics: opening, settings and lifecycle; get/set/getEntry/has/delete/pop round trips of
- * every value and key type; how values are laid out (inline modes, value files); read() and
- * setStream(). Expiry, queues, iteration, transactions and maintenance have their own files.
+ * every value and key type; stats and volume; custom Disk classes. Value files, read() and
+ * setStream() are in value-files.test.ts; expiry, queues, iteration, transactions and
+ * maintenance have their own files too.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Cache, DEFAULT_SETTINGS, Disk, type DiskOptions, JSONDisk, KeyError } from '../../src/index.js';
-import { dirsUnder, filesUnder, openCache, rawDb, readAll, storedRows, VALUE_FILE } from '../fixtures/cache-test-kit.js';
+import {
+  Cache,
+  DEFAULT_SETTINGS,
+  Disk,
+  type DiskOptions,
+  JSONDisk,
+  KeyError,
+} from '../../src/index.js';
+import { filesUnder, openCache, rawDb, storedRows } from '../fixtures/cache-test-kit.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('opening and settings', () => {
@@ -21,7 +28,10 @@ describe('opening and settings', () => {
     expect(cache.disk).toBeInstanceOf(Disk);
     expect(cache.size).toBe(0);
     for (const [name, value] of Object.entries(DEFAULT_SETTINGS)) {
-      expect(Number.isNaN(Number(value)) ? cache.settings[name] : Number(cache.settings[name]), name).toEqual(value);
+      expect(
+        Number.isNaN(Number(value)) ? cache.settings[name] : Number(cache.settings[name]),
+        name,
+      ).toEqual(value);
     }
   });
 
@@ -48,7 +58,14 @@ describe('opening and settings', () => {
   it('persists options under diskcache names and a second opener inherits them', () => {
     const dir = tempDir('settings');
     const first = openCache(
-      { sizeLimit: 12_345_678, cullLimit: 3, evictionPolicy: 'least-frequently-used', statistics: true, tagIndex: true, minFileSize: 100 },
+      {
+        sizeLimit: 12_345_678,
+        cullLimit: 3,
+        evictionPolicy: 'least-frequently-used',
+        statistics: true,
+        tagIndex: true,
+        minFileSize: 100,
+      },
       dir,
     );
     first.close();
@@ -108,7 +125,10 @@ describe('opening and settings', () => {
 
   it('sqlite options become persisted pragmas', () => {
     const dir = tempDir('pragmas');
-    const cache = openCache({ sqlite: { journalMode: 'DELETE', synchronous: 2, cacheSize: -2000, mmapSize: 0 } }, dir);
+    const cache = openCache(
+      { sqlite: { journalMode: 'DELETE', synchronous: 2, cacheSize: -2000, mmapSize: 0 } },
+      dir,
+    );
     cache.set('k', 1);
     expect(fs.existsSync(path.join(dir, 'cache.db-wal'))).toBe(false);
     expect(rawDb(dir).pragma('journal_mode', { simple: true })).toBe('delete');
@@ -126,7 +146,9 @@ describe('opening and settings', () => {
     const db = rawDb(cache.directory);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all();
-    expect(indexes).toEqual(expect.arrayContaining(['Cache_key_raw', 'Cache_expire_time', 'Cache_access_time']));
+    expect(indexes).toEqual(
+      expect.arrayContaining(['Cache_key_raw', 'Cache_expire_time', 'Cache_access_time']),
+    );
     db.close();
   });
 
@@ -196,12 +218,18 @@ describe('values keep their type', () => {
     ['Uint8Array', new Uint8Array([1, 2, 3])],
     ['Float64Array', new Float64Array([1.5, -2])],
     ['BigInt64Array', new BigInt64Array([1n, -1n])],
-    ['Map', new Map<unknown, unknown>([[1, 'a'], ['b', new Set([2])]])],
+    [
+      'Map',
+      new Map<unknown, unknown>([
+        [1, 'a'],
+        ['b', new Set([2])],
+      ]),
+    ],
     ['Set', new Set([1, 'two', 3n])],
     ['Date', new Date('2024-02-29T12:34:56.789Z')],
     ['RegExp', /ab+c/gi],
     ['nested object', { a: [1, { b: 'c' }], d: null, e: undefined, f: 2n }],
-    ['array with a hole', [1, , 3]],
+    ['array with a hole', Object.assign(new Array(3), { 0: 1, 2: 3 })],
     ['huge array', Array.from({ length: 10_000 }, (_, i) => i)],
   ];
 
@@ -227,7 +255,13 @@ describe('values keep their type', () => {
     cache.set('f', 2.5);
     cache.set('o', { a: 1 });
     const rows = Object.fromEntries(storedRows(cache.directory).map((row) => [row.key, row]));
-    expect(rows.s).toMatchObject({ mode: 1n, valueType: 'text', value: 'text', filename: null, size: 0n });
+    expect(rows.s).toMatchObject({
+      mode: 1n,
+      valueType: 'text',
+      value: 'text',
+      filename: null,
+      size: 0n,
+    });
     expect(rows.b).toMatchObject({ mode: 1n, valueType: 'blob', filename: null });
     expect(rows.i).toMatchObject({ mode: 1n, valueType: 'integer', value: 7n });
     // bigints beyond 2**53 (within int64) are INTEGER, as Python ints: they read back as bigint.
@@ -311,12 +345,16 @@ describe('keys', () => {
       false,
       null,
       2n ** 80n,
-      { nested: [{ deep: [1.5, -0.25, Number.POSITIVE_INFINITY] }], buf: Buffer.from('x'), big: -(2n ** 70n) },
+      {
+        nested: [{ deep: [1.5, -0.25, Number.POSITIVE_INFINITY] }],
+        buf: Buffer.from('x'),
+        big: -(2n ** 70n),
+      },
       [[['deep']]],
     ];
-    keys.forEach((key, i) => cache.set(key, i));
+    for (const [i, key] of keys.entries()) cache.set(key, i);
     expect(cache.size).toBe(keys.length);
-    keys.forEach((key, i) => expect(cache.get(key)).toBe(i));
+    for (const [i, key] of keys.entries()) expect(cache.get(key)).toBe(i);
     expect([...cache.keys()]).toEqual(keys);
     // A list and the same items in another shape are different keys.
     expect(cache.get([[['deep']]])).toBe(8);
@@ -337,7 +375,12 @@ describe('get, getEntry, has, delete, pop', () => {
     expect(entry?.expireTime).toBeGreaterThanOrEqual(before + 100);
     expect(entry?.expireTime).toBeLessThanOrEqual(Date.now() / 1000 + 100);
     cache.set('plain', 1);
-    expect(cache.getEntry('plain')).toEqual({ key: 'plain', value: 1, expireTime: null, tag: null });
+    expect(cache.getEntry('plain')).toEqual({
+      key: 'plain',
+      value: 1,
+      expireTime: null,
+      tag: null,
+    });
     expect(cache.getEntry('missing')).toBeUndefined();
   });
 
@@ -371,137 +414,6 @@ describe('get, getEntry, has, delete, pop', () => {
     expect(cache.pop('n')).toBe(3);
     expect(cache.pop('n')).toBeUndefined();
     expect(cache.pop('n', { default: 'none' })).toBe('none');
-  });
-});
-
-describe('large values go to value files', () => {
-  it('strings (mode 3), buffers (mode 2) and serialized values (mode 4) at or above minFileSize', () => {
-    const cache = openCache({ minFileSize: 1000 });
-    const text = 'é'.repeat(1000); // 1000 characters, 2000 bytes
-    const bytes = Buffer.alloc(1000, 7);
-    const object = { list: Array.from({ length: 300 }, (_, i) => `item ${i}`) };
-    cache.set('text', text);
-    cache.set('bytes', bytes);
-    cache.set('object', object);
-    cache.set('short', 'x'.repeat(999));
-    const rows = storedRows(cache.directory);
-    expect(rows.map((row) => row.mode)).toEqual([3n, 2n, 4n, 1n]);
-    for (const row of rows.slice(0, 3)) {
-      expect(row.filename).toMatch(VALUE_FILE);
-      expect(row.value).toBeNull();
-      expect(Number(row.size)).toBe(fs.statSync(path.join(cache.directory, row.filename!)).size);
-    }
-    expect(rows[0]!.size).toBe(2000n);
-    expect(rows[1]!.size).toBe(1000n);
-    expect(fs.readFileSync(path.join(cache.directory, rows[0]!.filename!), 'utf8')).toBe(text);
-    expect(filesUnder(cache.directory)).toEqual(rows.slice(0, 3).map((row) => row.filename).sort());
-    expect(cache.get('text')).toBe(text);
-    expect(cache.get('bytes')).toEqual(bytes);
-    expect(cache.get('object')).toEqual(object);
-    // volume counts the file bytes.
-    expect(cache.volume()).toBeGreaterThanOrEqual(2000 + 1000 + Number(rows[2]!.size));
-  });
-
-  it('overwriting inline <-> file replaces and deletes the old file and its directories', () => {
-    const cache = openCache({ minFileSize: 100 });
-    const big = Buffer.alloc(500, 1);
-    cache.set('k', big);
-    const first = storedRows(cache.directory)[0]!.filename!;
-    cache.set('k', Buffer.alloc(600, 2));
-    const second = storedRows(cache.directory)[0]!.filename!;
-    expect(second).not.toBe(first);
-    expect(filesUnder(cache.directory)).toEqual([second]);
-    expect(cache.get('k')).toEqual(Buffer.alloc(600, 2));
-    cache.set('k', 'small');
-    expect(filesUnder(cache.directory)).toEqual([]);
-    expect(dirsUnder(cache.directory)).toEqual([]);
-    expect(cache.get('k')).toBe('small');
-    cache.set('k', big);
-    expect(cache.get('k')).toEqual(big);
-    expect(cache.check()).toEqual([]);
-  });
-
-  it('delete and pop remove the value file and the emptied directories', () => {
-    const cache = openCache({ minFileSize: 10 });
-    cache.set('a', 'a'.repeat(20));
-    cache.set('b', 'b'.repeat(20));
-    expect(filesUnder(cache.directory)).toHaveLength(2);
-    expect(cache.delete('a')).toBe(true);
-    expect(cache.pop('b')).toBe('b'.repeat(20));
-    expect(filesUnder(cache.directory)).toEqual([]);
-    expect(dirsUnder(cache.directory)).toEqual([]);
-  });
-
-  it('a value whose file vanished reads as a miss', () => {
-    const cache = openCache({ minFileSize: 10 });
-    cache.set('k', 'x'.repeat(50));
-    fs.rmSync(path.join(cache.directory, storedRows(cache.directory)[0]!.filename!));
-    expect(cache.get('k', { default: 'gone' })).toBe('gone');
-    expect(cache.getEntry('k')).toBeUndefined();
-    expect(cache.pop('k', { default: 'gone' })).toBe('gone');
-  });
-});
-
-describe('read() and setStream()', () => {
-  it('streams a file-backed value from its file', async () => {
-    const cache = openCache({ minFileSize: 100 });
-    const bytes = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
-    cache.set('bin', bytes);
-    cache.set('text', 'ü'.repeat(200));
-    expect(await readAll(cache.read('bin'))).toEqual(bytes);
-    expect((await readAll(cache.read('text'))).toString('utf8')).toBe('ü'.repeat(200));
-  });
-
-  it('a stream opened before the entry is deleted still reads the whole value', async () => {
-    const cache = openCache({ minFileSize: 100 });
-    const bytes = Buffer.alloc(100_000, 3);
-    cache.set('bin', bytes);
-    const stream = cache.read('bin');
-    cache.delete('bin');
-    expect(filesUnder(cache.directory)).toEqual([]);
-    expect(await readAll(stream)).toEqual(bytes);
-  });
-
-  it('streams inline strings and buffers; other values are a TypeError; missing is a KeyError', async () => {
-    const cache = openCache();
-    cache.set('s', 'short');
-    cache.set('b', Buffer.from('buf'));
-    cache.set('n', 12);
-    expect((await readAll(cache.read('s'))).toString()).toBe('short');
-    expect((await readAll(cache.read('b'))).toString()).toBe('buf');
-    expect(() => cache.read('n')).toThrow(TypeError);
-    expect(() => cache.read('missing')).toThrow(KeyError);
-    cache.set('old', Buffer.from('x'), { expire: -1 });
-    expect(() => cache.read('old')).toThrow(KeyError);
-  });
-
-  it('setStream writes a binary value file from a readable', async () => {
-    const cache = openCache();
-    const chunks = Array.from({ length: 20 }, (_, i) => Buffer.alloc(10_000, i));
-    expect(await cache.setStream('streamed', Readable.from(chunks), { tag: 'up', expire: 60 })).toBe(true);
-    const [row] = storedRows(cache.directory);
-    expect(row).toMatchObject({ mode: 2n, size: 200_000n, tag: 'up' });
-    expect(row!.filename).toMatch(VALUE_FILE);
-    expect(cache.get('streamed')).toEqual(Buffer.concat(chunks));
-    expect(await readAll(cache.read('streamed'))).toEqual(Buffer.concat(chunks));
-    // A second setStream replaces the file.
-    await cache.setStream('streamed', Readable.from([Buffer.from('small')]));
-    expect(cache.get('streamed')).toEqual(Buffer.from('small'));
-    expect(filesUnder(cache.directory)).toHaveLength(1);
-    expect(cache.check()).toEqual([]);
-  });
-
-  it('a failing stream stores nothing and leaves no file', async () => {
-    const cache = openCache();
-    cache.set('k', 'before');
-    async function* broken() {
-      yield Buffer.alloc(1000, 1);
-      throw new Error('source failed');
-    }
-    await expect(cache.setStream('k', Readable.from(broken()))).rejects.toThrow('source failed');
-    expect(cache.get('k')).toBe('before');
-    expect(filesUnder(cache.directory)).toEqual([]);
-    expect(cache.check()).toEqual([]);
   });
 });
 
@@ -582,7 +494,11 @@ describe('custom Disk', () => {
 
 function storedSettings(directory: string): Record<string, { value: unknown; type: string }> {
   const db = rawDb(directory);
-  const rows = db.prepare('SELECT key, value, typeof(value) AS type FROM Settings').all() as { key: string; value: unknown; type: string }[];
+  const rows = db.prepare('SELECT key, value, typeof(value) AS type FROM Settings').all() as {
+    key: string;
+    value: unknown;
+    type: string;
+  }[];
   db.close();
   return Object.fromEntries(rows.map((row) => [row.key, { value: row.value, type: row.type }]));
 }

@@ -33,7 +33,12 @@ describe('invalid options', () => {
     ['bad journal mode', { sqlite: { journalMode: 'fast' } }, /journalMode.*"fast"/, RangeError],
     ['diskOptions value', { diskOptions: { level: {} } }, /diskOptions\.level/, TypeError],
     ['disk that is not a Disk subclass', { disk: NotADisk }, /disk.*class NotADisk/, TypeError],
-    ['disk instance', { disk: new Disk('/tmp', { minFileSize: 1 }) }, /disk.*instance of Disk/, TypeError],
+    [
+      'disk instance',
+      { disk: new Disk('/tmp', { minFileSize: 1 }) },
+      /disk.*instance of Disk/,
+      TypeError,
+    ],
     ['disk string', { disk: 'JSONDisk' }, /disk.*"JSONDisk"/, TypeError],
   ];
 
@@ -52,7 +57,9 @@ describe('invalid options', () => {
   });
 
   it('options and directory of the wrong type', () => {
-    expect(() => new Cache(tempDir('t'), null as never)).toThrow(/options must be an object, got null/);
+    expect(() => new Cache(tempDir('t'), null as never)).toThrow(
+      /options must be an object, got null/,
+    );
     expect(() => new Cache(42 as never)).toThrow(/directory must be a string path, got number/);
   });
 
@@ -157,7 +164,9 @@ describe('unusable directories and databases', () => {
     const bytes = fs.readFileSync(file);
     randomBytes(bytes.length - 4096).copy(bytes, 4096); // keep the header page, scramble the rest
     fs.writeFileSync(file, bytes);
-    expect(() => new Cache(dir)).toThrow(/not a valid cache database \(database disk image is malformed\)/);
+    expect(() => new Cache(dir)).toThrow(
+      /not a valid cache database \(database disk image is malformed\)/,
+    );
     expect(fs.readFileSync(file).equals(bytes)).toBe(true);
     const wal = path.join(dir, 'cache.db-wal');
     expect(fs.existsSync(wal) ? fs.statSync(wal).size : 0).toBe(0);

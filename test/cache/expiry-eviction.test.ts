@@ -7,7 +7,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Cache, EvictionPolicy } from '../../src/index.js';
-import { dirsUnder, filesUnder, nextMillisecond, openCache, rawDb, sleep } from '../fixtures/cache-test-kit.js';
+import {
+  dirsUnder,
+  filesUnder,
+  nextMillisecond,
+  openCache,
+  rawDb,
+  sleep,
+} from '../fixtures/cache-test-kit.js';
 
 describe('expired entries', () => {
   it('expire after the given seconds (real clock)', async () => {
@@ -112,7 +119,9 @@ describe('eviction policies with a small sizeLimit', () => {
   }
 
   function remaining(cache: Cache): number[] {
-    return [...cache.keys()].filter((key): key is number => typeof key === 'number').sort((a, b) => a - b);
+    return [...cache.keys()]
+      .filter((key): key is number => typeof key === 'number')
+      .sort((a, b) => a - b);
   }
 
   it('least-recently-stored keeps the most recently stored', () => {
@@ -221,8 +230,8 @@ describe('tags', () => {
   it('round-trip tags of every SQLite type', () => {
     const cache = openCache();
     const tags = ['text', 42, 2.5, 2n ** 60n, Buffer.from([1, 2]), null];
-    tags.forEach((tag, i) => cache.set(i, i, { tag }));
-    tags.forEach((tag, i) => expect(cache.getEntry(i)?.tag).toEqual(tag));
+    for (const [i, tag] of tags.entries()) cache.set(i, i, { tag });
+    for (const [i, tag] of tags.entries()) expect(cache.getEntry(i)?.tag).toEqual(tag);
   });
 
   it('evict(tag) removes live and expired entries with that tag, files included', () => {
@@ -250,7 +259,10 @@ describe('tags', () => {
   it('tagIndex creates the (tag, rowid) index; reset drops it', () => {
     const cache = openCache({ tagIndex: true });
     const indexes = () =>
-      rawDb(cache.directory).prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'Cache_tag_rowid'").pluck().all();
+      rawDb(cache.directory)
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'Cache_tag_rowid'")
+        .pluck()
+        .all();
     expect(indexes()).toEqual(['Cache_tag_rowid']);
     cache.set('k', 1, { tag: 't' });
     expect(cache.evict('t')).toBe(1);

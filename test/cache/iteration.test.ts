@@ -8,7 +8,9 @@ import { openCache } from '../fixtures/cache-test-kit.js';
 describe('keys() and [Symbol.iterator]', () => {
   it('insertion order, forwards and reversed, across pages of 100', () => {
     const cache = openCache();
-    const keys = Array.from({ length: 250 }, (_, i) => (i % 3 === 0 ? `s${i}` : i % 3 === 1 ? i : [i, 'tuple']));
+    const keys = Array.from({ length: 250 }, (_, i) =>
+      i % 3 === 0 ? `s${i}` : i % 3 === 1 ? i : [i, 'tuple'],
+    );
     cache.transact(() => {
       for (const key of keys) cache.set(key, 1);
     });
@@ -91,7 +93,19 @@ describe('iterKeys()', () => {
     for (const key of keys) cache.set(key, 1);
     cache.set('expired', 1, { expire: -1 });
     const sorted = [...cache.iterKeys()];
-    expect(sorted).toEqual([-3, 2.5, 10, 2n ** 60n, 'B', 'a', 'b', 'expired', 'é', Buffer.from([1]), Buffer.from([2])]);
+    expect(sorted).toEqual([
+      -3,
+      2.5,
+      10,
+      2n ** 60n,
+      'B',
+      'a',
+      'b',
+      'expired',
+      'é',
+      Buffer.from([1]),
+      Buffer.from([2]),
+    ]);
     expect([...cache.iterKeys({ reverse: true })]).toEqual([...sorted].reverse());
   });
 

@@ -27,7 +27,9 @@ function populated(): Cache {
 describe('check', () => {
   it('a healthy cache has no warnings, WAL files included', () => {
     const cache = populated();
-    expect(fs.readdirSync(cache.directory)).toEqual(expect.arrayContaining(['cache.db', 'cache.db-wal', 'cache.db-shm']));
+    expect(fs.readdirSync(cache.directory)).toEqual(
+      expect.arrayContaining(['cache.db', 'cache.db-wal', 'cache.db-shm']),
+    );
     expect(cache.check()).toEqual([]);
     expect(cache.check({ fix: true })).toEqual([]);
     expect(cache.get('f1')).toBe('a'.repeat(300));
@@ -44,7 +46,9 @@ describe('check', () => {
     ]);
     // Its directory is left empty (unless another value file shares it).
     const emptied = fs.readdirSync(path.dirname(full)).length === 0;
-    expect(warnings.filter((warning) => warning.kind === 'empty-dir').map((warning) => warning.path)).toEqual(emptied ? [path.dirname(full)] : []);
+    expect(
+      warnings.filter((warning) => warning.kind === 'empty-dir').map((warning) => warning.path),
+    ).toEqual(emptied ? [path.dirname(full)] : []);
     expect(cache.check()).toEqual(warnings); // no fix: nothing changed
     expect(cache.size).toBe(5);
     expect(kinds(cache.check({ fix: true }))).toEqual(kinds(warnings));
@@ -63,7 +67,9 @@ describe('check', () => {
     const full = path.join(cache.directory, row.filename!);
     fs.appendFileSync(full, 'extra');
     const volume = cache.volume();
-    expect(cache.check()).toEqual([{ kind: 'wrong-file-size', message: expect.stringContaining('300'), path: full }]);
+    expect(cache.check()).toEqual([
+      { kind: 'wrong-file-size', message: expect.stringContaining('300'), path: full },
+    ]);
     expect(kinds(cache.check({ fix: true }))).toEqual(['wrong-file-size']);
     expect(cache.check()).toEqual([]);
     expect(storedRows(cache.directory).find((r) => r.key === 'f1')!.size).toBe(305n);
@@ -84,7 +90,9 @@ describe('check', () => {
     for (let pass = 0; pass < 3 && cache.check({ fix: true }).length > 0; pass++);
     expect(cache.check()).toEqual([]);
     expect(fs.existsSync(stray)).toBe(false);
-    expect(dirsUnder(cache.directory).filter((dir) => dir.startsWith('ef') || dir === 'ab/cd')).toEqual([]);
+    expect(
+      dirsUnder(cache.directory).filter((dir) => dir.startsWith('ef') || dir === 'ab/cd'),
+    ).toEqual([]);
     expect(cache.get('f3')).toEqual({ list: 'c'.repeat(300) });
   });
 
@@ -99,7 +107,10 @@ describe('check', () => {
     expect(kinds(cache.check({ fix: true }))).toEqual(['count', 'size']);
     expect(cache.size).toBe(5);
     const fileBytes = storedRows(cache.directory).reduce((sum, row) => sum + Number(row.size), 0);
-    const settings = rawDb(cache.directory).prepare("SELECT value FROM Settings WHERE key = 'size'").pluck().get();
+    const settings = rawDb(cache.directory)
+      .prepare("SELECT value FROM Settings WHERE key = 'size'")
+      .pluck()
+      .get();
     expect(settings).toBe(BigInt(fileBytes));
     expect(cache.check()).toEqual([]);
   });

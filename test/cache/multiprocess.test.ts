@@ -75,7 +75,9 @@ describe('child processes on one directory', () => {
     // Every value file belongs to a live entry: none leaked by overwrites, deletes or pops.
     const fileBacked = [...cache.keys()].filter((key) => {
       const value = cache.get(key);
-      return (typeof value === 'string' || Buffer.isBuffer(value)) && value.length >= CHILD_MIN_FILE_SIZE;
+      return (
+        (typeof value === 'string' || Buffer.isBuffer(value)) && value.length >= CHILD_MIN_FILE_SIZE
+      );
     });
     expect(filesUnder(cache.directory)).toHaveLength(fileBacked.length);
   });
@@ -89,7 +91,8 @@ describe('child processes on one directory', () => {
     );
     const reports = await results<{ id: string; won: number[] }>(children);
     const winners = new Map<number, string[]>();
-    for (const { id, won } of reports) for (const key of won) winners.set(key, [...(winners.get(key) ?? []), id]);
+    for (const { id, won } of reports)
+      for (const key of won) winners.set(key, [...(winners.get(key) ?? []), id]);
     for (let key = 0; key < KEYS; key++) {
       expect(winners.get(key), `race:${key}`).toHaveLength(1);
       expect(cache.get(`race:${key}`)).toBe(winners.get(key)![0]);
@@ -134,8 +137,14 @@ describe('child processes on one directory', () => {
       // that never committed) or an emptied directory (a clean-up cut short): harmless, and what
       // check({fix}) is for. But no committed row lost its file and the counters agree.
       const warnings = cache.check();
-      expect(warnings.filter((warning) => warning.kind !== 'unknown-file' && warning.kind !== 'empty-dir')).toEqual([]);
-      expect(warnings.filter((warning) => warning.kind === 'unknown-file').length).toBeLessThanOrEqual(1);
+      expect(
+        warnings.filter(
+          (warning) => warning.kind !== 'unknown-file' && warning.kind !== 'empty-dir',
+        ),
+      ).toEqual([]);
+      expect(
+        warnings.filter((warning) => warning.kind === 'unknown-file').length,
+      ).toBeLessThanOrEqual(1);
       cache.check({ fix: true });
       expect(cache.check()).toEqual([]);
     }
@@ -147,7 +156,8 @@ describe('worker threads on one directory', () => {
   function tsWorker(fixture: string, workerData: unknown): Worker {
     const require = createRequire(import.meta.url);
     const tsxPackage = require.resolve('tsx/package.json');
-    const exports = JSON.parse(fs.readFileSync(tsxPackage, 'utf8')).exports['./esm/api'].import.default as string;
+    const exports = JSON.parse(fs.readFileSync(tsxPackage, 'utf8')).exports['./esm/api'].import
+      .default as string;
     const api = pathToFileURL(path.join(path.dirname(tsxPackage), exports)).href;
     const file = path.join(FIXTURES, fixture);
     const parent = pathToFileURL(fileURLToPath(import.meta.url)).href;
@@ -158,7 +168,9 @@ describe('worker threads on one directory', () => {
   it('4 threads, each with its own Cache: concurrent incr and set', async () => {
     const cache = openCache();
     const TIMES = 300;
-    const workers = [0, 1, 2, 3].map((id) => tsWorker('cache-thread-worker.ts', { directory: cache.directory, id, times: TIMES }));
+    const workers = [0, 1, 2, 3].map((id) =>
+      tsWorker('cache-thread-worker.ts', { directory: cache.directory, id, times: TIMES }),
+    );
     const done = workers.map(
       (worker) =>
         new Promise<unknown>((resolve, reject) => {

@@ -16,7 +16,11 @@ describe('push / pull / peek', () => {
     expect(cache.push('first')).toBe(START);
     expect(cache.push('second')).toBe(START + 1);
     expect(cache.push('zeroth', { side: 'front' })).toBe(START - 1);
-    expect(storedRows(cache.directory).map((row) => row.keyType)).toEqual(['integer', 'integer', 'integer']);
+    expect(storedRows(cache.directory).map((row) => row.keyType)).toEqual([
+      'integer',
+      'integer',
+      'integer',
+    ]);
     expect(cache.pull()).toEqual({ key: START - 1, value: 'zeroth', expireTime: null, tag: null });
     expect(cache.pull()?.value).toBe('first');
     expect(cache.pull()?.value).toBe('second');
@@ -48,7 +52,10 @@ describe('push / pull / peek', () => {
     expect(cache.push('m', { prefix: 'mail' })).toBe('mail-500000000000000');
     expect(cache.push('plain')).toBe(START);
     expect(cache.pull({ prefix: 'jobs' })?.value).toBe(0);
-    expect(cache.pull({ prefix: 'mail' })).toMatchObject({ key: 'mail-500000000000000', value: 'm' });
+    expect(cache.pull({ prefix: 'mail' })).toMatchObject({
+      key: 'mail-500000000000000',
+      value: 'm',
+    });
     expect(cache.pull({ prefix: 'mail' })).toBeUndefined();
     expect(cache.pull({ prefix: 'jobs', side: 'back' })?.value).toBe(2);
     expect(cache.pull()?.value).toBe('plain');
@@ -135,7 +142,12 @@ describe('peekItem', () => {
     cache.set('c', 'third', { expire: 100 });
     cache.set('b', 'second again'); // an update keeps its place
     expect(cache.peekItem()).toMatchObject({ key: 'c', value: 'third', tag: null });
-    expect(cache.peekItem({ last: false })).toEqual({ key: { id: 1 }, value: 'first', expireTime: null, tag: 't' });
+    expect(cache.peekItem({ last: false })).toEqual({
+      key: { id: 1 },
+      value: 'first',
+      expireTime: null,
+      tag: 't',
+    });
     expect(cache.size).toBe(3);
   });
 

@@ -151,7 +151,9 @@ describe('memoize', () => {
 
   it('counts hits and misses in stats, like diskcache', () => {
     const cache = openCache({ statistics: true });
-    const fib = cache.memoize({ name: 'fib' })((n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2)));
+    const fib = cache.memoize({ name: 'fib' })((n: number): number =>
+      n < 2 ? n : fib(n - 1) + fib(n - 2),
+    );
     expect(fib(20)).toBe(6765);
     expect(cache.stats()).toEqual({ hits: 18, misses: 21 });
   });
@@ -161,7 +163,10 @@ describe('memoize', () => {
     const calls = vi.fn();
     const counter = {
       base: 10,
-      add: cache.memoize({ name: 'add' })(function (this: { base: number }, options: { x: number; y?: number[] }) {
+      add: cache.memoize({ name: 'add' })(function (
+        this: { base: number },
+        options: { x: number; y?: number[] },
+      ) {
         calls();
         return options.x === 0 ? null : this.base + options.x;
       }),
@@ -176,7 +181,9 @@ describe('memoize', () => {
 
   it('f(a) and f(a, undefined) are one call; an undefined in the middle is refused', () => {
     const cache = openCache();
-    const memoized = cache.memoize({ name: 'opt' })((a: number, b?: number, c?: number) => a + (b ?? 0) + (c ?? 0));
+    const memoized = cache.memoize({ name: 'opt' })(
+      (a: number, b?: number, c?: number) => a + (b ?? 0) + (c ?? 0),
+    );
     expect(memoized.cacheKey(1)).toEqual(memoized.cacheKey(1, undefined));
     expect(() => memoized(1, undefined, 3)).toThrow(/undefined/);
   });
@@ -198,16 +205,23 @@ describe('memoize', () => {
     typed(Buffer.from('ab'));
     typed(new Uint8Array([97, 98]));
     expect(calls).toHaveBeenCalledTimes(3);
-    expect(typed.cacheKey(Buffer.from('ab'))).toEqual(['typedLength', Buffer.from('ab'), null, 'Buffer']);
+    expect(typed.cacheKey(Buffer.from('ab'))).toEqual([
+      'typedLength',
+      Buffer.from('ab'),
+      null,
+      'Buffer',
+    ]);
   });
 
   it('ignore leaves argument positions out of the key', () => {
     const cache = openCache();
     const calls = vi.fn();
-    const fetchPage = cache.memoize({ name: 'fetchPage', ignore: [1] })((url: string, logger: string) => {
-      calls(logger);
-      return url.length;
-    });
+    const fetchPage = cache.memoize({ name: 'fetchPage', ignore: [1] })(
+      (url: string, logger: string) => {
+        calls(logger);
+        return url.length;
+      },
+    );
     fetchPage('https://a', 'logger 1');
     fetchPage('https://a', 'logger 2');
     expect(calls).toHaveBeenCalledTimes(1);
