@@ -18,7 +18,10 @@ interface WordResult {
   by: number;
 }
 
-const WORDS = Array.from({ length: 60 }, (_, n) => `${['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot'][n % 6]}-${n}`);
+const WORDS = Array.from(
+  { length: 60 },
+  (_, n) => `${['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot'][n % 6]}-${n}`,
+);
 const [role, directory] = process.argv.slice(2);
 
 if (role === 'worker') {
@@ -29,10 +32,16 @@ if (role === 'worker') {
     // Atomic across processes: the first setDefault wins, every later one returns the winner.
     if (store.setDefault(`claim:${word}`, process.pid) !== process.pid) continue;
     Atomics.wait(sleeper, 0, 0, 5); // stands for 5 ms of real work
-    const result: WordResult = { letters: word.length, vowels: word.match(/[aeiou]/g)?.length ?? 0, by: process.pid };
+    const result: WordResult = {
+      letters: word.length,
+      vowels: word.match(/[aeiou]/g)?.length ?? 0,
+      by: process.pid,
+    };
     store.set(`result:${word}`, result);
     // A read-modify-write is atomic only inside transact.
-    store.transact(() => store.set('stats:done', ((store.get('stats:done') as number | undefined) ?? 0) + 1));
+    store.transact(() =>
+      store.set('stats:done', ((store.get('stats:done') as number | undefined) ?? 0) + 1),
+    );
     mine++;
   }
   console.log(`worker ${process.pid}: computed ${mine} words`);
@@ -40,18 +49,27 @@ if (role === 'worker') {
 } else {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'result-store-index-'));
   const self = fileURLToPath(import.meta.url);
-  const workers = [0, 1, 2].map(() => fork(self, ['worker', dir], { execArgv: ['--import', 'tsx'] }));
+  const workers = [0, 1, 2].map(() =>
+    fork(self, ['worker', dir], { execArgv: ['--import', 'tsx'] }),
+  );
   await Promise.all(workers.map((worker) => new Promise((resolve) => worker.on('exit', resolve))));
 
   const store = new Index<string, unknown>(dir);
   const results = [...store].filter(([key]) => key.startsWith('result:')) as [string, WordResult][];
-  console.log(`store ${dir}: ${store.size} entries, ${results.length} results, counter ${store.get('stats:done')} (expected 60)`);
+  console.log(
+    `store ${dir}: ${store.size} entries, ${results.length} results, counter ${store.get('stats:done')} (expected 60)`,
+  );
   console.log('first results, in the order they were stored:');
-  for (const [key, result] of results.slice(0, 4)) console.log(`  ${key.slice(7)}: ${result.letters} letters, ${result.vowels} vowels (process ${result.by})`);
+  for (const [key, result] of results.slice(0, 4))
+    console.log(
+      `  ${key.slice(7)}: ${result.letters} letters, ${result.vowels} vowels (process ${result.by})`,
+    );
   const perProcess = new Map<number, number>();
   for (const [, result] of results) perProcess.set(result.by, (perProcess.get(result.by) ?? 0) + 1);
   console.log(`results per process: ${[...perProcess.values()].join(' + ')} = ${results.length}`);
-  console.log(`oldest entry (popItem({last: false})): ${JSON.stringify(store.popItem({ last: false }))}`);
+  console.log(
+    `oldest entry (popItem({last: false})): ${JSON.stringify(store.popItem({ last: false }))}`,
+  );
   store.close();
   fs.rmSync(dir, { recursive: true, force: true });
 }

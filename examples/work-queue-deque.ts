@@ -49,13 +49,19 @@ if (role === 'worker') {
   console.log(`${jobs.length} jobs queued in ${jobs.directory}; starting 3 workers`);
 
   const self = fileURLToPath(import.meta.url);
-  const workers = [0, 1, 2].map(() => fork(self, ['worker', dir], { execArgv: ['--import', 'tsx'] }));
+  const workers = [0, 1, 2].map(() =>
+    fork(self, ['worker', dir], { execArgv: ['--import', 'tsx'] }),
+  );
   await Promise.all(workers.map((worker) => new Promise((resolve) => worker.on('exit', resolve))));
 
   const results = new Deque<Result>(path.join(dir, 'results'));
   const ids = [...results].map((result) => result.id);
-  console.log(`results: ${results.length}, distinct jobs: ${new Set(ids).size}, jobs left: ${jobs.length}`);
-  console.log(`job 199: sum of squares 1..10199 = ${[...results].find((result) => result.id === 199)?.sumOfSquares}`);
+  console.log(
+    `results: ${results.length}, distinct jobs: ${new Set(ids).size}, jobs left: ${jobs.length}`,
+  );
+  console.log(
+    `job 199: sum of squares 1..10199 = ${[...results].find((result) => result.id === 199)?.sumOfSquares}`,
+  );
   const log = new Deque<string>(path.join(dir, 'log'));
   console.log(`the log kept the last ${log.length} lines (maxlen 5):`);
   for (const line of log) console.log(`  ${line}`);

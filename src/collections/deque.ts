@@ -26,11 +26,15 @@ type Side = 'back' | 'front';
 const RETRY = { retry: true } as const;
 
 function checkMaxlen(maxlen: unknown): number {
-  if (maxlen === undefined || maxlen === null || maxlen === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+  if (maxlen === undefined || maxlen === null || maxlen === Number.POSITIVE_INFINITY)
+    return Number.POSITIVE_INFINITY;
   if (typeof maxlen !== 'number' || !Number.isInteger(maxlen)) {
-    throw new TypeError(`Deque maxlen must be a non-negative integer or undefined, got ${describe(maxlen)}`);
+    throw new TypeError(
+      `Deque maxlen must be a non-negative integer or undefined, got ${describe(maxlen)}`,
+    );
   }
-  if (maxlen < 0) throw new RangeError(`Deque maxlen must be a non-negative integer or undefined, got ${maxlen}`);
+  if (maxlen < 0)
+    throw new RangeError(`Deque maxlen must be a non-negative integer or undefined, got ${maxlen}`);
   return maxlen;
 }
 
@@ -42,8 +46,14 @@ function checkIndex(method: string, index: unknown): number {
 }
 
 function toArray<T>(method: string, iterable: unknown): T[] {
-  if (iterable === null || iterable === undefined || typeof (iterable as Iterable<T>)[Symbol.iterator] !== 'function') {
-    throw new TypeError(`Deque.${method}(iterable): expected an iterable, got ${describe(iterable)}`);
+  if (
+    iterable === null ||
+    iterable === undefined ||
+    typeof (iterable as Iterable<T>)[Symbol.iterator] !== 'function'
+  ) {
+    throw new TypeError(
+      `Deque.${method}(iterable): expected an iterable, got ${describe(iterable)}`,
+    );
   }
   return Array.from(iterable as Iterable<T>);
 }
@@ -78,7 +88,8 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
    * @throws TypeError / RangeError for a bad `maxlen`; the Cache's errors for a bad directory.
    */
   constructor(directory?: string, options: DequeOptions = {}) {
-    if (options === null || typeof options !== 'object') throw new TypeError(`Deque options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`Deque options must be an object, got ${describe(options)}`);
     const maxlen = checkMaxlen(options.maxlen);
     super(directory);
     this.#maxlen = maxlen;
@@ -200,7 +211,9 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
     const length = this.cache.size;
     const position = index < 0 ? index + length : index;
     if (position < 0 || position >= length) {
-      throw new IndexError(`Deque.${method}(${index}): index out of range (the deque has ${length} item${length === 1 ? '' : 's'})`);
+      throw new IndexError(
+        `Deque.${method}(${index}): index out of range (the deque has ${length} item${length === 1 ? '' : 's'})`,
+      );
     }
     const fromFront = position < length / 2;
     const steps = fromFront ? position : length - 1 - position;
@@ -208,7 +221,9 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
     for (const key of this.cache.iterKeys({ reverse: !fromFront })) {
       if (step++ === steps) return key;
     }
-    throw new IndexError(`Deque.${method}(${index}): index out of range (the cache holds fewer keys than its count)`);
+    throw new IndexError(
+      `Deque.${method}(${index}): index out of range (the cache holds fewer keys than its count)`,
+    );
   }
 
   // ---- values ---------------------------------------------------------------------------------
@@ -255,7 +270,8 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
       if (length === 0) return;
       const right = ((steps % length) + length) % length;
       if (right === 0) return;
-      const [from, to, count]: [Side, Side, number] = right <= length / 2 ? ['back', 'front', right] : ['front', 'back', length - right];
+      const [from, to, count]: [Side, Side, number] =
+        right <= length / 2 ? ['back', 'front', right] : ['front', 'back', length - right];
       const moved: unknown[] = [];
       for (let i = 0; i < count; i++) {
         const entry = this.cache.pull({ side: from, retry: true });

@@ -34,15 +34,24 @@ const RETRY = { retry: true } as const;
  * They see the entries that exist when they start (entries added later are not visited, unlike a
  * `Map`) and skip entries removed meanwhile.
  */
-export class Index<K extends Key = Key, V = unknown> extends PersistentCollection implements Map<K, V> {
+export class Index<K extends Key = Key, V = unknown>
+  extends PersistentCollection
+  implements Map<K, V>
+{
   /**
    * Opens (creating if needed) the index stored in `directory` (with no directory, a new temporary
    * one) and sets `entries` into it, in one transaction.
    * @throws TypeError when `entries` is not an iterable of `[key, value]` pairs.
    */
   constructor(directory?: string, entries?: Iterable<readonly [K, V]> | null) {
-    if (entries !== undefined && entries !== null && typeof (entries as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`Index entries must be an iterable of [key, value] pairs, got ${describe(entries)}`);
+    if (
+      entries !== undefined &&
+      entries !== null &&
+      typeof (entries as Iterable<unknown>)[Symbol.iterator] !== 'function'
+    ) {
+      throw new TypeError(
+        `Index entries must be an iterable of [key, value] pairs, got ${describe(entries)}`,
+      );
     }
     super(directory);
     if (entries !== undefined && entries !== null) this.#setAll('Index entries', entries);
@@ -55,7 +64,8 @@ export class Index<K extends Key = Key, V = unknown> extends PersistentCollectio
 
   #setAll(what: string, entries: Iterable<readonly [K, V]>): void {
     const pairs = Array.from(entries, (pair) => {
-      if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError(`${what} must be [key, value] pairs, got ${describe(pair)}`);
+      if (!Array.isArray(pair) || pair.length !== 2)
+        throw new TypeError(`${what} must be [key, value] pairs, got ${describe(pair)}`);
       return pair;
     });
     this.transact(() => {
@@ -124,7 +134,10 @@ export class Index<K extends Key = Key, V = unknown> extends PersistentCollectio
 
   /** Calls `callback(value, key, index)` for every entry in insertion order. */
   forEach(callback: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
-    if (typeof callback !== 'function') throw new TypeError(`Index.forEach(callback): callback must be a function, got ${describe(callback)}`);
+    if (typeof callback !== 'function')
+      throw new TypeError(
+        `Index.forEach(callback): callback must be a function, got ${describe(callback)}`,
+      );
     for (const [key, value] of this.entries()) callback.call(thisArg, value, key, this);
   }
 
@@ -180,12 +193,20 @@ export class Index<K extends Key = Key, V = unknown> extends PersistentCollectio
    * from 500000000000000 without a prefix, `prefix-500000000000000` with one.
    */
   push(value: V, options: IndexQueueOptions = {}): string | number | bigint {
-    return this.cache.push(value, { prefix: options.prefix, side: options.side ?? 'back', retry: true });
+    return this.cache.push(value, {
+      prefix: options.prefix,
+      side: options.side ?? 'back',
+      retry: true,
+    });
   }
 
   /** Removes and returns `[key, value]` from one end (default: the front) of a queue kept in the index; `undefined` when it is empty. */
   pull(options: IndexQueueOptions = {}): [string | number | bigint, V] | undefined {
-    const entry = this.cache.pull<V>({ prefix: options.prefix, side: options.side ?? 'front', retry: true });
+    const entry = this.cache.pull<V>({
+      prefix: options.prefix,
+      side: options.side ?? 'front',
+      retry: true,
+    });
     return entry === undefined ? undefined : [entry.key as string | number | bigint, entry.value];
   }
 
@@ -193,8 +214,11 @@ export class Index<K extends Key = Key, V = unknown> extends PersistentCollectio
    * A decorator that keeps a function's results in this index, keyed by its name and arguments
    * (`Cache.memoize` without expiry: results stay until deleted).
    */
-  memoize(options: IndexMemoizeOptions = {}): <F extends (...args: never[]) => unknown>(fn: F) => Memoized<F> {
-    if (options === null || typeof options !== 'object') return this.cache.memoize(options as never); // throws the Cache's message
+  memoize(
+    options: IndexMemoizeOptions = {},
+  ): <F extends (...args: never[]) => unknown>(fn: F) => Memoized<F> {
+    if (options === null || typeof options !== 'object')
+      return this.cache.memoize(options as never); // throws the Cache's message
     const { name, typed, ignore } = options;
     return this.cache.memoize({ name, typed, ignore });
   }

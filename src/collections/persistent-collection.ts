@@ -13,7 +13,8 @@ let adopted: Cache | undefined;
  * @throws TypeError when `cache` is not a Cache.
  */
 export function adopt<T>(cache: Cache, method: string, construct: () => T): T {
-  if (!(cache instanceof Cache)) throw new TypeError(`${method}(cache): cache must be a Cache, got ${describe(cache)}`);
+  if (!(cache instanceof Cache))
+    throw new TypeError(`${method}(cache): cache must be a Cache, got ${describe(cache)}`);
   if (cache.closed) throw new TypeError(`${method}(cache): the cache is closed`);
   adopted = cache;
   try {
@@ -28,7 +29,8 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'object') return (Object.getPrototypeOf(value)?.constructor?.name as string | undefined) ?? 'object';
+  if (typeof value === 'object')
+    return (Object.getPrototypeOf(value)?.constructor?.name as string | undefined) ?? 'object';
   if (typeof value === 'function') return 'a function';
   return String(value);
 }

@@ -23,7 +23,10 @@ describe('Deque across processes', () => {
     const items = Array.from({ length: 20_000 }, (_, i) => `item-${String(i).padStart(5, '0')}`);
     const deque = new Deque<string>(directory);
     deque.extend(items);
-    const got = await startTogether<string[]>(CHILD, Array.from({ length: 4 }, () => ['drain', directory]));
+    const got = await startTogether<string[]>(
+      CHILD,
+      Array.from({ length: 4 }, () => ['drain', directory]),
+    );
     expectExactlyOnce(got, items);
     for (const part of got) expect(part).toEqual([...part].sort()); // popLeft is FIFO for each child
     expect(deque.length).toBe(0);
@@ -35,11 +38,19 @@ describe('Deque across processes', () => {
     const control = tempDir('deque-control');
     new Deque(directory).close();
     const perAppender = 1_000;
-    const appenders = ['a', 'b', 'c', 'd'].map((id) => ['append', directory, control, id, String(perAppender)]);
+    const appenders = ['a', 'b', 'c', 'd'].map((id) => [
+      'append',
+      directory,
+      control,
+      id,
+      String(perAppender),
+    ]);
     const poppers = Array.from({ length: 4 }, () => ['pop', directory, control, '4']);
     const results = await startTogether<number | string[]>(CHILD, [...appenders, ...poppers]);
     expect(results.slice(0, 4)).toEqual([perAppender, perAppender, perAppender, perAppender]);
-    const expected = ['a', 'b', 'c', 'd'].flatMap((id) => Array.from({ length: perAppender }, (_, n) => `${id}:${n}`));
+    const expected = ['a', 'b', 'c', 'd'].flatMap((id) =>
+      Array.from({ length: perAppender }, (_, n) => `${id}:${n}`),
+    );
     expectExactlyOnce(results.slice(4) as string[][], expected);
     const deque = new Deque(directory);
     expect(deque.length).toBe(0);
@@ -48,7 +59,10 @@ describe('Deque across processes', () => {
 
   it('maxlen holds after every append of 3 processes appending at both ends', async () => {
     const directory = tempDir('deque-bounded');
-    const largest = await startTogether<number>(CHILD, ['x', 'y', 'z'].map((id) => ['bounded', directory, id, '300', '10']));
+    const largest = await startTogether<number>(
+      CHILD,
+      ['x', 'y', 'z'].map((id) => ['bounded', directory, id, '300', '10']),
+    );
     for (const length of largest) {
       expect(length).toBeGreaterThan(0);
       expect(length).toBeLessThanOrEqual(10);
@@ -63,7 +77,9 @@ describe('Deque across processes', () => {
     const directory = tempDir('deque-walk');
     const deque = new Deque<number>(directory);
     deque.extend(Array.from({ length: 1_000 }, (_, i) => i));
-    const [, , ...walkers] = await startTogether<{ walks: number; repeated: number[]; sizes: number[] } | number>(CHILD, [
+    const [, , ...walkers] = await startTogether<
+      { walks: number; repeated: number[]; sizes: number[] } | number
+    >(CHILD, [
       ['churn', directory, '3000'],
       ['churn', directory, '3000'],
       ['walk', directory, '30'],
@@ -109,7 +125,9 @@ describe('Deque and a process killed mid-work', () => {
     const items = [...deque];
     expect(items.length).toBeGreaterThanOrEqual(5 * 500);
     expect(items.length % 500).toBe(0);
-    expect(items).toEqual(Array.from({ length: items.length }, (_, k) => `${Math.floor(k / 500)}:${k % 500}`));
+    expect(items).toEqual(
+      Array.from({ length: items.length }, (_, k) => `${Math.floor(k / 500)}:${k % 500}`),
+    );
     expect(deque.cache.check()).toEqual([]);
     deque.close();
   });

@@ -19,7 +19,9 @@ function cache(): Cache {
 
 /** Every value file under a cache directory. */
 function valueFiles(directory: string): string[] {
-  return (fs.readdirSync(directory, { recursive: true }) as string[]).filter((name) => name.endsWith('.val')).map((name) => path.join(directory, name));
+  return (fs.readdirSync(directory, { recursive: true }) as string[])
+    .filter((name) => name.endsWith('.val'))
+    .map((name) => path.join(directory, name));
 }
 
 describe('Cache.pushMany', () => {
@@ -39,7 +41,10 @@ describe('Cache.pushMany', () => {
     }
     expect([...batch.entries()]).toEqual([...single.entries()]);
     expect(batch.pull()?.value).toBe('e'); // pushed to the front one after the other: the last first
-    expect(batch.pull({ prefix: 'jobs' })).toMatchObject({ key: 'jobs-499999999999997', value: 't' });
+    expect(batch.pull({ prefix: 'jobs' })).toMatchObject({
+      key: 'jobs-499999999999997',
+      value: 't',
+    });
     expect(batch.pull({ side: 'back' })).toMatchObject({ key: 500000000000003, value: 'f' });
   });
 
@@ -97,7 +102,9 @@ describe('Cache.pushMany', () => {
 
   it('rejects a bad side or prefix like push does', () => {
     const c = cache();
-    expect(() => c.pushMany([1], { side: 'middle' as never })).toThrow(/side must be 'back' or 'front', got middle/);
+    expect(() => c.pushMany([1], { side: 'middle' as never })).toThrow(
+      /side must be 'back' or 'front', got middle/,
+    );
     expect(() => c.pushMany([1], { prefix: 5 as never })).toThrow(/prefix must be a string/);
   });
 });

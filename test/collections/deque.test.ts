@@ -9,7 +9,11 @@ afterEach(() => {
   for (const item of open.splice(0)) item.close();
 });
 
-function deque<T = unknown>(items: T[] = [], options?: { maxlen?: number }, directory = tempDir('deque')): Deque<T> {
+function deque<T = unknown>(
+  items: T[] = [],
+  options?: { maxlen?: number },
+  directory = tempDir('deque'),
+): Deque<T> {
   const created = new Deque<T>(directory, options);
   open.push(created);
   created.extend(items);
@@ -20,7 +24,12 @@ describe('Deque ends', () => {
   it('is empty at first: pops and peeks return undefined', () => {
     const d = deque();
     expect(d.length).toBe(0);
-    expect([d.pop(), d.popLeft(), d.peek(), d.peekLeft()]).toEqual([undefined, undefined, undefined, undefined]);
+    expect([d.pop(), d.popLeft(), d.peek(), d.peekLeft()]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect([...d]).toEqual([]);
     expect([...d.reversed()]).toEqual([]);
   });
@@ -58,7 +67,18 @@ describe('Deque ends', () => {
 
   it('round-trips values of many types, including values kept in files', () => {
     const big = 'z'.repeat(100_000);
-    const values = [null, 0, -1.5, 'text', Buffer.from([1, 2]), 2n ** 70n, new Date(5), new Map([[1, 'one']]), { nested: [1, { a: true }] }, big];
+    const values = [
+      null,
+      0,
+      -1.5,
+      'text',
+      Buffer.from([1, 2]),
+      2n ** 70n,
+      new Date(5),
+      new Map([[1, 'one']]),
+      { nested: [1, { a: true }] },
+      big,
+    ];
     const d = deque<unknown>(values);
     expect([...d]).toEqual(values);
     expect(d.peek()).toBe(big); // a peek of a file-backed value leaves it in place
@@ -78,10 +98,12 @@ describe('Deque extend', () => {
   it('extend adds in order, extendLeft in reverse order, from any iterable', () => {
     const d = deque<number>([3]);
     d.extend(new Set([4, 5]));
-    d.extendLeft((function* () {
-      yield 2;
-      yield 1;
-    })());
+    d.extendLeft(
+      (function* () {
+        yield 2;
+        yield 1;
+      })(),
+    );
     expect([...d]).toEqual([1, 2, 3, 4, 5]);
     d.extend([]);
     expect(d.length).toBe(5);
@@ -107,8 +129,12 @@ describe('Deque extend', () => {
 
   it('rejects a non-iterable with a TypeError naming the method and what it got', () => {
     const d = deque();
-    expect(() => d.extend(5 as never)).toThrow(/Deque\.extend\(iterable\): expected an iterable, got 5/);
-    expect(() => d.extendLeft(null as never)).toThrow(/Deque\.extendLeft\(iterable\): expected an iterable, got null/);
+    expect(() => d.extend(5 as never)).toThrow(
+      /Deque\.extend\(iterable\): expected an iterable, got 5/,
+    );
+    expect(() => d.extendLeft(null as never)).toThrow(
+      /Deque\.extendLeft\(iterable\): expected an iterable, got null/,
+    );
   });
 });
 
@@ -185,12 +211,15 @@ describe('Deque rotate, reverse, clear', () => {
     return [...copy.slice(copy.length - n), ...copy.slice(0, copy.length - n)];
   };
 
-  it.each([0, 1, 2, 3, 4, 5, 7, -1, -2, -3, -4, -6, 1_000_001])('rotate(%i) matches an array rotation', (steps) => {
-    const d = deque(items);
-    d.rotate(steps);
-    expect([...d]).toEqual(rotated(steps));
-    expect(d.length).toBe(5);
-  });
+  it.each([0, 1, 2, 3, 4, 5, 7, -1, -2, -3, -4, -6, 1_000_001])(
+    'rotate(%i) matches an array rotation',
+    (steps) => {
+      const d = deque(items);
+      d.rotate(steps);
+      expect([...d]).toEqual(rotated(steps));
+      expect(d.length).toBe(5);
+    },
+  );
 
   it('rotate defaults to one step right and does nothing on an empty deque', () => {
     const d = deque(items);
@@ -203,7 +232,9 @@ describe('Deque rotate, reverse, clear', () => {
 
   it('rotate with a non-integer is a TypeError naming the value', () => {
     const d = deque(items);
-    expect(() => d.rotate(1.5)).toThrow(/Deque\.rotate\(steps\): steps must be an integer, got 1\.5/);
+    expect(() => d.rotate(1.5)).toThrow(
+      /Deque\.rotate\(steps\): steps must be an integer, got 1\.5/,
+    );
     expect(() => d.rotate('2' as never)).toThrow(/got "2"/);
     expect(() => d.rotate(Number.POSITIVE_INFINITY)).toThrow(/got Infinity/);
     expect([...d]).toEqual(items);
@@ -265,10 +296,14 @@ describe('Deque maxlen', () => {
   it('a bad maxlen is a TypeError or RangeError naming the value', () => {
     const directory = tempDir('deque');
     expect(() => new Deque(directory, { maxlen: -1 })).toThrow(RangeError);
-    expect(() => new Deque(directory, { maxlen: -1 })).toThrow(/maxlen must be a non-negative integer or undefined, got -1/);
+    expect(() => new Deque(directory, { maxlen: -1 })).toThrow(
+      /maxlen must be a non-negative integer or undefined, got -1/,
+    );
     expect(() => new Deque(directory, { maxlen: 2.5 })).toThrow(TypeError);
     expect(() => new Deque(directory, { maxlen: '3' as never })).toThrow(/got "3"/);
-    expect(() => new Deque(directory, 3 as never)).toThrow(/Deque options must be an object, got 3/);
+    expect(() => new Deque(directory, 3 as never)).toThrow(
+      /Deque options must be an object, got 3/,
+    );
     const d = deque();
     expect(() => {
       d.maxlen = -2;
@@ -281,7 +316,9 @@ describe('Deque iteration', () => {
     const d = deque(['a', 'b', 'c']);
     expect([...d]).toEqual(['a', 'b', 'c']);
     expect([...d.reversed()]).toEqual(['c', 'b', 'a']);
-    expect(Array.from({ length: 250 }, (_, i) => i)).toEqual([...deque(Array.from({ length: 250 }, (_, i) => i))]);
+    expect(Array.from({ length: 250 }, (_, i) => i)).toEqual([
+      ...deque(Array.from({ length: 250 }, (_, i) => i)),
+    ]);
   });
 
   it('skips items removed during the walk and does not visit items pushed behind its end', () => {
@@ -296,7 +333,10 @@ describe('Deque iteration', () => {
         d.append(1000); // pushed after the walk started
       }
     }
-    expect(seen).toEqual([...Array.from({ length: 11 }, (_, i) => i), ...Array.from({ length: 288 }, (_, i) => i + 12)]);
+    expect(seen).toEqual([
+      ...Array.from({ length: 11 }, (_, i) => i),
+      ...Array.from({ length: 288 }, (_, i) => i + 12),
+    ]);
     expect(new Set(seen).size).toBe(seen.length);
   });
 });
@@ -329,7 +369,9 @@ describe('Deque transactions and lifecycle', () => {
     expect(d.maxlen).toBe(2);
     d.close();
     expect(cache.size).toBe(2);
-    expect(() => Deque.fromCache({} as never)).toThrow(/Deque\.fromCache\(cache\): cache must be a Cache, got Object/);
+    expect(() => Deque.fromCache({} as never)).toThrow(
+      /Deque\.fromCache\(cache\): cache must be a Cache, got Object/,
+    );
   });
 
   it('with no directory it opens a new temporary one', () => {

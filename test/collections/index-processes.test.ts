@@ -31,7 +31,10 @@ describe('Index across processes', () => {
       ids.forEach((id, n) => {
         const report = reports[n]!;
         expect(report.mismatches, `child ${id}, seed ${seed + n}`).toBe(0);
-        expect(entries.filter(([key]) => key.startsWith(`${id}:k`)), `child ${id}, seed ${seed + n}`).toEqual(report.model);
+        expect(
+          entries.filter(([key]) => key.startsWith(`${id}:k`)),
+          `child ${id}, seed ${seed + n}`,
+        ).toEqual(report.model);
       });
       const increments = reports.reduce((sum, report) => sum + report.increments, 0);
       expect(increments).toBeGreaterThan(0);
@@ -40,7 +43,12 @@ describe('Index across processes', () => {
       expect(ids).toContain(winner);
       expect(new Set(reports.flatMap((report) => report.firsts))).toEqual(new Set([winner]));
       const log: string[] = [];
-      for (let entry = index.pull({ prefix: 'log' }); entry !== undefined; entry = index.pull({ prefix: 'log' })) log.push(entry[1] as string);
+      for (
+        let entry = index.pull({ prefix: 'log' });
+        entry !== undefined;
+        entry = index.pull({ prefix: 'log' })
+      )
+        log.push(entry[1] as string);
       ids.forEach((id, n) => {
         const mine = log.filter((item) => item.startsWith(`${id}:`));
         expect(mine).toEqual(Array.from({ length: reports[n]!.pushes }, (_, i) => `${id}:${i}`));

@@ -14,13 +14,38 @@ type Op =
   | { op: 'popItem' | 'peekItem'; last: boolean }
   | { op: 'clear' };
 
-const key: fc.Arbitrary<K> = fc.oneof(fc.constantFrom('a', 'b', 'c', 'd', '1'), fc.integer({ min: 0, max: 3 }));
+const key: fc.Arbitrary<K> = fc.oneof(
+  fc.constantFrom('a', 'b', 'c', 'd', '1'),
+  fc.integer({ min: 0, max: 3 }),
+);
 const value: fc.Arbitrary<V> = fc.oneof(fc.integer({ min: -2, max: 2 }), fc.constantFrom('x', 'y'));
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { arbitrary: fc.record({ op: fc.constantFrom('set', 'setDefault'), key, value }) as fc.Arbitrary<Op>, weight: 8 },
-  { arbitrary: fc.record({ op: fc.constantFrom('get', 'has', 'delete', 'pop'), key }) as fc.Arbitrary<Op>, weight: 6 },
-  { arbitrary: fc.record({ op: fc.constant('popDefault'), key, value }) as fc.Arbitrary<Op>, weight: 1 },
-  { arbitrary: fc.record({ op: fc.constantFrom('popItem', 'peekItem'), last: fc.boolean() }) as fc.Arbitrary<Op>, weight: 2 },
+  {
+    arbitrary: fc.record({
+      op: fc.constantFrom('set', 'setDefault'),
+      key,
+      value,
+    }) as fc.Arbitrary<Op>,
+    weight: 8,
+  },
+  {
+    arbitrary: fc.record({
+      op: fc.constantFrom('get', 'has', 'delete', 'pop'),
+      key,
+    }) as fc.Arbitrary<Op>,
+    weight: 6,
+  },
+  {
+    arbitrary: fc.record({ op: fc.constant('popDefault'), key, value }) as fc.Arbitrary<Op>,
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
+      op: fc.constantFrom('popItem', 'peekItem'),
+      last: fc.boolean(),
+    }) as fc.Arbitrary<Op>,
+    weight: 2,
+  },
   { arbitrary: fc.constant({ op: 'clear' } as Op), weight: 1 },
 );
 
@@ -92,7 +117,9 @@ describe('Index against a Map', () => {
         expect([...index.keys()]).toEqual([...map.keys()]);
         expect([...index.values()]).toEqual([...map.values()]);
         const visited: [K, V][] = [];
-        index.forEach((v, k) => visited.push([k, v]));
+        index.forEach((v, k) => {
+          visited.push([k, v]);
+        });
         expect(visited).toEqual([...map.entries()]);
         checked++;
       }),

@@ -2,8 +2,8 @@
 // pop, popItem, peekItem, push/pull, memoize, transact), keys compared by value, lifecycle and
 // bad input. Each test opens a real directory.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cache, Index, KeyError } from '../../src/index.js';
 import type { Key } from '../../src/index.js';
+import { Cache, Index, KeyError } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const open: { close(): void }[] = [];
@@ -11,7 +11,10 @@ afterEach(() => {
   for (const item of open.splice(0)) item.close();
 });
 
-function index<K extends Key = string, V = unknown>(entries?: Iterable<readonly [K, V]>, directory = tempDir('index')): Index<K, V> {
+function index<K extends Key = string, V = unknown>(
+  entries?: Iterable<readonly [K, V]>,
+  directory = tempDir('index'),
+): Index<K, V> {
   const created = new Index<K, V>(directory, entries);
   open.push(created);
   return created;
@@ -65,7 +68,9 @@ describe('Index as a Map', () => {
       [1, 'x', true, context],
       [2, 'y', true, context],
     ]);
-    expect(() => ix.forEach(5 as never)).toThrow(/Index\.forEach\(callback\): callback must be a function, got 5/);
+    expect(() => ix.forEach(5 as never)).toThrow(
+      /Index\.forEach\(callback\): callback must be a function, got 5/,
+    );
   });
 
   it('is usable where a Map is expected', () => {
@@ -80,7 +85,10 @@ describe('Index as a Map', () => {
 
   it('compares keys by value, keeps number and string keys apart, and round-trips values', () => {
     const ix = index<Key, unknown>();
-    ix.set(1, 'number').set('1', 'string').set(Buffer.from('ab'), 'bytes').set(['a', { b: 1, c: 2 }], 'structured');
+    ix.set(1, 'number')
+      .set('1', 'string')
+      .set(Buffer.from('ab'), 'bytes')
+      .set(['a', { b: 1, c: 2 }], 'structured');
     expect(ix.get(1)).toBe('number');
     expect(ix.get('1')).toBe('string');
     expect(ix.get(Buffer.from('ab'))).toBe('bytes');
@@ -124,8 +132,12 @@ describe('Index construction', () => {
 
   it('rejects entries that are not [key, value] pairs, setting none of them', () => {
     const directory = tempDir('index');
-    expect(() => new Index(directory, 5 as never)).toThrow(/Index entries must be an iterable of \[key, value\] pairs, got 5/);
-    expect(() => new Index(directory, [['a', 1], 'b'] as never)).toThrow(/must be \[key, value\] pairs, got "b"/);
+    expect(() => new Index(directory, 5 as never)).toThrow(
+      /Index entries must be an iterable of \[key, value\] pairs, got 5/,
+    );
+    expect(() => new Index(directory, [['a', 1], 'b'] as never)).toThrow(
+      /must be \[key, value\] pairs, got "b"/,
+    );
     expect(index(undefined, directory).size).toBe(0);
   });
 
@@ -137,7 +149,9 @@ describe('Index construction', () => {
     expect(ix.get('pre')).toBe(1);
     ix.close();
     expect(cache.get('pre')).toBe(1);
-    expect(() => Index.fromCache('dir' as never)).toThrow(/Index\.fromCache\(cache\): cache must be a Cache, got "dir"/);
+    expect(() => Index.fromCache('dir' as never)).toThrow(
+      /Index\.fromCache\(cache\): cache must be a Cache, got "dir"/,
+    );
     const temporary = new Index();
     open.push(temporary);
     expect(temporary.directory).toMatch(/diskcache-/);
