@@ -64,6 +64,8 @@ interface Held {
   abortReason: unknown;
   started: boolean;
   lost: boolean;
+  /** Aborted because the worker is stopping: a throw then means "interrupted", not "failed". */
+  interrupted: boolean;
 }
 
 /** The handler's view of a job; `signal` is made on first use. */
@@ -190,6 +192,8 @@ export async function runWorkerLoop(options: WorkerLoopOptions): Promise<WorkerC
     averageSeconds = averageSeconds === undefined ? seconds : averageSeconds + SMOOTHING * (seconds - averageSeconds);
     if (entry.lost) return; // the heartbeat found the lease gone and counted it
     if (threw) {
+      // Interrupted by the stop: shutDown gives the job back instead of failing it.
+      if (entry.interrupted) return;
       settleFailure(entry, result);
       return;
     }
@@ -225,7 +229,7 @@ export async function runWorkerLoop(options: WorkerLoopOptions): Promise<WorkerC
 
   const hold = (jobs: Job<unknown>[]) => {
     for (const job of jobs) {
-      const entry: Held = { job, controller: undefined, abortReason: undefined, started: false, lost: false };
+      const entry: Held = { job, controller: undefined, abortReason: undefined, started: false, lost: false, interrupted: false };
       held.set(job, entry);
       pool.add(() => runJob(entry)).catch(report);
     }
@@ -277,7 +281,10 @@ export async function runWorkerLoop(options: WorkerLoopOptions): Promise<WorkerC
     flush();
     if (held.size > 0) {
       // Out of time: tell the handlers, give them a moment, then give their jobs back.
-      for (const entry of held.values()) abortJob(entry, new AbortError('the worker is stopping'));
+      for (const entry of held.values()) {
+        entry.interrupted = true;
+        abortJob(entry, new AbortError('the worker is stopping'));
+      }
       await Promise.race([pool.onIdle(), delay(1000)]);
       flush();
       const running = [...held.values()];
