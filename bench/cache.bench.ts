@@ -24,6 +24,7 @@ import {
   formatRate,
   formatTable,
   freshDirectory,
+  loadAverage,
   machineLine,
   type Samples,
   type Stats,
@@ -366,6 +367,7 @@ const cacheBenchmark: BenchModule = {
   async run({ quick, machine, log, progress }: BenchContext) {
     const plans = quick ? QUICK : FULL;
     const started = Date.now();
+    const loadBefore = loadAverage();
     const tables = [];
     for (const plan of plans) {
       const result = await runPlan(plan, progress);
@@ -394,13 +396,18 @@ const cacheBenchmark: BenchModule = {
         '"vs" columns: this row\'s mean ÷ the other system\'s mean (below 1 is faster). ' +
         'samples: timed calls (N×B: N samples of B calls timed together).',
     );
+    const loadAfter = loadAverage();
     log(`Machine: ${machineLine(machine)}`);
+    log(
+      `Load average (1/5/15 min) before: ${loadBefore}; after: ${loadAfter} (${machine.cores} cores).`,
+    );
     const file = writeResult(quick ? 'quick-cache.json' : 'latest-cache.json', {
       benchmark: 'cache',
       date: new Date().toISOString(),
       quick,
       seconds: Math.round((Date.now() - started) / 1000),
       machine,
+      loadAverage: { before: loadBefore, after: loadAfter },
       plans,
       stride: STRIDE,
       transactBatch: TRANSACT_BATCH,

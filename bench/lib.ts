@@ -189,6 +189,17 @@ export function machineLine(m: Machine): string {
   return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}; Node ${m.node}, SQLite ${m.sqlite} (better-sqlite3 ${m.betterSqlite3})`;
 }
 
+/**
+ * The 1/5/15-minute load averages. Other processes share this machine's cores: a load above the
+ * core count means the timings include waiting for a CPU, so print it with every result.
+ */
+export function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' / ');
+}
+
 // ---- output -----------------------------------------------------------------------------------
 
 /** One table column: a header and how to align it. */

@@ -33,24 +33,30 @@ function ensureBenchDependencies(): void {
   }
 }
 
-async function discover(): Promise<BenchModule[]> {
-  const files = fs
+const SUFFIX = '.bench.ts';
+
+/** The benchmark names: the stems of bench/*.bench.ts, in name order. */
+function benchmarkNames(): string[] {
+  return fs
     .readdirSync(BENCH_DIR)
-    .filter((file) => file.endsWith('.bench.ts'))
+    .filter((file) => file.endsWith(SUFFIX))
+    .map((file) => file.slice(0, -SUFFIX.length))
     .sort();
-  const modules: BenchModule[] = [];
-  for (const file of files) {
-    const module = (await import(pathToFileURL(path.join(BENCH_DIR, file)).href)) as {
-      default?: BenchModule;
-    };
-    if (!module.default || typeof module.default.run !== 'function')
-      throw new Error(`bench/${file} has no default export of a BenchModule`);
-    modules.push(module.default);
+}
+
+/** Imports bench/<name>.bench.ts; its default export must be a BenchModule called `name`. */
+async function load(name: string): Promise<BenchModule> {
+  const file = path.join(BENCH_DIR, `${name}${SUFFIX}`);
+  const module = (await import(pathToFileURL(file).href)) as { default?: BenchModule };
+  const bench = module.default;
+  if (!bench || typeof bench.run !== 'function' || bench.name !== name) {
+    throw new Error(`bench/${name}${SUFFIX} must export default a BenchModule with name '${name}'`);
   }
-  return modules;
+  return bench;
 }
 
 async function main(): Promise<void> {
+  const startedAt = Date.now();
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
@@ -63,33 +69,36 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const modules = await discover();
+  const names = benchmarkNames();
   if (values.list) {
-    for (const module of modules) console.log(`${module.name.padEnd(16)} ${module.title}`);
+    for (const name of names) console.log(`${name.padEnd(16)} ${(await load(name)).title}`);
     return;
   }
   const wanted = values.only
     ?.split(',')
     .map((name) => name.trim())
     .filter(Boolean);
-  const unknown = wanted?.filter((name) => !modules.some((module) => module.name === name)) ?? [];
+  const unknown = wanted?.filter((name) => !names.includes(name)) ?? [];
   if (unknown.length > 0) {
     throw new RangeError(
-      `--only: no benchmark named ${unknown.join(', ')}; known: ${modules.map((module) => module.name).join(', ')}`,
+      `--only: no benchmark named ${unknown.join(', ')}; known: ${names.join(', ')}`,
     );
   }
-  const selected = wanted ? modules.filter((module) => wanted.includes(module.name)) : modules;
+  // Only the selected files are imported, so one broken benchmark does not stop the others.
+  const selected = wanted ? names.filter((name) => wanted.includes(name)) : names;
   ensureBenchDependencies();
   const context = {
     quick: values.quick ?? false,
     machine: machine(),
     log: (line = '') => console.log(line),
-    progress: (text: string) => process.stderr.write(`bench: ${text}\n`),
+    progress: (text: string) =>
+      process.stderr.write(`bench [${((Date.now() - startedAt) / 1000).toFixed(1)} s]: ${text}\n`),
   };
   console.log(
     `Machine: ${machineLine(context.machine)}${context.quick ? ' — QUICK run (reduced sizes)' : ''}`,
   );
-  for (const module of selected) {
+  for (const name of selected) {
+    const module = await load(name);
     const started = Date.now();
     console.log(`\n## ${module.name}: ${module.title}\n`);
     await module.run(context);
