@@ -15,6 +15,7 @@ import { Cache } from '../../src/index.js';
 import { CHILD_MIN_FILE_SIZE, childValue } from '../fixtures/cache-child-kit.js';
 import { filesUnder, openCache, sleep } from '../fixtures/cache-test-kit.js';
 import { exited, FIXTURES, forkFixture, message } from '../helpers/children.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** Forks one child per args list, waits until all are at their start barrier, then starts them. */
 async function startTogether(script: string, argsList: string[][]): Promise<ChildProcess[]> {
@@ -82,14 +83,16 @@ describe('child processes on one directory', () => {
     expect(filesUnder(cache.directory)).toHaveLength(fileBacked.length);
   });
 
-  it('8 children add the same keys at once: exactly one wins each key', async () => {
-    const cache = openCache();
+  it('8 children create one new cache at once and add the same keys: exactly one wins each', async () => {
+    // The directory does not exist yet: the children also race to create and initialise it.
+    const directory = path.join(tempDir('add-race'), 'new', 'cache');
     const KEYS = 40;
     const children = await startTogether(
       'cache-add-race.ts',
-      Array.from({ length: 8 }, (_, id) => [cache.directory, `child${id}`, String(KEYS)]),
+      Array.from({ length: 8 }, (_, id) => [directory, `child${id}`, String(KEYS)]),
     );
     const reports = await results<{ id: string; won: number[] }>(children);
+    const cache = openCache(undefined, directory);
     const winners = new Map<number, string[]>();
     for (const { id, won } of reports)
       for (const key of won) winners.set(key, [...(winners.get(key) ?? []), id]);
@@ -98,6 +101,7 @@ describe('child processes on one directory', () => {
       expect(cache.get(`race:${key}`)).toBe(winners.get(key)![0]);
     }
     expect(cache.size).toBe(KEYS);
+    expect(cache.check()).toEqual([]);
   });
 
   it('4 children x 1,000 incr of one key: 4,000', async () => {
