@@ -45,3 +45,22 @@ export { RLock } from './recipes/rlock.js';
 export { BoundedSemaphore, type BoundedSemaphoreOptions } from './recipes/semaphore.js';
 export { throttle, type ThrottleOptions, type Throttled } from './recipes/throttle.js';
 export type { AcquireOptions, LockOptions, RecipeCache } from './recipes/types.js';
+export { HandlerModuleError } from './cache/errors.js';
+export {
+  type AckItem,
+  type FailedJob,
+  type FailOptions,
+  type FailOutcome,
+  Job,
+  type NextOptions,
+  type PutManyOptions,
+  type PutOptions,
+  type TakeOptions,
+  WorkQueue,
+  type WorkQueueOptions,
+  type WorkQueueStats,
+} from './collections/work-queue.js';
+export type { HandlerModule, JobContext, JobHandler } from './runner/handler.js';
+export { createProgressReporter, type ProgressReporter, type ProgressStream, type RunProgress } from './runner/progress.js';
+export { type RunnerEvent, type RunSummary, runWorkers, type RunWorkersOptions } from './runner/run-workers.js';
+export type { WorkerCounts } from './runner/worker-loop.js';

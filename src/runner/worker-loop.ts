@@ -39,9 +39,9 @@ export interface WorkerCounts {
 }
 
 /** Options of `runWorkerLoop`. */
-export interface WorkerLoopOptions {
-  readonly queue: WorkQueue<unknown>;
-  readonly handler: JobHandler;
+export interface WorkerLoopOptions<T = unknown> {
+  readonly queue: WorkQueue<T>;
+  readonly handler: JobHandler<T>;
   /** Jobs run at once. */
   readonly concurrency: number;
   /** Lease length, in seconds; the heartbeat extends held leases every third of it. */
@@ -56,8 +56,8 @@ export interface WorkerLoopOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-interface Held {
-  readonly job: Job<unknown>;
+interface Held<T> {
+  readonly job: Job<T>;
   /** Created when the handler first reads `job.signal` (most never do; a controller costs µs). */
   controller: AbortController | undefined;
   /** Why the job must stop, if it must: given to the signal even if it is created later. */
@@ -69,7 +69,7 @@ interface Held {
 }
 
 /** The handler's view of a job; `signal` is made on first use. */
-function contextOf(entry: Held): JobContext {
+function contextOf<T>(entry: Held<T>): JobContext {
   const { job } = entry;
   return {
     id: job.id,
@@ -85,7 +85,7 @@ function contextOf(entry: Held): JobContext {
   };
 }
 
-function abortJob(entry: Held, reason: unknown): void {
+function abortJob<T>(entry: Held<T>, reason: unknown): void {
   entry.abortReason ??= reason;
   entry.controller?.abort(reason);
 }
@@ -108,13 +108,13 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Runs jobs until `stop` aborts and the grace period ends; resolves with what it did. */
-export async function runWorkerLoop(options: WorkerLoopOptions): Promise<WorkerCounts> {
+export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<WorkerCounts> {
   const { queue, handler, concurrency, leaseSeconds, stop } = options;
   const report = options.onError ?? ((error: unknown) => process.stderr.write(`diskcache worker ${process.pid}: ${(error as Error)?.stack ?? String(error)}\n`));
   const counts: WorkerCounts = options.counts ?? emptyCounts();
   const pool = new PQueue({ concurrency });
-  const held = new Map<Job<unknown>, Held>();
-  const completions: AckItem<unknown>[] = [];
+  const held = new Map<Job<T>, Held<T>>();
+  const completions: AckItem<T>[] = [];
   let flushScheduled = false;
   let averageSeconds: number | undefined;
   let wake: (() => void) | undefined;
@@ -145,16 +145,16 @@ export async function runWorkerLoop(options: WorkerLoopOptions): Promise<WorkerC
     flushScheduled = false;
     if (completions.length === 0) return;
     const batch = completions.splice(0);
-    let lost: ReadonlySet<Job<unknown>>;
+    let lost: ReadonlySet<Job<T>>;
     try {
       lost = new Set(queue.ackMany(batch));
     } catch (error) {
       // Not acked: the leases run out and the jobs run again (at-least-once).
       report(error);
-      lost = new Set(batch.map((item) => (item as { job: Job<unknown> }).job));
+      lost = new Set(batch.map((item) => (item as { job: Job<T> }).job));
     }
     for (const item of batch) {
-      const { job } = item as { job: Job<unknown> };
+      const { job } = item as { job: Job<T> };
       // A job the heartbeat already found lost was counted then.
       if (!held.delete(job)) continue;
       if (lost.has(job)) counts.lost++;
@@ -163,7 +163,7 @@ export async function runWorkerLoop(options: WorkerLoopOptions): Promise<WorkerC
     changed();
   };
 
-  const settleFailure = (entry: Held, error: unknown) => {
+  const settleFailure = (entry: Held<T>, error: unknown) => {
     held.delete(entry.job);
     try {
       if (entry.job.fail(error) === 'failed') counts.failed++;
@@ -175,7 +175,7 @@ export async function runWorkerLoop(options: WorkerLoopOptions): Promise<WorkerC
     changed();
   };
 
-  const runJob = async (entry: Held) => {
+  const runJob = async (entry: Held<T>) => {
     if (entry.lost) return;
     entry.started = true;
     const { job } = entry;
@@ -207,7 +207,7 @@ export async function runWorkerLoop(options: WorkerLoopOptions): Promise<WorkerC
   const heartbeat = setInterval(
     () => {
       if (held.size === 0) return;
-      let lost: Job<unknown>[];
+      let lost: Job<T>[];
       try {
         lost = queue.extendMany(held.keys(), leaseSeconds);
       } catch (error) {
@@ -227,9 +227,9 @@ export async function runWorkerLoop(options: WorkerLoopOptions): Promise<WorkerC
     Math.max(10, (leaseSeconds * 1000) / 3),
   );
 
-  const hold = (jobs: Job<unknown>[]) => {
+  const hold = (jobs: Job<T>[]) => {
     for (const job of jobs) {
-      const entry: Held = { job, controller: undefined, abortReason: undefined, started: false, lost: false, interrupted: false };
+      const entry: Held<T> = { job, controller: undefined, abortReason: undefined, started: false, lost: false, interrupted: false };
       held.set(job, entry);
       pool.add(() => runJob(entry)).catch(report);
     }
