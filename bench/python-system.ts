@@ -17,15 +17,16 @@ export class PythonWorker {
   #stderr = '';
   #exited: string | null = null;
 
-  constructor(python: string) {
-    this.#child = spawn(python, [path.join(BENCH_DIR, 'python_cache.py')], {
+  /** `script`: a file in bench/ that speaks the same one-JSON-line protocol. */
+  constructor(python: string, script = 'python_cache.py') {
+    this.#child = spawn(python, [path.join(BENCH_DIR, script)], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.#child.stderr.on('data', (chunk: Buffer) => {
       this.#stderr += chunk.toString();
     });
     this.#child.on('exit', (code, signal) => {
-      this.#exited = `python_cache.py exited (${signal ?? code}): ${this.#stderr.trim().slice(-2000)}`;
+      this.#exited = `${script} exited (${signal ?? code}): ${this.#stderr.trim().slice(-2000)}`;
       for (const resolve of this.#waiting.splice(0)) resolve({ error: this.#exited });
     });
     this.#lines = createInterface({ input: this.#child.stdout });

@@ -1,0 +1,371 @@
+/**
+ * Collections benchmark: Deque append/popLeft/extend and Index set/get against the raw-SQLite
+ * floor and Python's diskcache in one process, then N processes draining one deque against N
+ * Python processes draining a diskcache.Deque. Every measurement runs in several rounds that
+ * interleave the systems (the order rotating each round), and the tables give medians over the
+ * rounds, with each round's figure beside it to show the noise. It reports; it never asserts a
+ * time and never tunes a contender.
+ */
+import { nodeDrain, type DrainRound, type DrainSystem, pythonDrain } from './collections-drain.js';
+import { type Contender, openFloor, openLibrary, openPython } from './collections-systems.js';
+import { IndexKeys, SINGLE_OP_LABELS, SINGLE_OPS, type SingleOp, VALUE_LENGTH } from './collections-workload.js';
+import {
+  type BenchContext,
+  type BenchModule,
+  findPythonDiskcache,
+  formatNumber,
+  formatRate,
+  formatTable,
+  machineLine,
+  type Stats,
+  summarize,
+  writeResult,
+} from './lib.js';
+
+interface Plan {
+  /** Rounds of every one-process measurement (and of extend). */
+  readonly rounds: number;
+  /** Per round and system: append, then the same number of popLeft (which empties the deque again). */
+  readonly deque: { readonly ops: number; readonly warmup: number };
+  readonly indexSet: { readonly ops: number; readonly warmup: number };
+  readonly indexGet: { readonly ops: number; readonly warmup: number };
+  readonly indexKeys: number;
+  readonly extendItems: number;
+  readonly drain: { readonly processes: number; readonly items: number; readonly rounds: number };
+}
+
+const FULL: Plan = {
+  rounds: 3,
+  deque: { ops: 3_000, warmup: 300 },
+  indexSet: { ops: 3_000, warmup: 300 },
+  indexGet: { ops: 10_000, warmup: 1_000 },
+  indexKeys: 10_000,
+  extendItems: 10_000,
+  drain: { processes: 4, items: 20_000, rounds: 3 },
+};
+
+const QUICK: Plan = {
+  rounds: 2,
+  deque: { ops: 400, warmup: 100 },
+  indexSet: { ops: 400, warmup: 100 },
+  indexGet: { ops: 2_000, warmup: 200 },
+  indexKeys: 2_000,
+  extendItems: 2_000,
+  drain: { processes: 4, items: 4_000, rounds: 1 },
+};
+
+const FLOOR = 'floor';
+const PYTHON = 'python';
+const LIBRARY = 'library';
+const TARGET = { maxVsFloor: 1.15, minOpsVsPython: 1.4, minExtendSpeedup: 10 } as const;
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Rotates `items` left by `by`: round r starts with a different system. */
+function rotated<T>(items: readonly T[], by: number): T[] {
+  const shift = by % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+/** One system's figures for one operation: medians over the rounds, and each round's mean. */
+interface OpRow {
+  readonly op: SingleOp;
+  readonly system: string;
+  readonly rounds: readonly Stats[];
+  readonly meanUs: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  /** Median over rounds of this mean ÷ the floor's mean in the same round. */
+  readonly vsFloor: number;
+  /** Median over rounds of Python's mean ÷ this mean in the same round (above 1: faster). */
+  readonly opsVsPython: number;
+}
+
+function opSettings(plan: Plan, op: SingleOp) {
+  return op === 'indexSet' ? plan.indexSet : op === 'indexGet' ? plan.indexGet : plan.deque;
+}
+
+/** Runs `op` on every contender in `plan.rounds` rounds, the order rotating each round. */
+async function measureOp(contenders: readonly Contender[], op: SingleOp, plan: Plan): Promise<OpRow[]> {
+  const { ops, warmup } = opSettings(plan, op);
+  const perRound = new Map<string, Stats[]>(contenders.map((contender) => [contender.id, []]));
+  let start = 0;
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const contender of rotated(contenders, round)) {
+      const { ns } = await contender.run(op, { start, warmup, ops });
+      perRound.get(contender.id)!.push(summarize(ns));
+    }
+    start += warmup + ops;
+  }
+  const ratioTo = (id: string, stats: readonly Stats[], invert: boolean) => {
+    const other = perRound.get(id);
+    if (!other) return Number.NaN;
+    return median(stats.map((s, r) => (invert ? other[r]!.meanUs / s.meanUs : s.meanUs / other[r]!.meanUs)));
+  };
+  return contenders.map((contender) => {
+    const rounds = perRound.get(contender.id)!;
+    return {
+      op,
+      system: contender.label,
+      rounds,
+      meanUs: median(rounds.map((s) => s.meanUs)),
+      p50Us: median(rounds.map((s) => s.p50Us)),
+      p99Us: median(rounds.map((s) => s.p99Us)),
+      vsFloor: ratioTo(FLOOR, rounds, false),
+      opsVsPython: ratioTo(PYTHON, rounds, true),
+    };
+  });
+}
+
+interface ExtendRow {
+  readonly system: string;
+  readonly roundsMs: readonly number[];
+  readonly medianMs: number;
+  /** Median over rounds of Python's time ÷ this time (the speed-up over Python). */
+  readonly speedupVsPython: number;
+}
+
+async function measureExtend(contenders: readonly Contender[], plan: Plan): Promise<ExtendRow[]> {
+  const times = new Map<string, number[]>(contenders.map((contender) => [contender.id, []]));
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const contender of rotated(contenders, round)) times.get(contender.id)!.push((await contender.extend(plan.extendItems)) / 1e6);
+  }
+  const python = times.get(PYTHON);
+  return contenders.map((contender) => {
+    const roundsMs = times.get(contender.id)!;
+    return {
+      system: contender.label,
+      roundsMs,
+      medianMs: median(roundsMs),
+      speedupVsPython: python ? median(roundsMs.map((ms, r) => python[r]! / ms)) : Number.NaN,
+    };
+  });
+}
+
+interface DrainRow {
+  readonly system: string;
+  readonly note: string;
+  readonly rounds: readonly DrainRound[];
+  readonly medianMs: number;
+  readonly itemsPerSecond: number;
+  readonly duplicates: number;
+  readonly lost: number;
+}
+
+async function measureDrain(systems: readonly DrainSystem[], plan: Plan): Promise<DrainRow[]> {
+  const rounds = new Map<string, DrainRound[]>(systems.map((system) => [system.id, []]));
+  for (let round = 0; round < plan.drain.rounds; round++) {
+    for (const system of rotated(systems, round)) rounds.get(system.id)!.push(await system.round());
+  }
+  return systems.map((system) => {
+    const done = rounds.get(system.id)!;
+    const medianMs = median(done.map((r) => r.wallNs / 1e6));
+    return {
+      system: system.label,
+      note: system.note,
+      rounds: done,
+      medianMs,
+      itemsPerSecond: plan.drain.items / (medianMs / 1000),
+      duplicates: done.reduce((total, r) => total + r.duplicates, 0),
+      lost: done.reduce((total, r) => total + r.lost, 0),
+    };
+  });
+}
+
+const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '–');
+const roundList = (values: readonly number[]) => values.map(formatNumber).join(' / ');
+
+function opTable(rows: readonly OpRow[]): string {
+  return formatTable(
+    [
+      { header: 'operation', align: 'left' },
+      { header: 'system', align: 'left' },
+      { header: 'mean µs' },
+      { header: 'p50 µs' },
+      { header: 'p99 µs' },
+      { header: 'ops/s' },
+      { header: 'vs floor' },
+      { header: 'ops/s vs Python' },
+      { header: 'mean µs by round', align: 'left' },
+    ],
+    rows.map((row) => [
+      SINGLE_OP_LABELS[row.op],
+      row.system,
+      formatNumber(row.meanUs),
+      formatNumber(row.p50Us),
+      formatNumber(row.p99Us),
+      formatRate(1e6 / row.meanUs),
+      ratio(row.vsFloor),
+      ratio(row.opsVsPython),
+      roundList(row.rounds.map((s) => s.meanUs)),
+    ]),
+  );
+}
+
+function extendTable(rows: readonly ExtendRow[], items: number): string {
+  return formatTable(
+    [
+      { header: 'system', align: 'left' },
+      { header: 'total ms' },
+      { header: 'µs per item' },
+      { header: 'speed-up vs Python' },
+      { header: 'ms by round', align: 'left' },
+    ],
+    rows.map((row) => [
+      row.system,
+      formatNumber(row.medianMs),
+      formatNumber((row.medianMs * 1000) / items),
+      ratio(row.speedupVsPython),
+      roundList(row.roundsMs),
+    ]),
+  );
+}
+
+function drainTable(rows: readonly DrainRow[]): string {
+  return formatTable(
+    [
+      { header: 'system', align: 'left' },
+      { header: 'wall ms' },
+      { header: 'items/s' },
+      { header: 'duplicates' },
+      { header: 'lost' },
+      { header: 'ms by round', align: 'left' },
+      { header: 'items per process, by round', align: 'left' },
+    ],
+    rows.map((row) => [
+      row.system,
+      formatNumber(row.medianMs),
+      formatRate(row.itemsPerSecond),
+      String(row.duplicates),
+      String(row.lost),
+      roundList(row.rounds.map((r) => r.wallNs / 1e6)),
+      row.rounds.map((r) => r.perProcess.join('+')).join(' / '),
+    ]),
+  );
+}
+
+/** The issue's targets, each with the measured figure and a verdict. */
+function targets(opRows: readonly OpRow[], extendRows: readonly ExtendRow[], drainRows: readonly DrainRow[]) {
+  const lines: { target: string; measured: string; met: boolean | null }[] = [];
+  for (const op of ['append', 'popLeft'] as const) {
+    const row = opRows.find((r) => r.op === op && r.system === 'this library');
+    if (!row) continue;
+    lines.push({
+      target: `${SINGLE_OP_LABELS[op]} ≤ ${TARGET.maxVsFloor}× the floor`,
+      measured: ratio(row.vsFloor),
+      met: Number.isFinite(row.vsFloor) ? row.vsFloor <= TARGET.maxVsFloor : null,
+    });
+    lines.push({
+      target: `${SINGLE_OP_LABELS[op]} ≥ ${TARGET.minOpsVsPython}× Python's ops/s`,
+      measured: ratio(row.opsVsPython),
+      met: Number.isFinite(row.opsVsPython) ? row.opsVsPython >= TARGET.minOpsVsPython : null,
+    });
+  }
+  const extend = extendRows.find((r) => r.system === 'this library');
+  if (extend) {
+    lines.push({
+      target: `Deque.extend ≥ ${TARGET.minExtendSpeedup}× faster than Python's`,
+      measured: ratio(extend.speedupVsPython),
+      met: Number.isFinite(extend.speedupVsPython) ? extend.speedupVsPython >= TARGET.minExtendSpeedup : null,
+    });
+  }
+  const library = drainRows.find((r) => r.system === 'this library');
+  const python = drainRows.find((r) => r.system === 'Python diskcache');
+  if (library) {
+    const exact = library.duplicates === 0 && library.lost === 0;
+    lines.push({
+      target: 'drain faster than Python, 0 duplicates and 0 lost',
+      measured: `${python ? `${ratio(python.medianMs / library.medianMs)} Python's items/s` : 'no Python'}, ${library.duplicates} duplicates, ${library.lost} lost`,
+      met: python ? exact && library.medianMs < python.medianMs : exact ? null : false,
+    });
+  }
+  return lines;
+}
+
+const collectionsBenchmark: BenchModule = {
+  name: 'collections',
+  title: 'Deque and Index vs raw SQLite (floor) vs Python diskcache; a 4-process drain',
+  async run({ quick, machine, log, progress }: BenchContext) {
+    const plan = quick ? QUICK : FULL;
+    const started = Date.now();
+    const keys = new IndexKeys(plan.indexKeys);
+    const python = findPythonDiskcache();
+    const skipped = 'missing' in python ? python.missing : null;
+    const contenders: Contender[] = [];
+    const drains: DrainSystem[] = [];
+    let opRows: OpRow[] = [];
+    let extendRows: ExtendRow[] = [];
+    let drainRows: DrainRow[] = [];
+    const systems: { label: string; note: string }[] = [];
+    try {
+      progress(`collections: opening the systems (${plan.indexKeys} index keys each)`);
+      contenders.push(openLibrary(keys), openFloor(keys));
+      if (!('missing' in python)) contenders.push(await openPython(python.python, python.version, keys));
+      for (const op of SINGLE_OPS) {
+        progress(`collections: ${SINGLE_OP_LABELS[op]}`);
+        opRows = opRows.concat(await measureOp(contenders, op, plan));
+      }
+      progress(`collections: Deque.extend of ${plan.extendItems} items`);
+      extendRows = await measureExtend(contenders, plan);
+      for (const { label, note } of contenders) systems.push({ label, note });
+      for (const contender of contenders.splice(0)) await contender.close();
+      progress(`collections: ${plan.drain.processes}-process drain of ${plan.drain.items} items`);
+      drains.push(await nodeDrain(plan.drain.processes, plan.drain.items));
+      if (!('missing' in python)) drains.push(await pythonDrain(python.python, plan.drain.processes, plan.drain.items));
+      drainRows = await measureDrain(drains, plan);
+      for (const { label, note } of drains) systems.push({ label: `${label} (drain)`, note });
+    } finally {
+      for (const contender of contenders) await contender.close();
+      for (const drain of drains) await drain.close();
+    }
+    const opsHeader = `${plan.deque.ops.toLocaleString('en-US')} appends then as many popLefts, ${plan.indexSet.ops.toLocaleString('en-US')} sets and ${plan.indexGet.ops.toLocaleString('en-US')} gets over ${plan.indexKeys.toLocaleString('en-US')} keys per round and system`;
+    log(`### Deque and Index, one process — ${VALUE_LENGTH}-character string values; ${opsHeader}; ${plan.rounds} rounds`);
+    log();
+    log(opTable(opRows));
+    log();
+    log(`### Deque.extend of ${plan.extendItems.toLocaleString('en-US')} items (one call), ${plan.rounds} rounds`);
+    log();
+    log(extendTable(extendRows, plan.extendItems));
+    log();
+    log(
+      `### ${plan.drain.processes} processes drain one deque of ${plan.drain.items.toLocaleString('en-US')} items (popLeft until empty), ${plan.drain.rounds} round${plan.drain.rounds === 1 ? '' : 's'}`,
+    );
+    log();
+    log(drainTable(drainRows));
+    log();
+    if (skipped) log(`- Python diskcache: skipped — ${skipped}`);
+    const checked = targets(opRows, extendRows, drainRows);
+    for (const line of checked) {
+      const verdict = line.met === null ? 'not checked (no Python)' : line.met ? 'met' : 'MISSED';
+      log(`target ${line.target}: ${line.measured} — ${verdict}`);
+    }
+    log();
+    log('Systems:');
+    for (const system of systems) log(`- ${system.label}: ${system.note}`);
+    log(
+      'Figures are medians over the rounds (each round: every system in turn, the order rotating); ratios are medians of the per-round ratios. "vs floor": this mean ÷ the floor\'s (below 1 is faster); "ops/s vs Python": Python\'s mean ÷ this mean (above 1 is faster). Drain wall time: from "go" to the last process\'s answer, process start-up and filling excluded.',
+    );
+    log(`Machine: ${machineLine(machine)}`);
+    const file = writeResult(quick ? 'quick-collections.json' : 'latest-collections.json', {
+      benchmark: 'collections',
+      date: new Date().toISOString(),
+      quick,
+      seconds: Math.round((Date.now() - started) / 1000),
+      machine,
+      plan,
+      python: 'missing' in python ? { missing: python.missing } : python,
+      operations: opRows,
+      extend: extendRows,
+      drain: drainRows,
+      targets: checked,
+    });
+    log(`Results: ${file}`);
+  },
+};
+
+export default collectionsBenchmark;
