@@ -42,6 +42,9 @@ export function runCheck(
       }
     }
 
+    // Post-order walk: with `fix`, a directory emptied by removing unknown files (or emptied
+    // sub-directories) is removed in the same pass, so one check({fix}) leaves a clean tree.
+    const root = path.resolve(disk.directory);
     const walk = (dir: string): void => {
       let names: fs.Dirent[];
       try {
@@ -49,19 +52,7 @@ export function runCheck(
       } catch {
         return;
       }
-      if (names.length === 0 && path.resolve(dir) !== path.resolve(disk.directory)) {
-        warnings.push({ kind: 'empty-dir', message: `empty directory: ${dir}`, path: dir });
-        if (fix) {
-          // rmdir, not rm: rm refuses directories (EISDIR) without `recursive`, which could delete
-          // files written meanwhile. A directory someone just filled again is left alone.
-          try {
-            fs.rmdirSync(dir);
-          } catch {
-            // not empty any more, or already gone
-          }
-        }
-        return;
-      }
+      const emptyAtStart = names.length === 0;
       for (const entry of names) {
         const full = path.resolve(dir, entry.name);
         if (full.includes('cache.db')) continue;
@@ -69,6 +60,19 @@ export function runCheck(
         else if (!referenced.has(full)) {
           warnings.push({ kind: 'unknown-file', message: `unknown file: ${full}`, path: full });
           if (fix) fs.rmSync(full, { force: true });
+        }
+      }
+      if (path.resolve(dir) === root) return;
+      const empty = emptyAtStart || (fix && isEmptyDir(dir));
+      if (!empty) return;
+      if (emptyAtStart) warnings.push({ kind: 'empty-dir', message: `empty directory: ${dir}`, path: dir });
+      if (fix) {
+        // rmdir, not rm: rm refuses directories (EISDIR) without `recursive`, which could delete
+        // files written meanwhile. A directory someone just filled again is left alone.
+        try {
+          fs.rmdirSync(dir);
+        } catch {
+          // not empty any more, or already gone
         }
       }
     };
@@ -88,4 +92,12 @@ export function runCheck(
     }
   });
   return warnings;
+}
+
+function isEmptyDir(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length === 0;
+  } catch {
+    return false;
+  }
 }

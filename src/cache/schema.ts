@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { DatabaseError } from './errors.js';
+import { DatabaseError, Timeout } from './errors.js';
 import { POLICIES } from './eviction.js';
 import type { CacheOptions, EvictionPolicy } from './types.js';
 
@@ -218,6 +218,11 @@ export function openDatabase(
         { cause: error },
       );
     }
+    if (isBusy(error)) {
+      throw new Timeout(`could not get the write lock of ${file} within 60 s to initialise it (another process holds it)`, {
+        cause: error,
+      });
+    }
     if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM' || code?.startsWith('SQLITE_IOERR')) {
       throw new DatabaseError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
     }
@@ -246,8 +251,11 @@ function initialise(db: Database.Database, given: Record<string, SettingValue>, 
     if (name.startsWith('sqlite_')) applyPragma(db, name, settings[name]!);
   }
 
-  const begin = () => db.prepare('BEGIN IMMEDIATE').run();
-  begin();
+  // Most opens find everything in place: then they write nothing and take no write lock, so
+  // opening a cache never waits behind a long transaction of another process.
+  if (hasSettings && isUpToDate(db, settings, stored, real)) return settings;
+
+  db.prepare('BEGIN IMMEDIATE').run();
   try {
     db.exec('CREATE TABLE IF NOT EXISTS Settings ( key TEXT NOT NULL UNIQUE, value)');
     const replace = db.prepare('INSERT OR REPLACE INTO Settings VALUES (?, ?)');
@@ -275,6 +283,45 @@ function initialise(db: Database.Database, given: Record<string, SettingValue>, 
     throw error;
   }
   return settings;
+}
+
+/** The SQLite type a setting is written with (see `initialise`). */
+function storedType(value: SettingValue, asReal: boolean): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return 'text';
+  if (typeof value === 'bigint') return 'integer';
+  return !asReal && Number.isSafeInteger(value) ? 'integer' : 'real';
+}
+
+/**
+ * Whether the database already holds exactly these settings (same values and SQLite types), the
+ * metadata rows, and every table, index and (single-quoted) trigger that `initialise` creates.
+ */
+function isUpToDate(
+  db: Database.Database,
+  settings: Record<string, SettingValue>,
+  stored: Record<string, SettingValue>,
+  real: ReadonlySet<string>,
+): boolean {
+  const types = new Map(
+    (db.prepare('SELECT key, typeof(value) FROM Settings').raw().all() as [string, string][]).map(([name, type]) => [name, type]),
+  );
+  for (const [name, value] of Object.entries(settings)) {
+    const asReal = real.has(name) && typeof value === 'number';
+    if (types.get(name) !== storedType(value, asReal)) return false;
+    if (String(stored[name]) !== String(value)) return false;
+  }
+  for (const name of Object.keys(METADATA)) if (!types.has(name)) return false;
+  const objects = new Map(
+    (db.prepare("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'Cache'").raw().all() as [string, string | null][]).map(
+      ([name, sql]) => [name, sql ?? ''],
+    ),
+  );
+  const policyIndex = /INDEX IF NOT EXISTS (\w+)/.exec(POLICIES[settings.eviction_policy as EvictionPolicy].init ?? '')?.[1];
+  const required = ['Cache', 'Cache_key_raw', 'Cache_expire_time', ...Object.keys(TRIGGERS), ...(policyIndex ? [policyIndex] : [])];
+  if (required.some((name) => !objects.has(name))) return false;
+  for (const name of Object.keys(TRIGGERS)) if (objects.get(name)!.includes('"')) return false;
+  return objects.has('Cache_tag_rowid') === Boolean(Number(settings.tag_index));
 }
 
 /**
