@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { registerCacheCommands } from './cache-commands.js';
+import { registerDequeCommands, registerIndexCommands } from './collection-commands.js';
 import { addGlobalOptions, type CliIo } from './context.js';
 import {
   CliError,
@@ -24,7 +25,11 @@ import { formatValue, toJson } from './output.js';
 export type CommandGroup = (program: Command, io: CliIo) => void;
 
 /** The command groups of `diskcache`, in the order `--help` lists them. */
-export const COMMAND_GROUPS: readonly CommandGroup[] = [registerCacheCommands];
+export const COMMAND_GROUPS: readonly CommandGroup[] = [
+  registerCacheCommands,
+  registerDequeCommands,
+  registerIndexCommands,
+];
 
 const ENVIRONMENT_HELP = `Environment:
   DISKCACHE_DIR    the cache directory when --dir is not given
