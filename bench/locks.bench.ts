@@ -5,7 +5,6 @@
  * It reports; it never asserts a time.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { BoundedSemaphore, Cache, Lock, RLock } from '../src/index.js';
 import {
@@ -17,6 +16,7 @@ import {
   formatRate,
   formatTable,
   freshDirectory,
+  loadAverage,
   measure,
   type Stats,
   summarize,
@@ -38,6 +38,12 @@ interface Row {
   /** Contended only: fewest and most operations one process completed. */
   readonly spread?: readonly [number, number];
 }
+
+/** One await acquire() + release() of `lock`. */
+const cycle = (lock: Lock | RLock | BoundedSemaphore) => async () => {
+  await lock.acquire();
+  lock.release();
+};
 
 /** Times `ops` awaited calls of `fn`, one sample per call, after a short warm-up. */
 async function measureAsync(fn: () => Promise<unknown>, ops: number): Promise<Stats> {
@@ -173,14 +179,6 @@ function table(rows: readonly Row[], contendedRows: boolean): string {
   );
 }
 
-/** The 1/5/15-minute load averages: on a 2-core machine, other work skews the numbers. */
-function loadAverage(): string {
-  return os
-    .loadavg()
-    .map((load) => load.toFixed(2))
-    .join(' / ');
-}
-
 async function run(context: BenchContext): Promise<void> {
   const loadBefore = loadAverage();
   const plan = context.quick ? QUICK : FULL;
@@ -194,10 +192,7 @@ async function run(context: BenchContext): Promise<void> {
     const lock = new Lock(cache, 'lock', { expire: 60 });
     uncontended.push({
       system: 'Lock await acquire() + release()',
-      stats: await measureAsync(async () => {
-        await lock.acquire();
-        lock.release();
-      }, plan.uncontendedOps),
+      stats: await measureAsync(cycle(lock), plan.uncontendedOps),
     });
     uncontended.push({
       system: 'Lock tryAcquire() + release() (sync)',
@@ -212,18 +207,12 @@ async function run(context: BenchContext): Promise<void> {
     const rlock = new RLock(cache, 'rlock', { expire: 60 });
     uncontended.push({
       system: 'RLock await acquire() + release()',
-      stats: await measureAsync(async () => {
-        await rlock.acquire();
-        rlock.release();
-      }, plan.uncontendedOps),
+      stats: await measureAsync(cycle(rlock), plan.uncontendedOps),
     });
     const semaphore = new BoundedSemaphore(cache, 'semaphore', { value: 3, expire: 60 });
     uncontended.push({
       system: 'BoundedSemaphore(3) await acquire() + release()',
-      stats: await measureAsync(async () => {
-        await semaphore.acquire();
-        semaphore.release();
-      }, plan.uncontendedOps),
+      stats: await measureAsync(cycle(semaphore), plan.uncontendedOps),
     });
   } finally {
     cache.close();

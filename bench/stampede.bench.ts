@@ -6,7 +6,6 @@
  * same value, and how long callers waited. It reports; it never asserts a time.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cache } from '../src/index.js';
 import {
@@ -17,6 +16,7 @@ import {
   formatTable,
   freshDirectory,
   importOptional,
+  loadAverage,
   writeResult,
 } from './lib.js';
 
@@ -100,14 +100,6 @@ async function measureContender(contender: string, rounds: number): Promise<Resu
     counter.close();
     remove();
   }
-}
-
-/** The 1/5/15-minute load averages: on a 2-core machine, other work skews the numbers. */
-function loadAverage(): string {
-  return os
-    .loadavg()
-    .map((load) => load.toFixed(2))
-    .join(' / ');
 }
 
 async function run(context: BenchContext): Promise<void> {
