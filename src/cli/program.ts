@@ -11,6 +11,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCacheCommands } from './cache-commands.js';
 import { registerDequeCommands, registerIndexCommands } from './collection-commands.js';
 import { addGlobalOptions, type CliIo } from './context.js';
+import { registerCrawlCommand } from './crawl-command.js';
 import {
   CliError,
   EXIT,
@@ -20,6 +21,8 @@ import {
   exitCodeName,
 } from './exit-codes.js';
 import { formatValue, toJson } from './output.js';
+import { registerQueueCommands } from './queue-commands.js';
+import { registerWorkCommand } from './work-command.js';
 
 /** A group of commands: registers its commands (or one parent command) on the root program. */
 export type CommandGroup = (program: Command, io: CliIo) => void;
@@ -29,6 +32,9 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerCacheCommands,
   registerDequeCommands,
   registerIndexCommands,
+  registerQueueCommands,
+  registerWorkCommand,
+  registerCrawlCommand,
 ];
 
 const ENVIRONMENT_HELP = `Environment:

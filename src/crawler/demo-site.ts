@@ -29,6 +29,11 @@ export interface DemoSite {
   readonly reachablePages: number;
   /** How many requests the site has served (per path), to check for duplicate fetches. */
   readonly hits: ReadonlyMap<string, number>;
+  /**
+   * Paths fetched more often than a crawler needed to (once, plus once more after a deliberate
+   * 503); robots.txt is left out, since each worker process reads it.
+   */
+  duplicateFetches(): string[];
   close(): Promise<void>;
 }
 
@@ -74,6 +79,7 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
   const site = buildSite(pages, linksPerPage, options.seed ?? 1);
   const hits = new Map<string, number>();
   const failedOnce = new Set<number>();
+  const failedPaths = new Set<string>();
 
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
@@ -91,6 +97,7 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     }
     if (page.flaky && !failedOnce.has(index)) {
       failedOnce.add(index);
+      failedPaths.add(path);
       response.writeHead(503, { 'content-type': 'text/html', 'retry-after': '0' }).end('<h1>Try again</h1>');
       return;
     }
@@ -113,6 +120,10 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     url: `http://127.0.0.1:${port}/`,
     reachablePages: countReachable(site),
     hits,
+    duplicateFetches: () =>
+      [...hits.entries()]
+        .filter(([path, count]) => path !== '/robots.txt' && count > 1 + (failedPaths.has(path) ? 1 : 0))
+        .map(([path]) => path),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
