@@ -59,7 +59,7 @@ function summaryText(summary: RunSummary): string {
 }
 
 /** Turns SIGINT/SIGTERM into `controller.abort()` (a second one exits 130); returns the cleanup. */
-function onStopSignals(controller: AbortController): () => void {
+export function onStopSignals(controller: AbortController): () => void {
   let signals = 0;
   const handle = () => {
     if (++signals > 1) process.exit(130);
