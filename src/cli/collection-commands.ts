@@ -6,6 +6,8 @@
  * deque goes through `Deque` itself, which knows the order of its keys.
  * It must not hold collection logic of its own; what Deque or Index lacks belongs there.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Cache } from '../cache/cache.js';
 import { Timeout } from '../cache/errors.js';
@@ -16,6 +18,8 @@ import { formatTable, formatValue, parseCount, parseJson } from './output.js';
 
 /** Lines of list output written at once (and the rows aligned together by `index items`). */
 const LINES_PER_WRITE = 1000;
+/** The database file of a cache directory (as in context.ts). */
+const DATABASE_FILE = 'cache.db';
 
 type Side = 'back' | 'front';
 
@@ -54,17 +58,20 @@ function parseValues(context: CommandContext, texts: readonly string[]): unknown
 }
 
 /**
- * Runs `body` on the directory's cache. A command that adds (`adds`) may create the directory,
- * and sets the eviction policy `none` as `new Deque(dir)`, `new Index(dir)` and python-diskcache's
- * constructors do, so that nothing added is ever culled; the others never create or change it.
+ * Runs `body` on the directory's cache. Only a command that adds (`adds`) may create the
+ * directory; one that does gives the new cache the eviction policy `none`, as `new Deque(dir)`,
+ * `new Index(dir)` and python-diskcache's constructors do, so that nothing added is ever culled.
+ * An existing directory's settings are left as they are: the CLI never retunes someone's cache.
  */
 function withCollection<T>(
   context: CommandContext,
   adds: boolean,
   body: (cache: Cache) => T | Promise<T>,
 ): Promise<T> {
+  const creating = adds && !fs.existsSync(path.join(context.directory(), DATABASE_FILE));
   return context.withCache({ create: adds }, (cache) => {
-    if (adds && cache.settings.eviction_policy !== 'none') {
+    // Two processes creating the same directory both land here; setting 'none' twice is harmless.
+    if (creating && cache.settings.eviction_policy !== 'none') {
       cache.transact(() => cache.reset('eviction_policy', 'none'));
     }
     return body(cache);

@@ -243,20 +243,23 @@ describe('diskcache index', () => {
     expect(withIndex(dir, (index) => index.size)).toBe(0);
   });
 
-  it('set creates the index with eviction policy none; reads on a missing directory create nothing', async () => {
+  it('set creates an index with eviction policy none, leaves an existing cache’s policy alone; reads on a missing directory create nothing', async () => {
     const parent = tempDir('cli-index');
     const missing = path.join(parent, 'missing');
-    const [size, badKey] = await Promise.all([
+    const created = path.join(parent, 'created');
+    const plain = path.join(parent, 'plain');
+    using(new Cache(plain, { evictionPolicy: 'least-recently-used' }), () => undefined);
+    const results = await Promise.all([
       runCli(['-d', missing, 'index', 'size']),
       runCli(['-d', missing, 'index', 'set', '--int-key', 'x', 'v']),
+      runCli(['-d', created, 'index', 'set', 'k', 'v']),
+      runCli(['-d', plain, 'index', 'set', 'k', 'v']),
     ]);
-    expect([size.code, badKey.code]).toEqual([5, 2]);
+    expect(results.map((result) => result.code)).toEqual([5, 2, 0, 0]);
     expect(fs.existsSync(missing)).toBe(false);
-    const created = path.join(parent, 'created');
-    expect((await runCli(['-d', created, 'index', 'set', 'k', 'v'])).code).toBe(0);
-    const cache = new Cache(created);
-    expect(cache.settings.eviction_policy).toBe('none');
-    cache.close();
+    const policy = (dir: string) =>
+      using(new Cache(dir), (cache) => cache.settings.eviction_policy);
+    expect([policy(created), policy(plain)]).toEqual(['none', 'least-recently-used']);
     expect(withIndex(created, (index) => index.get('k'))).toBe('v');
   });
 });
