@@ -5,8 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { buildProgram } from '../../src/cli/program.js';
 import { Deque } from '../../src/collections/deque.js';
 import { Index } from '../../src/collections/index.js';
 import { Cache } from '../../src/index.js';
@@ -332,3 +334,20 @@ print(repr(list(diskcache.Index(sys.argv[1]).items())))`,
     });
   },
 );
+
+describe('docs/cli.md', () => {
+  it('documents every deque and index subcommand the program has', () => {
+    const docs = fs.readFileSync(
+      path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/cli.md'),
+      'utf8',
+    );
+    const io = { stdout: { write: () => true }, stderr: { write: () => true }, env: {} };
+    const program = buildProgram(io);
+    for (const group of ['deque', 'index']) {
+      const parent = program.commands.find((command) => command.name() === group);
+      const names = parent?.commands.map((command) => command.name()) ?? [];
+      expect(names.length).toBeGreaterThan(5);
+      for (const name of names) expect(docs).toMatch(new RegExp(`^\\| \`${group} ${name}\\b`, 'm'));
+    }
+  });
+});
