@@ -1,0 +1,84 @@
+import { fork } from 'node:child_process';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkQueue } from '../../src/collections/work-queue.js';
+import { crawl } from '../../src/crawler/crawl.js';
+import type { PageRecord } from '../../src/crawler/crawl-handler.js';
+import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
+import { exited, FIXTURES } from '../helpers/children.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** The pages recorded in a crawl directory, by URL. */
+function recorded(directory: string): Map<string, PageRecord> {
+  const queue = new WorkQueue(directory);
+  const pages = new Map([...queue.results.entries()].map(([url, record]) => [String(url), record as PageRecord]));
+  queue.close();
+  return pages;
+}
+
+describe('crawl', () => {
+  let site: DemoSite;
+  beforeAll(async () => {
+    site = await startDemoSite({ pages: 150, seed: 3, slowMs: 30 });
+  });
+  afterAll(() => site.close());
+
+  it('records every reachable page once, dead links as 404 and robots-excluded pages as skipped', async () => {
+    const directory = tempDir('crawl');
+    const summary = await crawl({ startUrl: site.url, directory, processes: 2, concurrency: 4 });
+    expect(summary.reason).toBe('drained');
+    expect(summary.resumed).toBe(false);
+    expect(summary.remaining).toBe(0);
+    expect(summary.failed).toBe(0);
+    const pages = recorded(directory);
+    const ok = [...pages.values()].filter((page) => page.status === 200);
+    // '/' and '/page/0' are the same page under two URLs.
+    expect(new Set(ok.map((page) => page.title)).size).toBe(site.reachablePages);
+    expect([...pages.values()].some((page) => page.status === 404)).toBe(true);
+    expect(pages.get(`${site.url}private/secret`)?.skipped).toBe('robots');
+    expect([...pages.keys()].every((url) => url.startsWith(site.url))).toBe(true); // external links not followed
+    expect(summary.pages).toBe(pages.size);
+    expect(site.duplicateFetches()).toEqual([]);
+  });
+
+  it('resumes after the whole crawl (parent and workers) is SIGKILLed, losing and repeating nothing it recorded', async () => {
+    const resumeSite = await startDemoSite({ pages: 200, seed: 11, slowMs: 60 });
+    try {
+      const directory = tempDir('crawl-resume');
+      // Detached: its own process group, so one kill takes the runner and its workers at once.
+      const child = fork(path.join(FIXTURES, 'crawl-run.ts'), [resumeSite.url, directory, '2'], {
+        execArgv: ['--import', 'tsx'],
+        detached: true,
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
+      await new Promise<void>((resolve, reject) => {
+        child.on('message', (message: { type: string; done?: number }) => {
+          if (message.type === 'progress' && (message.done ?? 0) >= 40) resolve();
+          if (message.type === 'summary') reject(new Error('the crawl finished before it could be killed'));
+        });
+      });
+      process.kill(-child.pid!, 'SIGKILL');
+      expect(await exited(child)).toBe('SIGKILL');
+      const before = recorded(directory);
+      expect(before.size).toBeGreaterThanOrEqual(40);
+      expect(before.size).toBeLessThan(200);
+
+      const summary = await crawl({ startUrl: resumeSite.url, directory, processes: 2, concurrency: 4, leaseSeconds: 2 });
+      expect(summary.resumed).toBe(true);
+      expect(summary.reason).toBe('drained');
+      expect(summary.remaining).toBe(0);
+      const after = recorded(directory);
+      const titles = new Set([...after.values()].filter((page) => page.status === 200).map((page) => page.title));
+      expect(titles.size).toBe(resumeSite.reachablePages);
+      // Everything recorded before the kill is still there, unchanged.
+      for (const [url, page] of before) expect(after.get(url)).toEqual(page);
+    } finally {
+      await resumeSite.close();
+    }
+  });
+
+  it('rejects bad options with errors that name them', async () => {
+    await expect(crawl({ startUrl: 'ftp://x', directory: tempDir('crawl') })).rejects.toThrow(/startUrl/);
+    await expect(crawl({ startUrl: site.url, directory: tempDir('crawl'), processes: 0 })).rejects.toThrow(/processes/);
+  });
+});
