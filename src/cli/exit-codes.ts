@@ -28,7 +28,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** The help text listing the exit codes (shared by `--help` and the docs test). */
 export const EXIT_CODES_HELP = `Exit codes:
   0  ok
-  1  not found (get/delete of a missing key)
+  1  not found (a missing key, an empty deque)
   2  usage error (unknown command or option, bad argument)
   3  check found problems (without --fix, or left after --fix)
   4  timeout: the cache's write lock was busy for longer than --timeout
