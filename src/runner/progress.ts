@@ -109,6 +109,7 @@ export function createProgressReporter(stream: ProgressStream, options: { interv
   const tty = options.tty ?? stream.isTTY === true;
   const intervalSeconds = options.intervalSeconds ?? 5;
   let lastLine = Number.NEGATIVE_INFINITY;
+  let lastText = '';
   return {
     update(progress) {
       if (tty) {
@@ -117,14 +118,16 @@ export function createProgressReporter(stream: ProgressStream, options: { interv
       }
       if (progress.elapsedSeconds - lastLine < intervalSeconds) return;
       lastLine = progress.elapsedSeconds;
-      stream.write(`${formatProgressLine(progress)}\n`);
+      lastText = formatProgressLine(progress);
+      stream.write(`${lastText}\n`);
     },
     finish(progress) {
       if (tty) {
         stream.write(`\r\x1b[2K${formatProgressBar(progress, stream.columns ?? 80)}\n`);
         return;
       }
-      stream.write(`${formatProgressLine(progress)}\n`);
+      const text = formatProgressLine(progress);
+      if (text !== lastText) stream.write(`${text}\n`);
     },
   };
 }

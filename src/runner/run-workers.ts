@@ -76,7 +76,7 @@ const MAX_START_FAILURES = 5;
 const QUICK_DEATH_SECONDS = 2;
 const MAX_RESTART_DELAY_SECONDS = 5;
 /** How often `once` looks whether the queue is drained. */
-const DRAIN_CHECK_MS = 100;
+const DRAIN_CHECK_MS = 50;
 /** Extra time a stopping child gets beyond the grace period before SIGKILL. */
 const KILL_MARGIN_SECONDS = 10;
 

@@ -1,0 +1,2 @@
+/** The work queue benchmark's handler: a no-op job, as in plainjob's own benchmark. */
+export default function noop() {}
