@@ -40,6 +40,34 @@ export function handlerPath(module: HandlerModule): string {
   return module.startsWith('file:') ? fileURLToPath(module) : path.resolve(module);
 }
 
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+let tsxRegistered = false;
+
+/**
+ * Imports a module; a TypeScript file that plain Node cannot load is retried once tsx's loader is
+ * registered in this process (when tsx is installed), so `diskcache work handler.ts` works from
+ * the compiled CLI too.
+ */
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(file).href;
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (error) {
+    if ((error as { code?: unknown })?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !TYPESCRIPT.test(file) || tsxRegistered) throw error;
+    const api = 'tsx/esm/api'; // a runtime name: tsx is optional for users of the package
+    let register: () => unknown;
+    try {
+      ({ register } = (await import(api)) as { register: () => unknown });
+    } catch {
+      throw new Error(`${(error as Error).message}; install tsx to run a TypeScript handler, or compile it to JavaScript`, { cause: error });
+    }
+    register();
+    tsxRegistered = true;
+    // A new URL: Node caches the failed load of the first one.
+    return (await import(`${url}?tsx`)) as Record<string, unknown>;
+  }
+}
+
 /**
  * Imports a handler module and returns its handler function.
  * @throws HandlerModuleError when the file does not exist, fails to load, or exports no function.
@@ -50,7 +78,7 @@ export async function loadHandler(module: HandlerModule): Promise<JobHandler> {
   if (!fs.statSync(file).isFile()) throw new HandlerModuleError(`handler module is not a file: ${file}`);
   let exports: Record<string, unknown>;
   try {
-    exports = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    exports = await importModule(file);
   } catch (error) {
     throw new HandlerModuleError(`handler module ${file} failed to load: ${(error as Error)?.message ?? String(error)}`, { cause: error });
   }
