@@ -14,7 +14,12 @@ const worker = defineWorker('bench', async () => Promise.resolve(), { queue, log
 void worker.start();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 await sleep(10);
-while (queue.countJobs({ status: JobStatus.Pending }) + queue.countJobs({ status: JobStatus.Processing }) > 0) await sleep(50);
+while (
+  queue.countJobs({ status: JobStatus.Pending }) +
+    queue.countJobs({ status: JobStatus.Processing }) >
+  0
+)
+  await sleep(50);
 await worker.stop();
 queue.close();
 process.exit(0);

@@ -41,11 +41,18 @@ const PLAINJOB_WORKER = path.join(BENCH_DIR, 'queue-plainjob-worker.mjs');
 /** Compiles src/ with the project's build settings into BUILD and imports it. */
 async function buildLibrary(): Promise<Library> {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  if (result.status !== 0) throw new Error(`tsc failed building the library for the benchmark:\n${result.stdout}${result.stderr}`);
+  const result = spawnSync(
+    process.execPath,
+    [tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
+  if (result.status !== 0)
+    throw new Error(
+      `tsc failed building the library for the benchmark:\n${result.stdout}${result.stderr}`,
+    );
   return (await import(pathToFileURL(path.join(BUILD, 'index.js')).href)) as Library;
 }
 
@@ -84,7 +91,9 @@ function payloads(jobs: number): { jobId: number }[] {
 
 function exitOf(child: ReturnType<typeof fork>): Promise<void> {
   return new Promise((resolve, reject) =>
-    child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`worker exited with ${signal ?? code}`)))),
+    child.once('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`worker exited with ${signal ?? code}`)),
+    ),
   );
 }
 
@@ -96,9 +105,16 @@ async function runLibrary(library: Library, processes: number, jobs: number): Pr
     queue.putMany(payloads(jobs));
     const enqueueMs = performance.now() - putStart;
     const start = performance.now();
-    const summary = await library.runWorkers({ queue, handler: HANDLER, processes, concurrency: 1, once: true });
+    const summary = await library.runWorkers({
+      queue,
+      handler: HANDLER,
+      processes,
+      concurrency: 1,
+      once: true,
+    });
     const drainMs = performance.now() - start;
-    if (summary.stats.done !== jobs) throw new Error(`library: ${summary.stats.done} of ${jobs} jobs done`);
+    if (summary.stats.done !== jobs)
+      throw new Error(`library: ${summary.stats.done} of ${jobs} jobs done`);
     return { drainMs, enqueueMs };
   } finally {
     queue.close();
@@ -106,17 +122,28 @@ async function runLibrary(library: Library, processes: number, jobs: number): Pr
   }
 }
 
-async function runPlainjob(plainjob: PlainjobModule, processes: number, jobs: number): Promise<Run> {
+async function runPlainjob(
+  plainjob: PlainjobModule,
+  processes: number,
+  jobs: number,
+): Promise<Run> {
   const { directory, remove } = freshDirectory('plainjob');
   const file = path.join(directory, 'bench.db');
-  const queue = plainjob.defineQueue({ connection: plainjob.better(new Database(file)), logger: quiet });
+  const queue = plainjob.defineQueue({
+    connection: plainjob.better(new Database(file)),
+    logger: quiet,
+  });
   try {
     const putStart = performance.now();
     queue.addMany('bench', payloads(jobs));
     const enqueueMs = performance.now() - putStart;
     const start = performance.now();
     const workers = Array.from({ length: processes }, () =>
-      fork(PLAINJOB_WORKER, [file], { cwd: ROOT, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      fork(PLAINJOB_WORKER, [file], {
+        cwd: ROOT,
+        execArgv: [],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
     );
     await Promise.all(workers.map(exitOf));
     const drainMs = performance.now() - start;
@@ -148,11 +175,15 @@ print(n)`;
 
 function python(executable: string, script: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(executable, ['-c', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(executable, ['-c', script, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`python exited with ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out.trim()) : reject(new Error(`python exited with ${code}`)),
+    );
   });
 }
 
@@ -161,7 +192,9 @@ async function runPython(executable: string, processes: number, jobs: number): P
   try {
     const enqueueMs = Number(await python(executable, PYTHON_FILL, [directory, String(jobs)]));
     const start = performance.now();
-    const counts = await Promise.all(Array.from({ length: processes }, () => python(executable, PYTHON_DRAIN, [directory])));
+    const counts = await Promise.all(
+      Array.from({ length: processes }, () => python(executable, PYTHON_DRAIN, [directory])),
+    );
     const drainMs = performance.now() - start;
     const popped = counts.reduce((total, text) => total + Number(text), 0);
     if (popped !== jobs) throw new Error(`python: popped ${popped} of ${jobs}`);
@@ -179,25 +212,38 @@ function median(values: readonly number[]): number {
 
 const bench: BenchModule = {
   name: 'queue',
-  title: "WorkQueue + runner vs plainjob on plainjob's scenario (no-op jobs, 1/2/4 processes), and Python diskcache's Deque drain",
+  title:
+    "WorkQueue + runner vs plainjob on plainjob's scenario (no-op jobs, 1/2/4 processes), and Python diskcache's Deque drain",
   async run(context: BenchContext) {
     const plan = context.quick ? QUICK : FULL;
-    context.progress('queue: compiling the library (tsc) so that its workers run as plain JavaScript');
+    context.progress(
+      'queue: compiling the library (tsc) so that its workers run as plain JavaScript',
+    );
     const library = await buildLibrary();
     const loadBefore = loadAverage();
     const plainjob = await importOptional<PlainjobModule>('plainjob');
     const pythonFound = findPythonDiskcache();
-    const systems: System[] = ['library', ...('missing' in plainjob ? [] : ['plainjob' as const]), ...('missing' in pythonFound ? [] : ['python' as const])];
+    const systems: System[] = [
+      'library',
+      ...('missing' in plainjob ? [] : ['plainjob' as const]),
+      ...('missing' in pythonFound ? [] : ['python' as const]),
+    ];
     const runs = new Map<string, Run[]>();
     for (let round = 1; round <= plan.rounds; round++) {
       for (const processes of PROCESS_COUNTS) {
         for (const system of systems) {
-          context.progress(`queue: round ${round}/${plan.rounds}, ${system}, ${processes} processes, ${plan.jobs} jobs`);
+          context.progress(
+            `queue: round ${round}/${plan.rounds}, ${system}, ${processes} processes, ${plan.jobs} jobs`,
+          );
           const run =
             system === 'library'
               ? await runLibrary(library, processes, plan.jobs)
               : system === 'plainjob'
-                ? await runPlainjob((plainjob as { module: PlainjobModule }).module, processes, plan.jobs)
+                ? await runPlainjob(
+                    (plainjob as { module: PlainjobModule }).module,
+                    processes,
+                    plan.jobs,
+                  )
                 : await runPython((pythonFound as { python: string }).python, processes, plan.jobs);
           const key = `${system}/${processes}`;
           runs.set(key, [...(runs.get(key) ?? []), run]);
@@ -209,8 +255,12 @@ const bench: BenchModule = {
       return list ? plan.jobs / (median(list.map((run) => run.drainMs)) / 1000) : Number.NaN;
     };
     const enqueue = (system: System) => {
-      const list = [...runs].filter(([key]) => key.startsWith(`${system}/`)).flatMap(([, list]) => list);
-      return list.length ? plan.jobs / (median(list.map((run) => run.enqueueMs)) / 1000) : Number.NaN;
+      const list = [...runs]
+        .filter(([key]) => key.startsWith(`${system}/`))
+        .flatMap(([, list]) => list);
+      return list.length
+        ? plan.jobs / (median(list.map((run) => run.enqueueMs)) / 1000)
+        : Number.NaN;
     };
     const rows = PROCESS_COUNTS.map((processes) => {
       const library = rate('library', processes);
@@ -246,12 +296,19 @@ const bench: BenchModule = {
     context.log(
       '\nThe library leases each job (fencing token, heartbeat, at-least-once: a killed worker loses nothing); plainjob marks jobs "processing" without a token; Python\'s Deque.popleft removes the item, so a worker that dies after popping loses it.',
     );
-    context.log(`Load average (1/5/15 min) before: ${loadBefore}; after: ${loadAverage()} (${context.machine.cores} cores).`);
+    context.log(
+      `Load average (1/5/15 min) before: ${loadBefore}; after: ${loadAverage()} (${context.machine.cores} cores).`,
+    );
     writeResult(context.quick ? 'quick-queue.json' : 'latest-queue.json', {
       machine: context.machine,
       plan,
       loadAverage: { before: loadBefore, after: loadAverage() },
-      jobsPerSecond: Object.fromEntries(systems.map((system) => [system, Object.fromEntries(PROCESS_COUNTS.map((p) => [p, Math.round(rate(system, p))]))])),
+      jobsPerSecond: Object.fromEntries(
+        systems.map((system) => [
+          system,
+          Object.fromEntries(PROCESS_COUNTS.map((p) => [p, Math.round(rate(system, p))])),
+        ]),
+      ),
       runs: Object.fromEntries(runs),
     });
   },

@@ -7,7 +7,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { JobContext } from '../src/index.js';
 
-export default async function hashFile(file: string, job: JobContext): Promise<{ sha256: string; bytes: number }> {
+export default async function hashFile(
+  file: string,
+  job: JobContext,
+): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
   // The signal aborts when the lease is lost or the runner stops past its grace period.

@@ -23,7 +23,9 @@ const { values, positionals } = parseArgs({
 const folder = path.resolve(positionals[0] ?? path.join(here, '..', 'src'));
 // One queue per folder by default, in the temp directory: the same command resumes the same queue.
 const id = crypto.createHash('sha256').update(folder).digest('hex').slice(0, 12);
-const queueDirectory = path.resolve(values.queue ?? path.join(os.tmpdir(), `diskcache-resumable-hash-${id}`));
+const queueDirectory = path.resolve(
+  values.queue ?? path.join(os.tmpdir(), `diskcache-resumable-hash-${id}`),
+);
 
 function* files(directory: string): Generator<string> {
   for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
@@ -36,7 +38,9 @@ function* files(directory: string): Generator<string> {
 
 const queue = new WorkQueue<string>(queueDirectory, { leaseSeconds: 30 });
 const found = [...files(folder)];
-const queued = queue.putMany(found, { key: (file) => file }).filter((jobId) => jobId !== undefined).length;
+const queued = queue
+  .putMany(found, { key: (file) => file })
+  .filter((jobId) => jobId !== undefined).length;
 console.log(`${folder}: ${found.length} files, ${queued} newly queued; queue ${queueDirectory}`);
 
 // Ctrl-C (or SIGTERM) stops gracefully: running jobs finish, the others stay queued.
@@ -52,17 +56,25 @@ const summary = await runWorkers({
   concurrency: 4,
   once: true,
   signal: stop.signal,
-  onProgress: (progress) => reporter.update((last = progress)),
+  onProgress: (progress) => {
+    last = progress;
+    reporter.update(progress);
+  },
 });
 if (last) reporter.finish(last);
 
 const results = queue.results;
-console.log(`${summary.reason === 'drained' ? 'done' : 'stopped'}: ${results.size} files hashed, ${summary.stats.pending} still queued, ${summary.stats.failed} failed`);
+console.log(
+  `${summary.reason === 'drained' ? 'done' : 'stopped'}: ${results.size} files hashed, ${summary.stats.pending} still queued, ${summary.stats.failed} failed`,
+);
 let shown = 0;
 for (const [file, result] of results.entries()) {
   if (shown++ === 3) break;
-  console.log(`  ${(result as { sha256: string }).sha256.slice(0, 16)}…  ${path.relative(folder, String(file))}`);
+  console.log(
+    `  ${(result as { sha256: string }).sha256.slice(0, 16)}…  ${path.relative(folder, String(file))}`,
+  );
 }
 if (summary.reason === 'stopped') console.log('run the same command again to resume');
-for (const failed of queue.failed({ limit: 5 })) console.log(`  failed: ${failed.key}: ${failed.error.split('\n')[0]}`);
+for (const failed of queue.failed({ limit: 5 }))
+  console.log(`  failed: ${failed.key}: ${failed.error.split('\n')[0]}`);
 queue.close();

@@ -11,7 +11,14 @@ import { type Command, Option } from 'commander';
 import { WorkQueue } from '../collections/work-queue.js';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { formatTable, formatTime, formatValue, parseCount, parseJson, parseSeconds } from './output.js';
+import {
+  formatTable,
+  formatTime,
+  formatValue,
+  parseCount,
+  parseJson,
+  parseSeconds,
+} from './output.js';
 
 function inline(value: unknown): string {
   return formatValue(value, { inline: true });
@@ -23,7 +30,11 @@ export function isWorkQueueDirectory(directory: string): boolean {
   if (!fs.existsSync(file)) return false;
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'WorkQueue_jobs'").get() !== undefined;
+    return (
+      db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'WorkQueue_jobs'")
+        .get() !== undefined
+    );
   } finally {
     db.close();
   }
@@ -35,16 +46,31 @@ function queueDirectory(context: CommandContext, given: string | undefined): str
 }
 
 /** Opens the queue; unless `create`, the directory must already hold one (exit 5 otherwise). */
-export function openQueue(context: CommandContext, directory: string, options: { create: boolean }): WorkQueue<unknown> {
-  if (fs.existsSync(directory) && !fs.statSync(directory).isDirectory()) throw new CliError(EXIT.BAD_DIRECTORY, `${directory} is not a directory`);
+export function openQueue(
+  context: CommandContext,
+  directory: string,
+  options: { create: boolean },
+): WorkQueue<unknown> {
+  if (fs.existsSync(directory) && !fs.statSync(directory).isDirectory())
+    throw new CliError(EXIT.BAD_DIRECTORY, `${directory} is not a directory`);
   if (!options.create) {
-    if (!fs.existsSync(directory)) throw new CliError(EXIT.BAD_DIRECTORY, `work queue directory ${directory} does not exist`);
-    if (!isWorkQueueDirectory(directory)) throw new CliError(EXIT.BAD_DIRECTORY, `${directory} is not a work queue (no WorkQueue_jobs table in its cache.db)`);
+    if (!fs.existsSync(directory))
+      throw new CliError(EXIT.BAD_DIRECTORY, `work queue directory ${directory} does not exist`);
+    if (!isWorkQueueDirectory(directory))
+      throw new CliError(
+        EXIT.BAD_DIRECTORY,
+        `${directory} is not a work queue (no WorkQueue_jobs table in its cache.db)`,
+      );
   }
   return new WorkQueue(directory, { timeout: context.options.timeout });
 }
 
-async function withQueue<T>(context: CommandContext, given: string | undefined, create: boolean, body: (queue: WorkQueue<unknown>) => T | Promise<T>): Promise<T> {
+async function withQueue<T>(
+  context: CommandContext,
+  given: string | undefined,
+  create: boolean,
+  body: (queue: WorkQueue<unknown>) => T | Promise<T>,
+): Promise<T> {
   const queue = openQueue(context, queueDirectory(context, given), { create });
   try {
     return await body(queue);
@@ -86,34 +112,64 @@ function statsCommand(group: Command, io: CliIo): void {
 /** Payload lines from standard input (empty lines skipped). */
 async function readLines(stream: NodeJS.ReadableStream): Promise<string[]> {
   let text = '';
-  for await (const chunk of stream) text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+  for await (const chunk of stream)
+    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
   return text.split(/\r?\n/).filter((line) => line !== '');
 }
 
 function putCommand(group: Command, io: CliIo): void {
   group
     .command('put')
-    .description('add jobs: each PAYLOAD (or each line of stdin with --stdin) is one job, all in one transaction')
+    .description(
+      'add jobs: each PAYLOAD (or each line of stdin with --stdin) is one job, all in one transaction',
+    )
     .argument('<dir>', 'the queue directory (created if needed)')
     .argument('[payloads...]', 'the payloads: strings, or JSON documents with --json-payload')
-    .option('--json-payload', 'parse each payload as JSON (numbers, booleans, null, arrays, objects)')
+    .option(
+      '--json-payload',
+      'parse each payload as JSON (numbers, booleans, null, arrays, objects)',
+    )
     .option('--stdin', 'read payloads from standard input, one per line')
-    .option('--key <key>', 'an idempotency key (one payload only): ignored if a job with this key exists')
+    .option(
+      '--key <key>',
+      'an idempotency key (one payload only): ignored if a job with this key exists',
+    )
     .option('--unique', "use each payload's text as its key, so the same payload is queued once")
-    .addOption(new Option('--delay <seconds>', 'make the jobs ready after this many seconds').argParser(optionParser((text) => parseSeconds(text, '--delay'))))
+    .addOption(
+      new Option('--delay <seconds>', 'make the jobs ready after this many seconds').argParser(
+        optionParser((text) => parseSeconds(text, '--delay')),
+      ),
+    )
     .action(
       action(io, async (context, dir, ...rest) => {
-        const options = context.opts<{ jsonPayload?: boolean; stdin?: boolean; key?: string; unique?: boolean; delay?: number }>();
+        const options = context.opts<{
+          jsonPayload?: boolean;
+          stdin?: boolean;
+          key?: string;
+          unique?: boolean;
+          delay?: number;
+        }>();
         const given = (rest[0] as unknown as string[] | undefined) ?? [];
         const texts = options.stdin ? [...given, ...(await readLines(process.stdin))] : given;
-        if (texts.length === 0) throw new CliError(EXIT.USAGE, 'no payload: give PAYLOAD arguments or --stdin');
+        if (texts.length === 0)
+          throw new CliError(EXIT.USAGE, 'no payload: give PAYLOAD arguments or --stdin');
         if (options.key !== undefined && (texts.length !== 1 || options.unique)) {
-          throw new CliError(EXIT.USAGE, '--key applies to exactly one payload (use --unique to key many payloads by their text)');
+          throw new CliError(
+            EXIT.USAGE,
+            '--key applies to exactly one payload (use --unique to key many payloads by their text)',
+          );
         }
-        const payloads = texts.map((text) => (options.jsonPayload ? parseJson(text, `payload ${JSON.stringify(text)} (--json-payload)`) : text));
+        const payloads = texts.map((text) =>
+          options.jsonPayload
+            ? parseJson(text, `payload ${JSON.stringify(text)} (--json-payload)`)
+            : text,
+        );
         const keys = texts.map((text) => (options.unique ? text : options.key));
         await withQueue(context, dir, true, (queue) => {
-          const ids = queue.putMany(payloads, { delaySeconds: options.delay, key: (_payload, index) => keys[index] });
+          const ids = queue.putMany(payloads, {
+            delaySeconds: options.delay,
+            key: (_payload, index) => keys[index],
+          });
           const queued = ids.filter((id): id is number => id !== undefined);
           const ignored = ids.length - queued.length;
           context.print({ directory: queue.directory, queued, ignored }, () => {
@@ -130,7 +186,11 @@ function failedCommand(group: Command, io: CliIo): void {
     .command('failed')
     .description('list the jobs that used up their attempts')
     .argument('[dir]', 'the queue directory (default: --dir or $DISKCACHE_DIR)')
-    .addOption(new Option('--limit <n>', 'list at most N jobs').argParser(optionParser((text) => parseCount(text, '--limit'))))
+    .addOption(
+      new Option('--limit <n>', 'list at most N jobs').argParser(
+        optionParser((text) => parseCount(text, '--limit')),
+      ),
+    )
     .action(
       action(io, (context, dir) =>
         withQueue(context, dir, false, (queue) => {
@@ -146,7 +206,10 @@ function failedCommand(group: Command, io: CliIo): void {
               inline(job.error.split('\n')[0] ?? ''),
               inline(job.payload),
             ]);
-            return formatTable(rows, { header: ['id', 'key', 'attempts', 'failed at', 'error', 'payload'], right: [0, 2] });
+            return formatTable(rows, {
+              header: ['id', 'key', 'attempts', 'failed at', 'error', 'payload'],
+              right: [0, 2],
+            });
           });
         }),
       ),
@@ -162,7 +225,10 @@ function retryFailedCommand(group: Command, io: CliIo): void {
       action(io, (context, dir) =>
         withQueue(context, dir, false, (queue) => {
           const retried = queue.retryFailed();
-          context.print({ directory: queue.directory, retried }, () => `moved ${retried} failed ${retried === 1 ? 'job' : 'jobs'} back to pending`);
+          context.print(
+            { directory: queue.directory, retried },
+            () => `moved ${retried} failed ${retried === 1 ? 'job' : 'jobs'} back to pending`,
+          );
         }),
       ),
     );
@@ -170,7 +236,9 @@ function retryFailedCommand(group: Command, io: CliIo): void {
 
 /** Registers `diskcache queue …` (stats, put, failed, retry-failed) on the root program. */
 export function registerQueueCommands(program: Command, io: CliIo): void {
-  const group = program.command('queue').description('inspect and feed a work queue (see also: diskcache work)');
+  const group = program
+    .command('queue')
+    .description('inspect and feed a work queue (see also: diskcache work)');
   statsCommand(group, io);
   putCommand(group, io);
   failedCommand(group, io);

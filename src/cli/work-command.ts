@@ -30,7 +30,8 @@ interface WorkOptions {
 function positive(parse: (text: string, option: string) => number, option: string) {
   return optionParser((text) => {
     const value = parse(text, option);
-    if (value <= 0) throw new CliError(EXIT.USAGE, `${option} must be more than 0, got ${JSON.stringify(text)}`);
+    if (value <= 0)
+      throw new CliError(EXIT.USAGE, `${option} must be more than 0, got ${JSON.stringify(text)}`);
     return value;
   });
 }
@@ -80,7 +81,9 @@ async function work(context: CommandContext, handlerModule: string): Promise<voi
   const controller = new AbortController();
   const removeSignals = onStopSignals(controller);
   const stderr = context.io.stderr as CliIo['stderr'] & { isTTY?: boolean; columns?: number };
-  const reporter = context.json ? undefined : createProgressReporter(stderr, { intervalSeconds: options.progressInterval ?? 5 });
+  const reporter = context.json
+    ? undefined
+    : createProgressReporter(stderr, { intervalSeconds: options.progressInterval ?? 5 });
   let last: RunProgress | undefined;
   try {
     const summary = await runWorkers({
@@ -106,7 +109,8 @@ async function work(context: CommandContext, handlerModule: string): Promise<voi
     if (reporter && last) reporter.finish(last);
     context.print(summary, () => summaryText(summary));
   } catch (error) {
-    if (error instanceof HandlerModuleError) throw new CliError(EXIT.USAGE, error.message, { cause: error });
+    if (error instanceof HandlerModuleError)
+      throw new CliError(EXIT.USAGE, error.message, { cause: error });
     throw error;
   } finally {
     removeSignals();
@@ -118,26 +122,41 @@ async function work(context: CommandContext, handlerModule: string): Promise<voi
 export function registerWorkCommand(program: Command, io: CliIo): void {
   program
     .command('work')
-    .description('run the jobs of a work queue in worker processes (the handler module exports a default function (payload, job) => result)')
-    .argument('<handler-module>', 'the module whose default export (or export named "handler") runs one job')
+    .description(
+      'run the jobs of a work queue in worker processes (the handler module exports a default function (payload, job) => result)',
+    )
+    .argument(
+      '<handler-module>',
+      'the module whose default export (or export named "handler") runs one job',
+    )
     .option('-q, --queue <dir>', 'the work queue directory (default: --dir or $DISKCACHE_DIR)')
     .addOption(
-      new Option('-p, --processes <n>', 'worker processes (default: the number of CPUs)').argParser(positive(parseCount, '--processes')),
-    )
-    .addOption(new Option('-c, --concurrency <m>', 'jobs each process runs at once').argParser(positive(parseCount, '--concurrency')).default(1))
-    .addOption(
-      new Option('--lease-seconds <s>', "lease length (extended while a job runs; default: the queue's)").argParser(
-        positive(parseSeconds, '--lease-seconds'),
+      new Option('-p, --processes <n>', 'worker processes (default: the number of CPUs)').argParser(
+        positive(parseCount, '--processes'),
       ),
     )
     .addOption(
-      new Option('--grace-seconds <s>', 'on Ctrl-C/SIGTERM, how long running jobs get to finish').argParser(optionParser((text) => parseSeconds(text, '--grace-seconds'))).default(30),
+      new Option('-c, --concurrency <m>', 'jobs each process runs at once')
+        .argParser(positive(parseCount, '--concurrency'))
+        .default(1),
+    )
+    .addOption(
+      new Option(
+        '--lease-seconds <s>',
+        "lease length (extended while a job runs; default: the queue's)",
+      ).argParser(positive(parseSeconds, '--lease-seconds')),
+    )
+    .addOption(
+      new Option('--grace-seconds <s>', 'on Ctrl-C/SIGTERM, how long running jobs get to finish')
+        .argParser(optionParser((text) => parseSeconds(text, '--grace-seconds')))
+        .default(30),
     )
     .option('--once', 'exit when no job is pending or running (instead of waiting for more)')
     .addOption(
-      new Option('--progress-interval <s>', 'seconds between progress lines when stderr is not a terminal').argParser(
-        positive(parseSeconds, '--progress-interval'),
-      ),
+      new Option(
+        '--progress-interval <s>',
+        'seconds between progress lines when stderr is not a terminal',
+      ).argParser(positive(parseSeconds, '--progress-interval')),
     )
     .action(action(io, (context, handlerModule) => work(context, handlerModule!)));
 }

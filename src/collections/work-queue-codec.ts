@@ -42,12 +42,16 @@ function isExactJson(value: unknown, depth: number): boolean {
 
 /** The column value for a payload; TypeError when it is undefined or not structured-cloneable. */
 export function encodePayload(payload: unknown): string | Buffer {
-  if (payload === undefined) throw new TypeError('payload must not be undefined (use null for a job without data)');
+  if (payload === undefined)
+    throw new TypeError('payload must not be undefined (use null for a job without data)');
   if (isExactJson(payload, 0)) return JSON.stringify(payload);
   try {
     return v8.serialize(payload);
   } catch (error) {
-    throw new TypeError(`payload cannot be stored (it must be structured-cloneable): ${(error as Error).message}`, { cause: error });
+    throw new TypeError(
+      `payload cannot be stored (it must be structured-cloneable): ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * work-queue-schema: the WorkQueue's tables inside a cache directory's `cache.db`, its persisted
  * settings and the validation of its options. It runs when a queue is opened, so it favours
- * clarity over speed; it must not hold statements used on the hot path (work-queue.ts does).
+ * clarity over speed. It also prepares the statements WorkQueue runs (in one place, next to the
+ * tables they touch), but never runs them: work-queue.ts does.
  *
  * Layout (documented in docs/work-queue.md): `WorkQueue_jobs` holds one row per job, indexed on
  * (state, available_at) so that "the next ready job" and "the expired leases" are both range
@@ -67,22 +68,31 @@ const SETTING_NAMES: Record<keyof QueueSettings, string> = {
 };
 
 function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(value);
+  return typeof value === 'string'
+    ? JSON.stringify(value)
+    : typeof value === 'bigint'
+      ? `${value}n`
+      : String(value);
 }
 
 /** A finite number > 0 (or >= 0 with `allowZero`), else TypeError/RangeError naming `name`. */
 export function checkSeconds(name: string, value: unknown, { allowZero = false } = {}): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be a number of seconds, got ${show(value)}`);
+  if (typeof value !== 'number' || Number.isNaN(value))
+    throw new TypeError(`${name} must be a number of seconds, got ${show(value)}`);
   if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
-    throw new RangeError(`${name} must be a finite number of seconds ${allowZero ? '>= 0' : '> 0'}, got ${show(value)}`);
+    throw new RangeError(
+      `${name} must be a finite number of seconds ${allowZero ? '>= 0' : '> 0'}, got ${show(value)}`,
+    );
   }
   return value;
 }
 
 /** An integer >= `min`, else TypeError/RangeError naming `name`. */
 export function checkInteger(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be an integer, got ${show(value)}`);
-  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${show(value)}`);
+  if (typeof value !== 'number' || Number.isNaN(value))
+    throw new TypeError(`${name} must be an integer, got ${show(value)}`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new RangeError(`${name} must be an integer >= ${min}, got ${show(value)}`);
   return value;
 }
 
@@ -90,15 +100,23 @@ const OPTION_NAMES = new Set(['leaseSeconds', 'maxAttempts', 'backoffSeconds', '
 
 /** Validates the constructor's options; returns the settings given (only those). */
 export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSettings> {
-  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${show(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`options must be an object, got ${show(options)}`);
   for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.has(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}; known options: ${[...OPTION_NAMES].join(', ')}`);
+    if (!OPTION_NAMES.has(name))
+      throw new TypeError(
+        `unknown option ${JSON.stringify(name)}; known options: ${[...OPTION_NAMES].join(', ')}`,
+      );
   }
   const given: Partial<QueueSettings> = {};
-  if (options.leaseSeconds !== undefined) given.leaseSeconds = checkSeconds('leaseSeconds', options.leaseSeconds);
-  if (options.maxAttempts !== undefined) given.maxAttempts = checkInteger('maxAttempts', options.maxAttempts, 1);
+  if (options.leaseSeconds !== undefined)
+    given.leaseSeconds = checkSeconds('leaseSeconds', options.leaseSeconds);
+  if (options.maxAttempts !== undefined)
+    given.maxAttempts = checkInteger('maxAttempts', options.maxAttempts, 1);
   if (options.backoffSeconds !== undefined) {
-    given.backoffSeconds = checkSeconds('backoffSeconds', options.backoffSeconds, { allowZero: true });
+    given.backoffSeconds = checkSeconds('backoffSeconds', options.backoffSeconds, {
+      allowZero: true,
+    });
   }
   if (options.timeout !== undefined) checkSeconds('timeout', options.timeout, { allowZero: true });
   return given;
@@ -121,15 +139,22 @@ const DDL = [
  * Creates the queue's tables if needed (in one write transaction) and returns the settings:
  * defaults, overridden by those stored, overridden by `given` (which are then stored).
  */
-export function initialiseQueue(db: Database.Database, given: Partial<QueueSettings>): QueueSettings {
+export function initialiseQueue(
+  db: Database.Database,
+  given: Partial<QueueSettings>,
+): QueueSettings {
   db.prepare('BEGIN IMMEDIATE').run();
   try {
     for (const sql of DDL) db.exec(sql);
     const read = db.prepare('SELECT value FROM WorkQueue_settings WHERE key = ?').pluck(true);
-    const write = db.prepare('INSERT OR REPLACE INTO WorkQueue_settings (key, value) VALUES (?, ?)');
+    const write = db.prepare(
+      'INSERT OR REPLACE INTO WorkQueue_settings (key, value) VALUES (?, ?)',
+    );
     const version = read.get('version') as number | undefined;
     if (version !== undefined && version > SCHEMA_VERSION) {
-      throw new RangeError(`this work queue was written by a newer node-diskcache (schema version ${version}; this one reads ${SCHEMA_VERSION})`);
+      throw new RangeError(
+        `this work queue was written by a newer node-diskcache (schema version ${version}; this one reads ${SCHEMA_VERSION})`,
+      );
     }
     if (version === undefined) write.run('version', BigInt(SCHEMA_VERSION));
     const settings = { ...DEFAULT_QUEUE_SETTINGS };
@@ -149,3 +174,87 @@ export function initialiseQueue(db: Database.Database, given: Partial<QueueSetti
     throw error;
   }
 }
+
+/** Prepares every statement a WorkQueue runs (once per connection; none is built on a hot path). */
+export function prepareQueueStatements(db: Database.Database): QueueStatements {
+  const raw = (sql: string) => db.prepare(sql).raw(true);
+  const jobs = 'WorkQueue_jobs';
+  return {
+    begin: db.prepare('BEGIN IMMEDIATE'),
+    commit: db.prepare('COMMIT'),
+    rollback: db.prepare('ROLLBACK'),
+    insert: db
+      .prepare(
+        `INSERT INTO ${jobs} (key, state, available_at, payload, created_at) VALUES (?, ${PENDING}, ?, ?, ?)` +
+          ' ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING RETURNING id',
+      )
+      .pluck(true),
+    // Read first, without the write lock: an idle poll must not serialize the workers.
+    ready: raw(
+      `SELECT EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${PENDING} AND available_at <= ?),` +
+        ` EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${LEASED} AND available_at <= ?)`,
+    ),
+    reclaim: db.prepare(
+      `UPDATE ${jobs} SET state = CASE WHEN attempt >= @max THEN ${FAILED} ELSE ${PENDING} END,` +
+        " error = CASE WHEN attempt >= @max THEN 'the lease of attempt ' || attempt || ' expired: the worker died, stalled or was stopped' ELSE error END," +
+        ' finished_at = CASE WHEN attempt >= @max THEN @now ELSE NULL END' +
+        ` WHERE state = ${LEASED} AND available_at <= @now`,
+    ),
+    claim: raw(
+      `UPDATE ${jobs} SET state = ${LEASED}, available_at = ?, attempt = attempt + 1, lease_token = lease_token + 1` +
+        ` WHERE id IN (SELECT id FROM ${jobs} WHERE state = ${PENDING} AND available_at <= ? ORDER BY available_at, id LIMIT ?)` +
+        ' RETURNING id, key, attempt, lease_token, payload',
+    ),
+    ack: db.prepare(
+      `UPDATE ${jobs} SET state = ${DONE}, payload = NULL, error = NULL, finished_at = ? WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,
+    ),
+    fail: db.prepare(
+      `UPDATE ${jobs} SET state = ?, available_at = ?, error = ?, finished_at = ? WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,
+    ),
+    extend: db.prepare(
+      `UPDATE ${jobs} SET available_at = ? WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,
+    ),
+    release: db.prepare(
+      `UPDATE ${jobs} SET state = ${PENDING}, available_at = ?, attempt = attempt - 1 WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,
+    ),
+    lookup: raw(`SELECT state, attempt, lease_token FROM ${jobs} WHERE id = ?`),
+    stats: raw(
+      `SELECT (SELECT count(*) FROM ${jobs} WHERE state = ${PENDING}), (SELECT count(*) FROM ${jobs} WHERE state = ${LEASED}),` +
+        ` (SELECT count(*) FROM ${jobs} WHERE state = ${DONE}), (SELECT count(*) FROM ${jobs} WHERE state = ${FAILED})`,
+    ),
+    drained: raw(
+      `SELECT NOT EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${PENDING}) AND NOT EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${LEASED})`,
+    ).pluck(true),
+    failed: raw(
+      `SELECT id, key, attempt, error, finished_at, payload FROM ${jobs} WHERE state = ${FAILED} AND id > ? ORDER BY id LIMIT ?`,
+    ),
+    retryFailed: db.prepare(
+      `UPDATE ${jobs} SET state = ${PENDING}, attempt = 0, available_at = ?, error = NULL, finished_at = NULL WHERE state = ${FAILED}`,
+    ),
+    purgeDone: db.prepare(`DELETE FROM ${jobs} WHERE state = ${DONE} AND finished_at <= ?`),
+  };
+}
+
+/** The prepared statements of one queue connection. */
+export type QueueStatements = Readonly<
+  Record<
+    | 'begin'
+    | 'commit'
+    | 'rollback'
+    | 'insert'
+    | 'ready'
+    | 'reclaim'
+    | 'claim'
+    | 'ack'
+    | 'fail'
+    | 'extend'
+    | 'release'
+    | 'lookup'
+    | 'stats'
+    | 'drained'
+    | 'failed'
+    | 'retryFailed'
+    | 'purgeDone',
+    Database.Statement
+  >
+>;

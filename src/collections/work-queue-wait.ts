@@ -29,7 +29,11 @@ export function abortError(signal: AbortSignal): AbortError {
  * Sleeps up to `seconds`; resolves early when work is put on `file` in this process; rejects with
  * AbortError when `signal` aborts.
  */
-export function sleep(file: string, seconds: number, signal: AbortSignal | undefined): Promise<void> {
+export function sleep(
+  file: string,
+  seconds: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortError(signal));
   return new Promise<void>((resolve, reject) => {
     let set = waiters.get(file);

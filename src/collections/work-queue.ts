@@ -18,11 +18,19 @@
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { Cache } from '../cache/cache.js';
-import type { Key } from '../cache/types.js';
-import { Index } from './index.js';
 import { LeaseLostError, Timeout } from '../cache/errors.js';
 import { applyPragma, DBNAME, isBusy } from '../cache/schema.js';
+import type { Key } from '../cache/types.js';
+import { Index } from './index.js';
 import { decodePayload, encodePayload } from './work-queue-codec.js';
+import {
+  type AckItem,
+  type FailOptions,
+  type FailOutcome,
+  Job,
+  type Lease,
+  leases,
+} from './work-queue-job.js';
 import {
   checkInteger,
   checkQueueOptions,
@@ -32,89 +40,37 @@ import {
   initialiseQueue,
   LEASED,
   PENDING,
+  prepareQueueStatements,
   type QueueSettings,
+  type QueueStatements,
   type WorkQueueOptions,
 } from './work-queue-schema.js';
-import { abortError, notifyWork, POLL_CAP_SECONDS, POLL_START_SECONDS, sleep } from './work-queue-wait.js';
+import type {
+  FailedJob,
+  NextOptions,
+  PutManyOptions,
+  PutOptions,
+  TakeOptions,
+  WorkQueueStats,
+} from './work-queue-types.js';
+import {
+  abortError,
+  notifyWork,
+  POLL_CAP_SECONDS,
+  POLL_START_SECONDS,
+  sleep,
+} from './work-queue-wait.js';
 
+export { type AckItem, type FailOptions, type FailOutcome, Job } from './work-queue-job.js';
 export type { WorkQueueOptions } from './work-queue-schema.js';
-
-/** Options of `put`. */
-export interface PutOptions {
-  /**
-   * An idempotency key: while a job with this key exists (pending, leased, done or failed), another
-   * `put` with the same key is ignored. Results of a keyed job are stored under its key.
-   */
-  readonly key?: string;
-  /** Seconds before the job may be taken. @default 0 */
-  readonly delaySeconds?: number;
-}
-
-/** Options of `putMany`. */
-export interface PutManyOptions<T> {
-  /** Seconds before the jobs may be taken. @default 0 */
-  readonly delaySeconds?: number;
-  /** The idempotency key of each payload (see `PutOptions.key`); `undefined` for none. */
-  readonly key?: (payload: T, index: number) => string | undefined;
-}
-
-/** Options of `take` and `takeMany`. */
-export interface TakeOptions {
-  /** Lease length for this take, in seconds. @default the queue's `leaseSeconds` */
-  readonly leaseSeconds?: number;
-}
-
-/** Options of `next`. */
-export interface NextOptions extends TakeOptions {
-  /** Give up and resolve `undefined` after this many seconds. @default wait forever */
-  readonly timeoutSeconds?: number;
-  /** Cancels the wait: `next` rejects with `AbortError`. */
-  readonly signal?: AbortSignal;
-}
-
-/** Options of `fail`. */
-export interface FailOptions {
-  /** Seconds before the retry may be taken. @default exponential backoff from `backoffSeconds` */
-  readonly retryInSeconds?: number;
-}
-
-/** Counts of jobs by state. `pending` includes delayed jobs and jobs waiting for a retry. */
-export interface WorkQueueStats {
-  readonly pending: number;
-  /** Jobs held by a worker, including leases that expired but were not yet reclaimed. */
-  readonly leased: number;
-  readonly done: number;
-  readonly failed: number;
-}
-
-/** A job in the failed list. */
-export interface FailedJob<T = unknown> {
-  readonly id: number;
-  readonly key: string | undefined;
-  readonly payload: T;
-  /** How many times it was handed out. */
-  readonly attempts: number;
-  /** The last error: the `fail()` error's stack or message, or why the lease was lost. */
-  readonly error: string;
-  /** When it moved to the failed list, in epoch seconds. */
-  readonly failedAt: number;
-}
-
-/** An entry of `ackMany`: a job, or a job with the result to store. */
-export type AckItem<T> = Job<T> | { readonly job: Job<T>; readonly result?: unknown };
-
-/** What `fail` did with the job. */
-export type FailOutcome = 'retrying' | 'failed';
-
-interface Lease {
-  readonly queue: WorkQueue<unknown>;
-  readonly token: number;
-  expires: number;
-  settled: boolean;
-}
-
-/** The lease behind each Job object; kept out of the Job so users cannot forge a token. */
-const leases = new WeakMap<Job<unknown>, Lease>();
+export type {
+  FailedJob,
+  NextOptions,
+  PutManyOptions,
+  PutOptions,
+  TakeOptions,
+  WorkQueueStats,
+} from './work-queue-types.js';
 
 /**
  * Waiting for the write lock. SQLite's own busy handler sleeps 1, 2, 5, 10, 15… ms between tries,
@@ -159,68 +115,6 @@ function checkKey(key: unknown): string | null {
 }
 
 /**
- * A leased job, as returned by `take`, `takeMany` and `next`. Settle it once with `ack`, `fail`
- * or `release`; call `extend` while it runs longer than its lease.
- */
-export class Job<T = unknown> {
-  /** The job's id (an INTEGER PRIMARY KEY, increasing in put order). */
-  readonly id: number;
-  /** Its idempotency key, if it was put with one. */
-  readonly key: string | undefined;
-  readonly payload: T;
-  /** 1 for the first lease, 2 for the second, … (expired leases count). */
-  readonly attempt: number;
-
-  /** @internal Created by WorkQueue only. */
-  constructor(lease: Lease, id: number, key: string | undefined, payload: T, attempt: number) {
-    this.id = id;
-    this.key = key;
-    this.payload = payload;
-    this.attempt = attempt;
-    leases.set(this as Job<unknown>, lease);
-  }
-
-  /** When the lease runs out, in epoch seconds (as far as this process knows). */
-  get leaseExpiresAt(): number {
-    return leases.get(this as Job<unknown>)!.expires;
-  }
-
-  /** Whether `ack`, `fail` or `release` succeeded on this object. */
-  get settled(): boolean {
-    return leases.get(this as Job<unknown>)!.settled;
-  }
-
-  /**
-   * Marks the job done and stores `result` (unless undefined) in the queue's results.
-   * @throws LeaseLostError when the lease was lost (another worker may have the job).
-   */
-  ack(result?: unknown): void {
-    leases.get(this as Job<unknown>)!.queue.ack(this as Job<unknown>, result);
-  }
-
-  /**
-   * Records a failure: the job is retried after a backoff, or moves to the failed list after
-   * `maxAttempts`. @throws LeaseLostError when the lease was lost.
-   */
-  fail(error: unknown, options?: FailOptions): FailOutcome {
-    return leases.get(this as Job<unknown>)!.queue.fail(this as Job<unknown>, error, options);
-  }
-
-  /**
-   * Extends the lease to `seconds` from now (a heartbeat). @default the lease length it was taken with
-   * @throws LeaseLostError when the lease was lost.
-   */
-  extend(seconds?: number): void {
-    leases.get(this as Job<unknown>)!.queue.extend(this as Job<unknown>, seconds);
-  }
-
-  /** Gives the job back to pending at once; the attempt does not count. @throws LeaseLostError */
-  release(): void {
-    leases.get(this as Job<unknown>)!.queue.release(this as Job<unknown>);
-  }
-}
-
-/**
  * A persistent job queue shared by any number of processes (one WorkQueue object per thread).
  * Delivery is at-least-once: a job whose worker dies is handed out again when its lease expires,
  * so a handler may run more than once for the same job and must tolerate that.
@@ -235,7 +129,7 @@ export class WorkQueue<T = unknown> implements Disposable {
   readonly #timeout: number;
   readonly #db: Database.Database;
   readonly #settings: QueueSettings;
-  readonly #s: ReturnType<WorkQueue<T>['prepareStatements']>;
+  readonly #s: QueueStatements;
   #results: Index<Key, unknown> | undefined;
   #closed = false;
 
@@ -245,7 +139,8 @@ export class WorkQueue<T = unknown> implements Disposable {
    * @throws TypeError / RangeError for invalid options; DatabaseError when the directory is unusable.
    */
   constructor(directory: string, options: WorkQueueOptions = {}) {
-    if (typeof directory !== 'string' || directory === '') throw new TypeError(`directory must be a non-empty string path, got ${String(directory)}`);
+    if (typeof directory !== 'string' || directory === '')
+      throw new TypeError(`directory must be a non-empty string path, got ${String(directory)}`);
     const given = checkQueueOptions(options);
     this.#timeout = options.timeout ?? 60;
     // Opening a Cache creates diskcache's tables and settings, so the directory stays a valid
@@ -264,67 +159,11 @@ export class WorkQueue<T = unknown> implements Disposable {
       this.#settings = initialiseQueue(this.#db, given);
       // From here on, #whenFree waits for the lock (SQLite's busy timeout served the set-up).
       this.#db.pragma('busy_timeout = 0');
-      this.#s = this.prepareStatements();
+      this.#s = prepareQueueStatements(this.#db);
     } catch (error) {
       this.#db.close();
       throw error;
     }
-  }
-
-  private prepareStatements() {
-    const db = this.#db;
-    const raw = (sql: string) => db.prepare(sql).raw(true);
-    const jobs = 'WorkQueue_jobs';
-    return {
-      begin: db.prepare('BEGIN IMMEDIATE'),
-      commit: db.prepare('COMMIT'),
-      rollback: db.prepare('ROLLBACK'),
-      insert: db
-        .prepare(
-          `INSERT INTO ${jobs} (key, state, available_at, payload, created_at) VALUES (?, ${PENDING}, ?, ?, ?)` +
-            ' ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING RETURNING id',
-        )
-        .pluck(true),
-      // Read first, without the write lock: an idle poll must not serialize the workers.
-      ready: raw(
-        `SELECT EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${PENDING} AND available_at <= ?),` +
-          ` EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${LEASED} AND available_at <= ?)`,
-      ),
-      reclaim: db.prepare(
-        `UPDATE ${jobs} SET state = CASE WHEN attempt >= @max THEN ${FAILED} ELSE ${PENDING} END,` +
-          " error = CASE WHEN attempt >= @max THEN 'the lease of attempt ' || attempt || ' expired: the worker died, stalled or was stopped' ELSE error END," +
-          ' finished_at = CASE WHEN attempt >= @max THEN @now ELSE NULL END' +
-          ` WHERE state = ${LEASED} AND available_at <= @now`,
-      ),
-      claim: raw(
-        `UPDATE ${jobs} SET state = ${LEASED}, available_at = ?, attempt = attempt + 1, lease_token = lease_token + 1` +
-          ` WHERE id IN (SELECT id FROM ${jobs} WHERE state = ${PENDING} AND available_at <= ? ORDER BY available_at, id LIMIT ?)` +
-          ' RETURNING id, key, attempt, lease_token, payload',
-      ),
-      ack: db.prepare(
-        `UPDATE ${jobs} SET state = ${DONE}, payload = NULL, error = NULL, finished_at = ? WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,
-      ),
-      fail: db.prepare(
-        `UPDATE ${jobs} SET state = ?, available_at = ?, error = ?, finished_at = ? WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,
-      ),
-      extend: db.prepare(`UPDATE ${jobs} SET available_at = ? WHERE id = ? AND lease_token = ? AND state = ${LEASED}`),
-      release: db.prepare(
-        `UPDATE ${jobs} SET state = ${PENDING}, available_at = ?, attempt = attempt - 1 WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,
-      ),
-      lookup: raw(`SELECT state, attempt, lease_token FROM ${jobs} WHERE id = ?`),
-      stats: raw(
-        `SELECT (SELECT count(*) FROM ${jobs} WHERE state = ${PENDING}), (SELECT count(*) FROM ${jobs} WHERE state = ${LEASED}),` +
-          ` (SELECT count(*) FROM ${jobs} WHERE state = ${DONE}), (SELECT count(*) FROM ${jobs} WHERE state = ${FAILED})`,
-      ),
-      drained: raw(`SELECT NOT EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${PENDING}) AND NOT EXISTS (SELECT 1 FROM ${jobs} WHERE state = ${LEASED})`).pluck(
-        true,
-      ),
-      failed: raw(`SELECT id, key, attempt, error, finished_at, payload FROM ${jobs} WHERE state = ${FAILED} AND id > ? ORDER BY id LIMIT ?`),
-      retryFailed: db.prepare(
-        `UPDATE ${jobs} SET state = ${PENDING}, attempt = 0, available_at = ?, error = NULL, finished_at = NULL WHERE state = ${FAILED}`,
-      ),
-      purgeDone: db.prepare(`DELETE FROM ${jobs} WHERE state = ${DONE} AND finished_at <= ?`),
-    };
   }
 
   // ---- transactions ---------------------------------------------------------------------------
@@ -334,7 +173,9 @@ export class WorkQueue<T = unknown> implements Disposable {
   }
 
   #timeoutError(cause: unknown): Timeout {
-    return new Timeout(`could not get the write lock of ${this.#file} within ${this.#timeout} s`, { cause });
+    return new Timeout(`could not get the write lock of ${this.#file} within ${this.#timeout} s`, {
+      cause,
+    });
   }
 
   /**
@@ -374,19 +215,24 @@ export class WorkQueue<T = unknown> implements Disposable {
 
   #lease(job: Job<unknown>): Lease {
     const lease = job instanceof Job ? leases.get(job) : undefined;
-    if (lease === undefined) throw new TypeError('expected a Job returned by take(), takeMany() or next()');
-    if (lease.queue !== (this as WorkQueue<unknown>)) throw new TypeError(`job ${job.id} was taken through another WorkQueue object`);
+    if (lease === undefined)
+      throw new TypeError('expected a Job returned by take(), takeMany() or next()');
+    if (lease.queue !== (this as WorkQueue<unknown>))
+      throw new TypeError(`job ${job.id} was taken through another WorkQueue object`);
     return lease;
   }
 
   /** Explains why a fenced UPDATE matched no row. */
   #leaseLost(job: Job<unknown>, action: string): LeaseLostError {
     const lease = leases.get(job)!;
-    const row = this.#whenFree(() => this.#s.lookup.get(BigInt(job.id))) as [number, number, number] | undefined;
+    const row = this.#whenFree(() => this.#s.lookup.get(BigInt(job.id))) as
+      | [number, number, number]
+      | undefined;
     let reason: string;
     if (row === undefined) reason = 'it no longer exists (done jobs are removed by purgeDone)';
     else if (lease.settled) reason = 'this job object was already settled';
-    else if (row[2] !== lease.token) reason = `its lease expired and it was taken again (now attempt ${row[1]})`;
+    else if (row[2] !== lease.token)
+      reason = `its lease expired and it was taken again (now attempt ${row[1]})`;
     else if (row[0] === PENDING) reason = 'its lease expired and it went back to pending';
     else if (row[0] === FAILED) reason = 'its lease expired and it moved to the failed list';
     else reason = 'it is already done';
@@ -401,7 +247,10 @@ export class WorkQueue<T = unknown> implements Disposable {
    */
   put(payload: T, options: PutOptions = {}): number | undefined {
     const key = checkKey(options.key);
-    const delay = options.delaySeconds === undefined ? 0 : checkSeconds('delaySeconds', options.delaySeconds, { allowZero: true });
+    const delay =
+      options.delaySeconds === undefined
+        ? 0
+        : checkSeconds('delaySeconds', options.delaySeconds, { allowZero: true });
     const bytes = encodePayload(payload);
     const id = this.#write(() => {
       const now = nowSeconds();
@@ -416,8 +265,12 @@ export class WorkQueue<T = unknown> implements Disposable {
    * key already existed).
    */
   putMany(payloads: Iterable<T>, options: PutManyOptions<T> = {}): (number | undefined)[] {
-    const delay = options.delaySeconds === undefined ? 0 : checkSeconds('delaySeconds', options.delaySeconds, { allowZero: true });
-    if (options.key !== undefined && typeof options.key !== 'function') throw new TypeError('key must be a function (payload, index) => string | undefined');
+    const delay =
+      options.delaySeconds === undefined
+        ? 0
+        : checkSeconds('delaySeconds', options.delaySeconds, { allowZero: true });
+    if (options.key !== undefined && typeof options.key !== 'function')
+      throw new TypeError('key must be a function (payload, index) => string | undefined');
     const rows: [string | null, string | Buffer][] = [];
     let index = 0;
     for (const payload of payloads) {
@@ -427,7 +280,9 @@ export class WorkQueue<T = unknown> implements Disposable {
     if (rows.length === 0) return [];
     const ids = this.#write(() => {
       const now = nowSeconds();
-      return rows.map(([key, bytes]) => this.#s.insert.get(key, now + delay, bytes, now) as number | undefined);
+      return rows.map(
+        ([key, bytes]) => this.#s.insert.get(key, now + delay, bytes, now) as number | undefined,
+      );
     });
     notifyWork(this.#file);
     return ids;
@@ -446,18 +301,30 @@ export class WorkQueue<T = unknown> implements Disposable {
    */
   takeMany(max: number, options: TakeOptions = {}): Job<T>[] {
     checkInteger('max', max, 0);
-    const leaseSeconds = options.leaseSeconds === undefined ? this.#settings.leaseSeconds : checkSeconds('leaseSeconds', options.leaseSeconds);
+    const leaseSeconds =
+      options.leaseSeconds === undefined
+        ? this.#settings.leaseSeconds
+        : checkSeconds('leaseSeconds', options.leaseSeconds);
     this.#check();
     if (max === 0) return [];
     const probe = nowSeconds();
-    const [pending, expired] = this.#whenFree(() => this.#s.ready.get(probe, probe)) as [number, number];
+    const [pending, expired] = this.#whenFree(() => this.#s.ready.get(probe, probe)) as [
+      number,
+      number,
+    ];
     if (!pending && !expired) return [];
     let expires = 0;
     const rows = this.#write(() => {
       const now = nowSeconds();
       if (expired) this.#s.reclaim.run({ max: BigInt(this.#settings.maxAttempts), now });
       expires = now + leaseSeconds;
-      return this.#s.claim.all(expires, now, BigInt(max)) as [number, string | null, number, number, string | Buffer][];
+      return this.#s.claim.all(expires, now, BigInt(max)) as [
+        number,
+        string | null,
+        number,
+        number,
+        string | Buffer,
+      ][];
     });
     rows.sort((a, b) => a[0] - b[0]);
     return rows.map(([id, key, attempt, token, payload]) => {
@@ -473,8 +340,12 @@ export class WorkQueue<T = unknown> implements Disposable {
    */
   async next(options: NextOptions = {}): Promise<Job<T> | undefined> {
     const { signal } = options;
-    const timeout = options.timeoutSeconds === undefined ? Number.POSITIVE_INFINITY : checkSeconds('timeoutSeconds', options.timeoutSeconds, { allowZero: true });
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+    const timeout =
+      options.timeoutSeconds === undefined
+        ? Number.POSITIVE_INFINITY
+        : checkSeconds('timeoutSeconds', options.timeoutSeconds, { allowZero: true });
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw new TypeError('signal must be an AbortSignal');
     const deadline = nowSeconds() + timeout;
     let delay = POLL_START_SECONDS;
     for (;;) {
@@ -514,7 +385,10 @@ export class WorkQueue<T = unknown> implements Disposable {
       const now = nowSeconds();
       const toStore: [Key, unknown][] = [];
       for (const { job, result, lease } of entries) {
-        if (!lease.settled && this.#s.ack.run(now, BigInt(job.id), BigInt(lease.token)).changes === 1) {
+        if (
+          !lease.settled &&
+          this.#s.ack.run(now, BigInt(job.id), BigInt(lease.token)).changes === 1
+        ) {
           acked.push(lease);
           if (result !== undefined) toStore.push([job.key ?? job.id, result]);
         } else {
@@ -537,13 +411,23 @@ export class WorkQueue<T = unknown> implements Disposable {
   /** `job.fail(error, options)`: backoff and retry, or the failed list after `maxAttempts`. */
   fail(job: Job<T>, error: unknown, options: FailOptions = {}): FailOutcome {
     const lease = this.#lease(job as Job<unknown>);
-    const retryIn = options.retryInSeconds === undefined ? undefined : checkSeconds('retryInSeconds', options.retryInSeconds, { allowZero: true });
+    const retryIn =
+      options.retryInSeconds === undefined
+        ? undefined
+        : checkSeconds('retryInSeconds', options.retryInSeconds, { allowZero: true });
     const final = job.attempt >= this.#settings.maxAttempts;
     const text = errorText(error);
     const changed = this.#write(() => {
       const now = nowSeconds();
       const availableAt = final ? now : now + (retryIn ?? this.backoffSeconds(job.attempt));
-      return this.#s.fail.run(final ? FAILED : PENDING, availableAt, text, final ? now : null, BigInt(job.id), BigInt(lease.token)).changes;
+      return this.#s.fail.run(
+        final ? FAILED : PENDING,
+        availableAt,
+        text,
+        final ? now : null,
+        BigInt(job.id),
+        BigInt(lease.token),
+      ).changes;
     });
     if (changed !== 1) throw this.#leaseLost(job as Job<unknown>, 'fail');
     lease.settled = true;
@@ -568,14 +452,19 @@ export class WorkQueue<T = unknown> implements Disposable {
    * returns the jobs whose lease was lost. @default seconds: the queue's `leaseSeconds`
    */
   extendMany(jobs: Iterable<Job<T>>, seconds?: number): Job<T>[] {
-    const length = seconds === undefined ? this.#settings.leaseSeconds : checkSeconds('seconds', seconds);
+    const length =
+      seconds === undefined ? this.#settings.leaseSeconds : checkSeconds('seconds', seconds);
     const entries = [...jobs].map((job) => [job, this.#lease(job as Job<unknown>)] as const);
     if (entries.length === 0) return [];
     const lost: Job<T>[] = [];
     this.#write(() => {
       const expires = nowSeconds() + length;
       for (const [job, lease] of entries) {
-        if (!lease.settled && this.#s.extend.run(expires, BigInt(job.id), BigInt(lease.token)).changes === 1) lease.expires = expires;
+        if (
+          !lease.settled &&
+          this.#s.extend.run(expires, BigInt(job.id), BigInt(lease.token)).changes === 1
+        )
+          lease.expires = expires;
         else lost.push(job);
       }
     });
@@ -599,7 +488,11 @@ export class WorkQueue<T = unknown> implements Disposable {
     this.#write(() => {
       const now = nowSeconds();
       for (const [job, lease] of entries) {
-        if (!lease.settled && this.#s.release.run(now, BigInt(job.id), BigInt(lease.token)).changes === 1) lease.settled = true;
+        if (
+          !lease.settled &&
+          this.#s.release.run(now, BigInt(job.id), BigInt(lease.token)).changes === 1
+        )
+          lease.settled = true;
         else lost.push(job);
       }
     });
@@ -627,9 +520,19 @@ export class WorkQueue<T = unknown> implements Disposable {
 
   /** The failed list, in id order (at most `limit` jobs). */
   failed(options: { limit?: number } = {}): FailedJob<T>[] {
-    const limit = options.limit === undefined ? Number.MAX_SAFE_INTEGER : checkInteger('limit', options.limit, 0);
+    const limit =
+      options.limit === undefined
+        ? Number.MAX_SAFE_INTEGER
+        : checkInteger('limit', options.limit, 0);
     this.#check();
-    const rows = this.#whenFree(() => this.#s.failed.all(0n, BigInt(limit))) as [number, string | null, number, string | null, number, string | Buffer | null][];
+    const rows = this.#whenFree(() => this.#s.failed.all(0n, BigInt(limit))) as [
+      number,
+      string | null,
+      number,
+      string | null,
+      number,
+      string | Buffer | null,
+    ][];
     return rows.map(([id, key, attempts, error, failedAt, payload]) => ({
       id,
       key: key ?? undefined,
@@ -652,7 +555,10 @@ export class WorkQueue<T = unknown> implements Disposable {
    * keys are forgotten, so a `put` with one of them adds a new job. Results are kept.
    */
   purgeDone(options: { olderThanSeconds?: number } = {}): number {
-    const age = options.olderThanSeconds === undefined ? 0 : checkSeconds('olderThanSeconds', options.olderThanSeconds, { allowZero: true });
+    const age =
+      options.olderThanSeconds === undefined
+        ? 0
+        : checkSeconds('olderThanSeconds', options.olderThanSeconds, { allowZero: true });
     return this.#write(() => this.#s.purgeDone.run(nowSeconds() - age).changes);
   }
 

@@ -6,14 +6,20 @@
  */
 import { WorkQueue } from '../collections/work-queue.js';
 import { loadHandler } from './handler.js';
-import { type ChildConfig, type ChildMessage, EXIT_HANDLER_MODULE, type ParentMessage } from './protocol.js';
+import {
+  type ChildConfig,
+  type ChildMessage,
+  EXIT_HANDLER_MODULE,
+  type ParentMessage,
+} from './protocol.js';
 import { emptyCounts, runWorkerLoop } from './worker-loop.js';
 
 /** How often the child tells the parent its counts. */
 const COUNTS_INTERVAL_MS = 500;
 
 function send(message: ChildMessage, callback?: () => void): void {
-  if (process.connected && process.send) process.send(message, undefined, {}, callback ? () => callback() : undefined);
+  if (process.connected && process.send)
+    process.send(message, undefined, {}, callback ? () => callback() : undefined);
   else callback?.();
 }
 
@@ -67,6 +73,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`diskcache worker ${process.pid}: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.stderr.write(
+    `diskcache worker ${process.pid}: ${(error as Error)?.stack ?? String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -36,7 +36,8 @@ export type HandlerModule = string | URL;
 /** The absolute path of a handler module as given. */
 export function handlerPath(module: HandlerModule): string {
   if (module instanceof URL) return fileURLToPath(module);
-  if (typeof module !== 'string' || module === '') throw new TypeError(`handler must be a module path or a file URL, got ${String(module)}`);
+  if (typeof module !== 'string' || module === '')
+    throw new TypeError(`handler must be a module path or a file URL, got ${String(module)}`);
   return module.startsWith('file:') ? fileURLToPath(module) : path.resolve(module);
 }
 
@@ -53,13 +54,21 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    if ((error as { code?: unknown })?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !TYPESCRIPT.test(file) || tsxRegistered) throw error;
+    if (
+      (error as { code?: unknown })?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' ||
+      !TYPESCRIPT.test(file) ||
+      tsxRegistered
+    )
+      throw error;
     const api = 'tsx/esm/api'; // a runtime name: tsx is optional for users of the package
     let register: () => unknown;
     try {
       ({ register } = (await import(api)) as { register: () => unknown });
     } catch {
-      throw new Error(`${(error as Error).message}; install tsx to run a TypeScript handler, or compile it to JavaScript`, { cause: error });
+      throw new Error(
+        `${(error as Error).message}; install tsx to run a TypeScript handler, or compile it to JavaScript`,
+        { cause: error },
+      );
     }
     register();
     tsxRegistered = true;
@@ -75,12 +84,16 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
 export async function loadHandler(module: HandlerModule): Promise<JobHandler> {
   const file = handlerPath(module);
   if (!fs.existsSync(file)) throw new HandlerModuleError(`handler module not found: ${file}`);
-  if (!fs.statSync(file).isFile()) throw new HandlerModuleError(`handler module is not a file: ${file}`);
+  if (!fs.statSync(file).isFile())
+    throw new HandlerModuleError(`handler module is not a file: ${file}`);
   let exports: Record<string, unknown>;
   try {
     exports = await importModule(file);
   } catch (error) {
-    throw new HandlerModuleError(`handler module ${file} failed to load: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    throw new HandlerModuleError(
+      `handler module ${file} failed to load: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error },
+    );
   }
   const candidate = typeof exports.default === 'function' ? exports.default : exports.handler;
   if (typeof candidate !== 'function') {

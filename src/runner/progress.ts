@@ -36,7 +36,8 @@ export class RateMeter {
   /** Records that `finished` jobs were finished at `seconds` (any monotonic clock). */
   add(seconds: number, finished: number): void {
     this.#samples.push([seconds, finished]);
-    while (this.#samples.length > 2 && seconds - this.#samples[0]![0] > RATE_WINDOW_SECONDS) this.#samples.shift();
+    while (this.#samples.length > 2 && seconds - this.#samples[0]![0] > RATE_WINDOW_SECONDS)
+      this.#samples.shift();
   }
 
   /** Jobs per second over the window (0 until there are two samples). */
@@ -105,7 +106,10 @@ export interface ProgressReporter {
  * A reporter: on a terminal it redraws one line in place; otherwise it writes a plain line every
  * `intervalSeconds` (and the last one on `finish`).
  */
-export function createProgressReporter(stream: ProgressStream, options: { intervalSeconds?: number; tty?: boolean } = {}): ProgressReporter {
+export function createProgressReporter(
+  stream: ProgressStream,
+  options: { intervalSeconds?: number; tty?: boolean } = {},
+): ProgressReporter {
   const tty = options.tty ?? stream.isTTY === true;
   const intervalSeconds = options.intervalSeconds ?? 5;
   let lastLine = Number.NEGATIVE_INFINITY;

@@ -47,7 +47,9 @@ export function childExecArgv(handlerFile: string): string[] {
   try {
     loader = createRequire(import.meta.url).resolve('tsx');
   } catch (error) {
-    throw new Error(`running the TypeScript handler ${handlerFile} needs tsx: npm install tsx`, { cause: error });
+    throw new Error(`running the TypeScript handler ${handlerFile} needs tsx: npm install tsx`, {
+      cause: error,
+    });
   }
   return ['--import', pathToFileURL(loader).href];
 }

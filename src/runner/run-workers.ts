@@ -11,7 +11,13 @@ import { HandlerModuleError } from '../cache/errors.js';
 import { checkInteger, checkSeconds } from '../collections/work-queue-schema.js';
 import { WorkQueue, type WorkQueueStats } from '../collections/work-queue.js';
 import { type HandlerModule, handlerPath, loadHandler } from './handler.js';
-import { CHILD_ENTRY, type ChildConfig, type ChildMessage, childExecArgv, EXIT_HANDLER_MODULE } from './protocol.js';
+import {
+  CHILD_ENTRY,
+  type ChildConfig,
+  type ChildMessage,
+  childExecArgv,
+  EXIT_HANDLER_MODULE,
+} from './protocol.js';
 import { RateMeter, type RunProgress } from './progress.js';
 import { emptyCounts, type WorkerCounts } from './worker-loop.js';
 
@@ -103,15 +109,29 @@ function monotonicSeconds(): number {
  * or exports no function; TypeError/RangeError for bad options.
  */
 export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary> {
-  if (options === null || typeof options !== 'object') throw new TypeError('runWorkers(options): options must be an object');
-  const processes = options.processes === undefined ? os.availableParallelism() : checkInteger('processes', options.processes, 1);
-  const concurrency = options.concurrency === undefined ? 1 : checkInteger('concurrency', options.concurrency, 1);
-  const graceSeconds = options.graceSeconds === undefined ? 30 : checkSeconds('graceSeconds', options.graceSeconds, { allowZero: true });
-  const interval = options.progressIntervalSeconds === undefined ? 1 : checkSeconds('progressIntervalSeconds', options.progressIntervalSeconds);
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('runWorkers(options): options must be an object');
+  const processes =
+    options.processes === undefined
+      ? os.availableParallelism()
+      : checkInteger('processes', options.processes, 1);
+  const concurrency =
+    options.concurrency === undefined ? 1 : checkInteger('concurrency', options.concurrency, 1);
+  const graceSeconds =
+    options.graceSeconds === undefined
+      ? 30
+      : checkSeconds('graceSeconds', options.graceSeconds, { allowZero: true });
+  const interval =
+    options.progressIntervalSeconds === undefined
+      ? 1
+      : checkSeconds('progressIntervalSeconds', options.progressIntervalSeconds);
   if (options.leaseSeconds !== undefined) checkSeconds('leaseSeconds', options.leaseSeconds);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    throw new TypeError('signal must be an AbortSignal');
   if (typeof options.queue !== 'string' && !(options.queue instanceof WorkQueue)) {
-    throw new TypeError(`queue must be a directory path or a WorkQueue, got ${String(options.queue)}`);
+    throw new TypeError(
+      `queue must be a directory path or a WorkQueue, got ${String(options.queue)}`,
+    );
   }
   const handlerFile = handlerPath(options.handler);
   await loadHandler(handlerFile);
@@ -150,7 +170,14 @@ class Supervisor {
   #fatal: Error | undefined;
   #allExited!: () => void;
 
-  constructor(queue: WorkQueue<unknown>, config: ChildConfig, execArgv: string[], processes: number, interval: number, options: RunWorkersOptions) {
+  constructor(
+    queue: WorkQueue<unknown>,
+    config: ChildConfig,
+    execArgv: string[],
+    processes: number,
+    interval: number,
+    options: RunWorkersOptions,
+  ) {
     this.#queue = queue;
     this.#config = config;
     this.#execArgv = execArgv;
@@ -161,7 +188,8 @@ class Supervisor {
 
   async run(): Promise<RunSummary> {
     const { signal, once } = this.#options;
-    if (signal?.aborted || (once && this.#queue.isDrained())) return this.#summary(signal?.aborted ? 'stopped' : 'drained');
+    if (signal?.aborted || (once && this.#queue.isDrained()))
+      return this.#summary(signal?.aborted ? 'stopped' : 'drained');
     const exited = new Promise<void>((resolve) => {
       this.#allExited = resolve;
     });
@@ -193,7 +221,13 @@ class Supervisor {
   #summary(reason: RunSummary['reason']): RunSummary {
     const counts = { ...this.#finishedCounts };
     for (const slot of this.#slots) if (slot) addCounts(counts, slot.counts);
-    return { reason, stats: this.#queue.stats(), counts, restarts: this.#restarts, elapsedSeconds: monotonicSeconds() - this.#started };
+    return {
+      reason,
+      stats: this.#queue.stats(),
+      counts,
+      restarts: this.#restarts,
+      elapsedSeconds: monotonicSeconds() - this.#started,
+    };
   }
 
   #progress(): RunProgress {
@@ -218,7 +252,13 @@ class Supervisor {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
-    const slot: Slot = { index, child, startedAt: monotonicSeconds(), ready: false, counts: emptyCounts() };
+    const slot: Slot = {
+      index,
+      child,
+      startedAt: monotonicSeconds(),
+      ready: false,
+      counts: emptyCounts(),
+    };
     this.#slots[index] = slot;
     child.on('message', (message: ChildMessage) => {
       if (message?.type === 'ready') {
@@ -237,16 +277,26 @@ class Supervisor {
     };
     child.on('exit', end);
     child.on('error', (error) => {
-      process.stderr.write(`diskcache work: worker ${index} (pid ${child.pid}): ${error.message}\n`);
-      if (child.exitCode === null && child.signalCode === null && child.pid === undefined) end(null, null);
+      process.stderr.write(
+        `diskcache work: worker ${index} (pid ${child.pid}): ${error.message}\n`,
+      );
+      if (child.exitCode === null && child.signalCode === null && child.pid === undefined)
+        end(null, null);
     });
-    if (child.pid !== undefined) this.#options.onEvent?.({ type: 'spawn', worker: index, pid: child.pid });
+    if (child.pid !== undefined)
+      this.#options.onEvent?.({ type: 'spawn', worker: index, pid: child.pid });
   }
 
   #exited(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
     addCounts(this.#finishedCounts, slot.counts);
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
-    const event = { type: 'exit', worker: slot.index, pid: slot.child.pid ?? -1, code, signal } as const;
+    const event = {
+      type: 'exit',
+      worker: slot.index,
+      pid: slot.child.pid ?? -1,
+      code,
+      signal,
+    } as const;
     if (this.#stopping) {
       this.#options.onEvent?.(event);
       this.#checkAllExited();
@@ -254,19 +304,26 @@ class Supervisor {
     }
     if (code === EXIT_HANDLER_MODULE) {
       this.#options.onEvent?.(event);
-      this.#fatal = new HandlerModuleError(`a worker could not load the handler module ${this.#config.handler} (its message is above)`);
+      this.#fatal = new HandlerModuleError(
+        `a worker could not load the handler module ${this.#config.handler} (its message is above)`,
+      );
       this.#stop('stopped');
       return;
     }
     this.#startFailures = slot.ready ? 0 : this.#startFailures + 1;
     if (this.#startFailures >= MAX_START_FAILURES) {
       this.#options.onEvent?.(event);
-      this.#fatal = new Error(`workers keep exiting before they start (${this.#startFailures} in a row; the last with ${signal ?? `code ${code}`})`);
+      this.#fatal = new Error(
+        `workers keep exiting before they start (${this.#startFailures} in a row; the last with ${signal ?? `code ${code}`})`,
+      );
       this.#stop('stopped');
       return;
     }
     const lived = monotonicSeconds() - slot.startedAt;
-    const restartInSeconds = lived < QUICK_DEATH_SECONDS ? Math.min(MAX_RESTART_DELAY_SECONDS, 0.2 * 2 ** this.#startFailures) : 0.1;
+    const restartInSeconds =
+      lived < QUICK_DEATH_SECONDS
+        ? Math.min(MAX_RESTART_DELAY_SECONDS, 0.2 * 2 ** this.#startFailures)
+        : 0.1;
     this.#options.onEvent?.({ ...event, restartInSeconds });
     this.#restarts++;
     const timer = setTimeout(() => {
@@ -283,7 +340,8 @@ class Supervisor {
     this.#options.onEvent?.({ type: 'stopping', reason });
     for (const slot of this.#slots) {
       if (slot === undefined) continue;
-      if (slot.child.connected) slot.child.send({ type: 'stop', graceSeconds: this.#config.graceSeconds });
+      if (slot.child.connected)
+        slot.child.send({ type: 'stop', graceSeconds: this.#config.graceSeconds });
       else slot.child.kill('SIGTERM');
     }
     const killer = setTimeout(

@@ -110,7 +110,12 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 /** Runs jobs until `stop` aborts and the grace period ends; resolves with what it did. */
 export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<WorkerCounts> {
   const { queue, handler, concurrency, leaseSeconds, stop } = options;
-  const report = options.onError ?? ((error: unknown) => process.stderr.write(`diskcache worker ${process.pid}: ${(error as Error)?.stack ?? String(error)}\n`));
+  const report =
+    options.onError ??
+    ((error: unknown) =>
+      process.stderr.write(
+        `diskcache worker ${process.pid}: ${(error as Error)?.stack ?? String(error)}\n`,
+      ));
   const counts: WorkerCounts = options.counts ?? emptyCounts();
   const pool = new PQueue({ concurrency });
   const held = new Map<Job<T>, Held<T>>();
@@ -138,7 +143,12 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     });
 
   const prefetch = () =>
-    averageSeconds === undefined ? 0 : Math.min(MAX_PREFETCH, Math.round((concurrency * PREFETCH_SECONDS) / Math.max(averageSeconds, 1e-6)));
+    averageSeconds === undefined
+      ? 0
+      : Math.min(
+          MAX_PREFETCH,
+          Math.round((concurrency * PREFETCH_SECONDS) / Math.max(averageSeconds, 1e-6)),
+        );
 
   /** Acks every job completed since the last flush, in one transaction. */
   const flush = () => {
@@ -189,7 +199,10 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       result = error;
     }
     const seconds = (performance.now() - began) / 1000;
-    averageSeconds = averageSeconds === undefined ? seconds : averageSeconds + SMOOTHING * (seconds - averageSeconds);
+    averageSeconds =
+      averageSeconds === undefined
+        ? seconds
+        : averageSeconds + SMOOTHING * (seconds - averageSeconds);
     if (entry.lost) return; // the heartbeat found the lease gone and counted it
     if (threw) {
       // Interrupted by the stop: shutDown gives the job back instead of failing it.
@@ -229,7 +242,14 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
 
   const hold = (jobs: Job<T>[]) => {
     for (const job of jobs) {
-      const entry: Held<T> = { job, controller: undefined, abortReason: undefined, started: false, lost: false, interrupted: false };
+      const entry: Held<T> = {
+        job,
+        controller: undefined,
+        abortReason: undefined,
+        started: false,
+        lost: false,
+        interrupted: false,
+      };
       held.set(job, entry);
       pool.add(() => runJob(entry)).catch(report);
     }

@@ -20,11 +20,19 @@ const HANDLER = path.join(FIXTURES, 'queue-handler-record.ts');
 
 interface Running {
   readonly child: ChildProcess;
-  readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+  readonly done: Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>;
 }
 
 /** Starts `diskcache <args>`; `detached` puts it (and the workers it forks) in its own process group. */
-function start(args: string[], options: { env?: Record<string, string>; detached?: boolean } = {}): Running {
+function start(
+  args: string[],
+  options: { env?: Record<string, string>; detached?: boolean } = {},
+): Running {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
@@ -35,14 +43,20 @@ function start(args: string[], options: { env?: Record<string, string>; detached
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
+  const done = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   return { child, done };
 }
 
 /** Polls the queue until `predicate` holds (or fails the test after 60 s). */
-async function until(queue: WorkQueue<unknown>, predicate: (stats: ReturnType<WorkQueue<unknown>['stats']>) => boolean): Promise<void> {
+async function until(
+  queue: WorkQueue<unknown>,
+  predicate: (stats: ReturnType<WorkQueue<unknown>['stats']>) => boolean,
+): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (!predicate(queue.stats())) {
     if (Date.now() > deadline) throw new Error(`timed out; stats ${JSON.stringify(queue.stats())}`);
@@ -54,7 +68,9 @@ async function until(queue: WorkQueue<unknown>, predicate: (stats: ReturnType<Wo
 function workerPids(runsDirectory: string): number[] {
   const runs = new Cache(runsDirectory);
   try {
-    return [...runs.keys()].filter((key): key is string => typeof key === 'string' && key.startsWith('pid:')).map((key) => Number(key.slice(4)));
+    return [...runs.keys()]
+      .filter((key): key is string => typeof key === 'string' && key.startsWith('pid:'))
+      .map((key) => Number(key.slice(4)));
   } finally {
     runs.close();
   }
@@ -87,7 +103,10 @@ function setUp(label: string, count: number, options: { sleepMs?: number } = {})
 describe('diskcache work', () => {
   it('stops gracefully on SIGTERM: exit 0, running jobs finish, nothing stays leased', async () => {
     const { directory, runsDirectory, queue, env } = setUp('work-term', 300, { sleepMs: 50 });
-    const run = start(['work', HANDLER, '--queue', directory, '-p', '2', '-c', '2', '--grace-seconds', '20'], { env });
+    const run = start(
+      ['work', HANDLER, '--queue', directory, '-p', '2', '-c', '2', '--grace-seconds', '20'],
+      { env },
+    );
     await until(queue, (stats) => stats.done >= 20);
     run.child.kill('SIGTERM');
     const { code, stderr } = await run.done;
@@ -103,7 +122,10 @@ describe('diskcache work', () => {
 
   it('stops gracefully on Ctrl-C (SIGINT to the whole process group) with exit 0', async () => {
     const { directory, queue, env } = setUp('work-int', 300, { sleepMs: 50 });
-    const run = start(['work', HANDLER, '--queue', directory, '-p', '2', '-c', '2'], { env, detached: true });
+    const run = start(['work', HANDLER, '--queue', directory, '-p', '2', '-c', '2'], {
+      env,
+      detached: true,
+    });
     await until(queue, (stats) => stats.done >= 20);
     process.kill(-run.child.pid!, 'SIGINT');
     const { code } = await run.done;
@@ -114,17 +136,26 @@ describe('diskcache work', () => {
 
   it('resumes after the whole runner was SIGKILLed: nothing lost, nothing acked twice', async () => {
     const { directory, runsDirectory, queue, ids, env } = setUp('work-kill', 2000, { sleepMs: 3 });
-    const first = start(['work', HANDLER, '--queue', directory, '-p', '2', '-c', '4', '--once'], { env, detached: true });
+    const first = start(['work', HANDLER, '--queue', directory, '-p', '2', '-c', '4', '--once'], {
+      env,
+      detached: true,
+    });
     await until(queue, (stats) => stats.done >= 600);
     process.kill(-first.child.pid!, 'SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
     expect(await allGone(workerPids(runsDirectory))).toBe(true);
     const interrupted = queue.stats();
     expect(interrupted.done).toBeLessThan(2000);
-    const second = start(['work', HANDLER, '--queue', directory, '-p', '2', '-c', '4', '--once', '--json'], { env });
+    const second = start(
+      ['work', HANDLER, '--queue', directory, '-p', '2', '-c', '4', '--once', '--json'],
+      { env },
+    );
     const { code, stdout } = await second.done;
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ reason: 'drained', stats: { pending: 0, leased: 0, done: 2000, failed: 0 } });
+    expect(JSON.parse(stdout)).toMatchObject({
+      reason: 'drained',
+      stats: { pending: 0, leased: 0, done: 2000, failed: 0 },
+    });
     const acks = ackCounts(directory);
     expect(acks.size).toBe(2000);
     expect([...acks.values()].filter((count) => count !== 1)).toEqual([]);
@@ -134,10 +165,16 @@ describe('diskcache work', () => {
 
   it('fails with exit 2 before starting workers when the handler module is missing or exports no function', async () => {
     const { directory, runsDirectory, queue, env } = setUp('work-bad', 5);
-    const missing = await start(['work', path.join(FIXTURES, 'queue-handler-missing.ts'), '--queue', directory, '--once'], { env }).done;
+    const missing = await start(
+      ['work', path.join(FIXTURES, 'queue-handler-missing.ts'), '--queue', directory, '--once'],
+      { env },
+    ).done;
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/handler module not found: .*queue-handler-missing\.ts/);
-    const noFunction = await start(['work', path.join(FIXTURES, 'queue-handler-noexport.ts'), '--queue', directory, '--once'], { env }).done;
+    const noFunction = await start(
+      ['work', path.join(FIXTURES, 'queue-handler-noexport.ts'), '--queue', directory, '--once'],
+      { env },
+    ).done;
     expect(noFunction.code).toBe(2);
     expect(noFunction.stderr).toMatch(/exports no function/);
     expect(workerPids(runsDirectory)).toEqual([]);
@@ -146,14 +183,41 @@ describe('diskcache work', () => {
   });
 
   it('refuses a directory that is not a work queue (exit 5) and prints progress lines off a terminal', async () => {
-    const missing = await start(['work', HANDLER, '--queue', path.join(tempDir('work-none'), 'nope'), '--once']).done;
+    const missing = await start([
+      'work',
+      HANDLER,
+      '--queue',
+      path.join(tempDir('work-none'), 'nope'),
+      '--once',
+    ]).done;
     expect(missing.code).toBe(5);
     const { directory, queue, env } = setUp('work-progress', 200, { sleepMs: 10 });
-    const run = await start(['work', HANDLER, '--queue', directory, '-p', '1', '-c', '2', '--once', '--progress-interval', '0.2'], { env }).done;
+    const run = await start(
+      [
+        'work',
+        HANDLER,
+        '--queue',
+        directory,
+        '-p',
+        '1',
+        '-c',
+        '2',
+        '--once',
+        '--progress-interval',
+        '0.2',
+      ],
+      { env },
+    ).done;
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/^\[0:\d\d\] \d+ done · 0 failed · \d+ pending · \d+ running · [\d.,]+\/s · ETA/m);
-    expect(run.stderr.trimEnd().split('\n').at(-1)).toMatch(/200 done · 0 failed · 0 pending · 0 running/);
-    expect(run.stdout).toMatch(/^queue drained after 0:\d\d: this run 200 done, 0 failed, 0 to retry; queue: 0 pending, 0 leased, 200 done, 0 failed/);
+    expect(run.stderr).toMatch(
+      /^\[0:\d\d\] \d+ done · 0 failed · \d+ pending · \d+ running · [\d.,]+\/s · ETA/m,
+    );
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toMatch(
+      /200 done · 0 failed · 0 pending · 0 running/,
+    );
+    expect(run.stdout).toMatch(
+      /^queue drained after 0:\d\d: this run 200 done, 0 failed, 0 to retry; queue: 0 pending, 0 leased, 200 done, 0 failed/,
+    );
     queue.close();
   });
 });

@@ -20,7 +20,9 @@ describe('WorkQueue across processes', () => {
     const queue = new WorkQueue<number>(directory);
     installAckAudit(directory);
     queue.putMany(Array.from({ length: 2000 }, (_, i) => i));
-    const children = Array.from({ length: 4 }, () => forkFixture('queue-drain.ts', [directory, String(batch)]));
+    const children = Array.from({ length: 4 }, () =>
+      forkFixture('queue-drain.ts', [directory, String(batch)]),
+    );
     const reports = await Promise.all(children.map((child) => message<{ acked: number }>(child)));
     expect(await Promise.all(children.map(exited))).toEqual([0, 0, 0, 0]);
     expect(reports.reduce((total, report) => total + report.acked, 0)).toBe(2000);
@@ -71,22 +73,25 @@ describe('WorkQueue across processes', () => {
   });
 });
 
-describe.skipIf(!findPython())(`WorkQueue directories and Python's diskcache (${PYTHON_MISSING_REASON})`, () => {
-  it('opens as a diskcache Cache, and the results as a diskcache Index', () => {
-    const directory = tempDir('wq-python');
-    const queue = new WorkQueue<string>(directory);
-    queue.put('a', { key: 'photo.jpg' });
-    queue.put('b');
-    const [first, second] = queue.takeMany(2);
-    first!.ack('sha256:abc');
-    second!.ack(42);
-    queue.close();
-    const out = runPython(
-      `import sys, diskcache
+describe.skipIf(!findPython())(
+  `WorkQueue directories and Python's diskcache (${PYTHON_MISSING_REASON})`,
+  () => {
+    it('opens as a diskcache Cache, and the results as a diskcache Index', () => {
+      const directory = tempDir('wq-python');
+      const queue = new WorkQueue<string>(directory);
+      queue.put('a', { key: 'photo.jpg' });
+      queue.put('b');
+      const [first, second] = queue.takeMany(2);
+      first!.ack('sha256:abc');
+      second!.ack(42);
+      queue.close();
+      const out = runPython(
+        `import sys, diskcache
 c = diskcache.Cache(sys.argv[1]); print(len(c), c.eviction_policy); c.close()
 i = diskcache.Index(sys.argv[2]); print(list(i.items()))`,
-      [directory, path.join(directory, 'results')],
-    );
-    expect(out.trim().split('\n')).toEqual(['0 none', "[('photo.jpg', 'sha256:abc'), (2, 42)]"]);
-  });
-});
+        [directory, path.join(directory, 'results')],
+      );
+      expect(out.trim().split('\n')).toEqual(['0 none', "[('photo.jpg', 'sha256:abc'), (2, 42)]"]);
+    });
+  },
+);

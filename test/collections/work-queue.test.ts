@@ -95,10 +95,7 @@ describe('put, take, ack', () => {
 
   it('putMany adds every job in one call, with keys and a delay', () => {
     const q = queue<{ n: number }>();
-    const ids = q.putMany(
-      [{ n: 1 }, { n: 2 }, { n: 1 }],
-      { key: (payload) => `n${payload.n}` },
-    );
+    const ids = q.putMany([{ n: 1 }, { n: 2 }, { n: 1 }], { key: (payload) => `n${payload.n}` });
     expect(ids).toEqual([1, 2, undefined]);
     expect(q.putMany([], {})).toEqual([]);
     q.putMany([{ n: 3 }], { delaySeconds: 60 });
@@ -132,7 +129,9 @@ describe('idempotent keys', () => {
 
   it('rejects a key that is not a string', () => {
     const q = queue();
-    expect(() => q.put('x', { key: 5 as unknown as string })).toThrow(/key must be a string, got number/);
+    expect(() => q.put('x', { key: 5 as unknown as string })).toThrow(
+      /key must be a string, got number/,
+    );
   });
 });
 
@@ -320,12 +319,22 @@ describe('settings, layout and lifecycle', () => {
   it('persists its options for later openers, and validates them', () => {
     const directory = tempDir('wq');
     queue(directory, { leaseSeconds: 7, maxAttempts: 5, backoffSeconds: 0.5 });
-    expect(queue(directory).settings).toEqual({ leaseSeconds: 7, maxAttempts: 5, backoffSeconds: 0.5 });
+    expect(queue(directory).settings).toEqual({
+      leaseSeconds: 7,
+      maxAttempts: 5,
+      backoffSeconds: 0.5,
+    });
     expect(queue(directory, { maxAttempts: 2 }).settings.maxAttempts).toBe(2);
-    expect(() => new WorkQueue(directory, { leaseSeconds: 0 })).toThrow(/leaseSeconds must be a finite number of seconds > 0, got 0/);
+    expect(() => new WorkQueue(directory, { leaseSeconds: 0 })).toThrow(
+      /leaseSeconds must be a finite number of seconds > 0, got 0/,
+    );
     expect(() => new WorkQueue(directory, { maxAttempts: 1.5 })).toThrow(RangeError);
-    expect(() => new WorkQueue(directory, { maxAttempts: '3' as unknown as number })).toThrow(/maxAttempts must be an integer, got "3"/);
-    expect(() => new WorkQueue(directory, { leaseSecond: 3 } as WorkQueueOptions)).toThrow(/unknown option "leaseSecond"/);
+    expect(() => new WorkQueue(directory, { maxAttempts: '3' as unknown as number })).toThrow(
+      /maxAttempts must be an integer, got "3"/,
+    );
+    expect(() => new WorkQueue(directory, { leaseSecond: 3 } as WorkQueueOptions)).toThrow(
+      /unknown option "leaseSecond"/,
+    );
     expect(() => new WorkQueue('')).toThrow(TypeError);
     const q = queue(directory);
     expect(() => q.takeMany(-1)).toThrow(RangeError);
@@ -337,8 +346,13 @@ describe('settings, layout and lifecycle', () => {
     const directory = tempDir('wq');
     queue(directory).put('x');
     const db = new Database(path.join(directory, 'cache.db'), { readonly: true });
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck(true).all();
-    const settings = Object.fromEntries(db.prepare('SELECT key, value FROM Settings').raw(true).all() as [string, unknown][]);
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .pluck(true)
+      .all();
+    const settings = Object.fromEntries(
+      db.prepare('SELECT key, value FROM Settings').raw(true).all() as [string, unknown][],
+    );
     db.close();
     expect(tables).toEqual(['Cache', 'Settings', 'WorkQueue_jobs', 'WorkQueue_settings']);
     expect(settings.eviction_policy).toBe('none');

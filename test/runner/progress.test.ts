@@ -41,19 +41,31 @@ describe('progress', () => {
   });
 
   it('formats durations as m:ss or h:mm:ss', () => {
-    expect([0, 7, 65, 3599.6, 3723].map(formatDuration)).toEqual(['0:00', '0:07', '1:05', '1:00:00', '1:02:03']);
+    expect([0, 7, 65, 3599.6, 3723].map(formatDuration)).toEqual([
+      '0:00',
+      '0:07',
+      '1:05',
+      '1:00:00',
+      '1:02:03',
+    ]);
   });
 
   it('writes a plain line with done, failed, pending, running, rate and ETA', () => {
-    expect(formatProgressLine(snapshot)).toBe('[1:05] 4,500 done · 2 failed · 5,400 pending · 98 running · 1,234/s · ETA 0:04 · 4 workers (1 restarted)');
-    expect(formatProgressLine({ ...snapshot, rate: 0.5, etaSeconds: undefined, restarts: 0 })).toMatch(/0\.5\/s · ETA -- · 4 workers$/);
+    expect(formatProgressLine(snapshot)).toBe(
+      '[1:05] 4,500 done · 2 failed · 5,400 pending · 98 running · 1,234/s · ETA 0:04 · 4 workers (1 restarted)',
+    );
+    expect(
+      formatProgressLine({ ...snapshot, rate: 0.5, etaSeconds: undefined, restarts: 0 }),
+    ).toMatch(/0\.5\/s · ETA -- · 4 workers$/);
   });
 
   it('draws a bar that fits the terminal', () => {
     const bar = formatProgressBar(snapshot, 120);
-    expect(bar).toMatch(/^\[█+░+\]  45% 4,500 done/);
+    expect(bar).toMatch(/^\[█+░+\] {2}45% 4,500 done/);
     expect([...formatProgressBar(snapshot, 60)].length).toBeLessThanOrEqual(59);
-    expect(formatProgressBar({ ...snapshot, done: 0, failed: 0, pending: 0, leased: 0 }, 120)).toMatch(/^\[█+\] 100%/);
+    expect(
+      formatProgressBar({ ...snapshot, done: 0, failed: 0, pending: 0, leased: 0 }, 120),
+    ).toMatch(/^\[█+\] 100%/);
   });
 
   it('redraws one line in place on a terminal and ends it with a newline', () => {
@@ -73,7 +85,12 @@ describe('progress', () => {
     const reporter = createProgressReporter(stream, { intervalSeconds: 5 });
     for (const elapsedSeconds of [1, 2, 6, 7, 12]) reporter.update({ ...snapshot, elapsedSeconds });
     reporter.finish({ ...snapshot, elapsedSeconds: 13 });
-    expect(writes.map((line) => line.slice(0, 6))).toEqual(['[0:01]', '[0:06]', '[0:12]', '[0:13]']);
+    expect(writes.map((line) => line.slice(0, 6))).toEqual([
+      '[0:01]',
+      '[0:06]',
+      '[0:12]',
+      '[0:13]',
+    ]);
     expect(writes.every((line) => line.endsWith('\n') && !line.includes('\x1b'))).toBe(true);
   });
 });

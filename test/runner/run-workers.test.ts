@@ -70,7 +70,14 @@ describe('runWorkers', () => {
       process.kill(pid, 'SIGKILL');
     }, 20);
     try {
-      const summary = await runWorkers({ queue, handler: HANDLER, processes: 4, concurrency: 4, once: true, onEvent });
+      const summary = await runWorkers({
+        queue,
+        handler: HANDLER,
+        processes: 4,
+        concurrency: 4,
+        once: true,
+        onEvent,
+      });
       expect(summary.reason).toBe('drained');
       expect(summary.restarts).toBeGreaterThanOrEqual(3);
     } finally {
@@ -78,7 +85,11 @@ describe('runWorkers', () => {
     }
     expect(killed).toHaveLength(3);
     const exits = events.filter((event) => event.type === 'exit' && killed.includes(event.pid));
-    expect(exits.map((event) => (event as { signal: string }).signal)).toEqual(['SIGKILL', 'SIGKILL', 'SIGKILL']);
+    expect(exits.map((event) => (event as { signal: string }).signal)).toEqual([
+      'SIGKILL',
+      'SIGKILL',
+      'SIGKILL',
+    ]);
     expect(queue.stats()).toEqual({ pending: 0, leased: 0, done: 5000, failed: 0 });
     const acks = ackCounts(directory);
     expect(acks.size).toBe(5000);
@@ -93,9 +104,18 @@ describe('runWorkers', () => {
 
   it('moves jobs whose handler throws to the failed list after maxAttempts', async () => {
     const directory = tempDir('runner-throws');
-    const queue = new WorkQueue<{ fail: boolean }>(directory, { maxAttempts: 2, backoffSeconds: 0 });
+    const queue = new WorkQueue<{ fail: boolean }>(directory, {
+      maxAttempts: 2,
+      backoffSeconds: 0,
+    });
     queue.putMany(Array.from({ length: 20 }, (_, i) => ({ fail: i % 2 === 0 })));
-    const summary = await runWorkers({ queue, handler: HANDLER, processes: 2, concurrency: 2, once: true });
+    const summary = await runWorkers({
+      queue,
+      handler: HANDLER,
+      processes: 2,
+      concurrency: 2,
+      once: true,
+    });
     expect(summary.stats).toEqual({ pending: 0, leased: 0, done: 10, failed: 10 });
     expect(summary.counts).toMatchObject({ done: 10, failed: 10, retried: 10, lost: 0 });
     const failed = queue.failed();
@@ -111,7 +131,13 @@ describe('runWorkers', () => {
     process.env.QUEUE_TEST_RUNS = runsDirectory;
     const queue = new WorkQueue(directory);
     const [id] = queue.putMany([{ sleepMs: 2500 }]) as number[];
-    const summary = await runWorkers({ queue, handler: HANDLER, processes: 2, leaseSeconds: 0.6, once: true });
+    const summary = await runWorkers({
+      queue,
+      handler: HANDLER,
+      processes: 2,
+      leaseSeconds: 0.6,
+      once: true,
+    });
     expect(summary.stats.done).toBe(1);
     expect(summary.counts.lost).toBe(0);
     expect(runsPerJob(runsDirectory, [id!])).toEqual([1]);
@@ -156,19 +182,39 @@ describe('runWorkers', () => {
     const directory = tempDir('runner-bad');
     const spawned: RunnerEvent[] = [];
     const onEvent = (event: RunnerEvent) => spawned.push(event);
-    const missing = runWorkers({ queue: directory, handler: path.join(FIXTURES, 'queue-handler-missing.ts'), processes: 2, onEvent });
+    const missing = runWorkers({
+      queue: directory,
+      handler: path.join(FIXTURES, 'queue-handler-missing.ts'),
+      processes: 2,
+      onEvent,
+    });
     await expect(missing).rejects.toBeInstanceOf(HandlerModuleError);
     await expect(missing).rejects.toThrow(/handler module not found: .*queue-handler-missing\.ts/);
-    const noFunction = runWorkers({ queue: directory, handler: path.join(FIXTURES, 'queue-handler-noexport.ts'), processes: 2, onEvent });
-    await expect(noFunction).rejects.toThrow(/exports no function: export a default function .*its exports: .*answer/);
+    const noFunction = runWorkers({
+      queue: directory,
+      handler: path.join(FIXTURES, 'queue-handler-noexport.ts'),
+      processes: 2,
+      onEvent,
+    });
+    await expect(noFunction).rejects.toThrow(
+      /exports no function: export a default function .*its exports: .*answer/,
+    );
     expect(spawned).toEqual([]);
   });
 
   it('validates its options', async () => {
     const directory = tempDir('runner-options');
-    await expect(runWorkers({ queue: directory, handler: HANDLER, processes: 0 })).rejects.toThrow(/processes must be an integer >= 1, got 0/);
-    await expect(runWorkers({ queue: directory, handler: HANDLER, concurrency: 1.5 })).rejects.toThrow(RangeError);
-    await expect(runWorkers({ queue: directory, handler: HANDLER, leaseSeconds: -1 })).rejects.toThrow(RangeError);
-    await expect(runWorkers({ queue: 42 as unknown as string, handler: HANDLER })).rejects.toThrow(TypeError);
+    await expect(runWorkers({ queue: directory, handler: HANDLER, processes: 0 })).rejects.toThrow(
+      /processes must be an integer >= 1, got 0/,
+    );
+    await expect(
+      runWorkers({ queue: directory, handler: HANDLER, concurrency: 1.5 }),
+    ).rejects.toThrow(RangeError);
+    await expect(
+      runWorkers({ queue: directory, handler: HANDLER, leaseSeconds: -1 }),
+    ).rejects.toThrow(RangeError);
+    await expect(runWorkers({ queue: 42 as unknown as string, handler: HANDLER })).rejects.toThrow(
+      TypeError,
+    );
   });
 });

@@ -13,7 +13,9 @@ import { runWorkerLoop } from '../../src/runner/worker-loop.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function abortedWith(signal: AbortSignal): Promise<unknown> {
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+  return new Promise((resolve) =>
+    signal.addEventListener('abort', () => resolve(signal.reason), { once: true }),
+  );
 }
 
 describe('runWorkerLoop', () => {
@@ -26,13 +28,23 @@ describe('runWorkerLoop', () => {
     const handler = async (_payload: unknown, job: JobContext) => {
       // Another worker takes the job over (as after an expired lease): bump its lease token.
       const db = new Database(path.join(directory, 'cache.db'));
-      db.prepare('UPDATE WorkQueue_jobs SET lease_token = lease_token + 1 WHERE id = ?').run(BigInt(job.id));
+      db.prepare('UPDATE WorkQueue_jobs SET lease_token = lease_token + 1 WHERE id = ?').run(
+        BigInt(job.id),
+      );
       db.close();
       reasons.push(await abortedWith(job.signal));
       stop.abort();
       return 'stale result';
     };
-    const counts = await runWorkerLoop({ queue, handler, concurrency: 1, leaseSeconds: 0.3, stop: stop.signal, graceSeconds: () => 5, onError: (e) => reasons.push(e) });
+    const counts = await runWorkerLoop({
+      queue,
+      handler,
+      concurrency: 1,
+      leaseSeconds: 0.3,
+      stop: stop.signal,
+      graceSeconds: () => 5,
+      onError: (e) => reasons.push(e),
+    });
     expect(counts).toMatchObject({ done: 0, lost: 1 });
     expect(String(reasons[0])).toMatch(/LeaseLostError: the lease of job 1 was lost/);
     expect(reasons).toHaveLength(1);
@@ -54,7 +66,14 @@ describe('runWorkerLoop', () => {
       await sleep(300);
       return payload;
     };
-    const counts = await runWorkerLoop({ queue, handler, concurrency: 2, leaseSeconds: 30, stop: stop.signal, graceSeconds: () => 10 });
+    const counts = await runWorkerLoop({
+      queue,
+      handler,
+      concurrency: 2,
+      leaseSeconds: 30,
+      stop: stop.signal,
+      graceSeconds: () => 10,
+    });
     expect(slowStarted).toHaveLength(2);
     expect(counts).toMatchObject({ done: 22, failed: 0, lost: 0 });
     expect(counts.released).toBeGreaterThan(0);
@@ -71,7 +90,14 @@ describe('runWorkerLoop', () => {
       await Promise.race([sleep(60_000), abortedWith(job.signal)]);
       throw job.signal.reason;
     };
-    const loop = runWorkerLoop({ queue, handler, concurrency: 2, leaseSeconds: 30, stop: stop.signal, graceSeconds: () => 0.2 });
+    const loop = runWorkerLoop({
+      queue,
+      handler,
+      concurrency: 2,
+      leaseSeconds: 30,
+      stop: stop.signal,
+      graceSeconds: () => 0.2,
+    });
     await sleep(100);
     stop.abort();
     const counts = await loop;
