@@ -16,7 +16,8 @@ process.on('message', (message) => {
     return;
   }
   const items: number[] = [];
-  for (let value = deque.popLeft(); value !== undefined; value = deque.popLeft()) items.push(itemNumber(value));
+  for (let value = deque.popLeft(); value !== undefined; value = deque.popLeft())
+    items.push(itemNumber(value));
   process.send!({ items });
 });
 

@@ -33,12 +33,16 @@ export interface DrainSystem {
 }
 
 /** Counts what the processes got against items 0..count-1. */
-export function verify(count: number, got: readonly (readonly number[])[]): Omit<DrainRound, 'wallNs'> {
+export function verify(
+  count: number,
+  got: readonly (readonly number[])[],
+): Omit<DrainRound, 'wallNs'> {
   const seen = new Uint8Array(count);
   let duplicates = 0;
   for (const items of got) {
     for (const item of items) {
-      if (!Number.isInteger(item) || item < 0 || item >= count) throw new Error(`a drain process got item ${item}, which was never pushed`);
+      if (!Number.isInteger(item) || item < 0 || item >= count)
+        throw new Error(`a drain process got item ${item}, which was never pushed`);
       if (seen[item]) duplicates++;
       else seen[item] = 1;
     }
@@ -61,7 +65,10 @@ function nextMessage<T>(child: ChildProcess): Promise<T> {
 }
 
 /** Times `go()` until all answers arrive, then verifies them. */
-async function timedRound(count: number, go: () => Promise<readonly (readonly number[])[]>): Promise<DrainRound> {
+async function timedRound(
+  count: number,
+  go: () => Promise<readonly (readonly number[])[]>,
+): Promise<DrainRound> {
   const begin = process.hrtime.bigint();
   const got = await go();
   const wallNs = Number(process.hrtime.bigint() - begin);
@@ -107,9 +114,16 @@ export async function nodeDrain(processes: number, count: number): Promise<Drain
 }
 
 /** Python's diskcache: `processes` python_collections.py processes on one Deque(directory=…). */
-export async function pythonDrain(python: string, processes: number, count: number): Promise<DrainSystem> {
+export async function pythonDrain(
+  python: string,
+  processes: number,
+  count: number,
+): Promise<DrainSystem> {
   const { directory, remove } = freshDirectory('drain-python');
-  const workers = Array.from({ length: processes }, () => new PythonWorker(python, 'python_collections.py'));
+  const workers = Array.from(
+    { length: processes },
+    () => new PythonWorker(python, 'python_collections.py'),
+  );
   try {
     // The first fill creates the cache; the drainers then open it one after the other.
     await workers[0]!.send({ cmd: 'fill', directory, count: 0 });
@@ -125,7 +139,8 @@ export async function pythonDrain(python: string, processes: number, count: numb
     note: `${processes} /usr/bin/python3 processes (spawned by Node), each \`popleft()\` until IndexError; filled by Python in one transaction`,
     round: async () => {
       const filled = await workers[0]!.send({ cmd: 'fill', directory, count });
-      if (filled.length !== count) throw new Error(`Python fill left ${String(filled.length)} items, expected ${count}`);
+      if (filled.length !== count)
+        throw new Error(`Python fill left ${String(filled.length)} items, expected ${count}`);
       return timedRound(count, async () => {
         const answers = await Promise.all(workers.map((worker) => worker.send({ cmd: 'drain' })));
         return answers.map((answer) => answer.items as number[]);

@@ -8,7 +8,13 @@
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { Deque, Index } from '../src/index.js';
-import { IndexKeys, indexValue, itemValue, type SingleOp, STRIDE } from './collections-workload.js';
+import {
+  type IndexKeys,
+  indexValue,
+  itemValue,
+  type SingleOp,
+  STRIDE,
+} from './collections-workload.js';
 import { freshDirectory, type Samples, sample } from './lib.js';
 import { PythonWorker } from './python-system.js';
 
@@ -35,7 +41,8 @@ const APPEND_VALUE = itemValue(0);
 
 /** Throws when a read found nothing: the workload would then time the wrong thing. */
 function found<T>(what: string, value: T | undefined): T {
-  if (value === undefined) throw new Error(`${what} returned nothing: the benchmark's bookkeeping is wrong`);
+  if (value === undefined)
+    throw new Error(`${what} returned nothing: the benchmark's bookkeeping is wrong`);
   return value;
 }
 
@@ -79,7 +86,8 @@ export function openLibrary(keys: IndexKeys): Contender {
       const begin = process.hrtime.bigint();
       deque.extend(items);
       const elapsed = Number(process.hrtime.bigint() - begin);
-      if (deque.length !== count) throw new Error(`Deque.extend left ${deque.length} items, expected ${count}`);
+      if (deque.length !== count)
+        throw new Error(`Deque.extend left ${deque.length} items, expected ${count}`);
       deque.clear();
       return elapsed;
     },
@@ -93,7 +101,7 @@ export function openLibrary(keys: IndexKeys): Contender {
 }
 
 /** Opens `cache.db` of a directory the library created, with the connection pragmas Cache sets (as openRaw in cache-systems.ts). */
-function openDatabase(directory: string): Database.Database {
+export function openDatabase(directory: string): Database.Database {
   const db = new Database(path.join(directory, 'cache.db'), { timeout: 60_000 });
   db.pragma('journal_mode = wal');
   db.pragma('synchronous = 1');
@@ -186,7 +194,11 @@ export function openFloor(keys: IndexKeys): Contender {
 }
 
 /** (c) Python's diskcache.Deque and diskcache.Index in a worker process. */
-export async function openPython(python: string, version: string, keys: IndexKeys): Promise<Contender> {
+export async function openPython(
+  python: string,
+  version: string,
+  keys: IndexKeys,
+): Promise<Contender> {
   const dequeDir = freshDirectory('deque-python');
   const indexDir = freshDirectory('index-python');
   const worker = new PythonWorker(python, 'python_collections.py');
@@ -195,7 +207,13 @@ export async function openPython(python: string, version: string, keys: IndexKey
     indexDir.remove();
   };
   try {
-    await worker.send({ cmd: 'open', deque: dequeDir.directory, index: indexDir.directory, keys: keys.count, stride: STRIDE });
+    await worker.send({
+      cmd: 'open',
+      deque: dequeDir.directory,
+      index: indexDir.directory,
+      keys: keys.count,
+      stride: STRIDE,
+    });
   } catch (error) {
     await worker.close();
     remove();
@@ -211,7 +229,10 @@ export async function openPython(python: string, version: string, keys: IndexKey
     },
     extend: async (count) => {
       const answer = await worker.send({ cmd: 'extend', count });
-      if (answer.length !== count) throw new Error(`Python Deque.extend left ${String(answer.length)} items, expected ${count}`);
+      if (answer.length !== count)
+        throw new Error(
+          `Python Deque.extend left ${String(answer.length)} items, expected ${count}`,
+        );
       return answer.ns as number;
     },
     close: async () => {

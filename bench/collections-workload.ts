@@ -42,7 +42,8 @@ export class IndexKeys {
   readonly #names: string[];
 
   constructor(count: number) {
-    if (count % STRIDE === 0) throw new RangeError(`keys (${count}) must not be a multiple of the stride`);
+    if (count % STRIDE === 0)
+      throw new RangeError(`keys (${count}) must not be a multiple of the stride`);
     this.count = count;
     this.#names = Array.from({ length: count }, (_, i) => keyName(i));
   }

@@ -6,9 +6,15 @@
  * rounds, with each round's figure beside it to show the noise. It reports; it never asserts a
  * time and never tunes a contender.
  */
-import { nodeDrain, type DrainRound, type DrainSystem, pythonDrain } from './collections-drain.js';
+import { type DrainRound, type DrainSystem, nodeDrain, pythonDrain } from './collections-drain.js';
 import { type Contender, openFloor, openLibrary, openPython } from './collections-systems.js';
-import { IndexKeys, SINGLE_OP_LABELS, SINGLE_OPS, type SingleOp, VALUE_LENGTH } from './collections-workload.js';
+import {
+  IndexKeys,
+  SINGLE_OP_LABELS,
+  SINGLE_OPS,
+  type SingleOp,
+  VALUE_LENGTH,
+} from './collections-workload.js';
 import {
   type BenchContext,
   type BenchModule,
@@ -57,7 +63,6 @@ const QUICK: Plan = {
 
 const FLOOR = 'floor';
 const PYTHON = 'python';
-const LIBRARY = 'library';
 const TARGET = { maxVsFloor: 1.15, minOpsVsPython: 1.4, minExtendSpeedup: 10 } as const;
 
 function median(values: readonly number[]): number {
@@ -117,7 +122,11 @@ function opSettings(plan: Plan, op: SingleOp) {
 }
 
 /** Runs `op` on every contender in `plan.rounds` rounds, the order rotating each round. */
-async function measureOp(contenders: readonly Contender[], op: SingleOp, plan: Plan): Promise<OpRow[]> {
+async function measureOp(
+  contenders: readonly Contender[],
+  op: SingleOp,
+  plan: Plan,
+): Promise<OpRow[]> {
   const { ops, warmup } = opSettings(plan, op);
   const perRound = new Map<string, RoundStats[]>(contenders.map((contender) => [contender.id, []]));
   let start = 0;
@@ -129,9 +138,13 @@ async function measureOp(contenders: readonly Contender[], op: SingleOp, plan: P
     start += warmup + ops;
   }
   /** Median over rounds of numerator ÷ denominator, for the mean and for p50. */
-  const ratio = (numerator: readonly Stats[] | undefined, denominator: readonly Stats[] | undefined): Ratio => {
+  const ratio = (
+    numerator: readonly Stats[] | undefined,
+    denominator: readonly Stats[] | undefined,
+  ): Ratio => {
     if (!numerator || !denominator) return { mean: Number.NaN, p50: Number.NaN };
-    const of = (pick: (s: Stats) => number) => median(numerator.map((s, r) => pick(s) / pick(denominator[r]!)));
+    const of = (pick: (s: Stats) => number) =>
+      median(numerator.map((s, r) => pick(s) / pick(denominator[r]!)));
     return { mean: of((s) => s.meanUs), p50: of((s) => s.p50Us) };
   };
   return contenders.map((contender) => {
@@ -161,7 +174,8 @@ interface ExtendRow {
 async function measureExtend(contenders: readonly Contender[], plan: Plan): Promise<ExtendRow[]> {
   const times = new Map<string, number[]>(contenders.map((contender) => [contender.id, []]));
   for (let round = 0; round < plan.extend.rounds; round++) {
-    for (const contender of rotated(contenders, round)) times.get(contender.id)!.push((await contender.extend(plan.extend.items)) / 1e6);
+    for (const contender of rotated(contenders, round))
+      times.get(contender.id)!.push((await contender.extend(plan.extend.items)) / 1e6);
   }
   const python = times.get(PYTHON);
   return contenders.map((contender) => {
@@ -283,7 +297,11 @@ function drainTable(rows: readonly DrainRow[]): string {
 }
 
 /** The issue's targets, each with the measured figure and a verdict. */
-function targets(opRows: readonly OpRow[], extendRows: readonly ExtendRow[], drainRows: readonly DrainRow[]) {
+function targets(
+  opRows: readonly OpRow[],
+  extendRows: readonly ExtendRow[],
+  drainRows: readonly DrainRow[],
+) {
   const lines: { target: string; measured: string; met: boolean | null }[] = [];
   for (const op of ['append', 'popLeft'] as const) {
     const row = opRows.find((r) => r.op === op && r.system === 'this library');
@@ -304,7 +322,9 @@ function targets(opRows: readonly OpRow[], extendRows: readonly ExtendRow[], dra
     lines.push({
       target: `Deque.extend ≥ ${TARGET.minExtendSpeedup}× faster than Python's`,
       measured: ratio(extend.speedupVsPython),
-      met: Number.isFinite(extend.speedupVsPython) ? extend.speedupVsPython >= TARGET.minExtendSpeedup : null,
+      met: Number.isFinite(extend.speedupVsPython)
+        ? extend.speedupVsPython >= TARGET.minExtendSpeedup
+        : null,
     });
   }
   const library = drainRows.find((r) => r.system === 'this library');
@@ -339,7 +359,8 @@ const collectionsBenchmark: BenchModule = {
     try {
       progress(`collections: opening the systems (${plan.indexKeys} index keys each)`);
       contenders.push(openLibrary(keys), openFloor(keys));
-      if (!('missing' in python)) contenders.push(await openPython(python.python, python.version, keys));
+      if (!('missing' in python))
+        contenders.push(await openPython(python.python, python.version, keys));
       for (const op of SINGLE_OPS) {
         progress(`collections: ${SINGLE_OP_LABELS[op]}`);
         opRows = opRows.concat(await measureOp(contenders, op, plan));
@@ -350,7 +371,8 @@ const collectionsBenchmark: BenchModule = {
       for (const contender of contenders.splice(0)) await contender.close();
       progress(`collections: ${plan.drain.processes}-process drain of ${plan.drain.items} items`);
       drains.push(await nodeDrain(plan.drain.processes, plan.drain.items));
-      if (!('missing' in python)) drains.push(await pythonDrain(python.python, plan.drain.processes, plan.drain.items));
+      if (!('missing' in python))
+        drains.push(await pythonDrain(python.python, plan.drain.processes, plan.drain.items));
       drainRows = await measureDrain(drains, plan);
       for (const { label, note } of drains) systems.push({ label: `${label} (drain)`, note });
     } finally {
@@ -358,11 +380,15 @@ const collectionsBenchmark: BenchModule = {
       for (const drain of drains) await drain.close();
     }
     const opsHeader = `${plan.deque.ops.toLocaleString('en-US')} appends then as many popLefts, ${plan.indexSet.ops.toLocaleString('en-US')} sets and ${plan.indexGet.ops.toLocaleString('en-US')} gets over ${plan.indexKeys.toLocaleString('en-US')} keys per round and system`;
-    log(`### Deque and Index, one process — ${VALUE_LENGTH}-character string values; ${opsHeader}; ${plan.rounds} rounds`);
+    log(
+      `### Deque and Index, one process — ${VALUE_LENGTH}-character string values; ${opsHeader}; ${plan.rounds} rounds`,
+    );
     log();
     log(opTable(opRows));
     log();
-    log(`### Deque.extend of ${plan.extend.items.toLocaleString('en-US')} items (one call), ${plan.extend.rounds} round${plan.extend.rounds === 1 ? '' : 's'}`);
+    log(
+      `### Deque.extend of ${plan.extend.items.toLocaleString('en-US')} items (one call), ${plan.extend.rounds} round${plan.extend.rounds === 1 ? '' : 's'}`,
+    );
     log();
     log(extendTable(extendRows, plan.extend.items));
     log();
@@ -385,7 +411,9 @@ const collectionsBenchmark: BenchModule = {
       'Figures are medians over the rounds (each round: every system in turn, the order rotating); ratios are medians of the per-round ratios, of the means and of the p50s. "vs floor": this ÷ the floor (below 1 is faster); "ops/s vs Python": Python ÷ this (above 1 is faster). "time in ≥1 ms calls": the share of the time spent in calls of 1 ms or more (WAL checkpoints with their fsyncs, waiting for a CPU) — where it is high, the means (and ops/s) measure those stalls more than the code. Drain wall time: from "go" to the last process\'s answer, process start-up and filling excluded.',
     );
     const loadAfter = loadAverage();
-    log(`Load average (1/5/15 min) before: ${loadBefore}; after: ${loadAfter} (${machine.cores} cores).`);
+    log(
+      `Load average (1/5/15 min) before: ${loadBefore}; after: ${loadAfter} (${machine.cores} cores).`,
+    );
     log(`Machine: ${machineLine(machine)}`);
     const file = writeResult(quick ? 'quick-collections.json' : 'latest-collections.json', {
       benchmark: 'collections',
