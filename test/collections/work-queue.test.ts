@@ -138,13 +138,13 @@ describe('idempotent keys', () => {
 describe('delays', () => {
   it('does not hand out a delayed job before its time', async () => {
     const q = queue<string>();
-    q.put('later', { delaySeconds: 0.6 });
+    q.put('later', { delaySeconds: 1.5 });
     q.put('now');
     expect(q.take()!.payload).toBe('now');
     expect(q.take()).toBeUndefined();
     expect(q.stats().pending).toBe(1);
     expect(q.isDrained()).toBe(false);
-    await sleep(700);
+    await sleep(1600);
     expect(q.take()!.payload).toBe('later');
   });
 });
@@ -152,13 +152,13 @@ describe('delays', () => {
 describe('leases and fencing', () => {
   it('hands an expired job to another worker and rejects the first worker with LeaseLostError', async () => {
     const directory = tempDir('wq');
-    const first = queue<string>(directory, { leaseSeconds: 0.3 });
+    const first = queue<string>(directory, { leaseSeconds: 1 });
     const second = queue<string>(directory);
     installAckAudit(directory);
     first.put('job');
     const lost = first.take()!;
     expect(second.take()).toBeUndefined();
-    await sleep(400);
+    await sleep(1100);
     const retaken = second.take()!;
     expect([retaken.id, retaken.attempt]).toEqual([lost.id, 2]);
     expect(() => lost.ack('late')).toThrow(LeaseLostError);

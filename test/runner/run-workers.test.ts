@@ -130,12 +130,12 @@ describe('runWorkers', () => {
     const runsDirectory = tempDir('runner-runs');
     process.env.QUEUE_TEST_RUNS = runsDirectory;
     const queue = new WorkQueue(directory);
-    const [id] = queue.putMany([{ sleepMs: 2500 }]) as number[];
+    const [id] = queue.putMany([{ sleepMs: 3000 }]) as number[];
     const summary = await runWorkers({
       queue,
       handler: HANDLER,
       processes: 2,
-      leaseSeconds: 0.6,
+      leaseSeconds: 1,
       once: true,
     });
     expect(summary.stats.done).toBe(1);
