@@ -57,11 +57,11 @@ const FULL: readonly Plan[] = [
       getHit: { ops: 100_000, warmup: 5_000 },
       getMiss: { ops: 40_000, warmup: 4_000 },
       set: { ops: 20_000, warmup: 2_000 },
-      transact: { ops: 12, warmup: 2 },
+      transact: { ops: 10, warmup: 2 },
       delete: { ops: 16_000, warmup: 1_000 },
     },
     maxMs: 3_000,
-    rounds: 4,
+    rounds: 10,
   },
   {
     value: 'string',
@@ -70,11 +70,11 @@ const FULL: readonly Plan[] = [
       getHit: { ops: 40_000, warmup: 4_000 },
       getMiss: { ops: 20_000, warmup: 2_000 },
       set: { ops: 8_000, warmup: 1_000 },
-      transact: { ops: 4, warmup: 1 },
+      transact: { ops: 5, warmup: 1 },
       delete: { ops: 8_000, warmup: 1_000 },
     },
     maxMs: 1_500,
-    rounds: 4,
+    rounds: 5,
   },
 ];
 
@@ -91,7 +91,7 @@ const QUICK: readonly Plan[] = [
       delete: { ops: 2_000, warmup: 200 },
     },
     maxMs: 600,
-    rounds: 2,
+    rounds: 4,
   },
 ];
 
@@ -216,7 +216,7 @@ async function measureInterleaved(
   let start = 0;
   for (let round = 0; round < plan.rounds; round++) {
     // A full warm-up before the first round, a short one before the others (other systems ran meanwhile).
-    const roundWarmup = round === 0 ? warmup : Math.ceil(warmup / 5);
+    const roundWarmup = round === 0 ? warmup : Math.floor(warmup / 5);
     for (const contender of contenders) {
       const done = parts.get(contender.id)!;
       const batch = done[0]?.batch ?? 'auto';
