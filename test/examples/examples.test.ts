@@ -12,7 +12,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const examplesDir = path.join(root, 'examples');
 
 /** Examples run with extra arguments or environment; `skip` names the test that covers it instead. */
-const SPECIAL: Record<string, { args?: string[]; env?: Record<string, string>; skip?: string }> = {};
+const SPECIAL: Record<string, { args?: string[]; env?: Record<string, string>; skip?: string }> = {
+  // Run with a folder to hash and a kept queue directory, stopped and resumed, by its own test.
+  'resumable-hash.ts': { skip: 'test/runner/resumable-hash-example.test.ts' },
+};
 
 const examples = fs
   .readdirSync(examplesDir)
