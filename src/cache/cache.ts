@@ -28,9 +28,16 @@ type Row = unknown[];
 
 const LIVE = '(expire_time IS NULL OR expire_time > ?)';
 const COLUMNS = 'key, raw, store_time, expire_time, access_time, access_count, tag, size, mode, filename, value';
-/** Appended to writes: what the cull-on-write decision needs, read in the same statement. */
-const CULL_INFO =
-  "(SELECT min(expire_time) FROM Cache), (SELECT value FROM Settings WHERE key = 'size'), (SELECT page_count FROM pragma_page_count())";
+/**
+ * Appended to writes: what the cull-on-write decision needs (the earliest expiry, the size of the
+ * value files, the database pages), read in the same statement. Without a size-based policy
+ * (Deque, Index) or with culling off, the volume is never needed: skip those subqueries.
+ */
+function cullInfo(policy: Policy, cullLimit: number): string {
+  if (cullLimit === 0) return 'NULL, 0, 0';
+  if (policy.order === null) return '(SELECT min(expire_time) FROM Cache), 0, 0';
+  return "(SELECT min(expire_time) FROM Cache), (SELECT value FROM Settings WHERE key = 'size'), (SELECT page_count FROM pragma_page_count())";
+}
 const BATCH = 100;
 const QUEUE_START = 500000000000000n;
 const QUEUE_MIN = 0n;
@@ -211,13 +218,13 @@ export class Cache implements Disposable {
         `INSERT INTO Cache(${COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, NULL, ?) ON CONFLICT(key, raw) DO UPDATE SET` +
           ' store_time = excluded.store_time, expire_time = excluded.expire_time, access_time = excluded.access_time,' +
           ' access_count = 0, tag = excluded.tag, size = 0, mode = excluded.mode, filename = NULL, value = excluded.value' +
-          ` WHERE Cache.filename IS NULL RETURNING ${CULL_INFO}`,
+          ` WHERE Cache.filename IS NULL RETURNING ${cullInfo(this.#policy, this.#cullLimit)}`,
       ),
       addInline: raw(
         `INSERT INTO Cache(${COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, NULL, ?) ON CONFLICT(key, raw) DO UPDATE SET` +
           ' store_time = excluded.store_time, expire_time = excluded.expire_time, access_time = excluded.access_time,' +
           ' access_count = 0, tag = excluded.tag, size = 0, mode = excluded.mode, filename = NULL, value = excluded.value' +
-          ` WHERE Cache.filename IS NULL AND Cache.expire_time IS NOT NULL AND Cache.expire_time <= ? RETURNING ${CULL_INFO}`,
+          ` WHERE Cache.filename IS NULL AND Cache.expire_time IS NOT NULL AND Cache.expire_time <= ? RETURNING ${cullInfo(this.#policy, this.#cullLimit)}`,
       ),
       selectRow: exact('SELECT rowid, filename, expire_time, mode, value, typeof(value) FROM Cache WHERE key = ? AND raw = ?'),
       updateRow: prepare(
@@ -278,7 +285,7 @@ export class Cache implements Disposable {
       const next = prefixed
         ? `? || '-' || printf('%015d', coalesce(CAST(substr(${end}, ?) AS INTEGER) ${step}, 500000000000000))`
         : `coalesce(${end} ${step}, 500000000000000)`;
-      sql = `INSERT INTO Cache(${COLUMNS}) VALUES (${next}, 1, ?, ?, ?, 0, ?, ?, ?, ?, ?) RETURNING key, ${CULL_INFO}`;
+      sql = `INSERT INTO Cache(${COLUMNS}) VALUES (${next}, 1, ?, ?, ?, 0, ?, ?, ?, ?, ?) RETURNING key, ${cullInfo(this.#policy, this.#cullLimit)}`;
     } else if (kind === 'pull') {
       sql = `DELETE FROM Cache WHERE rowid = (SELECT rowid FROM Cache WHERE ? < key AND key < ? AND raw = 1 ORDER BY key ${direction} LIMIT 1) RETURNING key, expire_time, tag, mode, filename, value, rowid`;
     } else {
@@ -395,7 +402,7 @@ export class Cache implements Disposable {
 
   // ---- culling --------------------------------------------------------------------------------
 
-  /** After a write: cull if the statement's CULL_INFO says expired entries or too much volume. */
+  /** After a write: cull if the statement's `cullInfo` columns say expired entries or too much volume. */
   #cullAfter(info: Row, offset: number, now: number): void {
     if (this.#cullLimit === 0) return;
     const minExpire = info[offset] as number | null;
@@ -730,9 +737,12 @@ export class Cache implements Disposable {
     const expireTime = expireAt(now, options?.expire);
     const tag = bindTag(options?.tag);
     const statement = this.#queueStatement('push', prefix !== null, side);
-    const tail = [now, expireTime, now, tag, stored.size, stored.mode, stored.filename, stored.dbValue];
-    const params = prefix === null ? [min, max, ...tail] : [prefix, min, max, BigInt(prefix.length + 2), ...tail];
-    const row = this.#autocommit(options?.retry ?? false, stored.filename, () => returning(statement, ...params)) as Row;
+    const { size, mode, filename, dbValue } = stored;
+    const row = this.#autocommit(options?.retry ?? false, filename, () =>
+      prefix === null
+        ? returning(statement, min, max, now, expireTime, now, tag, size, mode, filename, dbValue)
+        : returning(statement, prefix, min, max, BigInt(prefix.length + 2), now, expireTime, now, tag, size, mode, filename, dbValue),
+    ) as Row;
     this.#cullAfter(row, 1, now);
     return typeof row[0] === 'bigint' ? intToJs(row[0]) : (row[0] as string | number);
   }
