@@ -1,8 +1,8 @@
 /**
  * Engine benchmark: get hit/miss, set (overwrite), delete and sets inside one transaction, 1 KB
  * values over 100k keys, for this Cache, the raw-SQLite floor on the same schema, Python's
- * diskcache and lmdb-js. Operations are interleaved (each operation runs on every system before
- * the next operation), so background load on the machine falls on all systems alike.
+ * diskcache and lmdb-js. Operations are interleaved (each operation runs in rounds, every system
+ * in turn in each round, the order rotating), so background load falls on all systems alike.
  * It reports; it never asserts a time and never tunes a contender.
  */
 import { type Opened, openCache, openLmdb, openRaw, type SyncStore } from './cache-systems.js';
@@ -217,7 +217,9 @@ async function measureInterleaved(
   for (let round = 0; round < plan.rounds; round++) {
     // A full warm-up before the first round, a short one before the others (other systems ran meanwhile).
     const roundWarmup = round === 0 ? warmup : Math.floor(warmup / 5);
-    for (const contender of contenders) {
+    // The order rotates each round, so no system always runs first (or right after another).
+    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
+    for (const contender of order) {
       const done = parts.get(contender.id)!;
       const batch = done[0]?.batch ?? 'auto';
       done.push(
