@@ -59,7 +59,8 @@ const value = Buffer.alloc(1024, 7);
 const key = (i: number) => workload.key(i);
 const now = () => Date.now() / 1000;
 
-type Variant = [label: string, fn: (i: number) => unknown];
+/** A labelled call; `around`, when given, wraps each timed round (e.g. in one transaction). */
+type Variant = [label: string, fn: (i: number) => unknown, around?: (body: () => void) => void];
 
 const select = (columns: string, where: string) =>
   db.prepare(`SELECT ${columns} FROM Cache WHERE ${where}`);
@@ -142,15 +143,16 @@ function profile(title: string, variants: Variant[], ops: number): void {
   const perRound = Math.ceil(ops / ROUNDS);
   let start = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    variants.forEach(([, fn], v) => {
+    variants.forEach(([, fn, around = (body) => body()], v) => {
       const batch = parts[v]![0]?.batch ?? 'auto';
-      parts[v]!.push(sample(fn, { start, ops: perRound, warmup: round === 0 ? 2000 : 200, batch }));
+      const warmup = round === 0 ? 2000 : 200;
+      around(() => parts[v]!.push(sample(fn, { start, ops: perRound, warmup, batch })));
     });
     start += perRound + 2000;
   }
   for (let round = 0; round < 2 * ROUNDS; round++) {
-    variants.forEach(([, fn], v) => {
-      cpu[v]!.push(cpuMicros(fn, start, Math.ceil(perRound / 2)));
+    variants.forEach(([, fn, around = (body) => body()], v) => {
+      around(() => cpu[v]!.push(cpuMicros(fn, start, Math.ceil(perRound / 2))));
     });
     start += Math.ceil(perRound / 2);
   }
@@ -182,6 +184,21 @@ console.log(
 );
 profile('get (hit): one database, one connection per side', getVariants, GET_OPS);
 profile('set (overwrite): one database, autocommit each', setVariants, SET_OPS);
+const inTransaction = (body: () => void) => {
+  db.prepare('BEGIN IMMEDIATE').run();
+  body();
+  db.prepare('COMMIT').run();
+};
+const transactionVariants: Variant[] = setVariants.map(([label, fn]) =>
+  label === 'Cache.set'
+    ? ['Cache.set inside cache.transact', fn, (body) => cache.transact(body)]
+    : [label.replace(', autocommit', ''), fn, inTransaction],
+);
+profile(
+  'the same writes inside one transaction per round (statement cost without the commit)',
+  transactionVariants,
+  GET_OPS / 2,
+);
 profile("set's cull-info subqueries, read alone (no write)", cullVariants, GET_OPS);
 db.close();
 cache.close();
