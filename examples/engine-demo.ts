@@ -20,11 +20,17 @@ if (role === 'child') {
   for (let i = 0; i < 300; i++) cache.push({ job: i }, { prefix: 'jobs' });
   console.log(`cache at ${cache.directory}: 300 jobs queued, starting 3 processes`);
   const self = fileURLToPath(import.meta.url);
-  const children = [0, 1, 2].map(() => fork(self, ['child', cache.directory], { execArgv: ['--import', 'tsx'] }));
+  const children = [0, 1, 2].map(() =>
+    fork(self, ['child', cache.directory], { execArgv: ['--import', 'tsx'] }),
+  );
   await Promise.all(children.map((child) => new Promise((resolve) => child.on('exit', resolve))));
-  const pulled = [...cache.keys()].filter((key) => String(key).startsWith('pulled-by-')).map((key) => cache.get<number>(key) ?? 0);
+  const pulled = [...cache.keys()]
+    .filter((key) => String(key).startsWith('pulled-by-'))
+    .map((key) => cache.get<number>(key) ?? 0);
   console.log(`hits counted by 3 processes: ${cache.get('hits')} (expected 3000)`);
-  console.log(`jobs pulled per process: ${pulled.join(', ')} = ${pulled.reduce((a, b) => a + b, 0)} (expected 300)`);
+  console.log(
+    `jobs pulled per process: ${pulled.join(', ')} = ${pulled.reduce((a, b) => a + b, 0)} (expected 300)`,
+  );
   console.log(`check(): ${cache.check().length} warnings`);
   cache.close();
 }

@@ -16,18 +16,45 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Database from 'better-sqlite3';
 import { runCheck } from './check.js';
-import { type DbValue, Disk, intToJs, MODE_BINARY, MODE_RAW, MODE_TEXT, type StoredValue } from './disk.js';
+import {
+  type DbValue,
+  Disk,
+  intToJs,
+  MODE_BINARY,
+  MODE_RAW,
+  MODE_TEXT,
+  type StoredValue,
+} from './disk.js';
 import { KeyError, Timeout } from './errors.js';
 import { POLICIES, type Policy } from './eviction.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from './memoize.js';
-import { applyPragma, bindSetting, isBusy, openDatabase, optionsToSettings, type SettingValue } from './schema.js';
-import type { CacheOptions, CheckWarning, DiskClass, Entry, EvictionPolicy, GetOptions, MemoizeOptions, QueueOptions, SetOptions, Tag } from './types.js';
+import {
+  applyPragma,
+  bindSetting,
+  isBusy,
+  openDatabase,
+  optionsToSettings,
+  type SettingValue,
+} from './schema.js';
+import type {
+  CacheOptions,
+  CheckWarning,
+  DiskClass,
+  Entry,
+  EvictionPolicy,
+  GetOptions,
+  MemoizeOptions,
+  QueueOptions,
+  SetOptions,
+  Tag,
+} from './types.js';
 
 type Statement = Database.Statement;
 type Row = unknown[];
 
 const LIVE = '(expire_time IS NULL OR expire_time > ?)';
-const COLUMNS = 'key, raw, store_time, expire_time, access_time, access_count, tag, size, mode, filename, value';
+const COLUMNS =
+  'key, raw, store_time, expire_time, access_time, access_count, tag, size, mode, filename, value';
 /**
  * Appended to writes: what the cull-on-write decision needs (the earliest expiry, the size of the
  * value files, the database pages), read in the same statement. Without a size-based policy
@@ -60,12 +87,17 @@ function isMissingFile(error: unknown): boolean {
 }
 
 function isThenable(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 function expireAt(now: number, expire: number | null | undefined): number | null {
   if (expire === undefined || expire === null) return null;
-  if (typeof expire !== 'number' || Number.isNaN(expire)) throw new TypeError(`expire must be a number of seconds, got ${String(expire)}`);
+  if (typeof expire !== 'number' || Number.isNaN(expire))
+    throw new TypeError(`expire must be a number of seconds, got ${String(expire)}`);
   return now + expire;
 }
 
@@ -81,7 +113,9 @@ function bindTag(tag: Tag | undefined): DbValue {
       return Number.isSafeInteger(tag) ? BigInt(tag) : tag;
     default:
       if (Buffer.isBuffer(tag)) return tag;
-      throw new TypeError(`tag must be a string, number, bigint, Buffer or null, got ${typeof tag}`);
+      throw new TypeError(
+        `tag must be a string, number, bigint, Buffer or null, got ${typeof tag}`,
+      );
   }
 }
 
@@ -95,7 +129,8 @@ function readTime(value: unknown): number | null {
 
 function checkSide(side: unknown, fallback: 'back' | 'front'): 'back' | 'front' {
   if (side === undefined) return fallback;
-  if (side !== 'back' && side !== 'front') throw new TypeError(`side must be 'back' or 'front', got ${String(side)}`);
+  if (side !== 'back' && side !== 'front')
+    throw new TypeError(`side must be 'back' or 'front', got ${String(side)}`);
   return side;
 }
 
@@ -110,10 +145,12 @@ function returning(statement: Statement, ...params: unknown[]): Row | undefined 
 
 /** Adds two stored numbers as SQLite/Python would: exact 64-bit integers, else floats. */
 function addNumbers(a: unknown, b: number | bigint): number | bigint {
-  const integral = (x: unknown) => typeof x === 'bigint' || (typeof x === 'number' && Number.isInteger(x));
+  const integral = (x: unknown) =>
+    typeof x === 'bigint' || (typeof x === 'number' && Number.isInteger(x));
   if (integral(a) && integral(b)) {
     const sum = BigInt(a as number | bigint) + BigInt(b);
-    if (sum < INT64_MIN || sum > INT64_MAX) throw new RangeError('incr: the result does not fit a 64-bit integer');
+    if (sum < INT64_MIN || sum > INT64_MAX)
+      throw new RangeError('incr: the result does not fit a 64-bit integer');
     return sum;
   }
   return Number(a) + Number(b);
@@ -161,24 +198,39 @@ export class Cache implements Disposable {
     if (directory === '') throw new TypeError('directory must be a non-empty path, got ""');
     const given = optionsToSettings(options);
     const DiskType: DiskClass = options.disk ?? Disk;
-    if (typeof DiskType !== 'function' || (DiskType !== Disk && !(DiskType.prototype instanceof Disk))) {
+    if (
+      typeof DiskType !== 'function' ||
+      (DiskType !== Disk && !(DiskType.prototype instanceof Disk))
+    ) {
       const got =
         typeof DiskType === 'function'
           ? `class ${(DiskType as { name?: string }).name || '(anonymous)'}`
           : typeof DiskType === 'object' && DiskType !== null
             ? `an instance of ${(DiskType as object).constructor?.name ?? 'Object'}`
-            : typeof DiskType === 'string' ? JSON.stringify(DiskType) : String(DiskType);
-      throw new TypeError(`disk must be Disk or a subclass of Disk (the class, not an instance), got ${got}`);
+            : typeof DiskType === 'string'
+              ? JSON.stringify(DiskType)
+              : String(DiskType);
+      throw new TypeError(
+        `disk must be Disk or a subclass of Disk (the class, not an instance), got ${got}`,
+      );
     }
     this.#directory = path.resolve(directory ?? mkdtempSync(path.join(tmpdir(), 'diskcache-')));
     this.#timeout = options.timeout ?? 60;
-    const opened = openDatabase(this.#directory, given, this.#timeout, options.sizeLimitAsReal ? ['size_limit'] : []);
+    const opened = openDatabase(
+      this.#directory,
+      given,
+      this.#timeout,
+      options.sizeLimitAsReal ? ['size_limit'] : [],
+    );
     this.#db = opened.db;
     this.#pageSize = opened.pageSize;
     this.#settings = opened.settings;
-    const diskOptions: Record<string, unknown> = { minFileSize: Number(this.#settings.disk_min_file_size) };
+    const diskOptions: Record<string, unknown> = {
+      minFileSize: Number(this.#settings.disk_min_file_size),
+    };
     for (const [name, value] of Object.entries(this.#settings)) {
-      if (name.startsWith('disk_') && name !== 'disk_min_file_size') diskOptions[name.slice(5)] = value;
+      if (name.startsWith('disk_') && name !== 'disk_min_file_size')
+        diskOptions[name.slice(5)] = value;
     }
     try {
       this.#disk = new DiskType(this.#directory, diskOptions as never);
@@ -205,9 +257,13 @@ export class Cache implements Disposable {
       commit: prepare('COMMIT'),
       rollback: prepare('ROLLBACK'),
       get: raw(`SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = ? AND ${LIVE}`),
-      getEntry: raw(`SELECT mode, filename, value, expire_time, tag FROM Cache WHERE key = ? AND raw = ? AND ${LIVE}`),
+      getEntry: raw(
+        `SELECT mode, filename, value, expire_time, tag FROM Cache WHERE key = ? AND raw = ? AND ${LIVE}`,
+      ),
       getAccess: access
-        ? raw(`UPDATE Cache SET ${access} WHERE key = ? AND raw = ? AND ${LIVE} RETURNING mode, filename, value, expire_time, tag`)
+        ? raw(
+            `UPDATE Cache SET ${access} WHERE key = ? AND raw = ? AND ${LIVE} RETURNING mode, filename, value, expire_time, tag`,
+          )
         : null,
       exactValue: exact('SELECT value FROM Cache WHERE key = ? AND raw = ?').pluck(true),
       exactTag: exact('SELECT tag FROM Cache WHERE key = ? AND raw = ?').pluck(true),
@@ -226,45 +282,75 @@ export class Cache implements Disposable {
           ' access_count = 0, tag = excluded.tag, size = 0, mode = excluded.mode, filename = NULL, value = excluded.value' +
           ` WHERE Cache.filename IS NULL AND Cache.expire_time IS NOT NULL AND Cache.expire_time <= ? RETURNING ${cullInfo(this.#policy, this.#cullLimit)}`,
       ),
-      selectRow: exact('SELECT rowid, filename, expire_time, mode, value, typeof(value) FROM Cache WHERE key = ? AND raw = ?'),
+      selectRow: exact(
+        'SELECT rowid, filename, expire_time, mode, value, typeof(value) FROM Cache WHERE key = ? AND raw = ?',
+      ),
       updateRow: prepare(
         'UPDATE Cache SET store_time = ?, expire_time = ?, access_time = ?, access_count = 0, tag = ?, size = ?,' +
           ' mode = ?, filename = ?, value = ? WHERE rowid = ?',
       ),
       insertRow: prepare(`INSERT INTO Cache(${COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`),
-      incrUpdate: prepare(`UPDATE Cache SET value = ?, store_time = ?${access ? `, ${access}` : ', access_time = access_time + 0 * ?'} WHERE rowid = ?`),
+      incrUpdate: prepare(
+        `UPDATE Cache SET value = ?, store_time = ?${access ? `, ${access}` : ', access_time = access_time + 0 * ?'} WHERE rowid = ?`,
+      ),
       cullExpired: prepare(
         'DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache WHERE expire_time IS NOT NULL AND expire_time < ?' +
           ' ORDER BY expire_time LIMIT ?) RETURNING filename',
       ).pluck(true),
       cullPolicy: order
-        ? prepare(`DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache ORDER BY ${order} LIMIT ?) RETURNING filename`).pluck(true)
+        ? prepare(
+            `DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache ORDER BY ${order} LIMIT ?) RETURNING filename`,
+          ).pluck(true)
         : null,
-      volume: raw("SELECT (SELECT page_count FROM pragma_page_count()), (SELECT value FROM Settings WHERE key = 'size')"),
+      volume: raw(
+        "SELECT (SELECT page_count FROM pragma_page_count()), (SELECT value FROM Settings WHERE key = 'size')",
+      ),
       count: prepare("SELECT value FROM Settings WHERE key = 'count'").pluck(true),
       touch: prepare(`UPDATE Cache SET expire_time = ? WHERE key = ? AND raw = ? AND ${LIVE}`),
-      delete: prepare(`DELETE FROM Cache WHERE key = ? AND raw = ? AND ${LIVE} RETURNING filename`).pluck(true),
-      pop: exact(`DELETE FROM Cache WHERE key = ? AND raw = ? AND ${LIVE} RETURNING mode, filename, value, expire_time, tag`),
+      delete: prepare(
+        `DELETE FROM Cache WHERE key = ? AND raw = ? AND ${LIVE} RETURNING filename`,
+      ).pluck(true),
+      pop: exact(
+        `DELETE FROM Cache WHERE key = ? AND raw = ? AND ${LIVE} RETURNING mode, filename, value, expire_time, tag`,
+      ),
       deleteRowid: prepare('DELETE FROM Cache WHERE rowid = ? RETURNING filename').pluck(true),
       maxRowid: prepare('SELECT MAX(rowid) FROM Cache').pluck(true),
-      keysForward: exact('SELECT rowid, key, raw FROM Cache WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT 100'),
-      keysBackward: exact('SELECT rowid, key, raw FROM Cache WHERE rowid < ? ORDER BY rowid DESC LIMIT 100'),
+      keysForward: exact(
+        'SELECT rowid, key, raw FROM Cache WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT 100',
+      ),
+      keysBackward: exact(
+        'SELECT rowid, key, raw FROM Cache WHERE rowid < ? ORDER BY rowid DESC LIMIT 100',
+      ),
       entriesForward: exact(
         'SELECT rowid, key, raw, expire_time, mode, filename, value FROM Cache WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT 100',
       ),
       sortedFirst: exact('SELECT key, raw FROM Cache ORDER BY key, raw LIMIT 100'),
-      sortedNext: exact('SELECT key, raw FROM Cache WHERE (key, raw) > (?, ?) ORDER BY key, raw LIMIT 100'),
+      sortedNext: exact(
+        'SELECT key, raw FROM Cache WHERE (key, raw) > (?, ?) ORDER BY key, raw LIMIT 100',
+      ),
       sortedLast: exact('SELECT key, raw FROM Cache ORDER BY key DESC, raw DESC LIMIT 100'),
-      sortedPrevious: exact('SELECT key, raw FROM Cache WHERE (key, raw) < (?, ?) ORDER BY key DESC, raw DESC LIMIT 100'),
-      peekItemLast: exact('SELECT rowid, key, raw, expire_time, tag, mode, filename, value FROM Cache ORDER BY rowid DESC LIMIT 1'),
-      peekItemFirst: exact('SELECT rowid, key, raw, expire_time, tag, mode, filename, value FROM Cache ORDER BY rowid LIMIT 1'),
+      sortedPrevious: exact(
+        'SELECT key, raw FROM Cache WHERE (key, raw) < (?, ?) ORDER BY key DESC, raw DESC LIMIT 100',
+      ),
+      peekItemLast: exact(
+        'SELECT rowid, key, raw, expire_time, tag, mode, filename, value FROM Cache ORDER BY rowid DESC LIMIT 1',
+      ),
+      peekItemFirst: exact(
+        'SELECT rowid, key, raw, expire_time, tag, mode, filename, value FROM Cache ORDER BY rowid LIMIT 1',
+      ),
       expireBatch: prepare(
         'DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache WHERE 0 < expire_time AND expire_time < ?' +
           ` ORDER BY expire_time LIMIT ${BATCH}) RETURNING filename`,
       ).pluck(true),
-      evictBatch: prepare(`DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache WHERE tag = ? ORDER BY rowid LIMIT ${BATCH}) RETURNING filename`).pluck(true),
-      clearBatch: prepare(`DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache ORDER BY rowid LIMIT ${BATCH}) RETURNING filename`).pluck(true),
-      stats: raw("SELECT (SELECT value FROM Settings WHERE key = 'hits'), (SELECT value FROM Settings WHERE key = 'misses')"),
+      evictBatch: prepare(
+        `DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache WHERE tag = ? ORDER BY rowid LIMIT ${BATCH}) RETURNING filename`,
+      ).pluck(true),
+      clearBatch: prepare(
+        `DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache ORDER BY rowid LIMIT ${BATCH}) RETURNING filename`,
+      ).pluck(true),
+      stats: raw(
+        "SELECT (SELECT value FROM Settings WHERE key = 'hits'), (SELECT value FROM Settings WHERE key = 'misses')",
+      ),
       resetStats: prepare("UPDATE Settings SET value = 0 WHERE key IN ('hits', 'misses')"),
       readSetting: prepare('SELECT value FROM Settings WHERE key = ?').raw(true),
       writeSetting: prepare('INSERT OR REPLACE INTO Settings VALUES (?, ?)'),
@@ -273,7 +359,11 @@ export class Cache implements Disposable {
   }
 
   /** The push/pull/peek statements, prepared on first use (prefix or not, front or back). */
-  #queueStatement(kind: 'push' | 'pull' | 'peek', prefixed: boolean, side: 'back' | 'front'): Statement {
+  #queueStatement(
+    kind: 'push' | 'pull' | 'peek',
+    prefixed: boolean,
+    side: 'back' | 'front',
+  ): Statement {
     const id = `${kind}:${prefixed}:${side}`;
     let statement = this.#s.queue.get(id);
     if (statement) return statement;
@@ -310,7 +400,10 @@ export class Cache implements Disposable {
   // ---- transactions ---------------------------------------------------------------------------
 
   #timeoutError(cause: unknown, count = 0): Timeout {
-    return new Timeout(`could not get the write lock of ${this.#directory} within ${this.#timeout} s`, { cause, count });
+    return new Timeout(
+      `could not get the write lock of ${this.#directory} within ${this.#timeout} s`,
+      { cause, count },
+    );
   }
 
   /**
@@ -394,7 +487,9 @@ export class Cache implements Disposable {
     return this.#write(options.retry ?? false, null, () => {
       const result = fn();
       if (isThenable(result)) {
-        throw new TypeError('transact(fn): fn must be synchronous (a transaction cannot stay open across an await); the transaction was rolled back');
+        throw new TypeError(
+          'transact(fn): fn must be synchronous (a transaction cannot stay open across an await); the transaction was rolled back',
+        );
       }
       return result;
     });
@@ -408,7 +503,8 @@ export class Cache implements Disposable {
     const minExpire = info[offset] as number | null;
     const expired = minExpire !== null && minExpire < now;
     const full =
-      this.#policy.order !== null && Number(info[offset + 2]) * this.#pageSize + Number(info[offset + 1]) >= this.#sizeLimit;
+      this.#policy.order !== null &&
+      Number(info[offset + 2]) * this.#pageSize + Number(info[offset + 1]) >= this.#sizeLimit;
     if (!expired && !full) return;
     if (this.#depth > 0) {
       this.#cull(now);
@@ -436,7 +532,13 @@ export class Cache implements Disposable {
   // ---- reading --------------------------------------------------------------------------------
 
   /** Turns a row's (mode, filename, value) into the value; `undefined` if its file is gone. */
-  #fetch(mode: number, filename: string | null, value: unknown, dbKey: DbValue, raw: number): unknown {
+  #fetch(
+    mode: number,
+    filename: string | null,
+    value: unknown,
+    dbKey: DbValue,
+    raw: number,
+  ): unknown {
     if (mode === MODE_RAW && this.#plainDisk) {
       if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) {
         // better-sqlite3 read an INTEGER beyond 2**53 as an inexact number: read it exactly.
@@ -463,7 +565,9 @@ export class Cache implements Disposable {
       return this.#autocommit(retry, null, () => returning(getAccess, now, dbKey, raw, now));
     }
     return this.#write(retry, null, () => {
-      const row = (s.getAccess ? s.getAccess.get(now, dbKey, raw, now) : s.getEntry.get(dbKey, raw, now)) as Row | undefined;
+      const row = (
+        s.getAccess ? s.getAccess.get(now, dbKey, raw, now) : s.getEntry.get(dbKey, raw, now)
+      ) as Row | undefined;
       (row ? s.hit : s.miss).run();
       return row;
     });
@@ -476,7 +580,8 @@ export class Cache implements Disposable {
   get<V = unknown, D = undefined>(key: unknown, options?: GetOptions<D>): V | D {
     const [dbKey, raw] = this.#disk.put(key);
     let row: Row | undefined;
-    if (this.#statistics || this.#policy.access !== null) row = this.#lookup(dbKey, raw, options?.retry ?? false);
+    if (this.#statistics || this.#policy.access !== null)
+      row = this.#lookup(dbKey, raw, options?.retry ?? false);
     else row = this.#s.get.get(dbKey, raw, Date.now() / 1000) as Row | undefined;
     if (row === undefined) return options?.default as D;
     const value = this.#fetch(row[0] as number, row[1] as string | null, row[2], dbKey, raw);
@@ -492,7 +597,8 @@ export class Cache implements Disposable {
     if (value === undefined) return undefined;
     let tag = row[4];
     // better-sqlite3 read an INTEGER tag beyond 2**53 as an inexact number: read it exactly.
-    if (typeof tag === 'number' && Number.isInteger(tag) && !Number.isSafeInteger(tag)) tag = this.#s.exactTag.get(dbKey, raw);
+    if (typeof tag === 'number' && Number.isInteger(tag) && !Number.isSafeInteger(tag))
+      tag = this.#s.exactTag.get(dbKey, raw);
     return { key, value: value as V, expireTime: readTime(row[3]), tag: readTag(tag) };
   }
 
@@ -526,20 +632,51 @@ export class Cache implements Disposable {
     if (value === undefined) throw new KeyError(key);
     if (typeof value === 'string') return Readable.from([Buffer.from(value, 'utf8')]);
     if (value instanceof Uint8Array) return Readable.from([value]);
-    throw new TypeError(`read(key): the value is a ${typeof value}, not bytes or a string; use get()`);
+    throw new TypeError(
+      `read(key): the value is a ${typeof value}, not bytes or a string; use get()`,
+    );
   }
 
   // ---- writing --------------------------------------------------------------------------------
 
   /** Writes a row for an already stored value (the general path of set, and setStream). */
-  #storeRow(dbKey: DbValue, raw: number, stored: StoredValue, expireTime: number | null, tag: DbValue, now: number, retry: boolean): void {
+  #storeRow(
+    dbKey: DbValue,
+    raw: number,
+    stored: StoredValue,
+    expireTime: number | null,
+    tag: DbValue,
+    now: number,
+    retry: boolean,
+  ): void {
     this.#write(retry, stored.filename, () => {
       const existing = this.#s.selectRow.get(dbKey, raw) as Row | undefined;
       if (existing) {
-        this.#s.updateRow.run(now, expireTime, now, tag, stored.size, stored.mode, stored.filename, stored.dbValue, existing[0]);
+        this.#s.updateRow.run(
+          now,
+          expireTime,
+          now,
+          tag,
+          stored.size,
+          stored.mode,
+          stored.filename,
+          stored.dbValue,
+          existing[0],
+        );
         this.#removeLater(existing[1]);
       } else {
-        this.#s.insertRow.run(dbKey, raw, now, expireTime, now, tag, stored.size, stored.mode, stored.filename, stored.dbValue);
+        this.#s.insertRow.run(
+          dbKey,
+          raw,
+          now,
+          expireTime,
+          now,
+          tag,
+          stored.size,
+          stored.mode,
+          stored.filename,
+          stored.dbValue,
+        );
       }
       this.#cull(now);
     });
@@ -559,9 +696,9 @@ export class Cache implements Disposable {
     if (stored.filename === null) {
       // One statement: insert, or update in place when the old value has no file to delete.
       const s = this.#s;
-      const info = this.#autocommit(retry, null, () => returning(s.setInline, dbKey, raw, now, expireTime, now, tag, stored.mode, stored.dbValue)) as
-        | Row
-        | undefined;
+      const info = this.#autocommit(retry, null, () =>
+        returning(s.setInline, dbKey, raw, now, expireTime, now, tag, stored.mode, stored.dbValue),
+      ) as Row | undefined;
       if (info !== undefined) {
         this.#cullAfter(info, 0, now);
         return true;
@@ -572,7 +709,11 @@ export class Cache implements Disposable {
   }
 
   /** Streams `readable` into a value file and stores it under `key` (read back as a Buffer). */
-  async setStream(key: unknown, readable: NodeJS.ReadableStream | Readable, options?: SetOptions): Promise<boolean> {
+  async setStream(
+    key: unknown,
+    readable: NodeJS.ReadableStream | Readable,
+    options?: SetOptions,
+  ): Promise<boolean> {
     const [dbKey, raw] = this.#disk.put(key);
     const { relative, full } = this.#disk.filename(key);
     fs.mkdirSync(path.dirname(full), { recursive: true });
@@ -585,7 +726,15 @@ export class Cache implements Disposable {
     const size = fs.statSync(full).size;
     const now = Date.now() / 1000;
     const stored: StoredValue = { size, mode: MODE_BINARY, filename: relative, dbValue: null };
-    this.#storeRow(dbKey, raw, stored, expireAt(now, options?.expire), bindTag(options?.tag), now, options?.retry ?? false);
+    this.#storeRow(
+      dbKey,
+      raw,
+      stored,
+      expireAt(now, options?.expire),
+      bindTag(options?.tag),
+      now,
+      options?.retry ?? false,
+    );
     return true;
   }
 
@@ -602,9 +751,20 @@ export class Cache implements Disposable {
     const retry = options?.retry ?? false;
     const s = this.#s;
     if (stored.filename === null) {
-      const info = this.#autocommit(retry, null, () => returning(s.addInline, dbKey, raw, now, expireTime, now, tag, stored.mode, stored.dbValue, now)) as
-        | Row
-        | undefined;
+      const info = this.#autocommit(retry, null, () =>
+        returning(
+          s.addInline,
+          dbKey,
+          raw,
+          now,
+          expireTime,
+          now,
+          tag,
+          stored.mode,
+          stored.dbValue,
+          now,
+        ),
+      ) as Row | undefined;
       if (info !== undefined) {
         this.#cullAfter(info, 0, now);
         return true;
@@ -621,10 +781,31 @@ export class Cache implements Disposable {
           }
           return false;
         }
-        s.updateRow.run(now, expireTime, now, tag, stored.size, stored.mode, stored.filename, stored.dbValue, existing[0]);
+        s.updateRow.run(
+          now,
+          expireTime,
+          now,
+          tag,
+          stored.size,
+          stored.mode,
+          stored.filename,
+          stored.dbValue,
+          existing[0],
+        );
         this.#removeLater(existing[1]);
       } else {
-        s.insertRow.run(dbKey, raw, now, expireTime, now, tag, stored.size, stored.mode, stored.filename, stored.dbValue);
+        s.insertRow.run(
+          dbKey,
+          raw,
+          now,
+          expireTime,
+          now,
+          tag,
+          stored.size,
+          stored.mode,
+          stored.filename,
+          stored.dbValue,
+        );
       }
       this.#cull(now);
       return true;
@@ -636,14 +817,25 @@ export class Cache implements Disposable {
    * key starts from `default` (0); with `default: null` it throws KeyError. Integers stay exact
    * 64-bit integers (a bigint is returned beyond 2**53).
    */
-  incr(key: unknown, delta: number | bigint = 1, options?: { default?: number | bigint | null; retry?: boolean }): number | bigint {
+  incr(
+    key: unknown,
+    delta: number | bigint = 1,
+    options?: { default?: number | bigint | null; retry?: boolean },
+  ): number | bigint {
     if (typeof delta !== 'bigint' && (typeof delta !== 'number' || !Number.isFinite(delta))) {
       throw new TypeError(`incr: delta must be a finite number or a bigint, got ${String(delta)}`);
     }
     // `{default: undefined}` means the default (0), as a destructuring default would; only null means KeyError.
     const initial = options?.default === undefined ? 0 : options.default;
-    if (initial !== null && initial !== undefined && typeof initial !== 'number' && typeof initial !== 'bigint') {
-      throw new TypeError(`incr: default must be a number, a bigint or null, got ${typeof initial}`);
+    if (
+      initial !== null &&
+      initial !== undefined &&
+      typeof initial !== 'number' &&
+      typeof initial !== 'bigint'
+    ) {
+      throw new TypeError(
+        `incr: default must be a number, a bigint or null, got ${typeof initial}`,
+      );
     }
     const [dbKey, raw] = this.#disk.put(key);
     const s = this.#s;
@@ -653,7 +845,8 @@ export class Cache implements Disposable {
       if (row === undefined || (row[2] !== null && (row[2] as number) <= now)) {
         if (initial === null || initial === undefined) throw new KeyError(key);
         const result = addNumbers(initial, delta);
-        const bound = typeof result === 'number' && Number.isSafeInteger(result) ? BigInt(result) : result;
+        const bound =
+          typeof result === 'number' && Number.isSafeInteger(result) ? BigInt(result) : result;
         if (row) {
           s.updateRow.run(now, null, now, null, 0, MODE_RAW, null, bound, row[0]);
           this.#removeLater(row[1]);
@@ -673,8 +866,13 @@ export class Cache implements Disposable {
   }
 
   /** `incr(key, -delta, options)`. */
-  decr(key: unknown, delta: number | bigint = 1, options?: { default?: number | bigint | null; retry?: boolean }): number | bigint {
-    if (typeof delta !== 'bigint' && typeof delta !== 'number') throw new TypeError(`decr: delta must be a number or a bigint, got ${typeof delta}`);
+  decr(
+    key: unknown,
+    delta: number | bigint = 1,
+    options?: { default?: number | bigint | null; retry?: boolean },
+  ): number | bigint {
+    if (typeof delta !== 'bigint' && typeof delta !== 'number')
+      throw new TypeError(`decr: delta must be a number or a bigint, got ${typeof delta}`);
     return this.incr(key, -delta, options);
   }
 
@@ -683,7 +881,11 @@ export class Cache implements Disposable {
     const [dbKey, raw] = this.#disk.put(key);
     const now = Date.now() / 1000;
     const expireTime = expireAt(now, options?.expire);
-    return this.#autocommit(options?.retry ?? false, null, () => this.#s.touch.run(expireTime, dbKey, raw, now).changes > 0);
+    return this.#autocommit(
+      options?.retry ?? false,
+      null,
+      () => this.#s.touch.run(expireTime, dbKey, raw, now).changes > 0,
+    );
   }
 
   /** Deletes a live key; returns whether it was there. */
@@ -691,7 +893,9 @@ export class Cache implements Disposable {
     const [dbKey, raw] = this.#disk.put(key);
     const now = Date.now() / 1000;
     const s = this.#s;
-    const rows = this.#autocommit(options?.retry ?? false, null, () => s.delete.all(dbKey, raw, now));
+    const rows = this.#autocommit(options?.retry ?? false, null, () =>
+      s.delete.all(dbKey, raw, now),
+    );
     if (rows.length === 0) return false;
     this.#removeLater(rows[0]);
     return true;
@@ -702,7 +906,9 @@ export class Cache implements Disposable {
     const [dbKey, raw] = this.#disk.put(key);
     const now = Date.now() / 1000;
     const s = this.#s;
-    const row = this.#autocommit(options?.retry ?? false, null, () => returning(s.pop, dbKey, raw, now));
+    const row = this.#autocommit(options?.retry ?? false, null, () =>
+      returning(s.pop, dbKey, raw, now),
+    );
     if (row === undefined) return undefined;
     const value = this.#fetch(Number(row[0]), row[1] as string | null, row[2], dbKey, raw);
     this.#removeLater(row[1]);
@@ -720,7 +926,8 @@ export class Cache implements Disposable {
 
   #queueBounds(prefix: string | null | undefined): [DbValue, DbValue] {
     if (prefix === undefined || prefix === null) return [QUEUE_MIN, QUEUE_MAX];
-    if (typeof prefix !== 'string') throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
+    if (typeof prefix !== 'string')
+      throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
     return [`${prefix}-000000000000000`, `${prefix}-999999999999999`];
   }
 
@@ -741,7 +948,21 @@ export class Cache implements Disposable {
     const row = this.#autocommit(options?.retry ?? false, filename, () =>
       prefix === null
         ? returning(statement, min, max, now, expireTime, now, tag, size, mode, filename, dbValue)
-        : returning(statement, prefix, min, max, BigInt(prefix.length + 2), now, expireTime, now, tag, size, mode, filename, dbValue),
+        : returning(
+            statement,
+            prefix,
+            min,
+            max,
+            BigInt(prefix.length + 2),
+            now,
+            expireTime,
+            now,
+            tag,
+            size,
+            mode,
+            filename,
+            dbValue,
+          ),
     ) as Row;
     this.#cullAfter(row, 1, now);
     return typeof row[0] === 'bigint' ? intToJs(row[0]) : (row[0] as string | number);
@@ -753,7 +974,10 @@ export class Cache implements Disposable {
    * serialized (and value files written) before the lock is taken. Pushing to the front puts the
    * last value first, as repeated `push(value, {side: 'front'})` would.
    */
-  pushMany(values: Iterable<unknown>, options?: QueueOptions & SetOptions): (string | number | bigint)[] {
+  pushMany(
+    values: Iterable<unknown>,
+    options?: QueueOptions & SetOptions,
+  ): (string | number | bigint)[] {
     const side = checkSide(options?.side, 'back');
     const prefix = options?.prefix ?? null;
     const [min, max] = this.#queueBounds(prefix);
@@ -786,13 +1010,25 @@ export class Cache implements Disposable {
         const insertBatch = this.#insertBatchStatement();
         for (const item of stored) {
           const dbKey = prefix === null ? next : `${prefix}-${next.toString().padStart(15, '0')}`;
-          params.push(dbKey, 1n, now, expireTime, now, tag, item.size, item.mode, item.filename, item.dbValue);
+          params.push(
+            dbKey,
+            1n,
+            now,
+            expireTime,
+            now,
+            tag,
+            item.size,
+            item.mode,
+            item.filename,
+            item.dbValue,
+          );
           keys.push(typeof dbKey === 'bigint' ? intToJs(dbKey) : dbKey);
           next += step;
           // One statement per BATCH rows: half the cost of a statement per row.
           if (params.length === BATCH * 10) insertBatch.run(...params.splice(0));
         }
-        for (let at = 0; at < params.length; at += 10) this.#s.insertRow.run(...params.slice(at, at + 10));
+        for (let at = 0; at < params.length; at += 10)
+          this.#s.insertRow.run(...params.slice(at, at + 10));
         this.#cull(now);
         return keys;
       });
@@ -806,7 +1042,9 @@ export class Cache implements Disposable {
   #insertBatchStatement(): Statement {
     let statement = this.#s.queue.get('insertBatch');
     if (statement) return statement;
-    const rows = Array.from({ length: BATCH }, () => '(?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)').join(', ');
+    const rows = Array.from({ length: BATCH }, () => '(?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)').join(
+      ', ',
+    );
     statement = this.#db.prepare(`INSERT INTO Cache(${COLUMNS}) VALUES ${rows}`);
     this.#s.queue.set('insertBatch', statement);
     return statement;
@@ -817,7 +1055,12 @@ export class Cache implements Disposable {
     const key = row[0] as DbValue;
     const value = this.#fetch(Number(row[3]), row[4] as string | null, row[5], key, 1);
     if (value === undefined) return null;
-    return { key: typeof key === 'bigint' ? intToJs(key) : key, value, expireTime: readTime(row[1]), tag: readTag(row[2]) };
+    return {
+      key: typeof key === 'bigint' ? intToJs(key) : key,
+      value,
+      expireTime: readTime(row[1]),
+      tag: readTag(row[2]),
+    };
   }
 
   /** Removes and returns the entry at one end of a queue (default: the front); undefined when empty. */
@@ -826,7 +1069,9 @@ export class Cache implements Disposable {
     const [min, max] = this.#queueBounds(options?.prefix);
     const statement = this.#queueStatement('pull', options?.prefix != null, side);
     for (;;) {
-      const row = this.#autocommit(options?.retry ?? false, null, () => returning(statement, min, max));
+      const row = this.#autocommit(options?.retry ?? false, null, () =>
+        returning(statement, min, max),
+      );
       if (row === undefined) return undefined;
       const expired = row[1] !== null && (row[1] as number) < Date.now() / 1000;
       const entry = expired ? null : this.#queueEntry(row);
@@ -862,9 +1107,22 @@ export class Cache implements Disposable {
         const row = statement.get() as Row | undefined;
         if (row === undefined) return undefined;
         const expired = row[3] !== null && (row[3] as number) < Date.now() / 1000;
-        const value = expired ? undefined : this.#fetch(Number(row[5]), row[6] as string | null, row[7], row[1] as DbValue, Number(row[2]));
+        const value = expired
+          ? undefined
+          : this.#fetch(
+              Number(row[5]),
+              row[6] as string | null,
+              row[7],
+              row[1] as DbValue,
+              Number(row[2]),
+            );
         if (value !== undefined) {
-          return { key: this.#disk.get(row[1] as DbValue, Number(row[2])), value: value as V, expireTime: readTime(row[3]), tag: readTag(row[4]) };
+          return {
+            key: this.#disk.get(row[1] as DbValue, Number(row[2])),
+            value: value as V,
+            expireTime: readTime(row[3]),
+            tag: readTag(row[4]),
+          };
         }
         this.#s.deleteRowid.run(row[0]);
         this.#removeLater(row[6]);
@@ -881,7 +1139,10 @@ export class Cache implements Disposable {
   keys(options?: { reverse?: boolean }): Generator<unknown> {
     // The bound is read now, not at the first next(): as in diskcache, an iterator never sees
     // entries added after it was created (and one created on an empty cache stays empty).
-    return this.#keysUpTo(this.#s.maxRowid.get() as bigint | number | null, options?.reverse ?? false);
+    return this.#keysUpTo(
+      this.#s.maxRowid.get() as bigint | number | null,
+      options?.reverse ?? false,
+    );
   }
 
   *#keysUpTo(bound: bigint | number | null, reverse: boolean): Generator<unknown> {
@@ -924,8 +1185,15 @@ export class Cache implements Disposable {
       for (const row of rows) {
         // row: rowid, key, raw, expire_time, mode, filename, value
         if (row[3] !== null && (row[3] as number) <= now) continue;
-        const value = this.#fetch(Number(row[4]), row[5] as string | null, row[6], row[1] as DbValue, Number(row[2]));
-        if (value !== undefined) yield [this.#disk.get(row[1] as DbValue, Number(row[2])), value as V];
+        const value = this.#fetch(
+          Number(row[4]),
+          row[5] as string | null,
+          row[6],
+          row[1] as DbValue,
+          Number(row[2]),
+        );
+        if (value !== undefined)
+          yield [this.#disk.get(row[1] as DbValue, Number(row[2])), value as V];
       }
       if (rows.length < BATCH) return;
       after = rows[rows.length - 1]![0] as bigint;
@@ -957,7 +1225,8 @@ export class Cache implements Disposable {
       try {
         files = this.#autocommit(retry, null, () => statement.all(...params)) as (string | null)[];
       } catch (error) {
-        if (error instanceof Timeout) throw new Timeout(error.message, { cause: error.cause, count });
+        if (error instanceof Timeout)
+          throw new Timeout(error.message, { cause: error.cause, count });
         throw error;
       }
       count += files.length;
@@ -969,7 +1238,8 @@ export class Cache implements Disposable {
   /** Removes every entry that expired before `now` (epoch seconds); returns how many. */
   expire(now?: number, options?: { retry?: boolean }): number {
     const at = now ?? Date.now() / 1000;
-    if (typeof at !== 'number' || Number.isNaN(at)) throw new TypeError(`expire(now): now must be epoch seconds, got ${String(now)}`);
+    if (typeof at !== 'number' || Number.isNaN(at))
+      throw new TypeError(`expire(now): now must be epoch seconds, got ${String(now)}`);
     return this.#removeBatches(this.#s.expireBatch, [at], options?.retry ?? false);
   }
 
@@ -1020,7 +1290,9 @@ export class Cache implements Disposable {
    */
   check(options?: { fix?: boolean; retry?: boolean }): CheckWarning[] {
     const fix = options?.fix ?? false;
-    return runCheck(this.#db, this.#disk, fix, (body) => this.#write(options?.retry ?? false, null, body));
+    return runCheck(this.#db, this.#disk, fix, (body) =>
+      this.#write(options?.retry ?? false, null, body),
+    );
   }
 
   /**
@@ -1050,19 +1322,25 @@ export class Cache implements Disposable {
    * Names are diskcache's (`size_limit`) or the option names (`sizeLimit`).
    */
   reset(setting: string, value?: SettingValue | boolean): SettingValue {
-    if (typeof setting !== 'string') throw new TypeError(`reset(setting): setting must be a string, got ${typeof setting}`);
+    if (typeof setting !== 'string')
+      throw new TypeError(`reset(setting): setting must be a string, got ${typeof setting}`);
     const name = SETTING_ALIASES[setting] ?? setting;
     if (value === undefined) {
       const row = this.#s.readSetting.get(name) as [SettingValue] | undefined;
-      if (row === undefined) throw new KeyError(setting, `unknown setting ${JSON.stringify(setting)}`);
+      if (row === undefined)
+        throw new KeyError(setting, `unknown setting ${JSON.stringify(setting)}`);
       this.#settings[name] = row[0];
-      if (name in SETTING_ALIASES || Object.values(SETTING_ALIASES).includes(name)) this.#applySettings();
+      if (name in SETTING_ALIASES || Object.values(SETTING_ALIASES).includes(name))
+        this.#applySettings();
       return row[0];
     }
     let stored: SettingValue = typeof value === 'boolean' ? (value ? 1 : 0) : value;
-    const option = Object.entries(SETTING_ALIASES).find(([, diskcacheName]) => diskcacheName === name)?.[0];
+    const option = Object.entries(SETTING_ALIASES).find(
+      ([, diskcacheName]) => diskcacheName === name,
+    )?.[0];
     if (option) {
-      const optionValue = option === 'statistics' || option === 'tagIndex' ? Boolean(stored) : stored;
+      const optionValue =
+        option === 'statistics' || option === 'tagIndex' ? Boolean(stored) : stored;
       if ((option === 'statistics' || option === 'tagIndex') && stored !== 0 && stored !== 1) {
         throw new TypeError(`${option} must be a boolean (or 0/1), got ${String(value)}`);
       }
@@ -1076,7 +1354,9 @@ export class Cache implements Disposable {
       if (init) this.#autocommit(true, null, () => this.#db.exec(init));
     }
     if (name === 'tag_index') {
-      const sql = stored ? 'CREATE INDEX IF NOT EXISTS Cache_tag_rowid ON Cache(tag, rowid)' : 'DROP INDEX IF EXISTS Cache_tag_rowid';
+      const sql = stored
+        ? 'CREATE INDEX IF NOT EXISTS Cache_tag_rowid ON Cache(tag, rowid)'
+        : 'DROP INDEX IF EXISTS Cache_tag_rowid';
       this.#autocommit(true, null, () => this.#db.exec(sql));
     }
     this.#settings[name] = stored;
@@ -1092,7 +1372,9 @@ export class Cache implements Disposable {
    * arguments share one computation in this process. Exceptions are not cached, nor is undefined.
    * @example const slowSquare = cache.memoize({ expire: 60 })(function slowSquare(n: number) { return n * n; });
    */
-  memoize(options?: MemoizeOptions): <F extends (...args: never[]) => unknown>(fn: F) => Memoized<F> {
+  memoize(
+    options?: MemoizeOptions,
+  ): <F extends (...args: never[]) => unknown>(fn: F) => Memoized<F> {
     const checked = checkMemoizeOptions(options);
     return (fn) => memoizeFunction(this, checked, fn as never) as never;
   }

@@ -24,7 +24,10 @@ export function runCheck(
 
   inTransaction(() => {
     const referenced = new Set<string>();
-    const rows = db.prepare('SELECT rowid, size, filename FROM Cache WHERE filename IS NOT NULL').raw(true).all() as [number, number, string][];
+    const rows = db
+      .prepare('SELECT rowid, size, filename FROM Cache WHERE filename IS NOT NULL')
+      .raw(true)
+      .all() as [number, number, string][];
     for (const [rowid, size, filename] of rows) {
       const full = path.resolve(disk.fullPath(filename));
       referenced.add(full);
@@ -37,7 +40,11 @@ export function runCheck(
         continue;
       }
       if (actual !== size) {
-        warnings.push({ kind: 'wrong-file-size', message: `wrong file size: ${full}, ${size} in the database, ${actual} on disk`, path: full });
+        warnings.push({
+          kind: 'wrong-file-size',
+          message: `wrong file size: ${full}, ${size} in the database, ${actual} on disk`,
+          path: full,
+        });
         if (fix) db.prepare('UPDATE Cache SET size = ? WHERE rowid = ?').run(actual, rowid);
       }
     }
@@ -65,7 +72,8 @@ export function runCheck(
       if (path.resolve(dir) === root) return;
       const empty = emptyAtStart || (fix && isEmptyDir(dir));
       if (!empty) return;
-      if (emptyAtStart) warnings.push({ kind: 'empty-dir', message: `empty directory: ${dir}`, path: dir });
+      if (emptyAtStart)
+        warnings.push({ kind: 'empty-dir', message: `empty directory: ${dir}`, path: dir });
       if (fix) {
         // rmdir, not rm: rm refuses directories (EISDIR) without `recursive`, which could delete
         // files written meanwhile. A directory someone just filled again is left alone.
@@ -79,15 +87,26 @@ export function runCheck(
     walk(disk.directory);
 
     const [count] = db.prepare('SELECT COUNT(key) FROM Cache').raw(true).get() as [number];
-    const [storedCount] = db.prepare("SELECT value FROM Settings WHERE key = 'count'").raw(true).get() as [number];
+    const [storedCount] = db
+      .prepare("SELECT value FROM Settings WHERE key = 'count'")
+      .raw(true)
+      .get() as [number];
     if (Number(count) !== Number(storedCount)) {
       warnings.push({ kind: 'count', message: `Settings.count = ${storedCount} != ${count} rows` });
       if (fix) db.prepare("UPDATE Settings SET value = ? WHERE key = 'count'").run(BigInt(count));
     }
-    const [size] = db.prepare('SELECT COALESCE(SUM(size), 0) FROM Cache').raw(true).get() as [number];
-    const [storedSize] = db.prepare("SELECT value FROM Settings WHERE key = 'size'").raw(true).get() as [number];
+    const [size] = db.prepare('SELECT COALESCE(SUM(size), 0) FROM Cache').raw(true).get() as [
+      number,
+    ];
+    const [storedSize] = db
+      .prepare("SELECT value FROM Settings WHERE key = 'size'")
+      .raw(true)
+      .get() as [number];
     if (Number(size) !== Number(storedSize)) {
-      warnings.push({ kind: 'size', message: `Settings.size = ${storedSize} != ${size} bytes in files` });
+      warnings.push({
+        kind: 'size',
+        message: `Settings.size = ${storedSize} != ${size} bytes in files`,
+      });
       if (fix) db.prepare("UPDATE Settings SET value = ? WHERE key = 'size'").run(BigInt(size));
     }
   });

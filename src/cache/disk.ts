@@ -80,7 +80,8 @@ export class Disk {
         if (Buffer.isBuffer(key)) return [key, 1];
         // A key read from a Python-written entry: its pickle bytes address that entry again.
         if (key instanceof ForeignKey) return [key.bytes, 0];
-        if (key instanceof Uint8Array) return [Buffer.from(key.buffer, key.byteOffset, key.byteLength), 1];
+        if (key instanceof Uint8Array)
+          return [Buffer.from(key.buffer, key.byteOffset, key.byteLength), 1];
         return [encodeStructuredKey(key), 0];
       case 'boolean':
         return [encodeStructuredKey(key), 0];
@@ -93,7 +94,8 @@ export class Disk {
   get(dbKey: DbValue, raw: number | bigint): unknown {
     if (raw) return typeof dbKey === 'bigint' ? intToJs(dbKey) : dbKey;
     const bytes = dbKey as Buffer;
-    if (bytes.subarray(0, STRUCTURED_MAGIC.length).equals(STRUCTURED_MAGIC)) return decodeStructuredKey(bytes);
+    if (bytes.subarray(0, STRUCTURED_MAGIC.length).equals(STRUCTURED_MAGIC))
+      return decodeStructuredKey(bytes);
     // A key pickled by Python: never unpickled here. It is returned as an opaque wrapper.
     return new ForeignKey(bytes);
   }
@@ -107,7 +109,8 @@ export class Disk {
     switch (typeof value) {
       case 'string':
         if (!isWellFormed(value)) break; // lone surrogates do not survive UTF-8: serialize instead
-        if (value.length < this.minFileSize) return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
+        if (value.length < this.minFileSize)
+          return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
         return this.#storeFile(Buffer.from(value, 'utf8'), MODE_TEXT, key, value);
       case 'number':
         if (Number.isNaN(value)) break; // SQLite stores NaN as NULL: serialize it instead.
@@ -123,13 +126,16 @@ export class Disk {
         }
         break;
       case 'undefined':
-        throw new TypeError('invalid value: undefined cannot be stored (undefined means "absent"); use null');
+        throw new TypeError(
+          'invalid value: undefined cannot be stored (undefined means "absent"); use null',
+        );
       case 'function':
       case 'symbol':
         throw new TypeError(`invalid value: a ${typeof value} cannot be stored`);
       case 'object':
         if (Buffer.isBuffer(value)) {
-          if (value.length < this.minFileSize) return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
+          if (value.length < this.minFileSize)
+            return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
           return this.#storeFile(value, MODE_BINARY, key, value);
         }
         break;
@@ -138,11 +144,15 @@ export class Disk {
     try {
       bytes = v8.serialize(value);
     } catch (error) {
-      throw new TypeError(`invalid value: it cannot be serialized by structured clone (${(error as Error).message})`, {
-        cause: error,
-      });
+      throw new TypeError(
+        `invalid value: it cannot be serialized by structured clone (${(error as Error).message})`,
+        {
+          cause: error,
+        },
+      );
     }
-    if (bytes.length < this.minFileSize) return { size: 0, mode: MODE_PICKLE, filename: null, dbValue: bytes };
+    if (bytes.length < this.minFileSize)
+      return { size: 0, mode: MODE_PICKLE, filename: null, dbValue: bytes };
     return this.#storeFile(bytes, MODE_PICKLE, key, value);
   }
 
@@ -166,7 +176,9 @@ export class Disk {
       case MODE_TEXT:
         return fs.readFileSync(this.fullPath(filename!), 'utf8');
       case MODE_PICKLE:
-        return deserialize(filename === null ? (dbValue as Buffer) : fs.readFileSync(this.fullPath(filename)));
+        return deserialize(
+          filename === null ? (dbValue as Buffer) : fs.readFileSync(this.fullPath(filename)),
+        );
       default:
         throw new UnsupportedValueError(`unknown value mode ${mode}`);
     }
@@ -181,7 +193,10 @@ export class Disk {
 
   /** The absolute path of a stored relative filename (Python on Windows stores backslashes). */
   fullPath(relative: string): string {
-    return path.join(this.directory, relative.includes('\\') ? relative.replaceAll('\\', '/') : relative);
+    return path.join(
+      this.directory,
+      relative.includes('\\') ? relative.replaceAll('\\', '/') : relative,
+    );
   }
 
   /** Deletes a value file and the directories it leaves empty; never throws. */
@@ -245,13 +260,17 @@ export class JSONDisk extends Disk {
     super(directory, options);
     const level = options.compress_level ?? 1;
     if (typeof level !== 'number' || !Number.isInteger(level) || level < -1 || level > 9) {
-      throw new RangeError(`diskOptions.compress_level must be an integer from -1 to 9, got ${String(level)}`);
+      throw new RangeError(
+        `diskOptions.compress_level must be an integer from -1 to 9, got ${String(level)}`,
+      );
     }
     this.compressLevel = level;
   }
 
   #compress(value: unknown): Buffer {
-    return zlib.deflateSync(Buffer.from(pythonJsonDumps(value), 'utf8'), { level: this.compressLevel });
+    return zlib.deflateSync(Buffer.from(pythonJsonDumps(value), 'utf8'), {
+      level: this.compressLevel,
+    });
   }
 
   override put(key: unknown): [DbValue, 0 | 1] {
@@ -268,7 +287,9 @@ export class JSONDisk extends Disk {
   }
 
   override fetch(mode: number, filename: string | null, dbValue: DbValue): unknown {
-    return JSON.parse(zlib.inflateSync(super.fetch(mode, filename, dbValue) as Buffer).toString('utf8'));
+    return JSON.parse(
+      zlib.inflateSync(super.fetch(mode, filename, dbValue) as Buffer).toString('utf8'),
+    );
   }
 }
 
@@ -334,7 +355,8 @@ function toTree(value: unknown, depth: number): unknown {
     case 'boolean':
       return value;
     case 'number':
-      if (Number.isNaN(value)) throw new TypeError('invalid key: NaN cannot be part of a cache key');
+      if (Number.isNaN(value))
+        throw new TypeError('invalid key: NaN cannot be part of a cache key');
       if (!Number.isFinite(value)) return ['f', String(value)];
       return Object.is(value, -0) ? 0 : value;
     case 'bigint':
@@ -342,7 +364,10 @@ function toTree(value: unknown, depth: number): unknown {
     case 'object': {
       if (value === null) return null;
       if (value instanceof Uint8Array) {
-        return ['b', Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')];
+        return [
+          'b',
+          Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'),
+        ];
       }
       if (Array.isArray(value)) {
         const tree: unknown[] = ['a'];

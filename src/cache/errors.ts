@@ -24,7 +24,10 @@ export class DiskcacheError extends Error {
  */
 export class Timeout extends DiskcacheError {
   readonly count: number;
-  constructor(message = 'timed out waiting for the cache write lock', options?: DiskcacheErrorOptions & { count?: number }) {
+  constructor(
+    message = 'timed out waiting for the cache write lock',
+    options?: DiskcacheErrorOptions & { count?: number },
+  ) {
     super(message, options);
     this.count = options?.count ?? 0;
   }
@@ -60,7 +63,8 @@ export class AbortError extends DiskcacheError {}
 function describeKey(key: unknown): string {
   if (typeof key === 'string') return JSON.stringify(key);
   if (typeof key === 'bigint') return `${key}n`;
-  if (Buffer.isBuffer(key)) return `<Buffer ${key.subarray(0, 16).toString('hex')}${key.length > 16 ? '…' : ''}>`;
+  if (Buffer.isBuffer(key))
+    return `<Buffer ${key.subarray(0, 16).toString('hex')}${key.length > 16 ? '…' : ''}>`;
   try {
     return JSON.stringify(key, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(key);
   } catch {

@@ -9,7 +9,11 @@ import type { MemoizeOptions, Tag } from './types.js';
 /** What memoize needs of a cache. */
 export interface MemoizeTarget {
   get(key: unknown, options: { default: unknown; retry: boolean }): unknown;
-  set(key: unknown, value: unknown, options: { expire?: number | null; tag?: Tag; retry: boolean }): boolean;
+  set(
+    key: unknown,
+    value: unknown,
+    options: { expire?: number | null; tag?: Tag; retry: boolean },
+  ): boolean;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a memoized function keeps the caller's exact signature.
@@ -32,28 +36,46 @@ function typeName(value: unknown): string {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 /** Validates memoize options; throws `TypeError` when used as `memoize(fn)` instead of `memoize()(fn)`. */
 export function checkMemoizeOptions(options: unknown): MemoizeOptions {
   if (typeof options === 'function') {
-    throw new TypeError('memoize takes options, not the function: write cache.memoize()(fn) or cache.memoize({ name })(fn)');
+    throw new TypeError(
+      'memoize takes options, not the function: write cache.memoize()(fn) or cache.memoize({ name })(fn)',
+    );
   }
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') throw new TypeError(`memoize options must be an object, got ${String(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`memoize options must be an object, got ${String(options)}`);
   const { expire, name } = options as MemoizeOptions;
-  if (expire !== undefined && expire !== null && (typeof expire !== 'number' || Number.isNaN(expire))) {
+  if (
+    expire !== undefined &&
+    expire !== null &&
+    (typeof expire !== 'number' || Number.isNaN(expire))
+  ) {
     throw new TypeError(`memoize option expire must be a number of seconds, got ${String(expire)}`);
   }
-  if (name !== undefined && typeof name !== 'string') throw new TypeError(`memoize option name must be a string, got ${String(name)}`);
+  if (name !== undefined && typeof name !== 'string')
+    throw new TypeError(`memoize option name must be a string, got ${String(name)}`);
   return options as MemoizeOptions;
 }
 
 /** Builds the key function of a memoized function: `[name, ...args, null, ...types]`. */
-export function makeKeyFunction(fn: AnyFunction, options: MemoizeOptions): (args: unknown[]) => unknown[] {
+export function makeKeyFunction(
+  fn: AnyFunction,
+  options: MemoizeOptions,
+): (args: unknown[]) => unknown[] {
   const name = options.name ?? fn.name;
-  if (!name) throw new TypeError('memoize: the function has no name; pass { name } so that its cache key is stable');
+  if (!name)
+    throw new TypeError(
+      'memoize: the function has no name; pass { name } so that its cache key is stable',
+    );
   const ignore = new Set(options.ignore ?? []);
   const typed = options.typed ?? false;
   return (args) => {
@@ -62,7 +84,10 @@ export function makeKeyFunction(fn: AnyFunction, options: MemoizeOptions): (args
     const kept: unknown[] = [];
     for (let i = 0; i < end; i++) {
       if (ignore.has(i)) continue;
-      if (args[i] === undefined) throw new TypeError(`memoize: argument ${i} of ${name} is undefined, which cannot be part of a key; pass null`);
+      if (args[i] === undefined)
+        throw new TypeError(
+          `memoize: argument ${i} of ${name} is undefined, which cannot be part of a key; pass null`,
+        );
       kept.push(args[i]);
     }
     const key: unknown[] = [name, ...kept, null];
@@ -72,8 +97,13 @@ export function makeKeyFunction(fn: AnyFunction, options: MemoizeOptions): (args
 }
 
 /** Wraps `fn` so that its results are kept in `target`. */
-export function memoizeFunction<F extends AnyFunction>(target: MemoizeTarget, options: MemoizeOptions, fn: F): Memoized<F> {
-  if (typeof fn !== 'function') throw new TypeError(`memoize(...)(fn): fn must be a function, got ${typeof fn}`);
+export function memoizeFunction<F extends AnyFunction>(
+  target: MemoizeTarget,
+  options: MemoizeOptions,
+  fn: F,
+): Memoized<F> {
+  if (typeof fn !== 'function')
+    throw new TypeError(`memoize(...)(fn): fn must be a function, got ${typeof fn}`);
   const keyOf = makeKeyFunction(fn, options);
   const store = options.expire === undefined || options.expire === null || options.expire > 0;
   const setOptions = { expire: options.expire ?? null, tag: options.tag ?? null, retry: true };

@@ -32,7 +32,12 @@ export const DEFAULT_SETTINGS: Readonly<Record<string, SettingValue>> = Object.f
 });
 
 /** Rows of Settings kept up to date by triggers and statistics, never overwritten on open. */
-export const METADATA: Readonly<Record<string, number>> = Object.freeze({ count: 0, size: 0, hits: 0, misses: 0 });
+export const METADATA: Readonly<Record<string, number>> = Object.freeze({
+  count: 0,
+  size: 0,
+  hits: 0,
+  misses: 0,
+});
 
 const OPTION_NAMES = new Set([
   'timeout',
@@ -60,13 +65,19 @@ function fail(kind: 'type' | 'range', message: string): never {
 }
 
 function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(value);
+  return typeof value === 'string'
+    ? JSON.stringify(value)
+    : typeof value === 'bigint'
+      ? `${value}n`
+      : String(value);
 }
 
 function checkNumber(name: string, value: unknown, { integer = false, min = 0 } = {}): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) fail('type', `${name} must be a number, got ${show(value)}`);
-  if (integer && !Number.isInteger(value)) fail('range', `${name} must be an integer, got ${show(value)}`);
-  if (value < min || value === Number.POSITIVE_INFINITY && integer) {
+  if (typeof value !== 'number' || Number.isNaN(value))
+    fail('type', `${name} must be a number, got ${show(value)}`);
+  if (integer && !Number.isInteger(value))
+    fail('range', `${name} must be an integer, got ${show(value)}`);
+  if (value < min || (value === Number.POSITIVE_INFINITY && integer)) {
     fail('range', `${name} must be at least ${min}, got ${show(value)}`);
   }
   return value;
@@ -79,25 +90,40 @@ function checkBoolean(name: string, value: unknown): boolean {
 
 /** Validates options and converts them to diskcache-named settings (only those given). */
 export function optionsToSettings(options: CacheOptions): Record<string, SettingValue> {
-  if (options === null || typeof options !== 'object') fail('type', `options must be an object, got ${show(options)}`);
+  if (options === null || typeof options !== 'object')
+    fail('type', `options must be an object, got ${show(options)}`);
   for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.has(name)) fail('type', `unknown option ${JSON.stringify(name)}; known options: ${[...OPTION_NAMES].join(', ')}`);
+    if (!OPTION_NAMES.has(name))
+      fail(
+        'type',
+        `unknown option ${JSON.stringify(name)}; known options: ${[...OPTION_NAMES].join(', ')}`,
+      );
   }
   const settings: Record<string, SettingValue> = {};
   if (options.timeout !== undefined) checkNumber('timeout', options.timeout);
-  if (options.sizeLimit !== undefined) settings.size_limit = checkNumber('sizeLimit', options.sizeLimit);
-  if (options.sizeLimitAsReal !== undefined) checkBoolean('sizeLimitAsReal', options.sizeLimitAsReal);
-  if (options.cullLimit !== undefined) settings.cull_limit = checkNumber('cullLimit', options.cullLimit, { integer: true });
+  if (options.sizeLimit !== undefined)
+    settings.size_limit = checkNumber('sizeLimit', options.sizeLimit);
+  if (options.sizeLimitAsReal !== undefined)
+    checkBoolean('sizeLimitAsReal', options.sizeLimitAsReal);
+  if (options.cullLimit !== undefined)
+    settings.cull_limit = checkNumber('cullLimit', options.cullLimit, { integer: true });
   if (options.evictionPolicy !== undefined) {
     if (!Object.hasOwn(POLICIES, options.evictionPolicy)) {
-      fail('range', `evictionPolicy must be one of ${Object.keys(POLICIES).map(show).join(', ')}, got ${show(options.evictionPolicy)}`);
+      fail(
+        'range',
+        `evictionPolicy must be one of ${Object.keys(POLICIES).map(show).join(', ')}, got ${show(options.evictionPolicy)}`,
+      );
     }
     settings.eviction_policy = options.evictionPolicy;
   }
-  if (options.statistics !== undefined) settings.statistics = checkBoolean('statistics', options.statistics) ? 1 : 0;
-  if (options.tagIndex !== undefined) settings.tag_index = checkBoolean('tagIndex', options.tagIndex) ? 1 : 0;
+  if (options.statistics !== undefined)
+    settings.statistics = checkBoolean('statistics', options.statistics) ? 1 : 0;
+  if (options.tagIndex !== undefined)
+    settings.tag_index = checkBoolean('tagIndex', options.tagIndex) ? 1 : 0;
   if (options.minFileSize !== undefined) {
-    settings.disk_min_file_size = checkNumber('minFileSize', options.minFileSize, { integer: true });
+    settings.disk_min_file_size = checkNumber('minFileSize', options.minFileSize, {
+      integer: true,
+    });
   }
   if (options.diskOptions !== undefined) {
     if (options.diskOptions === null || typeof options.diskOptions !== 'object') {
@@ -111,19 +137,32 @@ export function optionsToSettings(options: CacheOptions): Record<string, Setting
     }
   }
   if (options.sqlite !== undefined) {
-    if (options.sqlite === null || typeof options.sqlite !== 'object') fail('type', `sqlite must be an object, got ${show(options.sqlite)}`);
+    if (options.sqlite === null || typeof options.sqlite !== 'object')
+      fail('type', `sqlite must be an object, got ${show(options.sqlite)}`);
     for (const [name, value] of Object.entries(options.sqlite)) {
       const setting = SQLITE_OPTION_NAMES[name];
       if (setting === undefined) {
-        fail('type', `unknown option sqlite.${name}; known: ${Object.keys(SQLITE_OPTION_NAMES).join(', ')}`);
+        fail(
+          'type',
+          `unknown option sqlite.${name}; known: ${Object.keys(SQLITE_OPTION_NAMES).join(', ')}`,
+        );
       }
       if (name === 'journalMode') {
-        if (typeof value !== 'string' || !/^(delete|truncate|persist|memory|wal|off)$/i.test(value)) {
-          fail('range', `sqlite.journalMode must be one of delete, truncate, persist, memory, wal, off; got ${show(value)}`);
+        if (
+          typeof value !== 'string' ||
+          !/^(delete|truncate|persist|memory|wal|off)$/i.test(value)
+        ) {
+          fail(
+            'range',
+            `sqlite.journalMode must be one of delete, truncate, persist, memory, wal, off; got ${show(value)}`,
+          );
         }
         settings[setting] = value.toLowerCase();
       } else {
-        settings[setting] = checkNumber(`sqlite.${name}`, value, { integer: true, min: name === 'cacheSize' ? -(2 ** 31) : 0 });
+        settings[setting] = checkNumber(`sqlite.${name}`, value, {
+          integer: true,
+          min: name === 'cacheSize' ? -(2 ** 31) : 0,
+        });
       }
     }
   }
@@ -138,7 +177,9 @@ export function bindSetting(value: SettingValue): SettingValue {
 /** Is this better-sqlite3 error "the database is locked / busy"? */
 export function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+  );
 }
 
 const TRIGGERS: Record<string, string> = {
@@ -169,9 +210,11 @@ export interface OpenedDatabase {
 /** Applies a `sqlite_*` setting as a pragma, only when it differs (some pragmas are slow to re-set). */
 export function applyPragma(db: Database.Database, setting: string, value: SettingValue): void {
   const pragma = setting.slice('sqlite_'.length);
-  if (!/^[a-z_]+$/.test(pragma)) throw new RangeError(`invalid pragma name ${JSON.stringify(pragma)}`);
+  if (!/^[a-z_]+$/.test(pragma))
+    throw new RangeError(`invalid pragma name ${JSON.stringify(pragma)}`);
   const current = db.pragma(pragma, { simple: true }) as SettingValue;
-  if (current !== undefined && String(current).toLowerCase() === String(value).toLowerCase()) return;
+  if (current !== undefined && String(current).toLowerCase() === String(value).toLowerCase())
+    return;
   const literal = typeof value === 'string' ? `'${value.replaceAll("'", "''")}'` : String(value);
   db.pragma(`${pragma} = ${literal}`);
 }
@@ -190,9 +233,12 @@ export function openDatabase(
   try {
     fs.mkdirSync(directory, { recursive: true, mode: 0o755 });
   } catch (error) {
-    throw new DatabaseError(`cache directory ${JSON.stringify(directory)} does not exist and could not be created: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new DatabaseError(
+      `cache directory ${JSON.stringify(directory)} does not exist and could not be created: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   const file = path.join(directory, DBNAME);
   let db: Database.Database;
@@ -212,38 +258,64 @@ export function openDatabase(
   } catch (error) {
     db.close();
     const code = (error as { code?: string }).code;
-    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT' || code?.startsWith('SQLITE_CORRUPT')) {
+    if (
+      code === 'SQLITE_NOTADB' ||
+      code === 'SQLITE_CORRUPT' ||
+      code?.startsWith('SQLITE_CORRUPT')
+    ) {
       throw new DatabaseError(
         `${file} is not a valid cache database (${(error as Error).message}); move it away or delete the directory to start afresh`,
         { cause: error },
       );
     }
     if (isBusy(error)) {
-      throw new Timeout(`could not get the write lock of ${file} within 60 s to initialise it (another process holds it)`, {
+      throw new Timeout(
+        `could not get the write lock of ${file} within 60 s to initialise it (another process holds it)`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (
+      code === 'SQLITE_READONLY' ||
+      code === 'SQLITE_CANTOPEN' ||
+      code === 'SQLITE_PERM' ||
+      code?.startsWith('SQLITE_IOERR')
+    ) {
+      throw new DatabaseError(`cannot write ${file}: ${(error as Error).message}`, {
         cause: error,
       });
-    }
-    if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM' || code?.startsWith('SQLITE_IOERR')) {
-      throw new DatabaseError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
     }
     throw error;
   }
 }
 
-function initialise(db: Database.Database, given: Record<string, SettingValue>, realSettings: readonly string[]): Record<string, SettingValue> {
+function initialise(
+  db: Database.Database,
+  given: Record<string, SettingValue>,
+  realSettings: readonly string[],
+): Record<string, SettingValue> {
   let stored: Record<string, SettingValue> = {};
   // Floats stay floats: a REAL read back (a FanoutCache shard's size_limit) is written back as REAL.
   const real = new Set(realSettings);
-  const hasSettings = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'Settings'").get();
+  const hasSettings = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'Settings'")
+    .get();
   if (hasSettings) {
-    const rows = db.prepare('SELECT key, value, typeof(value) FROM Settings').raw().all() as [string, SettingValue, string][];
+    const rows = db.prepare('SELECT key, value, typeof(value) FROM Settings').raw().all() as [
+      string,
+      SettingValue,
+      string,
+    ][];
     stored = Object.fromEntries(rows.map(([name, value]) => [name, value]));
     for (const [name, , type] of rows) if (type === 'real' && !(name in given)) real.add(name);
   }
   const settings: Record<string, SettingValue> = { ...DEFAULT_SETTINGS, ...stored, ...given };
   for (const name of Object.keys(METADATA)) delete settings[name];
   if (!Object.hasOwn(POLICIES, String(settings.eviction_policy))) {
-    throw new RangeError(`the stored eviction_policy ${show(settings.eviction_policy)} is not one node-diskcache knows`);
+    throw new RangeError(
+      `the stored eviction_policy ${show(settings.eviction_policy)} is not one node-diskcache knows`,
+    );
   }
 
   // Pragmas first: auto_vacuum must precede the first CREATE TABLE to take effect.
@@ -275,7 +347,8 @@ function initialise(db: Database.Database, given: Record<string, SettingValue>, 
     if (policyIndex) db.exec(policyIndex);
     rewriteDoubleQuotedTriggers(db);
     for (const sql of Object.values(TRIGGERS)) db.exec(sql);
-    if (Number(settings.tag_index)) db.exec('CREATE INDEX IF NOT EXISTS Cache_tag_rowid ON Cache(tag, rowid)');
+    if (Number(settings.tag_index))
+      db.exec('CREATE INDEX IF NOT EXISTS Cache_tag_rowid ON Cache(tag, rowid)');
     else db.exec('DROP INDEX IF EXISTS Cache_tag_rowid');
     db.prepare('COMMIT').run();
   } catch (error) {
@@ -304,7 +377,9 @@ function isUpToDate(
   real: ReadonlySet<string>,
 ): boolean {
   const types = new Map(
-    (db.prepare('SELECT key, typeof(value) FROM Settings').raw().all() as [string, string][]).map(([name, type]) => [name, type]),
+    (db.prepare('SELECT key, typeof(value) FROM Settings').raw().all() as [string, string][]).map(
+      ([name, type]) => [name, type],
+    ),
   );
   for (const [name, value] of Object.entries(settings)) {
     const asReal = real.has(name) && typeof value === 'number';
@@ -313,12 +388,23 @@ function isUpToDate(
   }
   for (const name of Object.keys(METADATA)) if (!types.has(name)) return false;
   const objects = new Map(
-    (db.prepare("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'Cache'").raw().all() as [string, string | null][]).map(
-      ([name, sql]) => [name, sql ?? ''],
-    ),
+    (
+      db.prepare("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'Cache'").raw().all() as [
+        string,
+        string | null,
+      ][]
+    ).map(([name, sql]) => [name, sql ?? '']),
   );
-  const policyIndex = /INDEX IF NOT EXISTS (\w+)/.exec(POLICIES[settings.eviction_policy as EvictionPolicy].init ?? '')?.[1];
-  const required = ['Cache', 'Cache_key_raw', 'Cache_expire_time', ...Object.keys(TRIGGERS), ...(policyIndex ? [policyIndex] : [])];
+  const policyIndex = /INDEX IF NOT EXISTS (\w+)/.exec(
+    POLICIES[settings.eviction_policy as EvictionPolicy].init ?? '',
+  )?.[1];
+  const required = [
+    'Cache',
+    'Cache_key_raw',
+    'Cache_expire_time',
+    ...Object.keys(TRIGGERS),
+    ...(policyIndex ? [policyIndex] : []),
+  ];
   if (required.some((name) => !objects.has(name))) return false;
   for (const name of Object.keys(TRIGGERS)) if (objects.get(name)!.includes('"')) return false;
   return objects.has('Cache_tag_rowid') === Boolean(Number(settings.tag_index));

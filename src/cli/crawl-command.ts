@@ -28,7 +28,8 @@ interface CrawlCommandOptions {
 function positive(option: string) {
   return optionParser((text) => {
     const value = parseCount(text, option);
-    if (value <= 0) throw new CliError(EXIT.USAGE, `${option} must be more than 0, got ${JSON.stringify(text)}`);
+    if (value <= 0)
+      throw new CliError(EXIT.USAGE, `${option} must be more than 0, got ${JSON.stringify(text)}`);
     return value;
   });
 }
@@ -36,12 +37,16 @@ function positive(option: string) {
 async function runCrawl(context: CommandContext, url: string | undefined): Promise<void> {
   const options = context.opts<CrawlCommandOptions>();
   const given = context.options.dir ?? context.io.env.DISKCACHE_DIR;
-  const directory = given ? path.resolve(given) : fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-crawl-'));
+  const directory = given
+    ? path.resolve(given)
+    : fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-crawl-'));
   const stderr = context.io.stderr as CliIo['stderr'] & { isTTY?: boolean; columns?: number };
   let site: DemoSite | undefined;
   if (url === undefined) {
     site = await startDemoSite({ pages: options.sitePages });
-    context.note(`demo site: ${site.url} (${options.sitePages} pages, ${site.reachablePages} reachable from the start page)`);
+    context.note(
+      `demo site: ${site.url} (${options.sitePages} pages, ${site.reachablePages} reachable from the start page)`,
+    );
   }
   const startUrl = url ?? site!.url;
   context.note(
@@ -49,7 +54,9 @@ async function runCrawl(context: CommandContext, url: string | undefined): Promi
   );
   const controller = new AbortController();
   const removeSignals = onStopSignals(controller);
-  const reporter = context.json ? undefined : createProgressReporter(stderr, { intervalSeconds: 1 });
+  const reporter = context.json
+    ? undefined
+    : createProgressReporter(stderr, { intervalSeconds: 1 });
   let last: RunProgress | undefined;
   try {
     const summary = await crawl({
@@ -67,7 +74,17 @@ async function runCrawl(context: CommandContext, url: string | undefined): Promi
     });
     if (reporter && last) reporter.finish(last);
     const duplicates = site?.duplicateFetches() ?? [];
-    const report = { ...summary, directory, ...(site ? { site: site.url, reachablePages: site.reachablePages, duplicateFetches: duplicates.length } : {}) };
+    const report = {
+      ...summary,
+      directory,
+      ...(site
+        ? {
+            site: site.url,
+            reachablePages: site.reachablePages,
+            duplicateFetches: duplicates.length,
+          }
+        : {}),
+    };
     context.print(report, () => {
       const statuses = Object.entries(summary.byStatus)
         .map(([status, count]) => `${status}: ${count}`)
@@ -77,7 +94,10 @@ async function runCrawl(context: CommandContext, url: string | undefined): Promi
         `pages recorded: ${summary.pages} (${statuses}); failed: ${summary.failed}; still queued: ${summary.remaining}`,
         `results: an Index in ${path.join(directory, 'results')} (Python: diskcache.Index(path))`,
       ];
-      if (site) lines.push(`demo site: ${site.reachablePages} pages reachable; pages fetched twice without need: ${duplicates.length}`);
+      if (site)
+        lines.push(
+          `demo site: ${site.reachablePages} pages reachable; pages fetched twice without need: ${duplicates.length}`,
+        );
       return lines.join('\n');
     });
   } finally {
@@ -91,14 +111,39 @@ async function runCrawl(context: CommandContext, url: string | undefined): Promi
 export function registerCrawlCommand(program: Command, io: CliIo): void {
   program
     .command('crawl')
-    .description('crawl a site with several worker processes, resumably (no URL: a built-in demo site on 127.0.0.1)')
+    .description(
+      'crawl a site with several worker processes, resumably (no URL: a built-in demo site on 127.0.0.1)',
+    )
     .argument('[url]', 'the start page (only links to its origin are followed)')
-    .addOption(new Option('-p, --processes <n>', 'worker processes').argParser(positive('--processes')).default(3))
-    .addOption(new Option('-c, --concurrency <m>', 'requests each process runs at once').argParser(positive('--concurrency')).default(8))
-    .addOption(new Option('--max-pages <n>', 'stop queueing pages beyond this many').argParser(positive('--max-pages')).default(10_000))
-    .addOption(new Option('--max-depth <n>', 'links followed this many hops from the start at most').argParser(positive('--max-depth')).default(10))
-    .addOption(new Option('--site-pages <n>', 'pages of the built-in demo site').argParser(positive('--site-pages')).default(300))
+    .addOption(
+      new Option('-p, --processes <n>', 'worker processes')
+        .argParser(positive('--processes'))
+        .default(3),
+    )
+    .addOption(
+      new Option('-c, --concurrency <m>', 'requests each process runs at once')
+        .argParser(positive('--concurrency'))
+        .default(8),
+    )
+    .addOption(
+      new Option('--max-pages <n>', 'stop queueing pages beyond this many')
+        .argParser(positive('--max-pages'))
+        .default(10_000),
+    )
+    .addOption(
+      new Option('--max-depth <n>', 'links followed this many hops from the start at most')
+        .argParser(positive('--max-depth'))
+        .default(10),
+    )
+    .addOption(
+      new Option('--site-pages <n>', 'pages of the built-in demo site')
+        .argParser(positive('--site-pages'))
+        .default(300),
+    )
     .option('--keep', 'keep the temporary crawl directory when no --dir is given')
-    .addHelpText('after', '\nWith -d/--dir DIR the crawl is kept in DIR: stop it (Ctrl-C, or kill it) and run the same command again to resume.')
+    .addHelpText(
+      'after',
+      '\nWith -d/--dir DIR the crawl is kept in DIR: stop it (Ctrl-C, or kill it) and run the same command again to resume.',
+    )
     .action(action(io, (context, url) => runCrawl(context, url)));
 }

@@ -17,7 +17,17 @@ import { Disk } from '../cache/disk.js';
 import { Timeout } from '../cache/errors.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from '../cache/memoize.js';
 import { DEFAULT_SETTINGS, isBusy, type SettingValue } from '../cache/schema.js';
-import type { CacheOptions, CheckWarning, DiskClass, Entry, GetOptions, Key, MemoizeOptions, SetOptions, Tag } from '../cache/types.js';
+import type {
+  CacheOptions,
+  CheckWarning,
+  DiskClass,
+  Entry,
+  GetOptions,
+  Key,
+  MemoizeOptions,
+  SetOptions,
+  Tag,
+} from '../cache/types.js';
 import { Deque, type DequeOptions } from './deque.js';
 import { Index } from './index.js';
 
@@ -62,10 +72,17 @@ function shardName(index: number): string {
 
 /** Splits a sub-collection name on '/', refusing names that would leave its folder. */
 function nameParts(kind: string, name: unknown): string[] {
-  if (typeof name !== 'string') throw new TypeError(`${kind}(name): name must be a string, got ${typeof name}`);
+  if (typeof name !== 'string')
+    throw new TypeError(`${kind}(name): name must be a string, got ${typeof name}`);
   const parts = name.split('/');
   for (const part of parts) {
-    if (part === '' || part === '.' || part === '..' || part.includes('\\') || part.includes('\0')) {
+    if (
+      part === '' ||
+      part === '.' ||
+      part === '..' ||
+      part.includes('\\') ||
+      part.includes('\0')
+    ) {
       throw new RangeError(
         `${kind}(name): name must be '/'-separated non-empty segments other than '.' and '..', without '\\' or NUL; got ${JSON.stringify(name)}`,
       );
@@ -104,18 +121,33 @@ export class FanoutCache implements Disposable {
     if (directory !== undefined && directory !== null && typeof directory !== 'string') {
       throw new TypeError(`directory must be a string path, got ${typeof directory}`);
     }
-    if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${String(options)}`);
-    const { shards = 8, timeout = 0.01, sizeLimit = Number(DEFAULT_SETTINGS.size_limit), ...cacheOptions } = options;
-    if (typeof shards !== 'number' || Number.isNaN(shards)) throw new TypeError(`shards must be a number, got ${String(shards)}`);
-    if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shards must be a positive integer, got ${shards}`);
-    if (typeof sizeLimit !== 'number' || Number.isNaN(sizeLimit)) throw new TypeError(`sizeLimit must be a number, got ${String(sizeLimit)}`);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`options must be an object, got ${String(options)}`);
+    const {
+      shards = 8,
+      timeout = 0.01,
+      sizeLimit = Number(DEFAULT_SETTINGS.size_limit),
+      ...cacheOptions
+    } = options;
+    if (typeof shards !== 'number' || Number.isNaN(shards))
+      throw new TypeError(`shards must be a number, got ${String(shards)}`);
+    if (!Number.isInteger(shards) || shards < 1)
+      throw new RangeError(`shards must be a positive integer, got ${shards}`);
+    if (typeof sizeLimit !== 'number' || Number.isNaN(sizeLimit))
+      throw new TypeError(`sizeLimit must be a number, got ${String(sizeLimit)}`);
     if (sizeLimit < 0) throw new RangeError(`sizeLimit must be at least 0, got ${sizeLimit}`);
     this.#directory = path.resolve(directory ?? mkdtempSync(path.join(tmpdir(), 'diskcache-')));
     this.#diskClass = options.disk ?? Disk;
-    const shardOptions: CacheOptions = { ...cacheOptions, timeout, sizeLimit: sizeLimit / shards, sizeLimitAsReal: true };
+    const shardOptions: CacheOptions = {
+      ...cacheOptions,
+      timeout,
+      sizeLimit: sizeLimit / shards,
+      sizeLimitAsReal: true,
+    };
     const opened: Cache[] = [];
     try {
-      for (let i = 0; i < shards; i++) opened.push(new Cache(path.join(this.#directory, shardName(i)), shardOptions));
+      for (let i = 0; i < shards; i++)
+        opened.push(new Cache(path.join(this.#directory, shardName(i)), shardOptions));
     } catch (error) {
       for (const shard of opened) shard.close();
       throw error;
@@ -167,7 +199,11 @@ export class FanoutCache implements Disposable {
   }
 
   /** Streams `readable` into a value file under `key`; false when the shard stayed locked. */
-  async setStream(key: unknown, readable: NodeJS.ReadableStream | Readable, options?: SetOptions): Promise<boolean> {
+  async setStream(
+    key: unknown,
+    readable: NodeJS.ReadableStream | Readable,
+    options?: SetOptions,
+  ): Promise<boolean> {
     const shard = this.#shardFor(key);
     try {
       return await shard.setStream(key, readable, options);
@@ -335,7 +371,10 @@ export class FanoutCache implements Disposable {
   transact<T>(fn: () => T): T {
     if (typeof fn !== 'function') throw new TypeError('transact(fn): fn must be a function');
     const shards = this.#shards;
-    const holdFrom = (index: number): T => (index === shards.length ? fn() : shards[index]!.transact(() => holdFrom(index + 1), { retry: true }));
+    const holdFrom = (index: number): T =>
+      index === shards.length
+        ? fn()
+        : shards[index]!.transact(() => holdFrom(index + 1), { retry: true });
     return holdFrom(0);
   }
 
@@ -344,7 +383,9 @@ export class FanoutCache implements Disposable {
    * writes through this object's `get`/`set` with `retry: true`, as diskcache's does, so a busy
    * shard delays a call rather than turning it into a miss.
    */
-  memoize(options?: MemoizeOptions): <F extends (...args: never[]) => unknown>(fn: F) => Memoized<F> {
+  memoize(
+    options?: MemoizeOptions,
+  ): <F extends (...args: never[]) => unknown>(fn: F) => Memoized<F> {
     const checked = checkMemoizeOptions(options);
     return (fn) => memoizeFunction(this, checked, fn as never) as never;
   }
@@ -379,7 +420,10 @@ export class FanoutCache implements Disposable {
     const parts = nameParts('cache', name);
     let cache = this.#caches.get(name);
     if (cache === undefined) {
-      cache = new Cache(path.join(this.#directory, 'cache', ...parts), { disk: this.#diskClass, ...options });
+      cache = new Cache(path.join(this.#directory, 'cache', ...parts), {
+        disk: this.#diskClass,
+        ...options,
+      });
       this.#caches.set(name, cache);
     }
     return cache;
@@ -387,7 +431,10 @@ export class FanoutCache implements Disposable {
 
   /** The Cache of a Deque or Index sub-collection: this cache's Disk, never evicting (as diskcache 5.6). */
   #collectionCache(kind: 'deque' | 'index', parts: string[]): Cache {
-    return new Cache(path.join(this.#directory, kind, ...parts), { disk: this.#diskClass, evictionPolicy: 'none' });
+    return new Cache(path.join(this.#directory, kind, ...parts), {
+      disk: this.#diskClass,
+      evictionPolicy: 'none',
+    });
   }
 
   /**

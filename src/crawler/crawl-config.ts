@@ -24,6 +24,9 @@ export const CRAWL_CONFIG_VARIABLE = 'NODE_DISKCACHE_CRAWL';
 /** The config the parent put in the environment. */
 export function readCrawlConfig(environment: NodeJS.ProcessEnv = process.env): CrawlConfig {
   const text = environment[CRAWL_CONFIG_VARIABLE];
-  if (!text) throw new Error(`${CRAWL_CONFIG_VARIABLE} is not set: the crawl handler runs inside crawl()'s worker processes`);
+  if (!text)
+    throw new Error(
+      `${CRAWL_CONFIG_VARIABLE} is not set: the crawl handler runs inside crawl()'s worker processes`,
+    );
   return JSON.parse(text) as CrawlConfig;
 }

@@ -47,7 +47,11 @@ function open(): { config: CrawlConfig; queue: WorkQueue<CrawlJob> } {
 function robotsFor(origin: string, settings: CrawlConfig, signal: AbortSignal): Promise<Robots> {
   let robots = robotsByOrigin.get(origin);
   if (!robots) {
-    robots = fetchPage(`${origin}/robots.txt`, { timeoutSeconds: settings.timeoutSeconds, userAgent: settings.userAgent, signal })
+    robots = fetchPage(`${origin}/robots.txt`, {
+      timeoutSeconds: settings.timeoutSeconds,
+      userAgent: settings.userAgent,
+      signal,
+    })
       .then((page) => new Robots(page.status === 200 ? page.body : '', settings.userAgent))
       .catch(() => new Robots(''));
     robotsByOrigin.set(origin, robots);
@@ -61,18 +65,37 @@ export default async function crawlPage(job: CrawlJob, context: JobContext): Pro
   const url = new URL(job.url);
   const record = { url: job.url, depth: job.depth, fetchedAt: Date.now() / 1000, pid: process.pid };
   const robots = await robotsFor(url.origin, settings, context.signal);
-  if (!robots.allows(url.pathname + url.search)) return { ...record, status: 0, title: '', bytes: 0, links: 0, skipped: 'robots' };
+  if (!robots.allows(url.pathname + url.search))
+    return { ...record, status: 0, title: '', bytes: 0, links: 0, skipped: 'robots' };
 
-  const page = await fetchPage(job.url, { timeoutSeconds: settings.timeoutSeconds, userAgent: settings.userAgent, signal: context.signal });
-  if (page.status >= 500 || page.status === 429) throw new Error(`HTTP ${page.status} from ${job.url}`);
+  const page = await fetchPage(job.url, {
+    timeoutSeconds: settings.timeoutSeconds,
+    userAgent: settings.userAgent,
+    signal: context.signal,
+  });
+  if (page.status >= 500 || page.status === 429)
+    throw new Error(`HTTP ${page.status} from ${job.url}`);
   const html = page.status === 200 && /html/i.test(page.contentType);
   const links = html ? extractLinks(page.body, job.url) : [];
   if (html && job.depth < settings.maxDepth) queueLinks(frontier, settings, links, job.depth + 1);
-  return { ...record, status: page.status, title: html ? extractTitle(page.body) : '', bytes: page.bytes, links: links.length };
+  return {
+    ...record,
+    status: page.status,
+    title: html ? extractTitle(page.body) : '',
+    bytes: page.bytes,
+    links: links.length,
+  };
 }
 
-function queueLinks(frontier: WorkQueue<CrawlJob>, settings: CrawlConfig, links: string[], depth: number): void {
-  const follow = links.filter((link) => settings.origin === null || new URL(link).origin === settings.origin);
+function queueLinks(
+  frontier: WorkQueue<CrawlJob>,
+  settings: CrawlConfig,
+  links: string[],
+  depth: number,
+): void {
+  const follow = links.filter(
+    (link) => settings.origin === null || new URL(link).origin === settings.origin,
+  );
   if (follow.length === 0) return;
   const { pending, leased, done, failed } = frontier.stats();
   const room = settings.maxPages - (pending + leased + done + failed);

@@ -66,15 +66,18 @@ const HANDLER = path.join(path.dirname(here), `crawl-handler${path.extname(here)
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
   return value;
 }
 
 /** Crawls from `startUrl` until nothing is left (or `signal` aborts); resumable. */
 export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
   const startUrl = normalizeUrl(String(options.startUrl));
-  if (startUrl === null) throw new TypeError(`startUrl must be an http(s) URL, got ${String(options.startUrl)}`);
-  if (typeof options.directory !== 'string' || options.directory === '') throw new TypeError('directory must be a path');
+  if (startUrl === null)
+    throw new TypeError(`startUrl must be an http(s) URL, got ${String(options.startUrl)}`);
+  if (typeof options.directory !== 'string' || options.directory === '')
+    throw new TypeError('directory must be a path');
   const config: CrawlConfig = {
     queueDirectory: path.resolve(options.directory),
     origin: options.sameOrigin === false ? null : new URL(startUrl).origin,

@@ -65,7 +65,12 @@ function buildSite(pages: number, linksPerPage: number, seed: number): Page[] {
     if (i + 1 < pages) links.add(i + 1);
     while (links.size < Math.min(linksPerPage, pages - 1)) links.add(Math.floor(next() * pages));
     links.delete(i);
-    site.push({ links: [...links], slow: next() < 0.15, broken: i > 0 && next() < 0.03, flaky: next() < 0.05 });
+    site.push({
+      links: [...links],
+      slow: next() < 0.15,
+      broken: i > 0 && next() < 0.03,
+      flaky: next() < 0.05,
+    });
   }
   return site;
 }
@@ -75,7 +80,8 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
   const pages = options.pages ?? 300;
   const linksPerPage = options.linksPerPage ?? 5;
   const slowMs = options.slowMs ?? 40;
-  if (!Number.isInteger(pages) || pages < 1) throw new RangeError(`pages must be a positive integer, got ${String(pages)}`);
+  if (!Number.isInteger(pages) || pages < 1)
+    throw new RangeError(`pages must be a positive integer, got ${String(pages)}`);
   const site = buildSite(pages, linksPerPage, options.seed ?? 1);
   const hits = new Map<string, number>();
   const failedOnce = new Set<number>();
@@ -85,7 +91,9 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     const path = (request.url ?? '/').split('?')[0]!;
     hits.set(path, (hits.get(path) ?? 0) + 1);
     if (path === '/robots.txt') {
-      response.writeHead(200, { 'content-type': 'text/plain' }).end('User-agent: *\nDisallow: /private/\n');
+      response
+        .writeHead(200, { 'content-type': 'text/plain' })
+        .end('User-agent: *\nDisallow: /private/\n');
       return;
     }
     const match = path === '/' ? ['', '0'] : /^\/page\/(\d+)$/.exec(path);
@@ -98,16 +106,21 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     if (page.flaky && !failedOnce.has(index)) {
       failedOnce.add(index);
       failedPaths.add(path);
-      response.writeHead(503, { 'content-type': 'text/html', 'retry-after': '0' }).end('<h1>Try again</h1>');
+      response
+        .writeHead(503, { 'content-type': 'text/html', 'retry-after': '0' })
+        .end('<h1>Try again</h1>');
       return;
     }
     const body =
       `<!doctype html><html><head><title>Page ${index}</title></head><body><h1>Page ${index}</h1>` +
       `<p>${'Lorem ipsum dolor sit amet. '.repeat(1 + (index % 7))}</p><ul>` +
       page.links.map((link) => `<li><a href="/page/${link}">page ${link}</a></li>`).join('') +
-      (index % 50 === 0 ? '<li><a href="/private/secret">private</a></li><li><a href="https://example.invalid/x">external</a></li>' : '') +
+      (index % 50 === 0
+        ? '<li><a href="/private/secret">private</a></li><li><a href="https://example.invalid/x">external</a></li>'
+        : '') +
       '</ul></body></html>';
-    const send = () => response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
+    const send = () =>
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(body);
     if (page.slow) setTimeout(send, slowMs);
     else send();
   });
@@ -122,7 +135,9 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     hits,
     duplicateFetches: () =>
       [...hits.entries()]
-        .filter(([path, count]) => path !== '/robots.txt' && count > 1 + (failedPaths.has(path) ? 1 : 0))
+        .filter(
+          ([path, count]) => path !== '/robots.txt' && count > 1 + (failedPaths.has(path) ? 1 : 0),
+        )
         .map(([path]) => path),
     close: () =>
       new Promise<void>((resolve) => {

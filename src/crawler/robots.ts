@@ -21,7 +21,11 @@ export class Robots {
   allows(path: string): boolean {
     let best: Rule | undefined;
     for (const rule of this.#rules) {
-      if (path.startsWith(rule.prefix) && (best === undefined || rule.prefix.length > best.prefix.length)) best = rule;
+      if (
+        path.startsWith(rule.prefix) &&
+        (best === undefined || rule.prefix.length > best.prefix.length)
+      )
+        best = rule;
     }
     return best?.allow ?? true;
   }
@@ -48,6 +52,8 @@ function parseRobots(text: string, agent: string): Rule[] {
       current.rules.push({ allow: field === 'allow', prefix });
     }
   }
-  const specific = groups.find((group) => group.agents.some((name) => name !== '*' && agent.includes(name)));
+  const specific = groups.find((group) =>
+    group.agents.some((name) => name !== '*' && agent.includes(name)),
+  );
   return (specific ?? groups.find((group) => group.agents.includes('*')))?.rules ?? [];
 }

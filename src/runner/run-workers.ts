@@ -8,9 +8,10 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import * as os from 'node:os';
 import { HandlerModuleError } from '../cache/errors.js';
-import { checkInteger, checkSeconds } from '../collections/work-queue-schema.js';
 import { WorkQueue, type WorkQueueStats } from '../collections/work-queue.js';
+import { checkInteger, checkSeconds } from '../collections/work-queue-schema.js';
 import { type HandlerModule, handlerPath, loadHandler } from './handler.js';
+import { RateMeter, type RunProgress } from './progress.js';
 import {
   CHILD_ENTRY,
   type ChildConfig,
@@ -18,7 +19,6 @@ import {
   childExecArgv,
   EXIT_HANDLER_MODULE,
 } from './protocol.js';
-import { RateMeter, type RunProgress } from './progress.js';
 import { emptyCounts, type WorkerCounts } from './worker-loop.js';
 
 /** Options of `runWorkers`. */

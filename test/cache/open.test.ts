@@ -29,10 +29,13 @@ describe('opening a cache', () => {
     new Cache(dir).close();
     const cache = new Cache(dir, { cullLimit: 3, evictionPolicy: 'least-recently-used' });
     const db = new Database(`${dir}/cache.db`, { readonly: true });
-    const row = (name: string) => db.prepare('SELECT value, typeof(value) AS type FROM Settings WHERE key = ?').get(name);
+    const row = (name: string) =>
+      db.prepare('SELECT value, typeof(value) AS type FROM Settings WHERE key = ?').get(name);
     expect(row('cull_limit')).toEqual({ value: 3, type: 'integer' });
     expect(row('eviction_policy')).toEqual({ value: 'least-recently-used', type: 'text' });
-    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'Cache_access_time'").get()).toBeDefined();
+    expect(
+      db.prepare("SELECT name FROM sqlite_master WHERE name = 'Cache_access_time'").get(),
+    ).toBeDefined();
     db.close();
     cache.close();
   });

@@ -13,7 +13,10 @@ afterEach(() => {
   for (const item of open.splice(0)) item.close();
 });
 
-function fanout(options?: ConstructorParameters<typeof FanoutCache>[1], dir = tempDir('fanout')): FanoutCache {
+function fanout(
+  options?: ConstructorParameters<typeof FanoutCache>[1],
+  dir = tempDir('fanout'),
+): FanoutCache {
   const cache = new FanoutCache(dir, options);
   open.push(cache);
   return cache;
@@ -31,7 +34,10 @@ function keyInShard(cache: FanoutCache, shard: number, prefix = 'k'): string {
 function shardSetting(dir: string, shard: string, name: string): [unknown, string] {
   const db = new Database(path.join(dir, shard, 'cache.db'), { readonly: true });
   try {
-    return db.prepare('SELECT value, typeof(value) FROM Settings WHERE key = ?').raw().get(name) as [unknown, string];
+    return db
+      .prepare('SELECT value, typeof(value) FROM Settings WHERE key = ?')
+      .raw()
+      .get(name) as [unknown, string];
   } finally {
     db.close();
   }
@@ -51,7 +57,16 @@ describe('FanoutCache layout and routing', () => {
   it('creates shards 000..007 by default and keeps each key in shard hash % shards', () => {
     const dir = tempDir('fanout');
     const cache = fanout(undefined, dir);
-    expect(fs.readdirSync(dir).sort()).toEqual(['000', '001', '002', '003', '004', '005', '006', '007']);
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      '000',
+      '001',
+      '002',
+      '003',
+      '004',
+      '005',
+      '006',
+      '007',
+    ]);
     expect(cache.shardCount).toBe(8);
     const keys: unknown[] = ['alpha', 'beta', 7, -3, 2 ** 40, 1.5, Buffer.from('bytes'), ['a', 1]];
     for (const key of keys) expect(cache.set(key, String(key))).toBe(true);
@@ -71,7 +86,9 @@ describe('FanoutCache layout and routing', () => {
     const key = keyInShard(cache, 2);
     cache.set(key, Buffer.alloc(40_000, 7));
     const filesIn = (shard: string) =>
-      (fs.readdirSync(path.join(dir, shard), { recursive: true }) as string[]).filter((name) => name.endsWith('.val'));
+      (fs.readdirSync(path.join(dir, shard), { recursive: true }) as string[]).filter((name) =>
+        name.endsWith('.val'),
+      );
     expect(filesIn('002')).toHaveLength(1);
     for (const shard of ['000', '001', '003']) expect(filesIn(shard)).toHaveLength(0);
     expect(cache.get(key)).toEqual(Buffer.alloc(40_000, 7));
@@ -95,7 +112,8 @@ describe('FanoutCache settings', () => {
     const dir = tempDir('fanout');
     const cache = fanout(undefined, dir);
     expect(cache.settings.size_limit).toBe(2 ** 30 / 8);
-    for (const shard of ['000', '007']) expect(shardSetting(dir, shard, 'size_limit')).toEqual([134217728, 'real']);
+    for (const shard of ['000', '007'])
+      expect(shardSetting(dir, shard, 'size_limit')).toEqual([134217728, 'real']);
     expect(shardSetting(dir, '000', 'cull_limit')).toEqual([10, 'integer']);
     expect(cache.timeout).toBe(0.01);
   });
@@ -115,7 +133,10 @@ describe('FanoutCache settings', () => {
 
   it('applies the other options to every shard', () => {
     const dir = tempDir('fanout');
-    fanout({ shards: 2, cullLimit: 3, evictionPolicy: 'least-recently-used', timeout: 2 }, dir).close();
+    fanout(
+      { shards: 2, cullLimit: 3, evictionPolicy: 'least-recently-used', timeout: 2 },
+      dir,
+    ).close();
     for (const shard of ['000', '001']) {
       expect(shardSetting(dir, shard, 'cull_limit')).toEqual([3, 'integer']);
       expect(shardSetting(dir, shard, 'eviction_policy')).toEqual(['least-recently-used', 'text']);
@@ -126,18 +147,27 @@ describe('FanoutCache settings', () => {
     const dir = tempDir('fanout');
     const cache = fanout({ shards: 3 }, dir);
     expect(cache.reset('cull_limit', 4)).toBe(4);
-    for (const shard of ['000', '001', '002']) expect(shardSetting(dir, shard, 'cull_limit')).toEqual([4, 'integer']);
+    for (const shard of ['000', '001', '002'])
+      expect(shardSetting(dir, shard, 'cull_limit')).toEqual([4, 'integer']);
     expect(cache.reset('cullLimit')).toBe(4);
     expect(() => cache.reset('no_such_setting')).toThrow(KeyError);
   });
 
   it('rejects bad options, naming the option and the value', () => {
     const dir = tempDir('fanout');
-    expect(() => new FanoutCache(dir, { shards: 0 })).toThrow(/shards must be a positive integer, got 0/);
+    expect(() => new FanoutCache(dir, { shards: 0 })).toThrow(
+      /shards must be a positive integer, got 0/,
+    );
     expect(() => new FanoutCache(dir, { shards: 2.5 })).toThrow(RangeError);
-    expect(() => new FanoutCache(dir, { shards: '4' as unknown as number })).toThrow(/shards must be a number, got 4/);
-    expect(() => new FanoutCache(dir, { sizeLimit: -1 })).toThrow(/sizeLimit must be at least 0, got -1/);
-    expect(() => new FanoutCache(dir, { sizeLimit: 'big' as unknown as number })).toThrow(TypeError);
+    expect(() => new FanoutCache(dir, { shards: '4' as unknown as number })).toThrow(
+      /shards must be a number, got 4/,
+    );
+    expect(() => new FanoutCache(dir, { sizeLimit: -1 })).toThrow(
+      /sizeLimit must be at least 0, got -1/,
+    );
+    expect(() => new FanoutCache(dir, { sizeLimit: 'big' as unknown as number })).toThrow(
+      TypeError,
+    );
     expect(() => new FanoutCache(dir, { cullLimit: 1.5 })).toThrow(/cullLimit/);
     expect(() => new FanoutCache(dir, { bogus: 1 } as never)).toThrow(/unknown option "bogus"/);
     expect(() => new FanoutCache(42 as unknown as string)).toThrow(TypeError);
@@ -180,7 +210,9 @@ describe('FanoutCache operations', () => {
 
   it('read and setStream go to the shard of the key', async () => {
     const cache = fanout({ shards: 4 });
-    expect(await cache.setStream('stream', Readable.from([Buffer.from('hello '), Buffer.from('world')]))).toBe(true);
+    expect(
+      await cache.setStream('stream', Readable.from([Buffer.from('hello '), Buffer.from('world')])),
+    ).toBe(true);
     const chunks: Buffer[] = [];
     for await (const chunk of cache.read('stream')) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe('hello world');
@@ -206,7 +238,11 @@ describe('FanoutCache operations', () => {
 describe('FanoutCache over every shard', () => {
   function filled(shards = 4, count = 40): FanoutCache {
     const cache = fanout({ shards, cullLimit: 0 }); // keep the expired entries until expire()
-    for (let i = 0; i < count; i++) cache.set(`key${i}`, i, { tag: i % 2 === 0 ? 'even' : 'odd', expire: i < 10 ? -1 : undefined });
+    for (let i = 0; i < count; i++)
+      cache.set(`key${i}`, i, {
+        tag: i % 2 === 0 ? 'even' : 'odd',
+        expire: i < 10 ? -1 : undefined,
+      });
     return cache;
   }
 
@@ -271,7 +307,9 @@ describe('FanoutCache over every shard', () => {
     const cache = fanout({ shards: 3 });
     const keys = Array.from({ length: 30 }, (_, i) => `key${i}`);
     for (const key of keys) cache.set(key, key.toUpperCase());
-    const byShard = [0, 1, 2].map((shard) => keys.filter((key) => cache.disk.hash(key) % 3 === shard));
+    const byShard = [0, 1, 2].map((shard) =>
+      keys.filter((key) => cache.disk.hash(key) % 3 === shard),
+    );
     expect([...cache.keys()]).toEqual(byShard.flat());
     expect([...cache]).toEqual(byShard.flat());
     expect([...cache.keys({ reverse: true })]).toEqual(byShard.flat().reverse());
@@ -322,7 +360,8 @@ describe('FanoutCache over every shard', () => {
       calls++;
       return n * n;
     });
-    for (let round = 0; round < 2; round++) for (let n = 0; n < 10; n++) expect(square(n)).toBe(n * n);
+    for (let round = 0; round < 2; round++)
+      for (let n = 0; n < 10; n++) expect(square(n)).toBe(n * n);
     expect(calls).toBe(10);
     expect(cache.size).toBe(10);
     const slow = cache.memoize({ name: 'slow' })(async (n: number) => n + 1);
@@ -367,7 +406,7 @@ describe('FanoutCache timeouts: a locked shard never throws', () => {
     expect(cache.getEntry(present)?.expireTime).toBeNull();
   });
 
-  it('a plain Cache with the same lock throws Timeout (the policy is FanoutCache\'s)', () => {
+  it("a plain Cache with the same lock throws Timeout (the policy is FanoutCache's)", () => {
     const dir = tempDir('fanout');
     const cache = fanout({ shards: 2 }, dir);
     const key = keyInShard(cache, 0);
@@ -458,7 +497,8 @@ describe('FanoutCache sub-collections', () => {
     }
     expect(() => cache.cache(5 as unknown as string)).toThrow(TypeError);
     expect(() => cache.index(null as unknown as string)).toThrow(TypeError);
-    for (const kind of ['cache', 'deque', 'index']) expect(fs.existsSync(path.join(cache.directory, kind))).toBe(false);
+    for (const kind of ['cache', 'deque', 'index'])
+      expect(fs.existsSync(path.join(cache.directory, kind))).toBe(false);
   });
 });
 

@@ -27,7 +27,10 @@ describe('FanoutCache shared by processes', () => {
   it('4 processes x 1,000 incr(retry) on keys spread over the shards give exact totals', async () => {
     const dir = tempDir('fanout-mp');
     const keys = keysOverShards(4, 2);
-    await runChildren('fanout-incr.ts', Array.from({ length: 4 }, () => [dir, '4', '1000', keys.join(',')]));
+    await runChildren(
+      'fanout-incr.ts',
+      Array.from({ length: 4 }, () => [dir, '4', '1000', keys.join(',')]),
+    );
     using cache = new FanoutCache(dir, { shards: 4 });
     for (const key of keys) expect(cache.get(key), key).toBe(500);
     expect(keys.reduce((total, key) => total + (cache.get(key) as number), 0)).toBe(4000);
@@ -37,9 +40,13 @@ describe('FanoutCache shared by processes', () => {
   it('8 processes adding one key: exactly one wins, and its value is stored', async () => {
     const dir = tempDir('fanout-mp');
     new FanoutCache(dir, { shards: 4 }).close(); // create the shards before the race
-    const children = Array.from({ length: 8 }, () => forkFixture('fanout-add.ts', [dir, '4', 'the-key']));
+    const children = Array.from({ length: 8 }, () =>
+      forkFixture('fanout-add.ts', [dir, '4', 'the-key']),
+    );
     await Promise.all(children.map((child) => message(child, (m) => m === 'ready')));
-    const results = children.map((child) => message<{ won: boolean; pid: number }>(child, (m) => typeof m === 'object'));
+    const results = children.map((child) =>
+      message<{ won: boolean; pid: number }>(child, (m) => typeof m === 'object'),
+    );
     for (const child of children) child.send('go');
     const outcomes = await Promise.all(results);
     expect(await Promise.all(children.map(exited))).toEqual(new Array(8).fill(0));
@@ -58,7 +65,9 @@ describe('FanoutCache shared by processes', () => {
     await message(holder, (m) => m === 'locked');
     expect(cache.set(key, 'v')).toBe(false);
     expect(cache.has(key)).toBe(false);
-    await new Promise<void>((resolve, reject) => holder.send('release', (error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      holder.send('release', (error) => (error ? reject(error) : resolve())),
+    );
     // The holder keeps the lock 300 ms more: this call waits for it instead of giving up.
     expect(cache.set(key, 'v', { retry: true })).toBe(true);
     expect(await exited(holder)).toBe(0);
@@ -71,7 +80,9 @@ describe('FanoutCache shared by processes', () => {
     for (let i = 0; i < 300; i++) cache.set(i, i);
     const holder = forkFixture('fanout-lock-holder.ts', [dir, '001', '300']);
     await message(holder, (m) => m === 'locked');
-    await new Promise<void>((resolve, reject) => holder.send('release', (error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      holder.send('release', (error) => (error ? reject(error) : resolve())),
+    );
     expect(cache.clear()).toBe(300);
     expect(await exited(holder)).toBe(0);
     expect(cache.size).toBe(0);
@@ -87,12 +98,19 @@ describe('FanoutCache shared by processes', () => {
     const lost: string[] = [];
     for (let i = 0; i <= acknowledged; i++) {
       const value = cache.get(`w${i}`);
-      const intact = i % 5 === 0 ? Buffer.isBuffer(value) && value.equals(Buffer.alloc(40_000, i % 256)) : value === `value${i}`;
+      const intact =
+        i % 5 === 0
+          ? Buffer.isBuffer(value) && value.equals(Buffer.alloc(40_000, i % 256))
+          : value === `value${i}`;
       if (!intact) lost.push(`w${i}`);
     }
     expect(lost).toEqual([]);
     // A value file written just before the kill may be left unreferenced; nothing else is wrong.
-    expect(cache.check().filter((warning) => warning.kind !== 'unknown-file' && warning.kind !== 'empty-dir')).toEqual([]);
+    expect(
+      cache
+        .check()
+        .filter((warning) => warning.kind !== 'unknown-file' && warning.kind !== 'empty-dir'),
+    ).toEqual([]);
     for (let shard = 0; shard < 4; shard++) {
       let key = 'after0';
       for (let i = 0; cache.disk.hash(key) % 4 !== shard; i++) key = `after${i}`;

@@ -23,7 +23,9 @@ describe('links', () => {
 
 describe('robots', () => {
   it('applies the most specific group and the longest matching rule', () => {
-    const robots = new Robots('User-agent: *\nDisallow: /private/\nAllow: /private/open\n\nUser-agent: badbot\nDisallow: /\n');
+    const robots = new Robots(
+      'User-agent: *\nDisallow: /private/\nAllow: /private/open\n\nUser-agent: badbot\nDisallow: /\n',
+    );
     expect(robots.allows('/page/1')).toBe(true);
     expect(robots.allows('/private/secret')).toBe(false);
     expect(robots.allows('/private/open/x')).toBe(true);

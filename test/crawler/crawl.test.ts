@@ -11,7 +11,9 @@ import { tempDir } from '../helpers/tmp.js';
 /** The pages recorded in a crawl directory, by URL. */
 function recorded(directory: string): Map<string, PageRecord> {
   const queue = new WorkQueue(directory);
-  const pages = new Map([...queue.results.entries()].map(([url, record]) => [String(url), record as PageRecord]));
+  const pages = new Map(
+    [...queue.results.entries()].map(([url, record]) => [String(url), record as PageRecord]),
+  );
   queue.close();
   return pages;
 }
@@ -54,7 +56,8 @@ describe('crawl', () => {
       await new Promise<void>((resolve, reject) => {
         child.on('message', (message: { type: string; done?: number }) => {
           if (message.type === 'progress' && (message.done ?? 0) >= 40) resolve();
-          if (message.type === 'summary') reject(new Error('the crawl finished before it could be killed'));
+          if (message.type === 'summary')
+            reject(new Error('the crawl finished before it could be killed'));
         });
       });
       process.kill(-child.pid!, 'SIGKILL');
@@ -63,12 +66,20 @@ describe('crawl', () => {
       expect(before.size).toBeGreaterThanOrEqual(40);
       expect(before.size).toBeLessThan(200);
 
-      const summary = await crawl({ startUrl: resumeSite.url, directory, processes: 2, concurrency: 4, leaseSeconds: 2 });
+      const summary = await crawl({
+        startUrl: resumeSite.url,
+        directory,
+        processes: 2,
+        concurrency: 4,
+        leaseSeconds: 2,
+      });
       expect(summary.resumed).toBe(true);
       expect(summary.reason).toBe('drained');
       expect(summary.remaining).toBe(0);
       const after = recorded(directory);
-      const titles = new Set([...after.values()].filter((page) => page.status === 200).map((page) => page.title));
+      const titles = new Set(
+        [...after.values()].filter((page) => page.status === 200).map((page) => page.title),
+      );
       expect(titles.size).toBe(resumeSite.reachablePages);
       // Everything recorded before the kill is still there, unchanged.
       for (const [url, page] of before) expect(after.get(url)).toEqual(page);
@@ -78,7 +89,11 @@ describe('crawl', () => {
   });
 
   it('rejects bad options with errors that name them', async () => {
-    await expect(crawl({ startUrl: 'ftp://x', directory: tempDir('crawl') })).rejects.toThrow(/startUrl/);
-    await expect(crawl({ startUrl: site.url, directory: tempDir('crawl'), processes: 0 })).rejects.toThrow(/processes/);
+    await expect(crawl({ startUrl: 'ftp://x', directory: tempDir('crawl') })).rejects.toThrow(
+      /startUrl/,
+    );
+    await expect(
+      crawl({ startUrl: site.url, directory: tempDir('crawl'), processes: 0 }),
+    ).rejects.toThrow(/processes/);
   });
 });

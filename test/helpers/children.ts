@@ -11,10 +11,16 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const FIXTURES = path.resolve(here, '../fixtures');
 
 /** Forks `test/fixtures/<script>` (a .ts file) with `args`; stdout/stderr are inherited. */
-export function forkFixture(script: string, args: string[] = [], options: { silent?: boolean } = {}): ChildProcess {
+export function forkFixture(
+  script: string,
+  args: string[] = [],
+  options: { silent?: boolean } = {},
+): ChildProcess {
   return fork(path.join(FIXTURES, script), args, {
     execArgv: ['--import', 'tsx'],
-    stdio: options.silent ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: options.silent
+      ? ['ignore', 'pipe', 'pipe', 'ipc']
+      : ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }
 
@@ -22,7 +28,9 @@ export function forkFixture(script: string, args: string[] = [], options: { sile
 export function exited(child: ChildProcess): Promise<number | NodeJS.Signals> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   if (child.signalCode !== null) return Promise.resolve(child.signalCode);
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal as NodeJS.Signals))));
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal as NodeJS.Signals))),
+  );
 }
 
 /** Forks one child per args list and waits for all; rejects if any exits non-zero. */
@@ -30,11 +38,17 @@ export async function runChildren(script: string, argsList: string[][]): Promise
   const children = argsList.map((args) => forkFixture(script, args));
   const codes = await Promise.all(children.map(exited));
   const bad = codes.map((code, i) => [i, code] as const).filter(([, code]) => code !== 0);
-  if (bad.length > 0) throw new Error(`${script}: children exited with ${bad.map(([i, code]) => `#${i}: ${code}`).join(', ')}`);
+  if (bad.length > 0)
+    throw new Error(
+      `${script}: children exited with ${bad.map(([i, code]) => `#${i}: ${code}`).join(', ')}`,
+    );
 }
 
 /** Resolves with the first IPC message of a child that satisfies `predicate`. */
-export function message<T = unknown>(child: ChildProcess, predicate: (m: T) => boolean = () => true): Promise<T> {
+export function message<T = unknown>(
+  child: ChildProcess,
+  predicate: (m: T) => boolean = () => true,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: T) => {
       if (!predicate(m)) return;
@@ -42,6 +56,8 @@ export function message<T = unknown>(child: ChildProcess, predicate: (m: T) => b
       resolve(m);
     };
     child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`child exited (${code}) before the expected message`)));
+    child.once('exit', (code) =>
+      reject(new Error(`child exited (${code}) before the expected message`)),
+    );
   });
 }

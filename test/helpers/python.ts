@@ -20,7 +20,9 @@ export function findPython(): string | null {
     }
   }
   if (found === null && process.env.REQUIRE_PYTHON_DISKCACHE) {
-    throw new Error('python3-diskcache is required here (REQUIRE_PYTHON_DISKCACHE is set) but /usr/bin/python3 cannot import diskcache');
+    throw new Error(
+      'python3-diskcache is required here (REQUIRE_PYTHON_DISKCACHE is set) but /usr/bin/python3 cannot import diskcache',
+    );
   }
   return found;
 }
@@ -33,5 +35,8 @@ export const PYTHON_MISSING_REASON =
 export function runPython(script: string, args: string[] = []): string {
   const python = findPython();
   if (python === null) throw new Error(PYTHON_MISSING_REASON);
-  return execFileSync(python, ['-c', script, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(python, ['-c', script, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }

@@ -17,6 +17,8 @@ export default class SummaryReporter implements Reporter {
   }
 
   onTestRunEnd(): void {
-    process.stdout.write(`\nTests: ${this.#passed} passed, ${this.#failed} failed, ${this.#skipped} skipped\n`);
+    process.stdout.write(
+      `\nTests: ${this.#passed} passed, ${this.#failed} failed, ${this.#skipped} skipped\n`,
+    );
   }
 }
