@@ -146,13 +146,16 @@ async function inProcess(
     return opened.missing;
   }
   const store: SyncStore = opened.store;
-  workload.populate(store);
-  const hit = store.get(workload.key(0)) as { length?: number } | undefined;
-  Workload.check(
-    label,
-    typeof hit?.length === 'number' ? hit.length : null,
-    store.get('miss-x') !== undefined,
-  );
+  try {
+    workload.populate(store);
+    const hit = store.get(workload.key(0)) as { length?: number } | undefined;
+    const hitLength = typeof hit?.length === 'number' ? hit.length : null;
+    Workload.check(label, hitLength, store.get('miss-x') !== undefined);
+  } catch (error) {
+    await store.close();
+    remove();
+    throw error;
+  }
   return {
     id,
     label,
