@@ -56,15 +56,16 @@ const LIVE = '(expire_time IS NULL OR expire_time > ?)';
 const COLUMNS =
   'key, raw, store_time, expire_time, access_time, access_count, tag, size, mode, filename, value';
 /**
- * Appended to writes: what the cull-on-write decision needs (the earliest expiry, the size of the
- * value files, the database pages), read in the same statement. Without a size-based policy
- * (Deque, Index) or with culling off, the volume is never needed: skip those subqueries.
+ * Appended to writes: the earliest expiry, read in the same statement, so that cull-on-write of
+ * expired entries costs no extra round trip. (The volume, for the size limit, is checked
+ * separately and less often: see `#overSizeLimit`.)
  */
-function cullInfo(policy: Policy, cullLimit: number): string {
-  if (cullLimit === 0) return 'NULL, 0, 0';
-  if (policy.order === null) return '(SELECT min(expire_time) FROM Cache), 0, 0';
-  return "(SELECT min(expire_time) FROM Cache), (SELECT value FROM Settings WHERE key = 'size'), (SELECT page_count FROM pragma_page_count())";
+function cullInfo(cullLimit: number): string {
+  return cullLimit === 0 ? 'NULL' : '(SELECT min(expire_time) FROM Cache)';
 }
+
+/** Inline writes between two reads of the volume while it is well below `sizeLimit`. */
+const VOLUME_CHECK_INTERVAL = 64;
 const BATCH = 100;
 const QUEUE_START = 500000000000000n;
 const QUEUE_MIN = 0n;
@@ -175,6 +176,9 @@ export class Cache implements Disposable {
   #statistics!: boolean;
   #sizeLimit!: number;
   #cullLimit!: number;
+  /** The volume last read by `#overSizeLimit`, and inline writes since (the first write reads it). */
+  #lastVolume = 0;
+  #writesSinceVolume = VOLUME_CHECK_INTERVAL;
   /** Nesting depth of `#write` transactions on this object (re-entrancy). */
   #depth = 0;
   /** Value files to delete once the outermost transaction commits. */
@@ -274,13 +278,13 @@ export class Cache implements Disposable {
         `INSERT INTO Cache(${COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, NULL, ?) ON CONFLICT(key, raw) DO UPDATE SET` +
           ' store_time = excluded.store_time, expire_time = excluded.expire_time, access_time = excluded.access_time,' +
           ' access_count = 0, tag = excluded.tag, size = 0, mode = excluded.mode, filename = NULL, value = excluded.value' +
-          ` WHERE Cache.filename IS NULL RETURNING ${cullInfo(this.#policy, this.#cullLimit)}`,
+          ` WHERE Cache.filename IS NULL RETURNING ${cullInfo(this.#cullLimit)}`,
       ),
       addInline: raw(
         `INSERT INTO Cache(${COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, NULL, ?) ON CONFLICT(key, raw) DO UPDATE SET` +
           ' store_time = excluded.store_time, expire_time = excluded.expire_time, access_time = excluded.access_time,' +
           ' access_count = 0, tag = excluded.tag, size = 0, mode = excluded.mode, filename = NULL, value = excluded.value' +
-          ` WHERE Cache.filename IS NULL AND Cache.expire_time IS NOT NULL AND Cache.expire_time <= ? RETURNING ${cullInfo(this.#policy, this.#cullLimit)}`,
+          ` WHERE Cache.filename IS NULL AND Cache.expire_time IS NOT NULL AND Cache.expire_time <= ? RETURNING ${cullInfo(this.#cullLimit)}`,
       ),
       selectRow: exact(
         'SELECT rowid, filename, expire_time, mode, value, typeof(value) FROM Cache WHERE key = ? AND raw = ?',
@@ -375,7 +379,7 @@ export class Cache implements Disposable {
       const next = prefixed
         ? `? || '-' || printf('%015d', coalesce(CAST(substr(${end}, ?) AS INTEGER) ${step}, 500000000000000))`
         : `coalesce(${end} ${step}, 500000000000000)`;
-      sql = `INSERT INTO Cache(${COLUMNS}) VALUES (${next}, 1, ?, ?, ?, 0, ?, ?, ?, ?, ?) RETURNING key, ${cullInfo(this.#policy, this.#cullLimit)}`;
+      sql = `INSERT INTO Cache(${COLUMNS}) VALUES (${next}, 1, ?, ?, ?, 0, ?, ?, ?, ?, ?) RETURNING key, ${cullInfo(this.#cullLimit)}`;
     } else if (kind === 'pull') {
       sql = `DELETE FROM Cache WHERE rowid = (SELECT rowid FROM Cache WHERE ? < key AND key < ? AND raw = 1 ORDER BY key ${direction} LIMIT 1) RETURNING key, expire_time, tag, mode, filename, value, rowid`;
     } else {
@@ -393,6 +397,7 @@ export class Cache implements Disposable {
     this.#statistics = Boolean(Number(this.#settings.statistics));
     this.#sizeLimit = Number(this.#settings.size_limit);
     this.#cullLimit = Number(this.#settings.cull_limit);
+    this.#writesSinceVolume = VOLUME_CHECK_INTERVAL; // read the volume again at the next write
     (this.#disk as { minFileSize: number }).minFileSize = Number(this.#settings.disk_min_file_size);
     this.#s = this.prepareStatements();
   }
@@ -502,10 +507,7 @@ export class Cache implements Disposable {
     if (this.#cullLimit === 0) return;
     const minExpire = info[offset] as number | null;
     const expired = minExpire !== null && minExpire < now;
-    const full =
-      this.#policy.order !== null &&
-      Number(info[offset + 2]) * this.#pageSize + Number(info[offset + 1]) >= this.#sizeLimit;
-    if (!expired && !full) return;
+    if (!expired && !this.#overSizeLimit()) return;
     if (this.#depth > 0) {
       this.#cull(now);
       return;
@@ -517,6 +519,24 @@ export class Cache implements Disposable {
       if (!(error instanceof Timeout)) throw error;
     }
   }
+
+  /**
+   * Whether `volume()` reached `sizeLimit`, for cull-on-write after an inline write. Reading the
+   * volume (page count and file sizes) on every write would cost more than the write's own
+   * statement, so it is read every VOLUME_CHECK_INTERVAL inline writes of this object — and on
+   * every one once it is within 10% of the limit. An inline value is under `minFileSize`, so this
+   * lets the cache overshoot by at most that many small values per process; writes of values in
+   * files always check (in `#cull`).
+   */
+  #overSizeLimit(): boolean {
+    if (this.#policy.order === null) return false;
+    if (++this.#writesSinceVolume >= VOLUME_CHECK_INTERVAL || this.#lastVolume >= this.#sizeLimit * 0.9) {
+      this.#writesSinceVolume = 0;
+      this.#lastVolume = this.volume();
+    }
+    return this.#lastVolume >= this.#sizeLimit;
+  }
+
 
   /** diskcache's `_cull`, inside a transaction: up to cullLimit expired entries, then by policy. */
   #cull(now: number): void {
