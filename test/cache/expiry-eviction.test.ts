@@ -288,3 +288,19 @@ describe('clear', () => {
     expect(cache.get('after')).toBe(1);
   });
 });
+
+describe('set over an entry with an expiry', () => {
+  it('a set without expire makes the entry permanent, and one with expire sets a new time', async () => {
+    const cache = openCache();
+    cache.set('k', 1, { expire: 100 });
+    cache.set('k', 2);
+    expect(cache.getEntry('k')).toMatchObject({ value: 2, expireTime: null });
+    cache.set('k', 3, { expire: 0.001 });
+    expect(cache.getEntry('k')?.expireTime).not.toBeNull();
+    await sleep(5);
+    expect(cache.get('k')).toBeUndefined();
+    cache.set('k', 4);
+    expect(cache.getEntry('k')).toMatchObject({ value: 4, expireTime: null });
+    expect([...cache.keys()]).toEqual(['k']);
+  });
+});
