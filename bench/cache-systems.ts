@@ -58,9 +58,13 @@ export function openRaw(directory: string): Opened {
   db.pragma(`mmap_size = ${2 ** 26}`);
   db.pragma(`cache_size = ${2 ** 13}`);
   const get = db.prepare('SELECT value FROM Cache WHERE key = ? AND raw = 1').pluck(true);
+  // An UPSERT that overwrites in place: the fastest single statement with set's meaning (insert
+  // or overwrite, keeping the row and its insertion order). INSERT OR REPLACE would be slower
+  // (delete + insert, every index rewritten), which would flatter the Cache.
   const set = db.prepare(
-    'INSERT OR REPLACE INTO Cache(key, raw, store_time, expire_time, access_time, access_count, tag, size, mode, filename, value)' +
-      ' VALUES (?, 1, ?, NULL, ?, 0, NULL, 0, 1, NULL, ?)',
+    'INSERT INTO Cache(key, raw, store_time, expire_time, access_time, access_count, tag, size, mode, filename, value)' +
+      ' VALUES (?, 1, ?, NULL, ?, 0, NULL, 0, 1, NULL, ?) ON CONFLICT(key, raw) DO UPDATE SET' +
+      ' store_time = excluded.store_time, access_time = excluded.access_time, value = excluded.value',
   );
   const remove = db.prepare('DELETE FROM Cache WHERE key = ? AND raw = 1');
   const begin = db.prepare('BEGIN IMMEDIATE');
