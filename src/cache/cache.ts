@@ -70,6 +70,8 @@ const BATCH = 100;
 const QUEUE_START = 500000000000000n;
 const QUEUE_MIN = 0n;
 const QUEUE_MAX = 999999999999999n;
+/** The key range of the integer queue (no prefix). */
+const QUEUE_BOUNDS: readonly [DbValue, DbValue] = [QUEUE_MIN, QUEUE_MAX];
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -368,6 +370,8 @@ export class Cache implements Disposable {
       readSetting: prepare('SELECT value FROM Settings WHERE key = ?').raw(true),
       writeSetting: prepare('INSERT OR REPLACE INTO Settings VALUES (?, ?)'),
       queue: new Map<string, Statement>(),
+      /** push/pull/peek statements by `queueIndex` (prepared on first use). */
+      queueByIndex: [] as (Statement | undefined)[],
     };
   }
 
@@ -377,8 +381,9 @@ export class Cache implements Disposable {
     prefixed: boolean,
     side: 'back' | 'front',
   ): Statement {
-    const id = `${kind}:${prefixed}:${side}`;
-    let statement = this.#s.queue.get(id);
+    // An array slot, not a string key: this runs on every push and pull.
+    const index = (kind === 'push' ? 0 : kind === 'pull' ? 4 : 8) + (prefixed ? 2 : 0) + (side === 'back' ? 1 : 0);
+    let statement = this.#s.queueByIndex[index];
     if (statement) return statement;
     const direction = side === 'back' ? 'DESC' : 'ASC';
     const end = `(SELECT key FROM Cache WHERE ? < key AND key < ? AND raw = 1 ORDER BY key ${direction} LIMIT 1)`;
@@ -395,7 +400,7 @@ export class Cache implements Disposable {
       sql = `SELECT key, expire_time, tag, mode, filename, value, rowid FROM Cache WHERE ? < key AND key < ? AND raw = 1 ORDER BY key ${direction} LIMIT 1`;
     }
     statement = this.#db.prepare(sql).raw(true).safeIntegers(true);
-    this.#s.queue.set(id, statement);
+    this.#s.queueByIndex[index] = statement;
     return statement;
   }
 
@@ -955,8 +960,8 @@ export class Cache implements Disposable {
 
   // ---- queue ----------------------------------------------------------------------------------
 
-  #queueBounds(prefix: string | null | undefined): [DbValue, DbValue] {
-    if (prefix === undefined || prefix === null) return [QUEUE_MIN, QUEUE_MAX];
+  #queueBounds(prefix: string | null | undefined): readonly [DbValue, DbValue] {
+    if (prefix === undefined || prefix === null) return QUEUE_BOUNDS;
     if (typeof prefix !== 'string')
       throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
     return [`${prefix}-000000000000000`, `${prefix}-999999999999999`];

@@ -24,6 +24,8 @@ export interface DequeOptions {
 type Side = 'back' | 'front';
 
 const RETRY = { retry: true } as const;
+const PUSH_BACK = { side: 'back', retry: true } as const;
+const PULL_FRONT = { side: 'front', retry: true } as const;
 
 function checkMaxlen(maxlen: unknown): number {
   if (maxlen === undefined || maxlen === null || maxlen === Number.POSITIVE_INFINITY)
@@ -124,7 +126,9 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
 
   /** Adds `value` at the back (dropping from the front beyond `maxlen`). */
   append(value: T): void {
-    this.#add([value], 'back');
+    // The common case, kept free of allocations: one autocommit statement.
+    if (this.#maxlen === Number.POSITIVE_INFINITY) this.cache.push(value, PUSH_BACK);
+    else this.#add([value], 'back');
   }
 
   /** Adds `value` at the front (dropping from the back beyond `maxlen`). */
@@ -153,7 +157,7 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
 
   /** Removes and returns the item at the front; `undefined` when the deque is empty. */
   popLeft(): T | undefined {
-    return this.cache.pull<T>({ side: 'front', retry: true })?.value;
+    return this.cache.pull<T>(PULL_FRONT)?.value;
   }
 
   /** The item at the back, left in place; `undefined` when the deque is empty. */
