@@ -92,7 +92,9 @@ async function runCrawl(context: CommandContext, url: string | undefined): Promi
       const lines = [
         `${summary.reason === 'drained' ? 'crawl finished' : 'crawl stopped (run again with --dir to resume)'}${summary.resumed ? ' (resumed)' : ''} in ${formatDuration(summary.elapsedSeconds)}`,
         `pages recorded: ${summary.pages} (${statuses}); failed: ${summary.failed}; still queued: ${summary.remaining}`,
-        `results: an Index in ${path.join(directory, 'results')} (Python: diskcache.Index(path))`,
+        given || options.keep
+          ? `results: an Index in ${path.join(directory, 'results')} (Python: diskcache.Index(path)); run again with the same --dir to resume`
+          : 'results: in a temporary directory, now removed (give -d DIR to keep the crawl and resume it)',
       ];
       if (site)
         lines.push(
