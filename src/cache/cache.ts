@@ -382,7 +382,10 @@ export class Cache implements Disposable {
     side: 'back' | 'front',
   ): Statement {
     // An array slot, not a string key: this runs on every push and pull.
-    const index = (kind === 'push' ? 0 : kind === 'pull' ? 4 : 8) + (prefixed ? 2 : 0) + (side === 'back' ? 1 : 0);
+    const index =
+      (kind === 'push' ? 0 : kind === 'pull' ? 4 : 8) +
+      (prefixed ? 2 : 0) +
+      (side === 'back' ? 1 : 0);
     let statement = this.#s.queueByIndex[index];
     if (statement) return statement;
     const direction = side === 'back' ? 'DESC' : 'ASC';
@@ -544,13 +547,15 @@ export class Cache implements Disposable {
    */
   #overSizeLimit(): boolean {
     if (this.#policy.order === null) return false;
-    if (++this.#writesSinceVolume >= VOLUME_CHECK_INTERVAL || this.#lastVolume >= this.#sizeLimit * 0.9) {
+    if (
+      ++this.#writesSinceVolume >= VOLUME_CHECK_INTERVAL ||
+      this.#lastVolume >= this.#sizeLimit * 0.9
+    ) {
       this.#writesSinceVolume = 0;
       this.#lastVolume = this.volume();
     }
     return this.#lastVolume >= this.#sizeLimit;
   }
-
 
   /** diskcache's `_cull`, inside a transaction: up to cullLimit expired entries, then by policy. */
   #cull(now: number): void {
@@ -673,7 +678,10 @@ export class Cache implements Disposable {
 
   // ---- writing --------------------------------------------------------------------------------
 
-  /** Writes a row for an already stored value (the general path of set, and setStream). */
+  /**
+   * Writes a row for an already stored value in one transaction: the general path of set, add
+   * (`onlyIfAbsent`: not over a live entry; returns false then) and setStream.
+   */
   #storeRow(
     dbKey: DbValue,
     raw: number,
@@ -682,37 +690,30 @@ export class Cache implements Disposable {
     tag: DbValue,
     now: number,
     retry: boolean,
-  ): void {
-    this.#write(retry, stored.filename, () => {
-      const existing = this.#s.selectRow.get(dbKey, raw) as Row | undefined;
+    onlyIfAbsent = false,
+  ): boolean {
+    return this.#write(retry, stored.filename, () => {
+      const s = this.#s;
+      const existing = s.selectRow.get(dbKey, raw) as Row | undefined;
       if (existing) {
-        this.#s.updateRow.run(
-          now,
-          expireTime,
-          now,
-          tag,
-          stored.size,
-          stored.mode,
-          stored.filename,
-          stored.dbValue,
-          existing[0],
-        );
+        const oldExpire = existing[2] as number | null;
+        if (onlyIfAbsent && (oldExpire === null || oldExpire > now)) {
+          // add() of a live key: nothing is written, so the new value file goes at once.
+          if (stored.filename !== null) {
+            this.#written = this.#written.filter((file) => file !== stored.filename);
+            this.#disk.remove(stored.filename);
+          }
+          return false;
+        }
+        const { size, mode, filename, dbValue } = stored;
+        s.updateRow.run(now, expireTime, now, tag, size, mode, filename, dbValue, existing[0]);
         this.#removeLater(existing[1]);
       } else {
-        this.#s.insertRow.run(
-          dbKey,
-          raw,
-          now,
-          expireTime,
-          now,
-          tag,
-          stored.size,
-          stored.mode,
-          stored.filename,
-          stored.dbValue,
-        );
+        const { size, mode, filename, dbValue } = stored;
+        s.insertRow.run(dbKey, raw, now, expireTime, now, tag, size, mode, filename, dbValue);
       }
       this.#cull(now);
+      return true;
     });
   }
 
@@ -731,9 +732,14 @@ export class Cache implements Disposable {
       // One statement: insert, or update in place when the old value has no file to delete.
       const s = this.#s;
       const { mode, dbValue } = stored;
-      const info = this.#autocommit(retry, null, () =>
-        (expireTime === null ? returning(s.setInlineNoExpiry, dbKey, raw, now, now, tag, mode, dbValue) : undefined) ??
-        returning(s.setInline, dbKey, raw, now, expireTime, now, tag, mode, dbValue),
+      const info = this.#autocommit(
+        retry,
+        null,
+        () =>
+          (expireTime === null
+            ? returning(s.setInlineNoExpiry, dbKey, raw, now, now, tag, mode, dbValue)
+            : undefined) ??
+          returning(s.setInline, dbKey, raw, now, expireTime, now, tag, mode, dbValue),
       ) as Row | undefined;
       if (info !== undefined) {
         this.#cullAfter(info, 0, now);
@@ -806,46 +812,7 @@ export class Cache implements Disposable {
         return true;
       }
     }
-    return this.#write(retry, stored.filename, () => {
-      const existing = s.selectRow.get(dbKey, raw) as Row | undefined;
-      if (existing) {
-        const oldExpire = existing[2] as number | null;
-        if (oldExpire === null || oldExpire > now) {
-          if (stored.filename !== null) {
-            this.#written = this.#written.filter((file) => file !== stored.filename);
-            this.#disk.remove(stored.filename);
-          }
-          return false;
-        }
-        s.updateRow.run(
-          now,
-          expireTime,
-          now,
-          tag,
-          stored.size,
-          stored.mode,
-          stored.filename,
-          stored.dbValue,
-          existing[0],
-        );
-        this.#removeLater(existing[1]);
-      } else {
-        s.insertRow.run(
-          dbKey,
-          raw,
-          now,
-          expireTime,
-          now,
-          tag,
-          stored.size,
-          stored.mode,
-          stored.filename,
-          stored.dbValue,
-        );
-      }
-      this.#cull(now);
-      return true;
-    });
+    return this.#storeRow(dbKey, raw, stored, expireTime, tag, now, retry, true);
   }
 
   /**
