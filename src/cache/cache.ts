@@ -21,6 +21,7 @@ import {
   Disk,
   intToJs,
   MODE_BINARY,
+  MODE_PICKLE,
   MODE_RAW,
   MODE_TEXT,
   type StoredValue,
@@ -305,6 +306,9 @@ export class Cache implements Disposable {
           ' mode = ?, filename = ?, value = ? WHERE rowid = ?',
       ),
       insertRow: prepare(`INSERT INTO Cache(${COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`),
+      incrStored: prepare(
+        `UPDATE Cache SET value = ?, mode = ?, store_time = ?${access ? `, ${access}` : ', access_time = access_time + 0 * ?'} WHERE rowid = ?`,
+      ),
       incrUpdate: prepare(
         `UPDATE Cache SET value = ?, store_time = ?${access ? `, ${access}` : ', access_time = access_time + 0 * ?'} WHERE rowid = ?`,
       ),
@@ -859,10 +863,27 @@ export class Cache implements Disposable {
         this.#cull(now);
         return typeof result === 'bigint' ? intToJs(result) : result;
       }
+      if (Number(row[3]) === MODE_PICKLE && row[1] === null && this.#plainDisk) {
+        // A bigint below 2**53 is serialized so that it reads back as a bigint: add in bigint
+        // and store it the same way, keeping the type (and the expiry and tag, as for numbers).
+        const current = this.#disk.fetch(MODE_PICKLE, null, row[4] as Buffer);
+        if (typeof current === 'bigint') {
+          if (typeof delta === 'number' && !Number.isInteger(delta)) {
+            throw new TypeError(
+              `incr: a bigint value can only be incremented by an integer, got ${delta}`,
+            );
+          }
+          const result = current + BigInt(delta);
+          const stored = this.#disk.store(result);
+          s.incrStored.run(stored.dbValue, stored.mode, now, now, row[0]);
+          return result;
+        }
+      }
       if (Number(row[3]) !== MODE_RAW || (row[5] !== 'integer' && row[5] !== 'real')) {
         throw new TypeError(`incr: the value stored under this key is not a number`);
       }
-      const result = addNumbers(row[4], delta);
+      // A REAL stays a REAL (Python's 5.0 + 1 is 6.0): a JS number binds as REAL.
+      const result = row[5] === 'real' ? Number(row[4]) + Number(delta) : addNumbers(row[4], delta);
       s.incrUpdate.run(result, now, now, row[0]);
       return typeof result === 'bigint' ? intToJs(result) : result;
     });

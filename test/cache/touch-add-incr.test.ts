@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KeyError } from '../../src/index.js';
-import { filesUnder, openCache, storedRows } from '../fixtures/cache-test-kit.js';
+import { filesUnder, openCache, rawDb, storedRows } from '../fixtures/cache-test-kit.js';
 
 describe('touch', () => {
   it('sets, changes and removes the expiry of a live key only', () => {
@@ -168,5 +168,39 @@ describe('incr and decr', () => {
     cache.incr('n');
     cache.incr('n');
     expect(cache.stats()).toEqual({ hits: 0, misses: 0 });
+  });
+});
+
+describe('incr on bigint and float values', () => {
+  it('a bigint value stays a bigint, keeping its expiry and tag', () => {
+    const cache = openCache();
+    cache.set('n', 5n, { expire: 100, tag: 't' });
+    expect(cache.incr('n')).toBe(6n);
+    expect(cache.decr('n', 10n)).toBe(-4n);
+    const entry = cache.getEntry('n');
+    expect(entry?.value).toBe(-4n);
+    expect(entry?.tag).toBe('t');
+    expect(entry?.expireTime).not.toBeNull();
+    expect(() => cache.incr('n', 0.5)).toThrow(TypeError);
+    cache.set('m', 2n ** 53n - 1n);
+    expect(cache.incr('m', 2)).toBe(2n ** 53n + 1n); // beyond 2**53 it is stored as an INTEGER
+    expect(cache.get('m')).toBe(2n ** 53n + 1n);
+  });
+
+  it('a REAL stays a REAL even when its value is whole', () => {
+    const cache = openCache();
+    cache.set('f', 5.5);
+    expect(cache.incr('f', 0.5)).toBe(6);
+    expect(
+      rawDb(cache.directory)
+        .prepare("SELECT typeof(value) AS type FROM Cache WHERE key = 'f'")
+        .get(),
+    ).toEqual({ type: 'real' });
+    expect(cache.incr('f')).toBe(7);
+    expect(
+      rawDb(cache.directory)
+        .prepare("SELECT typeof(value) AS type FROM Cache WHERE key = 'f'")
+        .get(),
+    ).toEqual({ type: 'real' });
   });
 });
