@@ -77,3 +77,14 @@ export class ValueError extends DiskcacheError {}
 
 /** A worker runner's handler module does not exist, fails to load, or exports no function. */
 export class HandlerModuleError extends DiskcacheError {}
+
+/** A short description of a received argument, for the messages of TypeError / RangeError. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'object')
+    return (Object.getPrototypeOf(value)?.constructor?.name as string | undefined) ?? 'object';
+  if (typeof value === 'function') return 'a function';
+  return String(value);
+}

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { DatabaseError, Timeout } from './errors.js';
+import { DatabaseError, describeValue, Timeout } from './errors.js';
 import { POLICIES } from './eviction.js';
 import type { CacheOptions, EvictionPolicy } from './types.js';
 
@@ -64,34 +64,27 @@ function fail(kind: 'type' | 'range', message: string): never {
   throw kind === 'type' ? new TypeError(message) : new RangeError(message);
 }
 
-function show(value: unknown): string {
-  return typeof value === 'string'
-    ? JSON.stringify(value)
-    : typeof value === 'bigint'
-      ? `${value}n`
-      : String(value);
-}
-
 function checkNumber(name: string, value: unknown, { integer = false, min = 0 } = {}): number {
   if (typeof value !== 'number' || Number.isNaN(value))
-    fail('type', `${name} must be a number, got ${show(value)}`);
+    fail('type', `${name} must be a number, got ${describeValue(value)}`);
   if (integer && !Number.isInteger(value))
-    fail('range', `${name} must be an integer, got ${show(value)}`);
+    fail('range', `${name} must be an integer, got ${describeValue(value)}`);
   if (value < min || (value === Number.POSITIVE_INFINITY && integer)) {
-    fail('range', `${name} must be at least ${min}, got ${show(value)}`);
+    fail('range', `${name} must be at least ${min}, got ${describeValue(value)}`);
   }
   return value;
 }
 
 function checkBoolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') fail('type', `${name} must be a boolean, got ${show(value)}`);
+  if (typeof value !== 'boolean')
+    fail('type', `${name} must be a boolean, got ${describeValue(value)}`);
   return value;
 }
 
 /** Validates options and converts them to diskcache-named settings (only those given). */
 export function optionsToSettings(options: CacheOptions): Record<string, SettingValue> {
   if (options === null || typeof options !== 'object')
-    fail('type', `options must be an object, got ${show(options)}`);
+    fail('type', `options must be an object, got ${describeValue(options)}`);
   for (const name of Object.keys(options)) {
     if (!OPTION_NAMES.has(name))
       fail(
@@ -111,7 +104,7 @@ export function optionsToSettings(options: CacheOptions): Record<string, Setting
     if (!Object.hasOwn(POLICIES, options.evictionPolicy)) {
       fail(
         'range',
-        `evictionPolicy must be one of ${Object.keys(POLICIES).map(show).join(', ')}, got ${show(options.evictionPolicy)}`,
+        `evictionPolicy must be one of ${Object.keys(POLICIES).map(describeValue).join(', ')}, got ${describeValue(options.evictionPolicy)}`,
       );
     }
     settings.eviction_policy = options.evictionPolicy;
@@ -127,18 +120,21 @@ export function optionsToSettings(options: CacheOptions): Record<string, Setting
   }
   if (options.diskOptions !== undefined) {
     if (options.diskOptions === null || typeof options.diskOptions !== 'object') {
-      fail('type', `diskOptions must be an object, got ${show(options.diskOptions)}`);
+      fail('type', `diskOptions must be an object, got ${describeValue(options.diskOptions)}`);
     }
     for (const [name, value] of Object.entries(options.diskOptions)) {
       if (typeof value !== 'string' && typeof value !== 'number') {
-        fail('type', `diskOptions.${name} must be a string or a number, got ${show(value)}`);
+        fail(
+          'type',
+          `diskOptions.${name} must be a string or a number, got ${describeValue(value)}`,
+        );
       }
       settings[`disk_${name}`] = value;
     }
   }
   if (options.sqlite !== undefined) {
     if (options.sqlite === null || typeof options.sqlite !== 'object')
-      fail('type', `sqlite must be an object, got ${show(options.sqlite)}`);
+      fail('type', `sqlite must be an object, got ${describeValue(options.sqlite)}`);
     for (const [name, value] of Object.entries(options.sqlite)) {
       const setting = SQLITE_OPTION_NAMES[name];
       if (setting === undefined) {
@@ -154,7 +150,7 @@ export function optionsToSettings(options: CacheOptions): Record<string, Setting
         ) {
           fail(
             'range',
-            `sqlite.journalMode must be one of delete, truncate, persist, memory, wal, off; got ${show(value)}`,
+            `sqlite.journalMode must be one of delete, truncate, persist, memory, wal, off; got ${describeValue(value)}`,
           );
         }
         settings[setting] = value.toLowerCase();
@@ -314,7 +310,7 @@ function initialise(
   for (const name of Object.keys(METADATA)) delete settings[name];
   if (!Object.hasOwn(POLICIES, String(settings.eviction_policy))) {
     throw new RangeError(
-      `the stored eviction_policy ${show(settings.eviction_policy)} is not one node-diskcache knows`,
+      `the stored eviction_policy ${describeValue(settings.eviction_policy)} is not one node-diskcache knows`,
     );
   }
 

@@ -4,6 +4,7 @@
  * It must not know the layout of either collection; each subclass owns its own.
  */
 import { Cache } from '../cache/cache.js';
+import { describeValue } from '../cache/errors.js';
 
 /** The cache handed to the next collection constructor by `adopt` (fromCache), if any. */
 let adopted: Cache | undefined;
@@ -25,15 +26,7 @@ export function adopt<T>(cache: Cache, method: string, construct: () => T): T {
 }
 
 /** A short description of a received argument for error messages. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'object')
-    return (Object.getPrototypeOf(value)?.constructor?.name as string | undefined) ?? 'object';
-  if (typeof value === 'function') return 'a function';
-  return String(value);
-}
+export const describe = describeValue;
 
 /** Base class of Deque and Index: one Cache, shared by every process that opens the directory. */
 export abstract class PersistentCollection implements Disposable {

@@ -10,6 +10,7 @@
  * diskcache's Settings table does for a cache. Python's diskcache ignores both tables.
  */
 import type Database from 'better-sqlite3';
+import { describeValue } from '../cache/errors.js';
 
 /** Version of the tables below; a newer one on disk is refused rather than misread. */
 export const SCHEMA_VERSION = 1;
@@ -67,21 +68,13 @@ const SETTING_NAMES: Record<keyof QueueSettings, string> = {
   backoffSeconds: 'backoff_seconds',
 };
 
-function show(value: unknown): string {
-  return typeof value === 'string'
-    ? JSON.stringify(value)
-    : typeof value === 'bigint'
-      ? `${value}n`
-      : String(value);
-}
-
 /** A finite number > 0 (or >= 0 with `allowZero`), else TypeError/RangeError naming `name`. */
 export function checkSeconds(name: string, value: unknown, { allowZero = false } = {}): number {
   if (typeof value !== 'number' || Number.isNaN(value))
-    throw new TypeError(`${name} must be a number of seconds, got ${show(value)}`);
+    throw new TypeError(`${name} must be a number of seconds, got ${describeValue(value)}`);
   if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
     throw new RangeError(
-      `${name} must be a finite number of seconds ${allowZero ? '>= 0' : '> 0'}, got ${show(value)}`,
+      `${name} must be a finite number of seconds ${allowZero ? '>= 0' : '> 0'}, got ${describeValue(value)}`,
     );
   }
   return value;
@@ -90,9 +83,9 @@ export function checkSeconds(name: string, value: unknown, { allowZero = false }
 /** An integer >= `min`, else TypeError/RangeError naming `name`. */
 export function checkInteger(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || Number.isNaN(value))
-    throw new TypeError(`${name} must be an integer, got ${show(value)}`);
+    throw new TypeError(`${name} must be an integer, got ${describeValue(value)}`);
   if (!Number.isSafeInteger(value) || value < min)
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${show(value)}`);
+    throw new RangeError(`${name} must be an integer >= ${min}, got ${describeValue(value)}`);
   return value;
 }
 
@@ -101,7 +94,7 @@ const OPTION_NAMES = new Set(['leaseSeconds', 'maxAttempts', 'backoffSeconds', '
 /** Validates the constructor's options; returns the settings given (only those). */
 export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSettings> {
   if (options === null || typeof options !== 'object')
-    throw new TypeError(`options must be an object, got ${show(options)}`);
+    throw new TypeError(`options must be an object, got ${describeValue(options)}`);
   for (const name of Object.keys(options)) {
     if (!OPTION_NAMES.has(name))
       throw new TypeError(
