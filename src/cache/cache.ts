@@ -37,6 +37,14 @@ import {
   optionsToSettings,
   type SettingValue,
 } from './schema.js';
+import {
+  BATCH,
+  type CacheStatements,
+  insertBatchStatement,
+  prepareStatements,
+  type QueueStatementKind,
+  queueStatement,
+} from './statements.js';
 import type {
   CacheOptions,
   CheckWarning,
@@ -53,21 +61,8 @@ import type {
 type Statement = Database.Statement;
 type Row = unknown[];
 
-const LIVE = '(expire_time IS NULL OR expire_time > ?)';
-const COLUMNS =
-  'key, raw, store_time, expire_time, access_time, access_count, tag, size, mode, filename, value';
-/**
- * Appended to writes: the earliest expiry, read in the same statement, so that cull-on-write of
- * expired entries costs no extra round trip. (The volume, for the size limit, is checked
- * separately and less often: see `#overSizeLimit`.)
- */
-function cullInfo(cullLimit: number): string {
-  return cullLimit === 0 ? 'NULL' : '(SELECT min(expire_time) FROM Cache)';
-}
-
 /** Inline writes between two reads of the volume while it is well below `sizeLimit`. */
 const VOLUME_CHECK_INTERVAL = 64;
-const BATCH = 100;
 const QUEUE_START = 500000000000000n;
 const QUEUE_MIN = 0n;
 const QUEUE_MAX = 999999999999999n;
@@ -189,7 +184,7 @@ export class Cache implements Disposable {
   /** Value files written inside the open transaction: deleted if it rolls back. */
   #written: string[] = [];
   #closed = false;
-  #s!: ReturnType<Cache['prepareStatements']>;
+  #s!: CacheStatements;
 
   /**
    * Opens (creating if needed) the cache in `directory`; with no directory, a new temporary one.
@@ -251,164 +246,9 @@ export class Cache implements Disposable {
 
   // ---- connection, statements, settings --------------------------------------------------------
 
-  /** Prepares every statement this object runs. Called again when a setting changes them. */
-  private prepareStatements() {
-    const db = this.#db;
-    const prepare = (sql: string) => db.prepare(sql);
-    const raw = (sql: string) => db.prepare(sql).raw(true);
-    const exact = (sql: string) => db.prepare(sql).raw(true).safeIntegers(true);
-    const access = this.#policy.access;
-    const order = this.#policy.order;
-    return {
-      begin: prepare('BEGIN IMMEDIATE'),
-      commit: prepare('COMMIT'),
-      rollback: prepare('ROLLBACK'),
-      get: raw(`SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = ? AND ${LIVE}`),
-      getEntry: raw(
-        `SELECT mode, filename, value, expire_time, tag FROM Cache WHERE key = ? AND raw = ? AND ${LIVE}`,
-      ),
-      getAccess: access
-        ? raw(
-            `UPDATE Cache SET ${access} WHERE key = ? AND raw = ? AND ${LIVE} RETURNING mode, filename, value, expire_time, tag`,
-          )
-        : null,
-      exactValue: exact('SELECT value FROM Cache WHERE key = ? AND raw = ?').pluck(true),
-      exactTag: exact('SELECT tag FROM Cache WHERE key = ? AND raw = ?').pluck(true),
-      hit: prepare("UPDATE Settings SET value = value + 1 WHERE key = 'hits'"),
-      miss: prepare("UPDATE Settings SET value = value + 1 WHERE key = 'misses'"),
-      has: raw(`SELECT 1 FROM Cache WHERE key = ? AND raw = ? AND ${LIVE}`),
-      setInline: raw(
-        `INSERT INTO Cache(${COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, NULL, ?) ON CONFLICT(key, raw) DO UPDATE SET` +
-          ' store_time = excluded.store_time, expire_time = excluded.expire_time, access_time = excluded.access_time,' +
-          ' access_count = 0, tag = excluded.tag, size = 0, mode = excluded.mode, filename = NULL, value = excluded.value' +
-          ` WHERE Cache.filename IS NULL RETURNING ${cullInfo(this.#cullLimit)}`,
-      ),
-      // The same for the common case of no expiry before and after: leaving expire_time out of the
-      // SET spares SQLite rewriting the row's entry in the Cache_expire_time index (a page write
-      // per set on a large cache). An old row with an expiry fails the WHERE and takes setInline.
-      setInlineNoExpiry: raw(
-        `INSERT INTO Cache(${COLUMNS}) VALUES (?, ?, ?, NULL, ?, 0, ?, 0, ?, NULL, ?) ON CONFLICT(key, raw) DO UPDATE SET` +
-          ' store_time = excluded.store_time, access_time = excluded.access_time, access_count = 0, tag = excluded.tag,' +
-          ' size = 0, mode = excluded.mode, filename = NULL, value = excluded.value' +
-          ` WHERE Cache.filename IS NULL AND Cache.expire_time IS NULL RETURNING ${cullInfo(this.#cullLimit)}`,
-      ),
-      addInline: raw(
-        `INSERT INTO Cache(${COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, NULL, ?) ON CONFLICT(key, raw) DO UPDATE SET` +
-          ' store_time = excluded.store_time, expire_time = excluded.expire_time, access_time = excluded.access_time,' +
-          ' access_count = 0, tag = excluded.tag, size = 0, mode = excluded.mode, filename = NULL, value = excluded.value' +
-          ` WHERE Cache.filename IS NULL AND Cache.expire_time IS NOT NULL AND Cache.expire_time <= ? RETURNING ${cullInfo(this.#cullLimit)}`,
-      ),
-      selectRow: exact(
-        'SELECT rowid, filename, expire_time, mode, value, typeof(value) FROM Cache WHERE key = ? AND raw = ?',
-      ),
-      updateRow: prepare(
-        'UPDATE Cache SET store_time = ?, expire_time = ?, access_time = ?, access_count = 0, tag = ?, size = ?,' +
-          ' mode = ?, filename = ?, value = ? WHERE rowid = ?',
-      ),
-      insertRow: prepare(`INSERT INTO Cache(${COLUMNS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`),
-      incrStored: prepare(
-        `UPDATE Cache SET value = ?, mode = ?, store_time = ?${access ? `, ${access}` : ', access_time = access_time + 0 * ?'} WHERE rowid = ?`,
-      ),
-      incrUpdate: prepare(
-        `UPDATE Cache SET value = ?, store_time = ?${access ? `, ${access}` : ', access_time = access_time + 0 * ?'} WHERE rowid = ?`,
-      ),
-      cullExpired: prepare(
-        'DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache WHERE expire_time IS NOT NULL AND expire_time < ?' +
-          ' ORDER BY expire_time LIMIT ?) RETURNING filename',
-      ).pluck(true),
-      cullPolicy: order
-        ? prepare(
-            `DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache ORDER BY ${order} LIMIT ?) RETURNING filename`,
-          ).pluck(true)
-        : null,
-      volume: raw(
-        "SELECT (SELECT page_count FROM pragma_page_count()), (SELECT value FROM Settings WHERE key = 'size')",
-      ),
-      count: prepare("SELECT value FROM Settings WHERE key = 'count'").pluck(true),
-      touch: prepare(`UPDATE Cache SET expire_time = ? WHERE key = ? AND raw = ? AND ${LIVE}`),
-      delete: prepare(
-        `DELETE FROM Cache WHERE key = ? AND raw = ? AND ${LIVE} RETURNING filename`,
-      ).pluck(true),
-      pop: exact(
-        `DELETE FROM Cache WHERE key = ? AND raw = ? AND ${LIVE} RETURNING mode, filename, value, expire_time, tag`,
-      ),
-      deleteRowid: prepare('DELETE FROM Cache WHERE rowid = ? RETURNING filename').pluck(true),
-      maxRowid: prepare('SELECT MAX(rowid) FROM Cache').pluck(true),
-      keysForward: exact(
-        'SELECT rowid, key, raw FROM Cache WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT 100',
-      ),
-      keysBackward: exact(
-        'SELECT rowid, key, raw FROM Cache WHERE rowid < ? ORDER BY rowid DESC LIMIT 100',
-      ),
-      entriesForward: exact(
-        'SELECT rowid, key, raw, expire_time, mode, filename, value FROM Cache WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT 100',
-      ),
-      sortedFirst: exact('SELECT key, raw FROM Cache ORDER BY key, raw LIMIT 100'),
-      sortedNext: exact(
-        'SELECT key, raw FROM Cache WHERE (key, raw) > (?, ?) ORDER BY key, raw LIMIT 100',
-      ),
-      sortedLast: exact('SELECT key, raw FROM Cache ORDER BY key DESC, raw DESC LIMIT 100'),
-      sortedPrevious: exact(
-        'SELECT key, raw FROM Cache WHERE (key, raw) < (?, ?) ORDER BY key DESC, raw DESC LIMIT 100',
-      ),
-      peekItemLast: exact(
-        'SELECT rowid, key, raw, expire_time, tag, mode, filename, value FROM Cache ORDER BY rowid DESC LIMIT 1',
-      ),
-      peekItemFirst: exact(
-        'SELECT rowid, key, raw, expire_time, tag, mode, filename, value FROM Cache ORDER BY rowid LIMIT 1',
-      ),
-      expireBatch: prepare(
-        'DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache WHERE 0 < expire_time AND expire_time < ?' +
-          ` ORDER BY expire_time LIMIT ${BATCH}) RETURNING filename`,
-      ).pluck(true),
-      evictBatch: prepare(
-        `DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache WHERE tag = ? ORDER BY rowid LIMIT ${BATCH}) RETURNING filename`,
-      ).pluck(true),
-      clearBatch: prepare(
-        `DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache ORDER BY rowid LIMIT ${BATCH}) RETURNING filename`,
-      ).pluck(true),
-      stats: raw(
-        "SELECT (SELECT value FROM Settings WHERE key = 'hits'), (SELECT value FROM Settings WHERE key = 'misses')",
-      ),
-      resetStats: prepare("UPDATE Settings SET value = 0 WHERE key IN ('hits', 'misses')"),
-      readSetting: prepare('SELECT value FROM Settings WHERE key = ?').raw(true),
-      writeSetting: prepare('INSERT OR REPLACE INTO Settings VALUES (?, ?)'),
-      queue: new Map<string, Statement>(),
-      /** push/pull/peek statements by `queueIndex` (prepared on first use). */
-      queueByIndex: [] as (Statement | undefined)[],
-    };
-  }
-
   /** The push/pull/peek statements, prepared on first use (prefix or not, front or back). */
-  #queueStatement(
-    kind: 'push' | 'pull' | 'peek',
-    prefixed: boolean,
-    side: 'back' | 'front',
-  ): Statement {
-    // An array slot, not a string key: this runs on every push and pull.
-    const index =
-      (kind === 'push' ? 0 : kind === 'pull' ? 4 : 8) +
-      (prefixed ? 2 : 0) +
-      (side === 'back' ? 1 : 0);
-    let statement = this.#s.queueByIndex[index];
-    if (statement) return statement;
-    const direction = side === 'back' ? 'DESC' : 'ASC';
-    const end = `(SELECT key FROM Cache WHERE ? < key AND key < ? AND raw = 1 ORDER BY key ${direction} LIMIT 1)`;
-    const step = side === 'back' ? '+ 1' : '- 1';
-    let sql: string;
-    if (kind === 'push') {
-      const next = prefixed
-        ? `? || '-' || printf('%015d', coalesce(CAST(substr(${end}, ?) AS INTEGER) ${step}, 500000000000000))`
-        : `coalesce(${end} ${step}, 500000000000000)`;
-      sql = `INSERT INTO Cache(${COLUMNS}) VALUES (${next}, 1, ?, ?, ?, 0, ?, ?, ?, ?, ?) RETURNING key, ${cullInfo(this.#cullLimit)}`;
-    } else if (kind === 'pull') {
-      sql = `DELETE FROM Cache WHERE rowid = (SELECT rowid FROM Cache WHERE ? < key AND key < ? AND raw = 1 ORDER BY key ${direction} LIMIT 1) RETURNING key, expire_time, tag, mode, filename, value, rowid`;
-    } else {
-      sql = `SELECT key, expire_time, tag, mode, filename, value, rowid FROM Cache WHERE ? < key AND key < ? AND raw = 1 ORDER BY key ${direction} LIMIT 1`;
-    }
-    statement = this.#db.prepare(sql).raw(true).safeIntegers(true);
-    this.#s.queueByIndex[index] = statement;
-    return statement;
+  #queueStatement(kind: QueueStatementKind, prefixed: boolean, side: 'back' | 'front'): Statement {
+    return queueStatement(this.#db, this.#s, kind, prefixed, side, this.#cullLimit);
   }
 
   /** Refreshes the cached settings and the statements that depend on them. */
@@ -420,7 +260,7 @@ export class Cache implements Disposable {
     this.#cullLimit = Number(this.#settings.cull_limit);
     this.#writesSinceVolume = VOLUME_CHECK_INTERVAL; // read the volume again at the next write
     (this.#disk as { minFileSize: number }).minFileSize = Number(this.#settings.disk_min_file_size);
-    this.#s = this.prepareStatements();
+    this.#s = prepareStatements(this.#db, this.#policy, this.#cullLimit);
   }
 
   // ---- transactions ---------------------------------------------------------------------------
@@ -1064,14 +904,7 @@ export class Cache implements Disposable {
 
   /** A multi-row INSERT of BATCH rows (prepared on first use by pushMany). */
   #insertBatchStatement(): Statement {
-    let statement = this.#s.queue.get('insertBatch');
-    if (statement) return statement;
-    const rows = Array.from({ length: BATCH }, () => '(?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)').join(
-      ', ',
-    );
-    statement = this.#db.prepare(`INSERT INTO Cache(${COLUMNS}) VALUES ${rows}`);
-    this.#s.queue.set('insertBatch', statement);
-    return statement;
+    return insertBatchStatement(this.#db, this.#s);
   }
 
   #queueEntry(row: Row): Entry | undefined | null {
