@@ -51,6 +51,9 @@ export {
   type WorkQueueOptions,
   type WorkQueueStats,
 } from './collections/work-queue.js';
+export { type CrawlOptions, type CrawlSummary, crawl } from './crawler/crawl.js';
+export type { CrawlJob, PageRecord } from './crawler/crawl-handler.js';
+export { type DemoSite, type DemoSiteOptions, startDemoSite } from './crawler/demo-site.js';
 export { Averager, type AveragerOptions } from './recipes/averager.js';
 export {
   type Barriered,
