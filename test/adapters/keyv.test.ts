@@ -65,6 +65,7 @@ describe('KeyvDiskcache through Keyv', () => {
     expect(store.cache.getEntry('keyv:forever')!.expireTime).toBeNull();
     expect(await keyv.get('short')).toBe('v');
     await sleep(120);
+    expect(await keyv.has('short')).toBe(false);
     expect(await keyv.get('short')).toBeUndefined();
     // Expired in the Cache itself, not only in Keyv's envelope: other readers agree.
     expect(store.cache.get('keyv:short')).toBeUndefined();
