@@ -245,7 +245,7 @@ export function openDatabase(
     throw new DatabaseError(`cannot open ${file}: ${(error as Error).message}`, { cause: error });
   }
   try {
-    const settings = initialise(db, given, realSettings);
+    const settings = initialiseRetrying(db, given, realSettings);
     const pageSize = db.pragma('page_size', { simple: true }) as number;
     // SQLite takes a 32-bit millisecond count and reads anything larger (or Infinity) as 0, which
     // would turn "wait a very long time" into "never wait": clamp to the largest it accepts.
@@ -283,6 +283,34 @@ export function openDatabase(
       });
     }
     throw error;
+  }
+}
+
+/** Blocks this thread for `ms` milliseconds without spinning the CPU. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * `initialise`, retried while the database is busy, for up to 60 s (as diskcache's `_sql_retry`).
+ * When several processes open a new cache at once, SQLite answers some statements (changing the
+ * journal mode, a lock upgrade it would otherwise deadlock on) with "database is locked" at once,
+ * without waiting in its busy handler. `initialise` is idempotent and its writes are one
+ * transaction, so trying again is safe.
+ */
+function initialiseRetrying(
+  db: Database.Database,
+  given: Record<string, SettingValue>,
+  realSettings: readonly string[],
+): Record<string, SettingValue> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return initialise(db, given, realSettings);
+    } catch (error) {
+      if (!isBusy(error) || Date.now() >= deadline) throw error;
+      pause(1 + Math.random() * 4);
+    }
   }
 }
 

@@ -104,6 +104,21 @@ describe('child processes on one directory', () => {
     expect(cache.check()).toEqual([]);
   });
 
+  it('4 children opening the same 30 new directories at once all succeed (initialisation races)', async () => {
+    const base = tempDir('open-race');
+    const COUNT = 30;
+    const children = await startTogether(
+      'cache-open-race.ts',
+      [0, 1, 2, 3].map((id) => [base, `child${id}`, String(COUNT)]),
+    );
+    await results<{ id: string }>(children);
+    for (let i = 0; i < COUNT; i++) {
+      const cache = openCache(undefined, path.join(base, `cache-${i}`));
+      expect(cache.size).toBe(4);
+      expect(cache.check()).toEqual([]);
+    }
+  });
+
   it('4 children x 1,000 incr of one key: 4,000', async () => {
     const cache = openCache();
     const children = await startTogether(
