@@ -3,7 +3,7 @@
 // iteration during changes, and waiting for a write lock held by another process.
 import { describe, expect, it } from 'vitest';
 import { Cache, Deque, Timeout } from '../../src/index.js';
-import { exited, forkFixture, message } from '../helpers/children.js';
+import { exited, forkFixture, message, messagesReceived } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startTogether } from '../recipes/together.js';
 
@@ -113,12 +113,7 @@ describe('Deque and a process killed mid-work', () => {
   it('a SIGKILLed extend leaves whole batches only', async () => {
     const directory = tempDir('deque-kill');
     const child = forkFixture('collections-killed-child.ts', ['deque-extend', directory, '500']);
-    let batches = 0;
-    await new Promise<void>((resolve) =>
-      child.on('message', () => {
-        if (++batches === 5) resolve();
-      }),
-    );
+    await messagesReceived(child, 5); // five whole batches committed
     child.kill('SIGKILL');
     expect(await exited(child)).toBe('SIGKILL');
     const deque = new Deque<string>(directory);

@@ -4,7 +4,7 @@
 // every log push present in push order).
 import { describe, expect, it } from 'vitest';
 import { Index } from '../../src/index.js';
-import { exited, forkFixture } from '../helpers/children.js';
+import { exited, forkFixture, messagesReceived } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startTogether } from '../recipes/together.js';
 
@@ -66,12 +66,7 @@ describe('Index and a process killed mid-transaction', () => {
   it('a SIGKILLed transact batch is all or nothing', async () => {
     const directory = tempDir('index-kill');
     const child = forkFixture('collections-killed-child.ts', ['index-batch', directory, '200']);
-    let batches = 0;
-    await new Promise<void>((resolve) =>
-      child.on('message', () => {
-        if (++batches === 5) resolve();
-      }),
-    );
+    await messagesReceived(child, 5); // five whole batches committed
     child.kill('SIGKILL');
     expect(await exited(child)).toBe('SIGKILL');
     const index = new Index<string, number>(directory);

@@ -61,3 +61,17 @@ export function message<T = unknown>(
     );
   });
 }
+
+/** Resolves once a child has sent `count` IPC messages (of any kind). */
+export function messagesReceived(child: ChildProcess, count: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let received = 0;
+    child.on('message', () => {
+      if (++received === count) resolve();
+    });
+    child.once('exit', (code) => {
+      if (received < count)
+        reject(new Error(`child exited (${code}) after ${received} of ${count} messages`));
+    });
+  });
+}
