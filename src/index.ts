@@ -1,5 +1,7 @@
 /**
- * node-diskcache: the one barrel. Everything public is exported here and nowhere else.
+ * node-diskcache: the root barrel. Everything public is exported here, except the subpaths that
+ * bring dependencies of their own: the crawler (`node-diskcache/crawler`, undici) and the Keyv
+ * adapter (`node-diskcache/keyv`). Importing this file loads neither.
  */
 export { Cache } from './cache/cache.js';
 export { type DbValue, Disk, ForeignKey, JSONDisk, type StoredValue } from './cache/disk.js';
@@ -51,9 +53,6 @@ export {
   type WorkQueueOptions,
   type WorkQueueStats,
 } from './collections/work-queue.js';
-export { type CrawlOptions, type CrawlSummary, crawl } from './crawler/crawl.js';
-export type { CrawlJob, PageRecord } from './crawler/crawl-handler.js';
-export { type DemoSite, type DemoSiteOptions, startDemoSite } from './crawler/demo-site.js';
 export { Averager, type AveragerOptions } from './recipes/averager.js';
 export {
   type Barriered,
