@@ -4,9 +4,11 @@
  * adapter (`node-diskcache/keyv`). Importing this file loads neither.
  */
 export { Cache } from './cache/cache.js';
+export type { Seconds } from './cache/checks.js';
 export { type DbValue, Disk, ForeignKey, JSONDisk, type StoredValue } from './cache/disk.js';
 export {
   AbortError,
+  ClosedError,
   DatabaseError,
   DiskcacheError,
   HandlerModuleError,

@@ -60,6 +60,23 @@ export class NotOwnedError extends DiskcacheError {}
 /** A wait (lock, queue) was cancelled through its `AbortSignal`. */
 export class AbortError extends DiskcacheError {}
 
+/**
+ * A method was called on an object after its `close()` (a Cache, FanoutCache, Deque, Index or
+ * WorkQueue): its connection is gone. Open a new object on the same directory instead.
+ */
+export class ClosedError extends DiskcacheError {}
+
+/**
+ * Whether an error is SQLite's "the database is locked / busy" (another connection holds the
+ * lock): the one failure that waiting and trying again can cure.
+ */
+export function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return (
+    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+  );
+}
+
 function describeKey(key: unknown): string {
   if (typeof key === 'string') return JSON.stringify(key);
   if (typeof key === 'bigint') return `${key}n`;

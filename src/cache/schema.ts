@@ -6,10 +6,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { DatabaseError, describeValue, Timeout } from './errors.js';
+import {
+  checkBoolean,
+  checkInteger,
+  checkNumber,
+  checkOptions,
+  checkSeconds,
+  type Seconds,
+} from './checks.js';
+import { DatabaseError, describeValue, isBusy, Timeout } from './errors.js';
 import { POLICIES } from './eviction.js';
 import type { CacheOptions, EvictionPolicy } from './types.js';
+import { Backoff, pauseSync } from './waiting.js';
 
+/** The database file of a cache directory (diskcache's name). */
 export const DBNAME = 'cache.db';
 
 /** A setting's value as stored in the Settings table. */
@@ -44,7 +54,6 @@ const OPTION_NAMES = new Set([
   'disk',
   'diskOptions',
   'sizeLimit',
-  'sizeLimitAsReal',
   'cullLimit',
   'evictionPolicy',
   'statistics',
@@ -60,50 +69,22 @@ const SQLITE_OPTION_NAMES: Record<string, string> = {
   autoVacuum: 'sqlite_auto_vacuum',
 };
 
-function fail(kind: 'type' | 'range', message: string): never {
-  throw kind === 'type' ? new TypeError(message) : new RangeError(message);
-}
-
-function checkNumber(name: string, value: unknown, { integer = false, min = 0 } = {}): number {
-  if (typeof value !== 'number' || Number.isNaN(value))
-    fail('type', `${name} must be a number, got ${describeValue(value)}`);
-  if (integer && !Number.isInteger(value))
-    fail('range', `${name} must be an integer, got ${describeValue(value)}`);
-  if (value < min || (value === Number.POSITIVE_INFINITY && integer)) {
-    fail('range', `${name} must be at least ${min}, got ${describeValue(value)}`);
-  }
-  return value;
-}
-
-function checkBoolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean')
-    fail('type', `${name} must be a boolean, got ${describeValue(value)}`);
-  return value;
-}
-
 /** Validates options and converts them to diskcache-named settings (only those given). */
 export function optionsToSettings(options: CacheOptions): Record<string, SettingValue> {
-  if (options === null || typeof options !== 'object')
-    fail('type', `options must be an object, got ${describeValue(options)}`);
-  for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.has(name))
-      fail(
-        'type',
-        `unknown option ${JSON.stringify(name)}; known options: ${[...OPTION_NAMES].join(', ')}`,
-      );
-  }
+  checkOptions(options, OPTION_NAMES);
   const settings: Record<string, SettingValue> = {};
-  if (options.timeout !== undefined) checkNumber('timeout', options.timeout);
+  if (options.timeout !== undefined)
+    checkSeconds('timeout', options.timeout, { allowZero: true, allowInfinity: true });
   if (options.sizeLimit !== undefined)
-    settings.size_limit = checkNumber('sizeLimit', options.sizeLimit);
-  if (options.sizeLimitAsReal !== undefined)
-    checkBoolean('sizeLimitAsReal', options.sizeLimitAsReal);
+    settings.size_limit = checkNumber('sizeLimit', options.sizeLimit, {
+      unit: 'bytes',
+      allowInfinity: true,
+    });
   if (options.cullLimit !== undefined)
-    settings.cull_limit = checkNumber('cullLimit', options.cullLimit, { integer: true });
+    settings.cull_limit = checkInteger('cullLimit', options.cullLimit);
   if (options.evictionPolicy !== undefined) {
     if (!Object.hasOwn(POLICIES, options.evictionPolicy)) {
-      fail(
-        'range',
+      throw new RangeError(
         `evictionPolicy must be one of ${Object.keys(POLICIES).map(describeValue).join(', ')}, got ${describeValue(options.evictionPolicy)}`,
       );
     }
@@ -113,19 +94,17 @@ export function optionsToSettings(options: CacheOptions): Record<string, Setting
     settings.statistics = checkBoolean('statistics', options.statistics) ? 1 : 0;
   if (options.tagIndex !== undefined)
     settings.tag_index = checkBoolean('tagIndex', options.tagIndex) ? 1 : 0;
-  if (options.minFileSize !== undefined) {
-    settings.disk_min_file_size = checkNumber('minFileSize', options.minFileSize, {
-      integer: true,
-    });
-  }
+  if (options.minFileSize !== undefined)
+    settings.disk_min_file_size = checkInteger('minFileSize', options.minFileSize);
   if (options.diskOptions !== undefined) {
     if (options.diskOptions === null || typeof options.diskOptions !== 'object') {
-      fail('type', `diskOptions must be an object, got ${describeValue(options.diskOptions)}`);
+      throw new TypeError(
+        `diskOptions must be an object, got ${describeValue(options.diskOptions)}`,
+      );
     }
     for (const [name, value] of Object.entries(options.diskOptions)) {
       if (typeof value !== 'string' && typeof value !== 'number') {
-        fail(
-          'type',
+        throw new TypeError(
           `diskOptions.${name} must be a string or a number, got ${describeValue(value)}`,
         );
       }
@@ -134,12 +113,11 @@ export function optionsToSettings(options: CacheOptions): Record<string, Setting
   }
   if (options.sqlite !== undefined) {
     if (options.sqlite === null || typeof options.sqlite !== 'object')
-      fail('type', `sqlite must be an object, got ${describeValue(options.sqlite)}`);
+      throw new TypeError(`sqlite must be an object, got ${describeValue(options.sqlite)}`);
     for (const [name, value] of Object.entries(options.sqlite)) {
       const setting = SQLITE_OPTION_NAMES[name];
       if (setting === undefined) {
-        fail(
-          'type',
+        throw new TypeError(
           `unknown option sqlite.${name}; known: ${Object.keys(SQLITE_OPTION_NAMES).join(', ')}`,
         );
       }
@@ -148,15 +126,13 @@ export function optionsToSettings(options: CacheOptions): Record<string, Setting
           typeof value !== 'string' ||
           !/^(delete|truncate|persist|memory|wal|off)$/i.test(value)
         ) {
-          fail(
-            'range',
+          throw new RangeError(
             `sqlite.journalMode must be one of delete, truncate, persist, memory, wal, off; got ${describeValue(value)}`,
           );
         }
         settings[setting] = value.toLowerCase();
       } else {
-        settings[setting] = checkNumber(`sqlite.${name}`, value, {
-          integer: true,
+        settings[setting] = checkInteger(`sqlite.${name}`, value, {
           min: name === 'cacheSize' ? -(2 ** 31) : 0,
         });
       }
@@ -168,14 +144,6 @@ export function optionsToSettings(options: CacheOptions): Record<string, Setting
 /** Binds a setting so that integral numbers are stored as INTEGER, as Python stores them. */
 export function bindSetting(value: SettingValue): SettingValue {
   return typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : value;
-}
-
-/** Is this better-sqlite3 error "the database is locked / busy"? */
-export function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  return (
-    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
-  );
 }
 
 const TRIGGERS: Record<string, string> = {
@@ -215,41 +183,57 @@ export function applyPragma(db: Database.Database, setting: string, value: Setti
   db.pragma(`${pragma} = ${literal}`);
 }
 
+/** How to open a cache database (see `openDatabase`). */
+export interface OpenOptions {
+  /** Settings given by the opener (diskcache names); they overwrite the stored ones. */
+  readonly given: Record<string, SettingValue>;
+  /**
+   * Seconds to wait for the write lock while bringing the database up to date (most opens find
+   * it up to date and take no lock). Infinity: as long as it takes.
+   */
+  readonly openTimeout: Seconds;
+  /** The connection's busy timeout afterwards, in seconds; 0 for none (the caller polls). */
+  readonly busyTimeout: Seconds;
+  /** Settings stored as REAL even when integral (Python floats: a FanoutCache shard's size_limit). */
+  readonly realSettings?: readonly string[];
+}
+
+/** SQLite's busy timeout in milliseconds, clamped: it reads anything above 2^31-1 (or Infinity) as 0. */
+function busyMilliseconds(seconds: Seconds): number {
+  return Math.min(Math.round(seconds * 1000), 2_147_483_647);
+}
+
 /**
  * Opens (creating if needed) the cache database in `directory` and brings it to diskcache's
- * format. Settings: defaults, overridden by those stored, overridden by `given`. Names in
- * `realSettings` are stored as REAL even when integral (Python floats).
+ * format. Settings: defaults, overridden by those stored, overridden by `options.given`.
+ * @throws DatabaseError when the directory or cache.db cannot be used; Timeout when another
+ * process holds the write lock for longer than `openTimeout` while this one must write.
  */
-export function openDatabase(
-  directory: string,
-  given: Record<string, SettingValue>,
-  timeoutSeconds: number,
-  realSettings: readonly string[] = [],
-): OpenedDatabase {
+export function openDatabase(directory: string, options: OpenOptions): OpenedDatabase {
   try {
     fs.mkdirSync(directory, { recursive: true, mode: 0o755 });
   } catch (error) {
     throw new DatabaseError(
       `cache directory ${JSON.stringify(directory)} does not exist and could not be created: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+      { cause: error },
     );
   }
   const file = path.join(directory, DBNAME);
   let db: Database.Database;
   try {
-    // Wait as long as diskcache does (60 s) while many processes initialise the same directory.
-    db = new Database(file, { timeout: 60_000 });
+    db = new Database(file, { timeout: busyMilliseconds(options.openTimeout) });
   } catch (error) {
     throw new DatabaseError(`cannot open ${file}: ${(error as Error).message}`, { cause: error });
   }
   try {
-    const settings = initialiseRetrying(db, given, realSettings);
+    const settings = initialiseRetrying(
+      db,
+      options.given,
+      options.realSettings ?? [],
+      options.openTimeout,
+    );
     const pageSize = db.pragma('page_size', { simple: true }) as number;
-    // SQLite takes a 32-bit millisecond count and reads anything larger (or Infinity) as 0, which
-    // would turn "wait a very long time" into "never wait": clamp to the largest it accepts.
-    db.pragma(`busy_timeout = ${Math.min(Math.round(timeoutSeconds * 1000), 2_147_483_647)}`);
+    db.pragma(`busy_timeout = ${busyMilliseconds(options.busyTimeout)}`);
     return { db, settings, pageSize };
   } catch (error) {
     db.close();
@@ -266,10 +250,8 @@ export function openDatabase(
     }
     if (isBusy(error)) {
       throw new Timeout(
-        `could not get the write lock of ${file} within 60 s to initialise it (another process holds it)`,
-        {
-          cause: error,
-        },
+        `could not get the write lock of ${file} within ${options.openTimeout} s to initialise it (another process holds it)`,
+        { cause: error },
       );
     }
     if (
@@ -286,30 +268,27 @@ export function openDatabase(
   }
 }
 
-/** Blocks this thread for `ms` milliseconds without spinning the CPU. */
-function pause(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 /**
- * `initialise`, retried while the database is busy, for up to 60 s (as diskcache's `_sql_retry`).
- * When several processes open a new cache at once, SQLite answers some statements (changing the
- * journal mode, a lock upgrade it would otherwise deadlock on) with "database is locked" at once,
- * without waiting in its busy handler. `initialise` is idempotent and its writes are one
- * transaction, so trying again is safe.
+ * `initialise`, retried while the database is busy, for up to `timeoutSeconds` (diskcache's
+ * `_sql_retry` waits 60 s). When several processes open a new cache at once, SQLite answers some
+ * statements (changing the journal mode, a lock upgrade it would otherwise deadlock on) with
+ * "database is locked" at once, without waiting in its busy handler. `initialise` is idempotent
+ * and its writes are one transaction, so trying again is safe.
  */
 function initialiseRetrying(
   db: Database.Database,
   given: Record<string, SettingValue>,
   realSettings: readonly string[],
+  timeoutSeconds: Seconds,
 ): Record<string, SettingValue> {
-  const deadline = Date.now() + 60_000;
+  const deadline = performance.now() + timeoutSeconds * 1000;
+  const backoff = new Backoff({ firstMs: 1, maxMs: 5 });
   for (;;) {
     try {
       return initialise(db, given, realSettings);
     } catch (error) {
-      if (!isBusy(error) || Date.now() >= deadline) throw error;
-      pause(1 + Math.random() * 4);
+      if (!isBusy(error) || performance.now() >= deadline) throw error;
+      pauseSync(backoff.next());
     }
   }
 }

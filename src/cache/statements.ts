@@ -4,6 +4,7 @@
  * literals are single-quoted (better-sqlite3's SQLite has DQS=0). It holds no state of its own.
  */
 import type Database from 'better-sqlite3';
+import type { DbValue } from './disk.js';
 import type { Policy } from './eviction.js';
 
 /** A prepared statement (better-sqlite3's). */
@@ -24,51 +25,127 @@ export function cullInfo(cullLimit: number): string {
   return cullLimit === 0 ? 'NULL' : '(SELECT min(expire_time) FROM Cache)';
 }
 
+// ---- Rows ------------------------------------------------------------------------------------
+// Statements run in raw mode (arrays, not objects: cheaper on the hot path); each row's shape is
+// a labelled tuple, read by destructuring: `const [mode, filename, value] = row`.
+
+/** A stored value: `get`, `read`. */
+export type ValueRow = [mode: number, filename: string | null, value: DbValue];
+/** A value with its metadata: `getEntry`, and a get that records access (LRU/LFU). */
+export type EntryRow = [
+  mode: number,
+  filename: string | null,
+  value: DbValue,
+  expireTime: number | null,
+  tag: DbValue,
+];
+/** `pop` (exact integers). */
+export type PoppedRow = [
+  mode: bigint,
+  filename: string | null,
+  value: DbValue,
+  expireTime: number | null,
+  tag: DbValue,
+];
+/** The row a general write replaces (exact integers; `valueType` is SQLite's `typeof(value)`). */
+export type StoredRow = [
+  rowid: bigint,
+  filename: string | null,
+  expireTime: number | null,
+  mode: bigint,
+  value: DbValue,
+  valueType: string,
+];
+/** What an inline write returns: the earliest expiry, for cull-on-write (see `cullInfo`). */
+export type CullInfoRow = [minExpireTime: number | null];
+/** What a push returns: the new key, and the earliest expiry. */
+export type PushRow = [key: DbValue, minExpireTime: number | null];
+/** An end of a queue: `pull`, `peek` (exact integers). */
+export type QueueRow = [
+  key: DbValue,
+  expireTime: number | null,
+  tag: DbValue,
+  mode: bigint,
+  filename: string | null,
+  value: DbValue,
+  rowid: bigint,
+];
+/** The first or last inserted entry: `peekItem` (exact integers). */
+export type ItemRow = [
+  rowid: bigint,
+  key: DbValue,
+  raw: bigint,
+  expireTime: number | null,
+  tag: DbValue,
+  mode: bigint,
+  filename: string | null,
+  value: DbValue,
+];
+/** A page of keys in insertion order (exact integers). */
+export type KeyRow = [rowid: bigint, key: DbValue, raw: bigint];
+/** A page of entries in insertion order (exact integers). */
+export type EntriesRow = [
+  rowid: bigint,
+  key: DbValue,
+  raw: bigint,
+  expireTime: number | null,
+  mode: bigint,
+  filename: string | null,
+  value: DbValue,
+];
+/** A page of keys in sorted order (exact integers). */
+export type SortedKeyRow = [key: DbValue, raw: bigint];
+/** `volume`: the database's page count and the bytes in value files. */
+export type VolumeRow = [pageCount: number, fileBytes: number];
+/** `stats`. */
+export type StatsRow = [hits: number, misses: number];
+
+/** A statement whose rows have the shape `R`. */
+type Rows<R> = Database.Statement<unknown[], R>;
+
 /** The Cache's prepared statements (see `prepareStatements` for their SQL). */
 export interface CacheStatements {
-  readonly begin: Statement;
-  readonly commit: Statement;
-  readonly rollback: Statement;
-  readonly get: Statement;
-  readonly getEntry: Statement;
-  readonly getAccess: Statement | null;
-  readonly exactValue: Statement;
-  readonly exactTag: Statement;
+  readonly get: Rows<ValueRow>;
+  readonly getEntry: Rows<EntryRow>;
+  readonly getAccess: Rows<EntryRow> | null;
+  readonly exactValue: Rows<DbValue>;
+  readonly exactTag: Rows<DbValue>;
   readonly hit: Statement;
   readonly miss: Statement;
-  readonly has: Statement;
-  readonly setInline: Statement;
-  readonly setInlineNoExpiry: Statement;
-  readonly addInline: Statement;
-  readonly selectRow: Statement;
+  readonly has: Rows<[1]>;
+  readonly setInline: Rows<CullInfoRow>;
+  readonly setInlineNoExpiry: Rows<CullInfoRow>;
+  readonly addInline: Rows<CullInfoRow>;
+  readonly selectRow: Rows<StoredRow>;
   readonly updateRow: Statement;
   readonly insertRow: Statement;
   readonly incrStored: Statement;
   readonly incrUpdate: Statement;
-  readonly cullExpired: Statement;
-  readonly cullPolicy: Statement | null;
-  readonly volume: Statement;
-  readonly count: Statement;
+  /** Rows: the value file names of the deleted entries. */
+  readonly cullExpired: Rows<string | null>;
+  readonly cullPolicy: Rows<string | null> | null;
+  readonly volume: Rows<VolumeRow>;
+  readonly count: Rows<number | bigint>;
   readonly touch: Statement;
-  readonly delete: Statement;
-  readonly pop: Statement;
-  readonly deleteRowid: Statement;
-  readonly maxRowid: Statement;
-  readonly keysForward: Statement;
-  readonly keysBackward: Statement;
-  readonly entriesForward: Statement;
-  readonly sortedFirst: Statement;
-  readonly sortedNext: Statement;
-  readonly sortedLast: Statement;
-  readonly sortedPrevious: Statement;
-  readonly peekItemLast: Statement;
-  readonly peekItemFirst: Statement;
-  readonly expireBatch: Statement;
-  readonly evictBatch: Statement;
-  readonly clearBatch: Statement;
-  readonly stats: Statement;
+  readonly delete: Rows<string | null>;
+  readonly pop: Rows<PoppedRow>;
+  readonly deleteRowid: Rows<string | null>;
+  readonly maxRowid: Rows<bigint | number | null>;
+  readonly keysForward: Rows<KeyRow>;
+  readonly keysBackward: Rows<KeyRow>;
+  readonly entriesForward: Rows<EntriesRow>;
+  readonly sortedFirst: Rows<SortedKeyRow>;
+  readonly sortedNext: Rows<SortedKeyRow>;
+  readonly sortedLast: Rows<SortedKeyRow>;
+  readonly sortedPrevious: Rows<SortedKeyRow>;
+  readonly peekItemLast: Rows<ItemRow>;
+  readonly peekItemFirst: Rows<ItemRow>;
+  readonly expireBatch: Rows<string | null>;
+  readonly evictBatch: Rows<string | null>;
+  readonly clearBatch: Rows<string | null>;
+  readonly stats: Rows<StatsRow>;
   readonly resetStats: Statement;
-  readonly readSetting: Statement;
+  readonly readSetting: Rows<[value: string | number | bigint | null]>;
   readonly writeSetting: Statement;
   readonly queue: Map<string, Statement>;
   readonly queueByIndex: (Statement | undefined)[];
@@ -80,17 +157,16 @@ export function prepareStatements(
   policy: Policy,
   cullLimit: number,
 ): CacheStatements {
-  const prepare = (sql: string): Statement => db.prepare(sql);
-  const raw = (sql: string): Statement => db.prepare(sql).raw(true);
-  const exact = (sql: string): Statement => db.prepare(sql).raw(true).safeIntegers(true);
-  const pluck = (sql: string): Statement => db.prepare(sql).pluck(true);
-  const exactPluck = (sql: string): Statement => db.prepare(sql).safeIntegers(true).pluck(true);
+  // biome-ignore lint/suspicious/noExplicitAny: each statement's row type is declared in CacheStatements.
+  type Any = Rows<any>;
+  const prepare = (sql: string): Any => db.prepare(sql);
+  const raw = (sql: string): Any => db.prepare(sql).raw(true);
+  const exact = (sql: string): Any => db.prepare(sql).raw(true).safeIntegers(true);
+  const pluck = (sql: string): Any => db.prepare(sql).pluck(true);
+  const exactPluck = (sql: string): Any => db.prepare(sql).safeIntegers(true).pluck(true);
   const access = policy.access;
   const order = policy.order;
   return {
-    begin: prepare('BEGIN IMMEDIATE'),
-    commit: prepare('COMMIT'),
-    rollback: prepare('ROLLBACK'),
     get: raw(`SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = ? AND ${LIVE}`),
     getEntry: raw(
       `SELECT mode, filename, value, expire_time, tag FROM Cache WHERE key = ? AND raw = ? AND ${LIVE}`,

@@ -2,6 +2,7 @@
  * Public types of the engine: options, entries, keys. Time is in seconds everywhere in the core
  * API and on disk (epoch seconds for absolute times), exactly as python-diskcache does.
  */
+import type { Seconds } from './checks.js';
 import type { Disk } from './disk.js';
 
 /** Keys stored natively (as Python's diskcache stores them: TEXT, INTEGER, REAL, BLOB). */
@@ -56,7 +57,7 @@ export interface DiskOptions {
  */
 export interface CacheOptions {
   /** Seconds to wait for the write lock before throwing `Timeout` (or retrying with `retry`). @default 60 */
-  readonly timeout?: number;
+  readonly timeout?: Seconds;
   /** The serializer class: `Disk` (default) or a subclass such as `JSONDisk`. */
   readonly disk?: DiskClass;
   /** Extra options for the Disk, persisted as `disk_<name>` (for example `{ compress_level: 6 }`). */
@@ -66,12 +67,6 @@ export interface CacheOptions {
    * stay above the limit for a while. @default 1073741824 (1 GiB)
    */
   readonly sizeLimit?: number;
-  /**
-   * Store `sizeLimit` as a REAL (a Python float) even when it is a whole number, as diskcache's
-   * FanoutCache stores each shard's share (`134217728.0`). Only the SQLite type changes; the
-   * option itself is not persisted. @default false
-   */
-  readonly sizeLimitAsReal?: boolean;
   /** Most entries removed by one write when culling; 0 turns culling on write off. @default 10 */
   readonly cullLimit?: number;
   /** Which entries go first when the cache is over `sizeLimit`. @default 'least-recently-stored' */
@@ -89,7 +84,7 @@ export interface CacheOptions {
 /** Options of `set`, `add` and `push`. */
 export interface SetOptions {
   /** Seconds from now until the entry expires; `undefined` (or `null`) means never. */
-  readonly expire?: number | null;
+  readonly expire?: Seconds | null;
   /** A tag for `evict(tag)`. */
   readonly tag?: Tag;
   /** Wait for the write lock as long as it takes instead of throwing `Timeout`. @default false */
@@ -144,7 +139,7 @@ export interface MemoizeOptions {
   /** Make arguments of different types (1 vs '1') different keys. @default false */
   readonly typed?: boolean;
   /** Seconds until a memoized result expires. @default undefined (never) */
-  readonly expire?: number | null;
+  readonly expire?: Seconds | null;
   readonly tag?: Tag;
   /** Positions of arguments left out of the key. */
   readonly ignore?: Iterable<number>;

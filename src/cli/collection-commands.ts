@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Cache } from '../cache/cache.js';
 import { Timeout } from '../cache/errors.js';
+import { DBNAME } from '../cache/schema.js';
 import { Deque } from '../collections/deque.js';
 import { action, addKeyOptions, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -19,7 +20,6 @@ import { formatTable, formatValue, parseCount, parseJson } from './output.js';
 /** Lines of list output written at once (and the rows aligned together by `index items`). */
 const LINES_PER_WRITE = 1000;
 /** The database file of a cache directory (as in context.ts). */
-const DATABASE_FILE = 'cache.db';
 
 type Side = 'back' | 'front';
 
@@ -68,7 +68,7 @@ function withCollection<T>(
   adds: boolean,
   body: (cache: Cache) => T | Promise<T>,
 ): Promise<T> {
-  const creating = adds && !fs.existsSync(path.join(context.directory(), DATABASE_FILE));
+  const creating = adds && !fs.existsSync(path.join(context.directory(), DBNAME));
   return context.withCache({ create: adds }, (cache) => {
     // Two processes creating the same directory both land here; setting 'none' twice is harmless.
     if (creating && cache.settings.eviction_policy !== 'none') {

@@ -3,18 +3,18 @@
  * program can run in-process), the global options (`--dir`, `--json`, `--timeout`, `--disk`),
  * opening a cache directory with the CLI's rules (never create one for a command that only
  * reads or removes; fail within `--timeout` when another process holds the write lock), and
- * printing a result as a table or as one JSON document.
+ * printing a result as a table or as one JSON document. Caches are opened through the library
+ * (never raw SQLite): opening waits at most `--timeout` for the write lock, and reads never wait.
  * Command groups use this; it must not define commands itself.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Cache } from '../cache/cache.js';
 import { JSONDisk } from '../cache/disk.js';
-import { Timeout } from '../cache/errors.js';
+import { DBNAME } from '../cache/schema.js';
 import type { CacheOptions, Tag } from '../cache/types.js';
-import { CliError, EXIT, isBusy } from './exit-codes.js';
+import { CliError, EXIT } from './exit-codes.js';
 import {
   formatValue,
   jsonDocument,
@@ -43,7 +43,6 @@ export interface GlobalOptions {
 
 /** Seconds a command waits for the write lock by default (the engine's default too). */
 export const DEFAULT_TIMEOUT_SECONDS = 60;
-const DATABASE_FILE = 'cache.db';
 
 /**
  * Wraps a parser that throws CliError so that commander reports its message as an invalid
@@ -171,7 +170,7 @@ export class CommandContext {
    */
   openCache(options: { create: boolean }): Cache {
     const directory = this.directory();
-    const database = path.join(directory, DATABASE_FILE);
+    const database = path.join(directory, DBNAME);
     if (!options.create) {
       if (!fs.existsSync(directory))
         throw new CliError(EXIT.BAD_DIRECTORY, `cache directory ${directory} does not exist`);
@@ -180,12 +179,11 @@ export class CommandContext {
       if (!fs.existsSync(database))
         throw new CliError(
           EXIT.BAD_DIRECTORY,
-          `${directory} is not a cache directory (it has no ${DATABASE_FILE})`,
+          `${directory} is not a cache directory (it has no ${DBNAME})`,
         );
     } else if (fs.existsSync(directory) && !fs.statSync(directory).isDirectory()) {
       throw new CliError(EXIT.BAD_DIRECTORY, `${directory} is not a directory`);
     }
-    if (fs.existsSync(database)) waitForWriteLock(database, this.options.timeout);
     const cacheOptions: CacheOptions = {
       timeout: this.options.timeout,
       ...(this.options.disk === 'json' ? { disk: JSONDisk } : {}),
@@ -219,39 +217,5 @@ export class CommandContext {
   /** A note for the person at the terminal (stderr), never mixed into --json output. */
   note(text: string): void {
     if (!this.json) this.io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
-  }
-}
-
-/**
- * Waits up to `timeoutSeconds` for the database's write lock and lets it go at once.
- * Opening a Cache takes the write lock to bring the schema and settings up to date and waits a
- * fixed 60 s for it (as diskcache does); the CLI promises `--timeout` instead, so it looks first.
- * A lock taken between this look and the open still makes the open wait; it then fails as busy
- * (exit 4) too. Errors other than busy are left for the Cache to report precisely.
- */
-function waitForWriteLock(database: string, timeoutSeconds: number): void {
-  let db: Database.Database;
-  try {
-    db = new Database(database, {
-      fileMustExist: true,
-      timeout: Math.round(timeoutSeconds * 1000),
-    });
-  } catch {
-    return;
-  }
-  try {
-    db.prepare('BEGIN IMMEDIATE').run();
-    db.prepare('ROLLBACK').run();
-  } catch (error) {
-    if (isBusy(error)) {
-      throw new Timeout(
-        `the write lock of ${path.dirname(database)} was busy for more than ${timeoutSeconds} s (--timeout)`,
-        {
-          cause: error,
-        },
-      );
-    }
-  } finally {
-    db.close();
   }
 }

@@ -3,7 +3,7 @@
  * throws `CliError` (or lets an engine error through) and main.ts turns it into an exit code
  * here, so the codes mean the same thing in every group. This file must not print anything.
  */
-import { DatabaseError, Timeout } from '../cache/errors.js';
+import { DatabaseError, isBusy, Timeout } from '../cache/errors.js';
 
 /** The exit codes, documented in `diskcache --help` and docs/cli.md. */
 export const EXIT = Object.freeze({
@@ -49,14 +49,6 @@ export class CliError extends Error {
     this.exitCode = exitCode;
     this.details = options?.details ?? {};
   }
-}
-
-/** Is this a better-sqlite3 "database is locked / busy" error (thrown raw by a slow open)? */
-export function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return (
-    typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
-  );
 }
 
 /** A short machine-readable name of an exit code, used in `--json` error documents. */

@@ -6,9 +6,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { type Command, Option } from 'commander';
 import { WorkQueue } from '../collections/work-queue.js';
+import { isWorkQueueDirectory } from '../collections/work-queue-schema.js';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
 import {
@@ -22,22 +22,6 @@ import {
 
 function inline(value: unknown): string {
   return formatValue(value, { inline: true });
-}
-
-/** Whether `directory` holds a work queue (read-only look: nothing is created). */
-export function isWorkQueueDirectory(directory: string): boolean {
-  const file = path.join(directory, 'cache.db');
-  if (!fs.existsSync(file)) return false;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  try {
-    return (
-      db
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'WorkQueue_jobs'")
-        .get() !== undefined
-    );
-  } finally {
-    db.close();
-  }
 }
 
 /** The queue directory of a command: its DIR argument, else --dir / $DISKCACHE_DIR. */

@@ -7,8 +7,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Cache } from '../cache/cache.js';
-import { IndexError, ValueError } from '../cache/errors.js';
-import { adopt, describe, PersistentCollection } from './persistent-collection.js';
+import { describeValue, IndexError, ValueError } from '../cache/errors.js';
+import { adopt, PersistentCollection } from './persistent-collection.js';
 
 /** Options of `new Deque(directory, options)` and `Deque.fromCache(cache, options)`. */
 export interface DequeOptions {
@@ -32,7 +32,7 @@ function checkMaxlen(maxlen: unknown): number {
     return Number.POSITIVE_INFINITY;
   if (typeof maxlen !== 'number' || !Number.isInteger(maxlen)) {
     throw new TypeError(
-      `Deque maxlen must be a non-negative integer or undefined, got ${describe(maxlen)}`,
+      `Deque maxlen must be a non-negative integer or undefined, got ${describeValue(maxlen)}`,
     );
   }
   if (maxlen < 0)
@@ -42,7 +42,9 @@ function checkMaxlen(maxlen: unknown): number {
 
 function checkIndex(method: string, index: unknown): number {
   if (typeof index !== 'number' || !Number.isInteger(index)) {
-    throw new TypeError(`Deque.${method}(index): index must be an integer, got ${describe(index)}`);
+    throw new TypeError(
+      `Deque.${method}(index): index must be an integer, got ${describeValue(index)}`,
+    );
   }
   return index;
 }
@@ -54,7 +56,7 @@ function toArray<T>(method: string, iterable: unknown): T[] {
     typeof (iterable as Iterable<T>)[Symbol.iterator] !== 'function'
   ) {
     throw new TypeError(
-      `Deque.${method}(iterable): expected an iterable, got ${describe(iterable)}`,
+      `Deque.${method}(iterable): expected an iterable, got ${describeValue(iterable)}`,
     );
   }
   return Array.from(iterable as Iterable<T>);
@@ -91,7 +93,7 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
    */
   constructor(directory?: string, options: DequeOptions = {}) {
     if (options === null || typeof options !== 'object')
-      throw new TypeError(`Deque options must be an object, got ${describe(options)}`);
+      throw new TypeError(`Deque options must be an object, got ${describeValue(options)}`);
     const maxlen = checkMaxlen(options.maxlen);
     super(directory);
     this.#maxlen = maxlen;
@@ -267,7 +269,9 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
    */
   rotate(steps = 1): void {
     if (typeof steps !== 'number' || !Number.isInteger(steps)) {
-      throw new TypeError(`Deque.rotate(steps): steps must be an integer, got ${describe(steps)}`);
+      throw new TypeError(
+        `Deque.rotate(steps): steps must be an integer, got ${describeValue(steps)}`,
+      );
     }
     this.transact(() => {
       const length = this.cache.size;

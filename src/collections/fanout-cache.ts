@@ -8,15 +8,17 @@
  * operation to a shard's `Cache`; it must not re-implement any of them (no SQL here).
  * It lives in collections/ because `deque(name)` and `index(name)` need the collections.
  */
+
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Cache } from '../cache/cache.js';
+import { Cache, openCache } from '../cache/cache.js';
+import type { Seconds } from '../cache/checks.js';
 import { Disk } from '../cache/disk.js';
-import { Timeout } from '../cache/errors.js';
+import { isBusy, Timeout } from '../cache/errors.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from '../cache/memoize.js';
-import { DEFAULT_SETTINGS, isBusy, type SettingValue } from '../cache/schema.js';
+import { DEFAULT_SETTINGS, type SettingValue } from '../cache/schema.js';
 import type {
   CacheOptions,
   CheckWarning,
@@ -45,7 +47,7 @@ export interface FanoutCacheOptions extends CacheOptions {
    * Seconds a shard waits for its write lock before the operation gives up (a write returns
    * false, a read the default); `retry: true` on an operation waits instead. @default 0.010
    */
-  readonly timeout?: number;
+  readonly timeout?: Seconds;
   /**
    * Soft limit of the total `volume()` in bytes; each shard gets `sizeLimit / shards` (stored as a
    * float, as diskcache does). Like diskcache, every opening writes it: opening without `sizeLimit`
@@ -142,12 +144,15 @@ export class FanoutCache implements Disposable {
       ...cacheOptions,
       timeout,
       sizeLimit: sizeLimit / shards,
-      sizeLimitAsReal: true,
     };
+    // Each shard's share is stored as a float, as Python's FanoutCache stores it; opening waits
+    // for the lock as long as diskcache's does (60 s): the short timeout is for operations,
+    // which can give up (return false), while an open cannot.
+    const internal = { realSettings: ['size_limit'], openTimeout: Math.max(timeout, 60) };
     const opened: Cache[] = [];
     try {
       for (let i = 0; i < shards; i++)
-        opened.push(new Cache(path.join(this.#directory, shardName(i)), shardOptions));
+        opened.push(openCache(path.join(this.#directory, shardName(i)), shardOptions, internal));
     } catch (error) {
       for (const shard of opened) shard.close();
       throw error;

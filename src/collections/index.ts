@@ -6,10 +6,10 @@
  * methods. (The persistent Map, not a barrel: the package's one barrel is src/index.ts.)
  */
 import type { Cache } from '../cache/cache.js';
-import { KeyError } from '../cache/errors.js';
+import { describeValue, KeyError } from '../cache/errors.js';
 import type { Memoized } from '../cache/memoize.js';
 import type { Key, MemoizeOptions, QueueOptions } from '../cache/types.js';
-import { adopt, describe, PersistentCollection } from './persistent-collection.js';
+import { adopt, PersistentCollection } from './persistent-collection.js';
 
 /** Options of `Index.memoize`: an Index never expires entries, so there is no `expire` or `tag`. */
 export type IndexMemoizeOptions = Pick<MemoizeOptions, 'name' | 'typed' | 'ignore'>;
@@ -50,7 +50,7 @@ export class Index<K extends Key = Key, V = unknown>
       typeof (entries as Iterable<unknown>)[Symbol.iterator] !== 'function'
     ) {
       throw new TypeError(
-        `Index entries must be an iterable of [key, value] pairs, got ${describe(entries)}`,
+        `Index entries must be an iterable of [key, value] pairs, got ${describeValue(entries)}`,
       );
     }
     super(directory);
@@ -65,7 +65,7 @@ export class Index<K extends Key = Key, V = unknown>
   #setAll(what: string, entries: Iterable<readonly [K, V]>): void {
     const pairs = Array.from(entries, (pair) => {
       if (!Array.isArray(pair) || pair.length !== 2)
-        throw new TypeError(`${what} must be [key, value] pairs, got ${describe(pair)}`);
+        throw new TypeError(`${what} must be [key, value] pairs, got ${describeValue(pair)}`);
       return pair;
     });
     this.transact(() => {
@@ -136,7 +136,7 @@ export class Index<K extends Key = Key, V = unknown>
   forEach(callback: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
     if (typeof callback !== 'function')
       throw new TypeError(
-        `Index.forEach(callback): callback must be a function, got ${describe(callback)}`,
+        `Index.forEach(callback): callback must be a function, got ${describeValue(callback)}`,
       );
     for (const [key, value] of this.entries()) callback.call(thisArg, value, key, this);
   }

@@ -15,7 +15,7 @@ let adopted: Cache | undefined;
  */
 export function adopt<T>(cache: Cache, method: string, construct: () => T): T {
   if (!(cache instanceof Cache))
-    throw new TypeError(`${method}(cache): cache must be a Cache, got ${describe(cache)}`);
+    throw new TypeError(`${method}(cache): cache must be a Cache, got ${describeValue(cache)}`);
   if (cache.closed) throw new TypeError(`${method}(cache): the cache is closed`);
   adopted = cache;
   try {
@@ -24,9 +24,6 @@ export function adopt<T>(cache: Cache, method: string, construct: () => T): T {
     adopted = undefined;
   }
 }
-
-/** A short description of a received argument for error messages. */
-export const describe = describeValue;
 
 /** Base class of Deque and Index: one Cache, shared by every process that opens the directory. */
 export abstract class PersistentCollection implements Disposable {

@@ -3,12 +3,13 @@
  * worker may read; its lease token lives in a WeakMap shared only with WorkQueue (not exported by
  * the package), so it cannot be forged or changed from outside. Settling delegates to the WorkQueue that took it.
  */
+import type { Seconds } from '../cache/checks.js';
 import type { WorkQueue } from './work-queue.js';
 
 /** Options of `fail`. */
 export interface FailOptions {
   /** Seconds before the retry may be taken. @default exponential backoff from `backoffSeconds` */
-  readonly retryInSeconds?: number;
+  readonly retryInSeconds?: Seconds;
 }
 
 /** An entry of `ackMany`: a job, or a job with the result to store. */

@@ -9,8 +9,11 @@
  * scans; `WorkQueue_settings` keeps the queue's options so that later openers inherit them, as
  * diskcache's Settings table does for a cache. Python's diskcache ignores both tables.
  */
-import type Database from 'better-sqlite3';
-import { describeValue } from '../cache/errors.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { checkInteger, checkOptions, checkSeconds, type Seconds } from '../cache/checks.js';
+import { DBNAME } from '../cache/schema.js';
 
 /** Version of the tables below; a newer one on disk is refused rather than misread. */
 export const SCHEMA_VERSION = 1;
@@ -28,7 +31,7 @@ export interface WorkQueueOptions {
    * out the job goes back to pending and another worker may take it.
    * @default 30
    */
-  readonly leaseSeconds?: number;
+  readonly leaseSeconds?: Seconds;
   /**
    * How many times a job is handed out before it moves to the failed list. A lease that expires
    * (the worker died or stalled) counts as an attempt, so a job that crashes its worker every time
@@ -41,12 +44,12 @@ export interface WorkQueueOptions {
    * `backoffSeconds * 2 ** (n - 1)`, at most an hour (or `backoffSeconds` if that is larger).
    * @default 1
    */
-  readonly backoffSeconds?: number;
+  readonly backoffSeconds?: Seconds;
   /**
    * Seconds to wait for the database write lock before throwing `Timeout`. Not persisted.
    * @default 60
    */
-  readonly timeout?: number;
+  readonly timeout?: Seconds;
 }
 
 /** The persisted options, as this opener uses them. */
@@ -68,44 +71,16 @@ const SETTING_NAMES: Record<keyof QueueSettings, string> = {
   backoffSeconds: 'backoff_seconds',
 };
 
-/** A finite number > 0 (or >= 0 with `allowZero`), else TypeError/RangeError naming `name`. */
-export function checkSeconds(name: string, value: unknown, { allowZero = false } = {}): number {
-  if (typeof value !== 'number' || Number.isNaN(value))
-    throw new TypeError(`${name} must be a number of seconds, got ${describeValue(value)}`);
-  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
-    throw new RangeError(
-      `${name} must be a finite number of seconds ${allowZero ? '>= 0' : '> 0'}, got ${describeValue(value)}`,
-    );
-  }
-  return value;
-}
-
-/** An integer >= `min`, else TypeError/RangeError naming `name`. */
-export function checkInteger(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || Number.isNaN(value))
-    throw new TypeError(`${name} must be an integer, got ${describeValue(value)}`);
-  if (!Number.isSafeInteger(value) || value < min)
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${describeValue(value)}`);
-  return value;
-}
-
 const OPTION_NAMES = new Set(['leaseSeconds', 'maxAttempts', 'backoffSeconds', 'timeout']);
 
 /** Validates the constructor's options; returns the settings given (only those). */
 export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSettings> {
-  if (options === null || typeof options !== 'object')
-    throw new TypeError(`options must be an object, got ${describeValue(options)}`);
-  for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.has(name))
-      throw new TypeError(
-        `unknown option ${JSON.stringify(name)}; known options: ${[...OPTION_NAMES].join(', ')}`,
-      );
-  }
+  checkOptions(options, OPTION_NAMES);
   const given: Partial<QueueSettings> = {};
   if (options.leaseSeconds !== undefined)
     given.leaseSeconds = checkSeconds('leaseSeconds', options.leaseSeconds);
   if (options.maxAttempts !== undefined)
-    given.maxAttempts = checkInteger('maxAttempts', options.maxAttempts, 1);
+    given.maxAttempts = checkInteger('maxAttempts', options.maxAttempts, { min: 1 });
   if (options.backoffSeconds !== undefined) {
     given.backoffSeconds = checkSeconds('backoffSeconds', options.backoffSeconds, {
       allowZero: true,
@@ -113,6 +88,22 @@ export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSetti
   }
   if (options.timeout !== undefined) checkSeconds('timeout', options.timeout, { allowZero: true });
   return given;
+}
+
+/** Whether `directory` holds a work queue. A read-only look: nothing is created or locked. */
+export function isWorkQueueDirectory(directory: string): boolean {
+  const file = path.join(directory, DBNAME);
+  if (!fs.existsSync(file)) return false;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return (
+      db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'WorkQueue_jobs'")
+        .get() !== undefined
+    );
+  } finally {
+    db.close();
+  }
 }
 
 const DDL = [

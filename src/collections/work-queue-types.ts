@@ -2,6 +2,7 @@
  * work-queue-types: the option and result types of WorkQueue's methods (the class is in
  * work-queue.ts, the Job in work-queue-job.ts). Types only: nothing here runs.
  */
+import type { Seconds } from '../cache/checks.js';
 
 /** Options of `put`. */
 export interface PutOptions {
@@ -11,13 +12,13 @@ export interface PutOptions {
    */
   readonly key?: string;
   /** Seconds before the job may be taken. @default 0 */
-  readonly delaySeconds?: number;
+  readonly delaySeconds?: Seconds;
 }
 
 /** Options of `putMany`. */
 export interface PutManyOptions<T> {
   /** Seconds before the jobs may be taken. @default 0 */
-  readonly delaySeconds?: number;
+  readonly delaySeconds?: Seconds;
   /** The idempotency key of each payload (see `PutOptions.key`); `undefined` for none. */
   readonly key?: (payload: T, index: number) => string | undefined;
 }
@@ -25,13 +26,13 @@ export interface PutManyOptions<T> {
 /** Options of `take` and `takeMany`. */
 export interface TakeOptions {
   /** Lease length for this take, in seconds. @default the queue's `leaseSeconds` */
-  readonly leaseSeconds?: number;
+  readonly leaseSeconds?: Seconds;
 }
 
 /** Options of `next`. */
 export interface NextOptions extends TakeOptions {
   /** Give up and resolve `undefined` after this many seconds. @default wait forever */
-  readonly timeoutSeconds?: number;
+  readonly timeoutSeconds?: Seconds;
   /** Cancels the wait: `next` rejects with `AbortError`. */
   readonly signal?: AbortSignal;
 }

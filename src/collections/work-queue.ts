@@ -9,18 +9,21 @@
  * completed twice. `takeMany`/`ackMany`/`extendMany` do a whole batch in one transaction, which is
  * what makes a multi-process runner fast (a commit costs tens of microseconds).
  *
- * The directory is a diskcache Cache directory (opened once so the format and settings exist);
- * jobs live in their own tables of the same `cache.db` (see work-queue-schema.ts), accessed through
- * this object's own connection with prepared statements. Results of acked jobs go to a results
- * store in `<directory>/results`, which Python's diskcache can open as an Index.
+ * The directory is a diskcache Cache directory (schema.ts brings `cache.db` to diskcache's format,
+ * so it stays a valid cache for Python and `diskcache stats`); jobs live in their own tables of
+ * the same database (see work-queue-schema.ts), written through the engine's transaction helper
+ * in its polling mode. Results of acked jobs go to a results store in `<directory>/results`,
+ * which Python's diskcache can open as an Index.
  * This module must not know about the runner or the CLI.
  */
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
-import { Cache } from '../cache/cache.js';
-import { LeaseLostError, Timeout } from '../cache/errors.js';
-import { applyPragma, DBNAME, isBusy } from '../cache/schema.js';
+import type Database from 'better-sqlite3';
+import { checkInteger, checkSeconds, checkSignal, checkString } from '../cache/checks.js';
+import { LeaseLostError } from '../cache/errors.js';
+import { DBNAME, openDatabase } from '../cache/schema.js';
+import { Transactor } from '../cache/transaction.js';
 import type { Key } from '../cache/types.js';
+import { abortError, Backoff, retryDelay, sleep, wakeAll } from '../cache/waiting.js';
 import { Index } from './index.js';
 import { decodePayload, encodePayload } from './work-queue-codec.js';
 import {
@@ -32,9 +35,7 @@ import {
   leases,
 } from './work-queue-job.js';
 import {
-  checkInteger,
   checkQueueOptions,
-  checkSeconds,
   FAILED,
   initialiseQueue,
   PENDING,
@@ -51,13 +52,6 @@ import type {
   TakeOptions,
   WorkQueueStats,
 } from './work-queue-types.js';
-import {
-  abortError,
-  notifyWork,
-  POLL_CAP_SECONDS,
-  POLL_START_SECONDS,
-  sleep,
-} from './work-queue-wait.js';
 
 export { type AckItem, type FailOptions, type FailOutcome, Job } from './work-queue-job.js';
 export type { WorkQueueOptions } from './work-queue-schema.js';
@@ -71,19 +65,12 @@ export type {
 } from './work-queue-types.js';
 
 /**
- * Waiting for the write lock. SQLite's own busy handler sleeps 1, 2, 5, 10, 15… ms between tries,
- * which wastes most of the time when several workers hand the lock around every millisecond or
- * two; this connection has no busy timeout and retries itself after pauses that start at 50 µs
- * and double (with jitter) up to 2 ms.
+ * Waiting for work: `next()` polls (other processes cannot signal us) with a backoff from 2 ms up
+ * to 50 ms, so a job put by another process is noticed within about 50 ms; a put in this process
+ * wakes the waiters on the same database file at once.
  */
-const BUSY_FIRST_PAUSE_MS = 0.05;
-const BUSY_MAX_PAUSE_MS = 2;
-const pauseCell = new Int32Array(new SharedArrayBuffer(4));
-
-/** Blocks this thread for `ms` milliseconds (fractions allowed) without spinning the CPU. */
-function pauseFor(ms: number): void {
-  Atomics.wait(pauseCell, 0, 0, ms);
-}
+const POLL_FIRST_MS = 2;
+const POLL_MAX_MS = 50;
 
 const MAX_ERROR_LENGTH = 8000;
 const MAX_BACKOFF_SECONDS = 3600;
@@ -107,9 +94,7 @@ function errorText(error: unknown): string {
 }
 
 function checkKey(key: unknown): string | null {
-  if (key === undefined) return null;
-  if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${typeof key}`);
-  return key;
+  return key === undefined ? null : checkString('key', key, { allowEmpty: true });
 }
 
 /**
@@ -124,8 +109,8 @@ function checkKey(key: unknown): string | null {
 export class WorkQueue<T = unknown> implements Disposable {
   readonly #directory: string;
   readonly #file: string;
-  readonly #timeout: number;
   readonly #db: Database.Database;
+  readonly #tx: Transactor;
   readonly #settings: QueueSettings;
   readonly #s: QueueStatements;
   #results: Index<Key, unknown> | undefined;
@@ -140,75 +125,47 @@ export class WorkQueue<T = unknown> implements Disposable {
     if (typeof directory !== 'string' || directory === '')
       throw new TypeError(`directory must be a non-empty string path, got ${String(directory)}`);
     const given = checkQueueOptions(options);
-    this.#timeout = options.timeout ?? 60;
-    // Opening a Cache creates diskcache's tables and settings, so the directory stays a valid
-    // cache for Python and for `diskcache stats`; the queue itself uses its own connection.
-    const cache = new Cache(directory, { evictionPolicy: 'none', timeout: this.#timeout });
-    const cacheSettings = cache.settings;
-    this.#directory = cache.directory;
-    cache.close();
+    const timeout = options.timeout ?? 60;
+    // The queue lives in a diskcache directory that never evicts (its results Index neither).
+    const opened = openDatabase(path.resolve(directory), {
+      given: { eviction_policy: 'none' },
+      openTimeout: timeout,
+      busyTimeout: timeout,
+    });
+    this.#db = opened.db;
+    this.#directory = path.resolve(directory);
     this.#file = path.join(this.#directory, DBNAME);
-    this.#db = new Database(this.#file, { timeout: Math.round(this.#timeout * 1000) });
     try {
-      for (const name of ['sqlite_synchronous', 'sqlite_cache_size', 'sqlite_mmap_size']) {
-        const value = cacheSettings[name];
-        if (value !== undefined && value !== null) applyPragma(this.#db, name, value);
-      }
       this.#settings = initialiseQueue(this.#db, given);
-      // From here on, #whenFree waits for the lock (SQLite's busy timeout served the set-up).
+      // From here on the Transactor waits for the lock itself (see its 'poll' mode).
       this.#db.pragma('busy_timeout = 0');
       this.#s = prepareQueueStatements(this.#db);
     } catch (error) {
       this.#db.close();
       throw error;
     }
+    this.#tx = new Transactor(this.#db, {
+      timeout,
+      busyWait: 'poll',
+      removeFile: () => {}, // jobs have no value files
+      name: this.#file,
+    });
   }
 
   // ---- transactions ---------------------------------------------------------------------------
 
   #check(): void {
-    if (this.#closed) throw new Error(`the work queue in ${this.#directory} is closed`);
+    this.#tx.checkOpen();
   }
 
-  #timeoutError(cause: unknown): Timeout {
-    return new Timeout(`could not get the write lock of ${this.#file} within ${this.#timeout} s`, {
-      cause,
-    });
-  }
-
-  /**
-   * Runs `statement` until the database is not busy, pausing between tries (see BUSY_*), for up
-   * to `timeout` seconds; then throws Timeout.
-   */
+  /** Runs one statement, waiting (up to the timeout) while the database is busy. */
   #whenFree<R>(statement: () => R): R {
-    let pauseMs = BUSY_FIRST_PAUSE_MS;
-    let deadline = 0;
-    for (;;) {
-      try {
-        return statement();
-      } catch (error) {
-        if (!isBusy(error)) throw error;
-        const now = Date.now();
-        if (deadline === 0) deadline = now + this.#timeout * 1000;
-        else if (now >= deadline) throw this.#timeoutError(error);
-        pauseFor(pauseMs * (0.5 + Math.random()));
-        pauseMs = Math.min(pauseMs * 2, BUSY_MAX_PAUSE_MS);
-      }
-    }
+    return this.#tx.run(false, null, statement);
   }
 
-  /** Runs `body` in one write transaction (BEGIN IMMEDIATE, waiting for the lock as `#whenFree`). */
+  /** Runs `body` in one write transaction, waiting (up to the timeout) for the lock. */
   #write<R>(body: () => R): R {
-    this.#check();
-    this.#whenFree(() => this.#s.begin.run());
-    try {
-      const result = body();
-      this.#s.commit.run();
-      return result;
-    } catch (error) {
-      if (this.#db.inTransaction) this.#s.rollback.run();
-      throw isBusy(error) ? this.#timeoutError(error) : error;
-    }
+    return this.#tx.write(false, null, body);
   }
 
   #lease(job: Job<unknown>): Lease {
@@ -254,7 +211,7 @@ export class WorkQueue<T = unknown> implements Disposable {
       const now = nowSeconds();
       return this.#s.insert.get(key, now + delay, bytes, now) as number | undefined;
     });
-    if (id !== undefined) notifyWork(this.#file);
+    if (id !== undefined) wakeAll(this.#file);
     return id;
   }
 
@@ -282,7 +239,7 @@ export class WorkQueue<T = unknown> implements Disposable {
         ([key, bytes]) => this.#s.insert.get(key, now + delay, bytes, now) as number | undefined,
       );
     });
-    notifyWork(this.#file);
+    wakeAll(this.#file);
     return ids;
   }
 
@@ -298,7 +255,7 @@ export class WorkQueue<T = unknown> implements Disposable {
    * reclaimed first. Returns `[]` when nothing is ready, without taking the write lock.
    */
   takeMany(max: number, options: TakeOptions = {}): Job<T>[] {
-    checkInteger('max', max, 0);
+    checkInteger('max', max);
     const leaseSeconds =
       options.leaseSeconds === undefined
         ? this.#settings.leaseSeconds
@@ -342,18 +299,20 @@ export class WorkQueue<T = unknown> implements Disposable {
       options.timeoutSeconds === undefined
         ? Number.POSITIVE_INFINITY
         : checkSeconds('timeoutSeconds', options.timeoutSeconds, { allowZero: true });
-    if (signal !== undefined && !(signal instanceof AbortSignal))
-      throw new TypeError('signal must be an AbortSignal');
+    checkSignal('signal', signal);
     const deadline = nowSeconds() + timeout;
-    let delay = POLL_START_SECONDS;
+    const backoff = new Backoff({ firstMs: POLL_FIRST_MS, maxMs: POLL_MAX_MS });
     for (;;) {
-      if (signal?.aborted) throw abortError(signal);
+      if (signal?.aborted) throw abortError(signal, 'the wait for work');
       const job = this.take(options);
       if (job !== undefined) return job;
       const remaining = deadline - nowSeconds();
       if (remaining <= 0) return undefined;
-      await sleep(this.#file, Math.min(delay, remaining), signal);
-      delay = Math.min(delay * 2, POLL_CAP_SECONDS);
+      await sleep(Math.min(backoff.next(), remaining * 1000), {
+        signal,
+        channel: this.#file,
+        what: 'the wait for work',
+      });
     }
   }
 
@@ -429,14 +388,13 @@ export class WorkQueue<T = unknown> implements Disposable {
     });
     if (changed !== 1) throw this.#leaseLost(job as Job<unknown>, 'fail');
     lease.settled = true;
-    if (!final) notifyWork(this.#file);
+    if (!final) wakeAll(this.#file);
     return final ? 'failed' : 'retrying';
   }
 
   /** The default wait before retrying after attempt `attempt` failed, in seconds. */
   backoffSeconds(attempt: number): number {
-    const base = this.#settings.backoffSeconds;
-    return Math.min(base * 2 ** Math.max(0, attempt - 1), Math.max(MAX_BACKOFF_SECONDS, base));
+    return retryDelay(this.#settings.backoffSeconds, attempt, MAX_BACKOFF_SECONDS);
   }
 
   /** `job.extend(seconds)`. */
@@ -494,7 +452,7 @@ export class WorkQueue<T = unknown> implements Disposable {
         else lost.push(job);
       }
     });
-    if (lost.length < entries.length) notifyWork(this.#file);
+    if (lost.length < entries.length) wakeAll(this.#file);
     return lost;
   }
 
@@ -519,9 +477,7 @@ export class WorkQueue<T = unknown> implements Disposable {
   /** The failed list, in id order (at most `limit` jobs). */
   failed(options: { limit?: number } = {}): FailedJob<T>[] {
     const limit =
-      options.limit === undefined
-        ? Number.MAX_SAFE_INTEGER
-        : checkInteger('limit', options.limit, 0);
+      options.limit === undefined ? Number.MAX_SAFE_INTEGER : checkInteger('limit', options.limit);
     this.#check();
     const rows = this.#whenFree(() => this.#s.failed.all(0n, BigInt(limit))) as [
       number,
@@ -544,7 +500,7 @@ export class WorkQueue<T = unknown> implements Disposable {
   /** Moves every failed job back to pending with a fresh attempt count; returns how many. */
   retryFailed(): number {
     const count = this.#write(() => this.#s.retryFailed.run(nowSeconds()).changes);
-    if (count > 0) notifyWork(this.#file);
+    if (count > 0) wakeAll(this.#file);
     return count;
   }
 
@@ -589,6 +545,7 @@ export class WorkQueue<T = unknown> implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#tx.close();
     this.#db.close();
     this.#results?.close();
   }

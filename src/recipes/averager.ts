@@ -3,6 +3,7 @@
  * any number of processes (each `add` is one transaction). As diskcache's `Averager`, except that
  * "no value yet" is `undefined` rather than None, and the pair is serialized for Node, not pickled.
  */
+import type { Seconds } from '../cache/checks.js';
 import type { Tag } from '../cache/types.js';
 import { checkCache, checkLockOptions, readPair } from './options.js';
 import type { RecipeCache } from './types.js';
@@ -10,7 +11,7 @@ import type { RecipeCache } from './types.js';
 /** Options of `new Averager()`. */
 export interface AveragerOptions {
   /** Seconds after the last `add` after which the entry expires (the average starts over). @default undefined (never) */
-  readonly expire?: number | null;
+  readonly expire?: Seconds | null;
   readonly tag?: Tag;
 }
 

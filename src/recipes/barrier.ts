@@ -3,6 +3,7 @@
  * never overlap anywhere (or, with a BoundedSemaphore, at most `value` of them do). As diskcache's
  * `barrier`, it creates the lock once, with `lockFactory(cache, key, {expire, tag})`.
  */
+import type { Seconds } from '../cache/checks.js';
 import type { Tag } from '../cache/types.js';
 import { type Acquirable, underLock } from './cache-lock.js';
 import { checkCache } from './options.js';
@@ -16,7 +17,7 @@ export interface BarrierOptions {
   /** The lock's key; defaults to the function's name (required when the function has none). */
   readonly name?: string;
   /** Seconds after which a hold expires (see `LockOptions.expire`). @default undefined (never) */
-  readonly expire?: number | null;
+  readonly expire?: Seconds | null;
   readonly tag?: Tag;
 }
 

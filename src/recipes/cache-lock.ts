@@ -4,9 +4,9 @@
  * `await using` releases it. Subclasses decide what holding means; this file never touches the cache.
  */
 import type { Tag } from '../cache/types.js';
+import { waitFor, wakeOne } from '../cache/waiting.js';
 import { channelOf, checkCache, checkLockOptions, describeKey } from './options.js';
 import type { AcquireOptions, LockOptions, RecipeCache } from './types.js';
-import { waitFor, wake } from './wait.js';
 
 /** A lock-like object, as `barrier()` needs it. */
 export interface Acquirable {
@@ -105,7 +105,7 @@ export abstract class CacheLock implements Acquirable, AsyncDisposable {
 
   /** Lets the oldest waiter of this process try again now (after a release). */
   protected wakeWaiter(): void {
-    wake(this.channel);
+    wakeOne(this.channel);
   }
 
   /** `Lock "name"`, for messages. */

@@ -8,17 +8,19 @@
  *    waits for that result by polling the cache, up to `waitTimeout`, after which it computes itself.
  * The same token serializes background recomputations. It must not cache exceptions.
  */
+
+import { checkOptionalSeconds, type Seconds } from '../cache/checks.js';
 import { encodeStructuredKey } from '../cache/disk.js';
 import { makeKeyFunction } from '../cache/memoize.js';
 import type { MemoizeOptions } from '../cache/types.js';
-import { checkCache, checkSeconds, ownerToken } from './options.js';
+import { Backoff, sleep } from '../cache/waiting.js';
+import { checkCache, ownerToken } from './options.js';
 import type { RecipeCache } from './types.js';
-import { Backoff, sleep } from './wait.js';
 
 /** Options of `memoizeStampede()`. */
 export interface MemoizeStampedeOptions extends Omit<MemoizeOptions, 'expire'> {
   /** Seconds a result is kept (required: early recomputation is measured against it). */
-  readonly expire: number;
+  readonly expire: Seconds;
   /**
    * How eagerly to recompute before expiry: above 1 earlier, below 1 later (diskcache's docs: 0.5 is
    * good, 0.3 too low). @default 1
@@ -29,7 +31,7 @@ export interface MemoizeStampedeOptions extends Omit<MemoizeOptions, 'expire'> {
    * itself; also how long a computation's token lives, so that a process that died while computing
    * blocks the others at most this long. @default 30
    */
-  readonly waitTimeout?: number;
+  readonly waitTimeout?: Seconds;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a memoized function keeps the caller's exact parameters.
@@ -65,7 +67,10 @@ function checkOptions(options: MemoizeStampedeOptions): {
 } {
   if (options === null || typeof options !== 'object')
     throw new TypeError(`memoizeStampede(): options {expire} are required, got ${String(options)}`);
-  const expire = checkSeconds(options.expire, 'expire', 'memoizeStampede()');
+  const expire = checkOptionalSeconds('expire', options.expire, {
+    where: 'memoizeStampede()',
+    allowInfinity: true,
+  });
   if (expire === null || !Number.isFinite(expire))
     throw new RangeError(
       `memoizeStampede(): expire must be a finite number of seconds > 0, got ${String(options.expire)}`,
@@ -74,7 +79,10 @@ function checkOptions(options: MemoizeStampedeOptions): {
   if (typeof beta !== 'number' || Number.isNaN(beta) || beta <= 0)
     throw new RangeError(`memoizeStampede(): beta must be a number > 0, got ${String(beta)}`);
   const waitTimeout =
-    checkSeconds(options.waitTimeout, 'waitTimeout', 'memoizeStampede()') ?? DEFAULT_WAIT_TIMEOUT;
+    checkOptionalSeconds('waitTimeout', options.waitTimeout, {
+      where: 'memoizeStampede()',
+      allowInfinity: true,
+    }) ?? DEFAULT_WAIT_TIMEOUT;
   return { expire, beta, waitTimeout };
 }
 

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
+import { checkOptionalSeconds } from '../cache/checks.js';
 import { encodeStructuredKey } from '../cache/disk.js';
 import type { Tag } from '../cache/types.js';
 import type { LockOptions, RecipeCache } from './types.js';
@@ -35,15 +36,6 @@ export function checkCache(cache: unknown, where: string): RecipeCache {
   return cache as RecipeCache;
 }
 
-/** Checks an optional positive number of seconds; returns it or null. */
-export function checkSeconds(value: unknown, name: string, where: string): number | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
-    throw new RangeError(`${where}: ${name} must be a number of seconds > 0, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** The validated `{expire, tag}` of a recipe. */
 export interface CheckedLockOptions {
   readonly expire: number | null;
@@ -58,7 +50,10 @@ export function checkLockOptions(
   if (options === undefined || options === null) return { expire: null, tag: null };
   if (typeof options !== 'object')
     throw new TypeError(`${where}: options must be an object, got ${String(options)}`);
-  return { expire: checkSeconds(options.expire, 'expire', where), tag: options.tag ?? null };
+  return {
+    expire: checkOptionalSeconds('expire', options.expire, { where, allowInfinity: true }),
+    tag: options.tag ?? null,
+  };
 }
 
 /** This process and thread; the random part tells a reused pid from the one that died. */

@@ -4,24 +4,26 @@
  * Unlike diskcache's `throttle`, wrapping a function does not reset an existing bucket: a process
  * that starts late must not hand out a fresh burst on top of a budget that others are spending.
  */
+
+import { checkOptionalSeconds, type Seconds } from '../cache/checks.js';
 import type { Tag } from '../cache/types.js';
-import { checkCache, checkSeconds, readPair } from './options.js';
+import { sleep } from '../cache/waiting.js';
+import { checkCache, readPair } from './options.js';
 import type { RecipeCache } from './types.js';
-import { sleep } from './wait.js';
 
 /** Options of `throttle()`. */
 export interface ThrottleOptions {
   /** How many calls per `seconds` (also the burst: a full bucket holds `count` calls). */
   readonly count: number;
   /** The period, in seconds, over which `count` calls are allowed. */
-  readonly seconds: number;
+  readonly seconds: Seconds;
   /** The bucket's key; defaults to the function's name (required when the function has none). */
   readonly name?: string;
   /**
    * Seconds after its last use after which the bucket's entry expires (the next call then starts
    * with a full bucket). @default undefined (never)
    */
-  readonly expire?: number | null;
+  readonly expire?: Seconds | null;
   readonly tag?: Tag;
 }
 
@@ -58,14 +60,20 @@ export function throttle(
   if (typeof count !== 'number' || !Number.isFinite(count) || count < 1) {
     throw new RangeError(`throttle(): count must be a number >= 1, got ${String(count)}`);
   }
-  const period = checkSeconds(seconds, 'seconds', 'throttle()');
+  const period = checkOptionalSeconds('seconds', seconds, {
+    where: 'throttle()',
+    allowInfinity: true,
+  });
   if (period === null || !Number.isFinite(period))
     throw new RangeError(
       `throttle(): seconds must be a finite number of seconds > 0, got ${String(seconds)}`,
     );
   if (name !== undefined && typeof name !== 'string')
     throw new TypeError(`throttle(): name must be a string, got ${String(name)}`);
-  const expire = checkSeconds(options.expire, 'expire', 'throttle()');
+  const expire = checkOptionalSeconds('expire', options.expire, {
+    where: 'throttle()',
+    allowInfinity: true,
+  });
   const tag = options.tag ?? null;
   const rate = count / period;
 

@@ -2,7 +2,9 @@
  * Types shared by the recipes: what a recipe needs of a cache (any Cache-like object: Cache,
  * FanoutCache, `index.cache`...) and the options common to the locks. No behaviour lives here.
  */
+import type { Seconds } from '../cache/checks.js';
 import type { Entry, SetOptions, Tag } from '../cache/types.js';
+import type { WaitOptions } from '../cache/waiting.js';
 
 /**
  * The part of a cache the recipes use. `Cache` and `FanoutCache` both fit. The recipes assume their
@@ -28,18 +30,10 @@ export interface LockOptions {
    * its `release()` then throws `NotOwnedError`. `undefined` or `null`: never (a dead holder keeps
    * the lock until someone deletes its key). @default undefined
    */
-  readonly expire?: number | null;
+  readonly expire?: Seconds | null;
   /** Tag stored with the lock's entry (for `cache.evict(tag)`). @default null */
   readonly tag?: Tag;
 }
 
-/** Options of `acquire()`. */
-export interface AcquireOptions {
-  /**
-   * Seconds to wait at most before rejecting with `Timeout`; `0` tries once.
-   * `undefined` or `null`: wait as long as it takes. @default undefined
-   */
-  readonly timeout?: number | null;
-  /** Cancels the wait: `acquire()` then rejects with `AbortError` (its `cause` is the signal's reason). */
-  readonly signal?: AbortSignal;
-}
+/** Options of `acquire()`: how long to wait, and a signal that cancels the wait. */
+export type AcquireOptions = WaitOptions;

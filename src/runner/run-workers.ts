@@ -7,9 +7,10 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import * as os from 'node:os';
+import { checkInteger, checkSeconds, type Seconds } from '../cache/checks.js';
 import { HandlerModuleError } from '../cache/errors.js';
+import { retryDelay } from '../cache/waiting.js';
 import { WorkQueue, type WorkQueueStats } from '../collections/work-queue.js';
-import { checkInteger, checkSeconds } from '../collections/work-queue-schema.js';
 import { type HandlerModule, handlerPath, loadHandler } from './handler.js';
 import { RateMeter, type RunProgress } from './progress.js';
 import {
@@ -35,17 +36,17 @@ export interface RunWorkersOptions {
   /** Jobs each process runs at once. @default 1 */
   readonly concurrency?: number;
   /** Lease length in seconds (extended every third of it while a job runs). @default the queue's leaseSeconds */
-  readonly leaseSeconds?: number;
+  readonly leaseSeconds?: Seconds;
   /** Stop when no job is pending or leased, instead of waiting for more work. @default false */
   readonly once?: boolean;
   /** Aborting it stops the run gracefully (the promise then resolves with reason 'stopped'). */
   readonly signal?: AbortSignal;
   /** Seconds that running jobs get to finish once stopping. @default 30 */
-  readonly graceSeconds?: number;
+  readonly graceSeconds?: Seconds;
   /** Called with a snapshot every `progressIntervalSeconds`, and once at the end. */
   readonly onProgress?: (progress: RunProgress) => void;
   /** @default 1 */
-  readonly progressIntervalSeconds?: number;
+  readonly progressIntervalSeconds?: Seconds;
   /** Called when a child starts or exits and when the run starts stopping. */
   readonly onEvent?: (event: RunnerEvent) => void;
 }
@@ -114,9 +115,11 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
   const processes =
     options.processes === undefined
       ? os.availableParallelism()
-      : checkInteger('processes', options.processes, 1);
+      : checkInteger('processes', options.processes, { min: 1 });
   const concurrency =
-    options.concurrency === undefined ? 1 : checkInteger('concurrency', options.concurrency, 1);
+    options.concurrency === undefined
+      ? 1
+      : checkInteger('concurrency', options.concurrency, { min: 1 });
   const graceSeconds =
     options.graceSeconds === undefined
       ? 30
@@ -322,7 +325,7 @@ class Supervisor {
     const lived = monotonicSeconds() - slot.startedAt;
     const restartInSeconds =
       lived < QUICK_DEATH_SECONDS
-        ? Math.min(MAX_RESTART_DELAY_SECONDS, 0.2 * 2 ** this.#startFailures)
+        ? retryDelay(0.2, this.#startFailures + 1, MAX_RESTART_DELAY_SECONDS)
         : 0.1;
     this.#options.onEvent?.({ ...event, restartInSeconds });
     this.#restarts++;

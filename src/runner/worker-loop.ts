@@ -12,6 +12,7 @@
  */
 import PQueue from 'p-queue';
 import { AbortError, LeaseLostError } from '../cache/errors.js';
+import { sleep } from '../cache/waiting.js';
 import type { AckItem, Job, WorkQueue } from '../collections/work-queue.js';
 import type { JobContext, JobHandler } from './handler.js';
 
@@ -95,16 +96,9 @@ export function emptyCounts(): WorkerCounts {
   return { done: 0, failed: 0, retried: 0, lost: 0, released: 0 };
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  return sleep(ms, { signal, resolveOnAbort: true });
 }
 
 /** Runs jobs until `stop` aborts and the grace period ends; resolves with what it did. */

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { Cache, Timeout } from '../../src/index.js';
+import { Cache, ClosedError, Deque, Index, Timeout, WorkQueue } from '../../src/index.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('opening a cache', () => {
@@ -38,5 +38,60 @@ describe('opening a cache', () => {
     ).toBeDefined();
     db.close();
     cache.close();
+  });
+
+  it('honours timeout when it must write while another connection holds the lock', () => {
+    const dir = tempDir('open');
+    new Cache(dir).close();
+    const other = new Database(`${dir}/cache.db`);
+    other.prepare('BEGIN IMMEDIATE').run();
+    try {
+      // A changed setting must be written: the open waits `timeout` seconds, not a fixed 60 s.
+      const started = performance.now();
+      expect(() => new Cache(dir, { cullLimit: 7, timeout: 0.2 })).toThrow(Timeout);
+      expect(performance.now() - started).toBeLessThan(30_000);
+      expect(() => new Cache(dir, { cullLimit: 7, timeout: 0.2 })).toThrow(/within 0\.2 s/);
+    } finally {
+      other.prepare('ROLLBACK').run();
+      other.close();
+    }
+    const cache = new Cache(dir, { cullLimit: 7, timeout: 0.2 });
+    expect(cache.settings.cull_limit).toBe(7);
+    cache.close();
+  });
+
+  it('throws ClosedError from every kind of object used after close()', () => {
+    const dir = tempDir('open');
+    const cache = new Cache(dir);
+    cache.set('k', 1);
+    cache.close();
+    for (const use of [
+      () => cache.get('k'),
+      () => cache.set('k', 2),
+      () => cache.has('k'),
+      () => cache.delete('k'),
+      () => cache.push(1),
+      () => cache.pull(),
+      () => [...cache.keys()],
+      () => cache.volume(),
+      () => cache.size,
+      () => cache.transact(() => 1),
+      () => cache.check(),
+      () => cache.reset('cull_limit'),
+    ]) {
+      expect(use).toThrow(ClosedError);
+    }
+    expect(cache.closed).toBe(true);
+    const deque = new Deque(tempDir('open'));
+    deque.close();
+    expect(() => deque.append(1)).toThrow(ClosedError);
+    const index = new Index(tempDir('open'));
+    index.close();
+    expect(() => index.set('a', 1)).toThrow(ClosedError);
+    const queue = new WorkQueue(tempDir('open'));
+    queue.close();
+    expect(() => queue.put(1)).toThrow(ClosedError);
+    expect(() => queue.take()).toThrow(ClosedError);
+    expect(() => queue.stats()).toThrow(/closed/);
   });
 });

@@ -142,7 +142,7 @@ describe('Lock', () => {
     expect(() => new Lock(cache, 'k', { expire: 0 })).toThrow(
       /expire must be a number of seconds > 0, got 0/,
     );
-    expect(() => new Lock(cache, 'k', { expire: Number.NaN })).toThrow(RangeError);
+    expect(() => new Lock(cache, 'k', { expire: Number.NaN })).toThrow(TypeError); // NaN is not a number of seconds
     const lock = new Lock(cache, 'k');
     await expect(lock.acquire({ timeout: -1 })).rejects.toThrow(
       /timeout must be a number of seconds >= 0, got -1/,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { Backoff, sleep, waitFor, wakeOne as wake } from '../../src/cache/waiting.js';
 import { AbortError, Timeout } from '../../src/index.js';
-import { Backoff, sleep, waitFor, wake } from '../../src/recipes/wait.js';
 
-describe('recipes/wait', () => {
+describe('cache/waiting', () => {
   it('backs off from about 1 ms, doubling, to about 50 ms, with jitter', () => {
     const backoff = new Backoff();
     const delays = Array.from({ length: 12 }, () => backoff.next());

@@ -1,0 +1,167 @@
+/**
+ * transaction: the one write-transaction helper of the engine, used by Cache (and so by every
+ * collection) and by WorkQueue. It takes SQLite's write lock with `BEGIN IMMEDIATE`, waits for it
+ * up to `timeout` seconds (or as long as it takes with `retry`), turns a lock that cannot be had
+ * into `Timeout`, nests (an inner write joins the open transaction), and manages value files
+ * around it: files written for a transaction are deleted if it rolls back, files whose rows it
+ * deleted are deleted only after it commits (so a rollback never leaves a row without its file).
+ * It knows nothing of tables or statements other than BEGIN/COMMIT/ROLLBACK.
+ */
+import type Database from 'better-sqlite3';
+import type { Seconds } from './checks.js';
+import { ClosedError, isBusy, Timeout } from './errors.js';
+import { Backoff, pauseSync } from './waiting.js';
+
+/** Options of a `Transactor`. */
+export interface TransactorOptions {
+  /** Seconds to wait for the write lock before `Timeout` (when the caller does not `retry`). */
+  readonly timeout: Seconds;
+  /**
+   * How a busy database is waited for. `'sqlite'`: the connection's `busy_timeout` (set to
+   * `timeout`) sleeps inside SQLite; a busy error means the timeout passed. `'poll'`: the
+   * connection has no busy timeout and this helper retries after pauses that start at 50 µs and
+   * double up to 2 ms — SQLite's own handler sleeps 1, 2, 5, 10… ms, which wastes most of the
+   * time when several workers hand the lock around every millisecond or two (WorkQueue).
+   */
+  readonly busyWait: 'sqlite' | 'poll';
+  /** Deletes a value file (relative to the directory); never throws. */
+  readonly removeFile: (relative: string) => void;
+  /** What the lock belongs to, for messages (the directory or the database file). */
+  readonly name: string;
+}
+
+/** Runs writes in transactions on one connection; one per Cache or WorkQueue object. */
+export class Transactor {
+  readonly #db: Database.Database;
+  readonly #options: TransactorOptions;
+  readonly #begin: Database.Statement;
+  readonly #commit: Database.Statement;
+  readonly #rollback: Database.Statement;
+  /** Nesting depth of `write` on this object (re-entrancy). */
+  #depth = 0;
+  /** Value files to delete once the outermost transaction commits. */
+  #pendingRemovals: string[] = [];
+  /** Value files written for the open transaction: deleted if it rolls back. */
+  #written: string[] = [];
+  #closed = false;
+
+  constructor(db: Database.Database, options: TransactorOptions) {
+    this.#db = db;
+    this.#options = options;
+    this.#begin = db.prepare('BEGIN IMMEDIATE');
+    this.#commit = db.prepare('COMMIT');
+    this.#rollback = db.prepare('ROLLBACK');
+  }
+
+  /** Whether a transaction of this object is open (writes join it). */
+  get active(): boolean {
+    return this.#depth > 0;
+  }
+
+  /** The `Timeout` for a lock not had in time; `count` is for the batch removers. */
+  timeoutError(cause: unknown, count = 0): Timeout {
+    return new Timeout(
+      `could not get the write lock of ${this.#options.name} within ${this.#options.timeout} s`,
+      { cause, count },
+    );
+  }
+
+  /** Further calls throw `ClosedError` (the connection is closed by its owner). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Throws `ClosedError` after `close()`. */
+  checkOpen(): void {
+    if (this.#closed) throw new ClosedError(`${this.#options.name} is closed`);
+  }
+
+  /**
+   * Runs `statement` (one autocommit statement, or a read) until the database is not busy:
+   * once more per busy error while `retry` is set or, in 'poll' mode, until `timeout` passes.
+   * A busy error that ends the wait becomes `Timeout`. Inside an open transaction it just runs.
+   * `writtenFile` is a value file written for this statement: deleted if it fails.
+   */
+  run<T>(retry: boolean, writtenFile: string | null, statement: () => T): T {
+    if (this.#depth > 0) {
+      if (writtenFile !== null) this.#written.push(writtenFile);
+      return statement();
+    }
+    this.checkOpen();
+    let backoff: Backoff | undefined;
+    let deadline = 0;
+    for (;;) {
+      try {
+        return statement();
+      } catch (error) {
+        if (isBusy(error)) {
+          if (this.#options.busyWait === 'poll') {
+            const now = performance.now();
+            if (deadline === 0) deadline = now + this.#options.timeout * 1000;
+            if (retry || now < deadline) {
+              backoff ??= new Backoff({ firstMs: 0.05, maxMs: 2 });
+              pauseSync(backoff.next());
+              continue;
+            }
+          } else if (retry) continue;
+        }
+        if (writtenFile !== null) this.#options.removeFile(writtenFile);
+        throw isBusy(error) ? this.timeoutError(error) : error;
+      }
+    }
+  }
+
+  /**
+   * Runs `body` inside one write transaction (BEGIN IMMEDIATE), or inside the one already open on
+   * this object. On commit, the value files queued by `removeLater` are deleted; on failure, the
+   * files written for the transaction are. `writtenFile` is a file written for this operation
+   * before it started.
+   */
+  write<T>(retry: boolean, writtenFile: string | null, body: () => T): T {
+    if (this.#depth > 0) {
+      if (writtenFile !== null) this.#written.push(writtenFile);
+      return body();
+    }
+    this.run(retry, writtenFile, () => this.#begin.run());
+    this.#depth = 1;
+    let result: T;
+    try {
+      result = body();
+      this.#commit.run();
+    } catch (error) {
+      this.#depth = 0;
+      if (this.#db.inTransaction) this.#rollback.run();
+      if (writtenFile !== null) this.#options.removeFile(writtenFile);
+      for (const file of this.#written) this.#options.removeFile(file);
+      this.#written = [];
+      this.#pendingRemovals = []; // the rows that referenced them are back
+      throw isBusy(error) ? this.timeoutError(error) : error;
+    }
+    this.#depth = 0;
+    this.#written = [];
+    const removals = this.#pendingRemovals;
+    if (removals.length > 0) {
+      this.#pendingRemovals = [];
+      for (const file of removals) this.#options.removeFile(file);
+    }
+    return result;
+  }
+
+  /** Deletes a value file now, or after the open transaction commits. Ignores non-strings. */
+  removeLater(filename: unknown): void {
+    if (typeof filename !== 'string') return;
+    if (this.#depth > 0) this.#pendingRemovals.push(filename);
+    else this.#options.removeFile(filename);
+  }
+
+  /** Registers value files written for the open transaction (deleted if it rolls back). */
+  addWritten(files: readonly string[]): void {
+    this.#written.push(...files);
+  }
+
+  /** Deletes a file registered by `addWritten`/`write` now (its row was not written after all). */
+  discardWritten(file: string): void {
+    this.#written = this.#written.filter((written) => written !== file);
+    this.#options.removeFile(file);
+  }
+}
