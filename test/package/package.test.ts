@@ -127,6 +127,27 @@ function dependencyClosure(start: readonly string[]): Set<string> {
   return seen;
 }
 
+/**
+ * The lowest Node.js version an `engines.node` range admits, for the forms packages use
+ * (`>=20.18.1`, `20.x || 22.x`, `^20.0.0`, `*`): the smallest version named in any alternative.
+ */
+function lowestVersion(range: string): number[] {
+  const versions = range.split('||').map((alternative) => {
+    const match = /(\d+)(?:\.(\d+|x))?(?:\.(\d+|x))?/.exec(alternative);
+    if (!match) return [0, 0, 0]; // '*' or 'x': any version
+    return [1, 2, 3].map((group) => Number.parseInt(match[group] ?? '0', 10) || 0);
+  });
+  return versions.sort(compareVersions)[0]!;
+}
+
+function compareVersions(left: readonly number[], right: readonly number[]): number {
+  for (let part = 0; part < 3; part++) {
+    const difference = (left[part] ?? 0) - (right[part] ?? 0);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
+
 /** What a user's project would write: the root, the crawler and the Keyv adapter, with types. */
 const USER_FILE = `import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -285,7 +306,7 @@ describe('the tarball', () => {
 
   it('is ESM-only: type module, engines, exports with types first and no require condition', () => {
     expect(manifest.type).toBe('module');
-    expect(manifest.engines).toEqual({ node: '>=20' });
+    expect(manifest.engines?.node).toMatch(/^>=20(\.\d+){0,2}$/);
     for (const [subpath, target] of Object.entries(manifest.exports ?? {})) {
       if (typeof target === 'string') {
         expect(subpath).toBe('./package.json');
@@ -294,6 +315,19 @@ describe('the tarball', () => {
       expect(Object.keys(target), subpath).toEqual(['types', 'default']);
       expect(target.types, subpath).toMatch(/^\.\/dist\/.*\.d\.ts$/);
       expect(target.default, subpath).toMatch(/^\.\/dist\/.*\.js$/);
+    }
+  });
+
+  it('asks for a Node.js no older than any runtime dependency does', () => {
+    const ours = lowestVersion(manifest.engines?.node ?? '');
+    const closure = dependencyClosure(Object.keys(manifest.dependencies ?? {}));
+    for (const name of closure) {
+      const range = readManifest(path.join(repoModules, name)).engines?.node;
+      if (!range) continue;
+      const theirs = lowestVersion(range);
+      expect(compareVersions(ours, theirs), `${name} needs node ${range}`).toBeGreaterThanOrEqual(
+        0,
+      );
     }
   });
 
