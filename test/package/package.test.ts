@@ -377,7 +377,7 @@ describe('a user project', () => {
       const name = Object.keys(configs)[index];
       expect(result.status, `tsc -p ${name}\n${result.stdout}${result.stderr}`).toBe(0);
     }
-  });
+  }, 180_000);
 
   it('runs the compiled user file with node (Cache set/get, Deque, Keyv over the adapter)', () => {
     const result = run(process.execPath, [path.join(app, 'out', 'user.js')], { cwd: app });
@@ -464,5 +464,5 @@ describe('package linters', () => {
         !(problem.kind === 'NoResolution' && problem.resolutionKind === 'node10'),
     );
     expect(unexpected).toEqual([]);
-  });
+  }, 120_000);
 });
