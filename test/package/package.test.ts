@@ -160,6 +160,7 @@ import {
   FanoutCache,
   Index,
   Lock,
+  type RunSummary,
   runWorkers,
   Timeout,
   WorkQueue,
@@ -190,9 +191,16 @@ try {
   if ((await keyv.get('answer')) !== 42) throw new Error('Keyv get');
   await keyv.disconnect();
 
+  // The runner forks its child entry from the installed package (dist/runner/child.js).
+  const queue = new WorkQueue<number>(join(directory, 'queue'));
+  queue.putMany([1, 2, 3], { key: (n) => 'n' + n });
+  const run: RunSummary = await runWorkers({ queue, handler: join(process.cwd(), 'double.mjs'), processes: 1, once: true });
+  if (run.reason !== 'drained' || queue.results.get('n3') !== 6) throw new Error('runWorkers ' + run.reason);
+  queue.close();
+
   const crawlOptions: Partial<CrawlOptions> = {};
   const summary: CrawlSummary | undefined = undefined;
-  const exported: unknown[] = [FanoutCache, Index, Lock, runWorkers, Timeout, WorkQueue, crawl, startDemoSite];
+  const exported: unknown[] = [FanoutCache, Index, Lock, Timeout, crawl, startDemoSite];
   if (exported.some((value) => typeof value !== 'function')) throw new Error('missing export');
   console.log('user file ok', Object.keys(crawlOptions).length, summary);
 } finally {
@@ -258,6 +266,7 @@ beforeAll(() => {
     JSON.stringify({ name: 'user-app', private: true, type: 'module' }),
   );
   fs.writeFileSync(path.join(app, 'user.ts'), USER_FILE);
+  fs.writeFileSync(path.join(app, 'double.mjs'), 'export default (n) => n * 2;\n');
   fs.copyFileSync(
     path.join(root, 'test', 'package', 'fixtures', 'load-probe.mjs'),
     path.join(app, 'load-probe.mjs'),
@@ -379,7 +388,7 @@ describe('a user project', () => {
     }
   }, 180_000);
 
-  it('runs the compiled user file with node (Cache set/get, Deque, Keyv over the adapter)', () => {
+  it('runs the compiled user file with node (Cache, Deque, runWorkers, Keyv over the adapter)', () => {
     const result = run(process.execPath, [path.join(app, 'out', 'user.js')], { cwd: app });
     expect(result.stdout).toContain('user file ok');
   });
