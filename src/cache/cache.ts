@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Database from 'better-sqlite3';
+import { type AsyncMethods, asyncView } from './async-view.js';
 import { CacheQueue } from './cache-queue.js';
 import { runCheck } from './check.js';
 import type { Seconds } from './checks.js';
@@ -156,6 +157,44 @@ function addNumbers(a: unknown, b: number | bigint): number | bigint {
   return Number(a) + Number(b);
 }
 
+/** The methods of `cache.async` (the iterators, `read` and `memoize` stay synchronous). */
+const ASYNC_METHODS = [
+  'get',
+  'getEntry',
+  'has',
+  'set',
+  'add',
+  'incr',
+  'decr',
+  'touch',
+  'delete',
+  'pop',
+  'popEntry',
+  'push',
+  'pushMany',
+  'pull',
+  'peek',
+  'peekItem',
+  'expire',
+  'evict',
+  'clear',
+  'cull',
+  'check',
+  'stats',
+  'volume',
+  'reset',
+  'transact',
+] as const;
+
+/**
+ * `cache.async`: the methods of a Cache returning promises; a busy write lock is waited for
+ * with async pauses (never blocking the event loop), up to `timeout`, then `Timeout`.
+ */
+export type AsyncCache = AsyncMethods<Cache, (typeof ASYNC_METHODS)[number]> & {
+  /** `setStream`, which is asynchronous already. */
+  readonly setStream: Cache['setStream'];
+};
+
 /** Statements of a closed Cache: any use throws ClosedError (so the hot path needs no check). */
 function closedStatements(directory: string): CacheStatements {
   return new Proxy({} as CacheStatements, {
@@ -197,6 +236,7 @@ export class Cache implements Disposable {
   #cullLimit = 0;
   #s!: CacheStatements;
   #closed = false;
+  #async: AsyncCache | undefined;
 
   /**
    * Opens (creating if needed) the cache in `directory`; with no directory, a new temporary one.
@@ -917,6 +957,23 @@ export class Cache implements Disposable {
   }
 
   // ---- lifecycle and properties ---------------------------------------------------------------
+
+  /**
+   * The same methods returning promises, for servers: waiting for another process's write lock
+   * never blocks the event loop (async backoff up to `timeout`, then `Timeout`). Use the
+   * synchronous methods in scripts and workers, where blocking costs nothing.
+   * @example await cache.async.set('k', 1); const v = await cache.async.get('k');
+   */
+  get async(): AsyncCache {
+    this.#async ??= Object.freeze({
+      ...asyncView(this as Cache, ASYNC_METHODS, {
+        timeout: () => this.#timeout,
+        name: () => this.#directory,
+      }),
+      setStream: this.setStream.bind(this),
+    });
+    return this.#async;
+  }
 
   /** The cache directory (absolute). */
   get directory(): string {
