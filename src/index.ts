@@ -3,7 +3,7 @@
  * bring dependencies of their own: the crawler (`node-diskcache/crawler`, undici) and the Keyv
  * adapter (`node-diskcache/keyv`). Importing this file loads neither.
  */
-export { Cache } from './cache/cache.js';
+export { type AsyncCache, Cache } from './cache/cache.js';
 export type { Seconds } from './cache/checks.js';
 export { type DbValue, Disk, ForeignKey, JSONDisk, type StoredValue } from './cache/disk.js';
 export {
@@ -38,9 +38,18 @@ export type {
   SqliteOptions,
   Tag,
 } from './cache/types.js';
-export { Deque, type DequeOptions } from './collections/deque.js';
-export { FanoutCache, type FanoutCacheOptions } from './collections/fanout-cache.js';
-export { Index, type IndexMemoizeOptions, type IndexQueueOptions } from './collections/index.js';
+export { type AsyncDeque, Deque, type DequeOptions, type PopOptions } from './collections/deque.js';
+export {
+  type AsyncFanoutCache,
+  FanoutCache,
+  type FanoutCacheOptions,
+} from './collections/fanout-cache.js';
+export {
+  type AsyncIndex,
+  Index,
+  type IndexMemoizeOptions,
+  type IndexQueueOptions,
+} from './collections/index.js';
 export {
   type AckItem,
   type FailedJob,

@@ -190,10 +190,38 @@ const ASYNC_METHODS = [
  * `cache.async`: the methods of a Cache returning promises; a busy write lock is waited for
  * with async pauses (never blocking the event loop), up to `timeout`, then `Timeout`.
  */
-export type AsyncCache = AsyncMethods<Cache, (typeof ASYNC_METHODS)[number]> & {
+export type AsyncCache = Omit<
+  AsyncMethods<Cache, (typeof ASYNC_METHODS)[number]>,
+  GenericMethod
+> & {
+  get<V = unknown, D = undefined>(key: unknown, options?: GetOptions<D>): Promise<V | D>;
+  getEntry<V = unknown>(key: unknown, options?: { retry?: boolean }): Promise<Entry<V> | undefined>;
+  pop<V = unknown, D = undefined>(
+    key: unknown,
+    options?: { default?: D; retry?: boolean },
+  ): Promise<V | D>;
+  popEntry<V = unknown>(key: unknown, options?: { retry?: boolean }): Promise<Entry<V> | undefined>;
+  pull<V = unknown>(options?: QueueOptions): Promise<Entry<V> | undefined>;
+  peek<V = unknown>(options?: QueueOptions): Promise<Entry<V> | undefined>;
+  peekItem<V = unknown>(options?: {
+    last?: boolean;
+    retry?: boolean;
+  }): Promise<Entry<V> | undefined>;
+  transact<T>(fn: () => T, options?: { retry?: boolean }): Promise<T>;
   /** `setStream`, which is asynchronous already. */
   readonly setStream: Cache['setStream'];
 };
+
+/** Methods whose generic signatures `AsyncMethods` cannot carry over: declared by hand above. */
+type GenericMethod =
+  | 'get'
+  | 'getEntry'
+  | 'pop'
+  | 'popEntry'
+  | 'pull'
+  | 'peek'
+  | 'peekItem'
+  | 'transact';
 
 /** Statements of a closed Cache: any use throws ClosedError (so the hot path needs no check). */
 function closedStatements(directory: string): CacheStatements {
@@ -971,7 +999,7 @@ export class Cache implements Disposable {
         name: () => this.#directory,
       }),
       setStream: this.setStream.bind(this),
-    });
+    } as unknown as AsyncCache);
     return this.#async;
   }
 
