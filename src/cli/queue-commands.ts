@@ -15,6 +15,7 @@ import {
   formatTable,
   formatTime,
   formatValue,
+  helpExamples,
   parseCount,
   parseJson,
   parseSeconds,
@@ -38,11 +39,6 @@ export function isWorkQueueDirectory(directory: string): boolean {
   } finally {
     db.close();
   }
-}
-
-/** The queue directory of a command: its DIR argument, else --dir / $DISKCACHE_DIR. */
-function queueDirectory(context: CommandContext, given: string | undefined): string {
-  return given === undefined || given === '' ? context.directory() : path.resolve(given);
 }
 
 /** Opens the queue; unless `create`, the directory must already hold one (exit 5 otherwise). */
@@ -71,7 +67,7 @@ async function withQueue<T>(
   create: boolean,
   body: (queue: WorkQueue<unknown>) => T | Promise<T>,
 ): Promise<T> {
-  const queue = openQueue(context, queueDirectory(context, given), { create });
+  const queue = openQueue(context, context.directory(given), { create });
   try {
     return await body(queue);
   } finally {
@@ -83,6 +79,10 @@ function statsCommand(group: Command, io: CliIo): void {
   group
     .command('stats')
     .description('count jobs by state (pending includes delayed jobs and retries)')
+    .addHelpText(
+      'after',
+      helpExamples('diskcache queue stats ./jobs', 'diskcache -d ./jobs queue stats --json'),
+    )
     .argument('[dir]', 'the queue directory (default: --dir or $DISKCACHE_DIR)')
     .action(
       action(io, (context, dir) =>
@@ -123,7 +123,17 @@ function putCommand(group: Command, io: CliIo): void {
     .description(
       'add jobs: each PAYLOAD (or each line of stdin with --stdin) is one job, all in one transaction',
     )
-    .argument('<dir>', 'the queue directory (created if needed)')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache queue put ./jobs a.txt b.txt',
+        'find ./data -type f | diskcache -d ./jobs queue put --stdin --unique',
+      ),
+    )
+    .argument(
+      '[dir]',
+      'the queue directory, created if needed (with -d/--dir DIR, this is the first payload)',
+    )
     .argument('[payloads...]', 'the payloads: strings, or JSON documents with --json-payload')
     .option(
       '--json-payload',
@@ -149,7 +159,13 @@ function putCommand(group: Command, io: CliIo): void {
           unique?: boolean;
           delay?: number;
         }>();
-        const given = (rest[0] as unknown as string[] | undefined) ?? [];
+        // With --dir naming the queue, every argument is a payload.
+        const byFlag = context.options.dir !== undefined;
+        const queueDir = byFlag ? undefined : dir;
+        const given = [
+          ...(byFlag && dir !== undefined ? [dir] : []),
+          ...((rest[0] as unknown as string[] | undefined) ?? []),
+        ];
         const texts = options.stdin ? [...given, ...(await readLines(process.stdin))] : given;
         if (texts.length === 0)
           throw new CliError(EXIT.USAGE, 'no payload: give PAYLOAD arguments or --stdin');
@@ -165,7 +181,7 @@ function putCommand(group: Command, io: CliIo): void {
             : text,
         );
         const keys = texts.map((text) => (options.unique ? text : options.key));
-        await withQueue(context, dir, true, (queue) => {
+        await withQueue(context, queueDir, true, (queue) => {
           const ids = queue.putMany(payloads, {
             delaySeconds: options.delay,
             key: (_payload, index) => keys[index],
@@ -185,6 +201,13 @@ function failedCommand(group: Command, io: CliIo): void {
   group
     .command('failed')
     .description('list the jobs that used up their attempts')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache queue failed ./jobs',
+        'diskcache -d ./jobs queue failed --limit 10 --json',
+      ),
+    )
     .argument('[dir]', 'the queue directory (default: --dir or $DISKCACHE_DIR)')
     .addOption(
       new Option('--limit <n>', 'list at most N jobs').argParser(
@@ -220,6 +243,13 @@ function retryFailedCommand(group: Command, io: CliIo): void {
   group
     .command('retry-failed')
     .description('move every failed job back to pending, with a fresh attempt count')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache queue retry-failed ./jobs',
+        'diskcache -d ./jobs queue retry-failed --json',
+      ),
+    )
     .argument('[dir]', 'the queue directory (default: --dir or $DISKCACHE_DIR)')
     .action(
       action(io, (context, dir) =>
