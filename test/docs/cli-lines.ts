@@ -36,11 +36,28 @@ export function shellWords(line: string): string[] {
   return words;
 }
 
+/** A shell line without its trailing `# comment` (a `#` inside quotes or a word is kept). */
+export function withoutComment(line: string): string {
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === quote) quote = undefined;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+    } else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]!))) {
+      return line.slice(0, i).trimEnd();
+    }
+  }
+  return line;
+}
+
 /**
  * The arguments of the first `diskcache` command in a shell line (also `npx diskcache`, after a
  * pipe, inside `$(…)`), or undefined when the line runs no `diskcache`.
  */
 export function diskcacheArgs(line: string): string[] | undefined {
+  line = withoutComment(line);
   const match = /(?:^|[\s|;&(])diskcache(?=\s|$)/.exec(line);
   if (!match) return undefined;
   return shellWords(line.slice(match.index + match[0].length)).map((word) =>
