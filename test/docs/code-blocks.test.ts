@@ -6,7 +6,10 @@
  *   with `'node-diskcache'` (and its subpaths) rewritten to this repository's sources. Blocks of
  *   one document share the directory, in order, as a reader following the page would.
  *   A block whose info string says `file=NAME` (```ts file=hash-file.ts) is written to NAME
- *   instead of being run: the module another block or command uses.
+ *   instead of being run: the module another block or command uses. A block marked `continued`
+ *   (```ts continued) continues the page's last unmarked, run ts block, as the page reads: it runs
+ *   after that block's code (its imports and setup). Directories in blocks are relative (the
+ *   scratch directory is the working directory): an absolute /tmp or /var path fails the test.
  * - ```sh blocks: every `diskcache …` command line is checked against the real program
  *   (commands, options and argument counts; see cli-lines.ts), every `npm run X` names a script
  *   of package.json and every `npx tsx FILE` an existing file. Blocks that run `diskcache` are
@@ -40,6 +43,7 @@ interface Block {
   readonly line: number;
   readonly lang: string;
   readonly file?: string;
+  readonly continued: boolean;
   readonly notRun?: string;
   readonly code: string;
 }
@@ -61,7 +65,8 @@ function codeBlocks(doc: string): Block[] {
     const body: string[] = [];
     for (i++; i < lines.length && lines[i]!.trim() !== fence; i++)
       body.push(lines[i]!.startsWith(indent) ? lines[i]!.slice(indent.length) : lines[i]!);
-    blocks.push({ doc, line: start, lang, file, notRun, code: `${body.join('\n')}\n` });
+    const continued = attributes.includes('continued');
+    blocks.push({ doc, line: start, lang, file, continued, notRun, code: `${body.join('\n')}\n` });
   }
   return blocks;
 }
@@ -166,8 +171,12 @@ describe('code blocks of the docs', () => {
         return scratch;
       };
       const blocks = codeBlocks(doc);
+      let setup = ''; // the code of the page's last ts block not marked `continued`
       blocks.forEach((block, index) => {
         const where = `${doc}:${block.line}`;
+        if (TS.has(block.lang) && !block.file && !block.continued && !block.notRun)
+          setup = block.code;
+        const code = block.continued ? `${setup}\n${block.code}` : block.code;
         if (TS.has(block.lang) && block.file !== undefined) {
           it(`${where} is the module ${block.file}`, () => {
             const target = path.join(scratchDir(), block.file!);
@@ -176,11 +185,12 @@ describe('code blocks of the docs', () => {
           });
         } else if (TS.has(block.lang) && block.notRun === undefined) {
           it(`${where} (${block.lang}) runs`, () => {
+            expect(code, `${where}: use relative directories`).not.toMatch(/['"]\/(tmp|var)\//);
             const file = path.join(
               scratchDir(),
               `block-${index}.${block.lang.startsWith('j') ? 'mjs' : 'ts'}`,
             );
-            fs.writeFileSync(file, rewriteImports(block.code));
+            fs.writeFileSync(file, rewriteImports(code));
             const result = spawnSync(process.execPath, ['--import', 'tsx', file], {
               cwd: scratchDir(),
               encoding: 'utf8',
