@@ -14,6 +14,8 @@
  *   (commands, options and argument counts; see cli-lines.ts), every `npm run X` names a script
  *   of package.json and every `npx tsx FILE` an existing file. Blocks that run `diskcache` are
  *   then run by bash in the document's scratch directory, `diskcache` being the CLI from source.
+ * - Every ts block that runs (and every `file=` module) is also type-checked by tsc with the
+ *   repository's compiler options, each in a folder of its own.
  * - A block right after an HTML comment `<!-- not run: REASON -->` is not run (its command
  *   lines are still checked). Other languages (python, sql, json, text) are not run.
  */
@@ -156,6 +158,41 @@ describe("the README's memoize example", () => {
     expect(result.stdout + result.stderr).toContain('23416728348467685n');
     expect(result.status).toBe(0);
   }, 60_000);
+});
+
+describe('ts blocks of the docs', () => {
+  it('type-check', () => {
+    fs.mkdirSync(SCRATCH, { recursive: true });
+    const dir = fs.mkdtempSync(path.join(SCRATCH, 'docs-typecheck-'));
+    scratchDirs.push(dir);
+    let count = 0;
+    for (const doc of docs) {
+      let setup = '';
+      for (const block of codeBlocks(doc)) {
+        if (block.lang !== 'ts' || block.notRun !== undefined) continue;
+        if (!block.file && !block.continued) setup = block.code;
+        const code = block.continued ? `${setup}\n${block.code}` : block.code;
+        const name = block.file ?? `${path.basename(doc, '.md')}-${block.line}.ts`;
+        const folder = path.join(dir, `block-${count++}`);
+        fs.mkdirSync(folder);
+        // `export {}` makes every block a module (top-level await, no shared globals).
+        fs.writeFileSync(path.join(folder, name), `${rewriteImports(code)}\nexport {};\n`);
+      }
+    }
+    fs.writeFileSync(
+      path.join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        extends: path.join(ROOT, 'tsconfig.json'),
+        compilerOptions: { noEmit: true, rootDir: ROOT, allowImportingTsExtensions: true },
+        include: ['block-*/*.ts'],
+      }),
+    );
+    const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+    const result = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' });
+    expect(count).toBeGreaterThan(20);
+    expect(`${result.stdout}${result.stderr}`.replaceAll(dir, '')).toBe('');
+    expect(result.status).toBe(0);
+  }, 180_000);
 });
 
 describe('code blocks of the docs', () => {
