@@ -1,7 +1,8 @@
 /**
  * Keeps the docs honest: every fenced code block of README.md and docs/*.md is run or checked.
  *
- * - ```ts / ```js blocks run with tsx, one process each, in a scratch directory per document
+ * - ```ts / ```js blocks run with tsx, one process each (a js block without import or export
+ *   statements as CommonJS), in a scratch directory per document
  *   (under .tmp/, so that `keyv` or `cache-manager` resolve from the repository's node_modules),
  *   with `'node-diskcache'` (and its subpaths) rewritten to this repository's sources. Blocks of
  *   one document share the directory, in order, as a reader following the page would.
@@ -223,10 +224,13 @@ describe('code blocks of the docs', () => {
         } else if (TS.has(block.lang) && block.notRun === undefined) {
           it(`${where} (${block.lang}) runs`, () => {
             expect(code, `${where}: use relative directories`).not.toMatch(/['"]\/(tmp|var)\//);
-            const file = path.join(
-              scratchDir(),
-              `block-${index}.${block.lang.startsWith('j') ? 'mjs' : 'ts'}`,
-            );
+            // A js block without import/export statements is a script: it runs as CommonJS.
+            const extension = !block.lang.startsWith('j')
+              ? 'ts'
+              : /^(import|export)\s/m.test(code)
+                ? 'mjs'
+                : 'cjs';
+            const file = path.join(scratchDir(), `block-${index}.${extension}`);
             fs.writeFileSync(file, rewriteImports(code));
             const result = spawnSync(process.execPath, ['--import', 'tsx', file], {
               cwd: scratchDir(),
