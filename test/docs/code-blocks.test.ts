@@ -252,6 +252,14 @@ describe('code blocks of the docs', () => {
           }, 300_000);
         }
       });
+      it('links only to files that exist', () => {
+        const text = fs.readFileSync(path.join(ROOT, doc), 'utf8');
+        for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+          if (/^[a-z]+:|^#/.test(target!)) continue; // a URL or an anchor of the page
+          const file = path.resolve(ROOT, path.dirname(doc), target!.replace(/#.*$/, ''));
+          expect(fs.existsSync(file), `${doc} links to ${target}`).toBe(true);
+        }
+      });
       it('has every not-run block justified', () => {
         for (const block of blocks.filter((b) => b.notRun !== undefined))
           expect(block.notRun!.length, `${doc}:${block.line}`).toBeGreaterThan(8);
