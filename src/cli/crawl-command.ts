@@ -13,7 +13,7 @@ import { type DemoSite, startDemoSite } from '../crawler/demo-site.js';
 import { createProgressReporter, formatDuration, type RunProgress } from '../runner/progress.js';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { parseCount } from './output.js';
+import { helpExamples, parseCount } from './output.js';
 import { onStopSignals } from './work-command.js';
 
 interface CrawlCommandOptions {
@@ -23,6 +23,7 @@ interface CrawlCommandOptions {
   readonly maxDepth: number;
   readonly sitePages: number;
   readonly keep?: boolean;
+  readonly queue?: string;
 }
 
 function positive(option: string) {
@@ -36,10 +37,8 @@ function positive(option: string) {
 
 async function runCrawl(context: CommandContext, url: string | undefined): Promise<void> {
   const options = context.opts<CrawlCommandOptions>();
-  const given = context.options.dir ?? context.io.env.DISKCACHE_DIR;
-  const directory = given
-    ? path.resolve(given)
-    : fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-crawl-'));
+  const given = context.findDirectory(options.queue);
+  const directory = given ?? fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-crawl-'));
   const stderr = context.io.stderr as CliIo['stderr'] & { isTTY?: boolean; columns?: number };
   let site: DemoSite | undefined;
   if (url === undefined) {
@@ -142,10 +141,18 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
         .argParser(positive('--site-pages'))
         .default(300),
     )
+    .option(
+      '-q, --queue <dir>',
+      'the crawl directory, a work queue (the same as -d/--dir; kept, and resumed on a second run)',
+    )
     .option('--keep', 'keep the temporary crawl directory when no --dir is given')
     .addHelpText(
       'after',
-      '\nWith -d/--dir DIR the crawl is kept in DIR: stop it (Ctrl-C, or kill it) and run the same command again to resume.',
+      '\nWith -d/--dir DIR (or --queue DIR) the crawl is kept in DIR: stop it (Ctrl-C, or kill it) and run the same command again to resume.\n' +
+        helpExamples(
+          'diskcache crawl',
+          'diskcache crawl -d ./crawl --max-pages 100 http://127.0.0.1:8080/',
+        ),
     )
     .action(action(io, (context, url) => runCrawl(context, url)));
 }

@@ -225,3 +225,11 @@ export function parseCount(text: string, option: string): number {
     throw usage(`${option} must be a whole number (0 or more), got ${JSON.stringify(text)}`);
   return Number(text.trim());
 }
+
+/**
+ * The "Examples:" section that ends a command's `--help` (commander `addHelpText('after', …)`):
+ * one command line per entry, shown as typed in a shell.
+ */
+export function helpExamples(...lines: readonly string[]): string {
+  return `\nExamples:\n${lines.map((line) => `  ${line}`).join('\n')}\n`;
+}
