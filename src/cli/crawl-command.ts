@@ -271,7 +271,7 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
         .argParser(optionParser((text) => parseCount(text, '--max-depth')))
         .default(10),
     )
-    .option('--same-origin', "follow only links to the start pages' origins (default)", true)
+    .option('--same-origin', "follow only links to the start pages' origins", true)
     .option('--no-same-origin', 'follow links to any http(s) origin (mind --include/--max-depth)')
     .addOption(
       new Option(
@@ -303,7 +303,18 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
     .action(
       // A variadic argument arrives as one array.
       action(io, (context, ...args) => runCrawl(context, (args as unknown as string[][])[0] ?? [])),
-    );
+    )
+    .hook('preAction', (_program, actionCommand) => {
+      // `--timeout` is also a global option (the cache lock's); the root parses it wherever it
+      // is written, so take it from there when it was given: here it is the request timeout.
+      const root = actionCommand.parent;
+      if (actionCommand.getOptionValue('timeout') !== undefined || root === null) return;
+      if (root.getOptionValueSource('timeout') !== 'cli') return;
+      const seconds = Number(root.getOptionValue('timeout'));
+      if (!(seconds > 0))
+        throw new CliError(EXIT.USAGE, `--timeout must be more than 0, got ${seconds}`);
+      actionCommand.setOptionValue('timeout', seconds);
+    });
   command
     .command('export')
     .description('print the records of a crawl directory, one per URL')
