@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
+import { WorkQueue } from '../collections/work-queue.js';
 import { type CrawlSummary, crawl } from '../crawler/crawl.js';
 import { type DemoSite, startDemoSite } from '../crawler/demo-site.js';
 import { type ExportFormat, exportRecords } from '../crawler/export.js';
@@ -160,6 +161,16 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
   context.note(
     `crawling ${startUrls.join(' ')} with ${options.processes} worker processes × ${options.concurrency} requests each${options.rate ? `, at most ${options.rate} requests/s per host` : ''}; crawl directory ${directory}`,
   );
+  if (fs.existsSync(path.join(directory, 'results'))) {
+    const queue = new WorkQueue(directory);
+    const { leased } = queue.stats();
+    const { leaseSeconds } = queue.settings;
+    queue.close();
+    if (leased > 0)
+      context.note(
+        `resuming: ${leased} pages are still held by a previous run; if it is gone, they come back within ${leaseSeconds} s, when their leases run out`,
+      );
+  }
   const controller = new AbortController();
   const removeSignals = onStopSignals(controller);
   const reporter = context.json

@@ -61,7 +61,11 @@ export interface CrawlOptions {
   readonly userAgent?: string;
   /** Seconds before a request is abandoned (and retried). @default 10 */
   readonly timeoutSeconds?: number;
-  /** Seconds a worker holds a page before another may take it (renewed while fetching). @default 30 */
+  /**
+   * Seconds a worker holds a page before another may take it (renewed every third of it while
+   * fetching). After a crash, a rerun waits at most this long for the pages the dead run held.
+   * @default 10
+   */
   readonly leaseSeconds?: number;
   /** Tries per page before it goes to the failed list (5xx, 429, timeouts, resets). @default 4 */
   readonly maxAttempts?: number;
@@ -236,7 +240,7 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
   if (config.handler !== null) await loadHandler(config.handler); // a clear error before forking
   if (options.fresh) fs.rmSync(config.queueDirectory, { recursive: true, force: true });
   const queue = new WorkQueue<CrawlJob>(config.queueDirectory, {
-    leaseSeconds: options.leaseSeconds ?? 30,
+    leaseSeconds: options.leaseSeconds ?? 10,
     maxAttempts,
     backoffSeconds: 0.5,
   });
