@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CrawlSummary } from '../../src/crawler/crawl.js';
+import { startDemoSite } from '../../src/crawler/demo-site.js';
 import { runCli } from '../cli/run-cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -56,13 +57,20 @@ describe('diskcache crawl', () => {
     expect(lines[0]).toMatch(/^url,finalUrl,status,contentType,title,bytes,depth,/);
     expect(lines[0]).toContain(',h1,');
     expect(lines).toHaveLength(two.pages + 1);
-  }, 60_000);
+  }, 120_000);
 
   it('exits 6 with the reason when the start page cannot be fetched, 2 on bad flags', async () => {
-    const refused = await runCli(['crawl', 'http://127.0.0.1:9/', '-p', '1', '--timeout', '2']);
-    expect(refused.code).toBe(6);
-    expect(refused.stderr).toMatch(/start page could not be fetched: .*ECONNREFUSED/);
+    const site = await startDemoSite({ pages: 5 });
+    try {
+      const missing = await runCli(['crawl', `${site.url}page/99999`, '-p', '1', '--timeout', '2']);
+      expect(missing.code).toBe(6);
+      expect(missing.stderr).toContain(
+        `the start page could not be fetched: ${site.url}page/99999: HTTP 404`,
+      );
+    } finally {
+      await site.close();
+    }
     const bad = await runCli(['crawl', '--include', '(', '--rate', '0']);
     expect(bad.code).toBe(2);
-  }, 60_000);
+  }, 120_000);
 });

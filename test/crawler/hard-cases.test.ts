@@ -32,7 +32,7 @@ describe('crawl of a site full of traps', () => {
       timeoutSeconds: 5,
     });
     pages = recorded(directory);
-  }, 60_000);
+  }, 120_000);
   afterAll(() => site.close());
 
   it('fetches every reachable allowed URL exactly once (retries aside) and nothing else', () => {
@@ -143,5 +143,5 @@ describe('politeness across processes', () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-  }, 60_000);
+  }, 120_000);
 });
