@@ -324,13 +324,13 @@ export default async function crawlPage(job: CrawlJob, context: JobContext): Pro
     return followRedirect(work, job, record, location, context.signal);
 
   const html = response.status >= 200 && response.status < 300 && isHtml(response.contentType);
-  const body = decodeBody(response.body, response.contentType).text;
+  const pageHandler = await work.pageHandler;
+  // Only HTML is parsed; other bodies are decoded only for a page handler.
+  const body = html || pageHandler ? decodeBody(response.body, response.contentType).text : '';
   const parsed = html ? parseHtml(body, job.url) : { title: '', links: [] };
   const outlinks = parsed.links.filter((link) => work.scope(link) === undefined);
   if (outlinks.length > 0) queueLinks(work, outlinks, job.depth + 1, job.url);
   const page: PageRecord = { ...record, title: parsed.title, outlinks };
-
-  const pageHandler = await work.pageHandler;
   if (!pageHandler) return page;
   try {
     const extra = await pageHandler({
