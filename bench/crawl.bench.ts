@@ -156,7 +156,7 @@ const bench: BenchModule = {
     context.log(
       `\nDemo site: ${sitePages} pages, slow pages +10 ms; seconds include starting the worker processes (tsx). Memory is summed over each crawler's processes. Load: ${loadAverage()}.`,
     );
-    writeResult('crawl.json', { machine: context.machine, sitePages, results });
+    writeResult('latest-crawl.json', { machine: context.machine, sitePages, results });
   },
 };
 
