@@ -1,0 +1,123 @@
+/**
+ * RedisWorkQueue against a real redis-server (started by this file on a free port): the shared
+ * AsyncWorkQueue behaviour suite, then what is Redis's own: locators, stored settings, the key
+ * layout (one hash slot, no TTL), and a server restart under an open queue.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LeaseLostError } from '../../src/cache/errors.js';
+import { parseRedisLocator, RedisWorkQueue } from '../../src/redis/index.js';
+import { describeAsyncQueue } from '../collections/async-queue-suite.js';
+import { findRedisServer, REDIS_MISSING_REASON, RedisServer } from '../helpers/redis-server.js';
+
+let server: RedisServer;
+let names = 0;
+
+describe.skipIf(!findRedisServer())(`RedisWorkQueue (${REDIS_MISSING_REASON})`, () => {
+  beforeAll(async () => {
+    server = await RedisServer.start({ appendonly: true });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  describeAsyncQueue('redis', () => {
+    const locator = server.locator(`suite-${++names}`);
+    return { open: async (options) => new RedisWorkQueue(locator, options) };
+  });
+
+  describe('redis: locators, settings and layout', () => {
+    it('parses locators and refuses bad ones', () => {
+      expect(parseRedisLocator('redis://u:p@host:6380/2#crawl')).toEqual({
+        url: 'redis://u:p@host:6380/2',
+        name: 'crawl',
+      });
+      expect(parseRedisLocator('rediss://host#a%20b').name).toBe('a b');
+      expect(() => parseRedisLocator('redis://host:6379/0')).toThrow(/after '#'/);
+      expect(() => parseRedisLocator('redis://host#a{b}')).toThrow(RangeError);
+      expect(() => parseRedisLocator('/tmp/dir')).toThrow(TypeError);
+      expect(() => new RedisWorkQueue('redis://x#q', { leaseSeconds: 0 })).toThrow(RangeError);
+    });
+
+    it('stores its options for later openers', async () => {
+      const locator = server.locator('settings');
+      const first = new RedisWorkQueue(locator, { leaseSeconds: 7, maxAttempts: 5 });
+      expect(await first.settings()).toEqual({
+        leaseSeconds: 7,
+        maxAttempts: 5,
+        backoffSeconds: 1,
+      });
+      const second = new RedisWorkQueue(locator);
+      expect(await second.settings()).toEqual({
+        leaseSeconds: 7,
+        maxAttempts: 5,
+        backoffSeconds: 1,
+      });
+      await first.close();
+      await second.close();
+    });
+
+    it('keeps every key in one hash slot, none with a TTL, and works on a client you own', async () => {
+      const client = new Redis(server.port, '127.0.0.1');
+      const q = new RedisWorkQueue<string>({ client, name: 'layout' });
+      await q.putMany(['a', 'b'], { key: (p) => p });
+      await (await q.take())!.ack('A');
+      await q.close();
+      expect(client.status).toBe('ready'); // a client you pass in stays open
+      const keys = await client.keys('dq:{layout}:*');
+      expect(keys.sort()).toEqual(
+        [
+          'dq:{layout}:done',
+          'dq:{layout}:job:1',
+          'dq:{layout}:job:2',
+          'dq:{layout}:keys',
+          'dq:{layout}:pending',
+          'dq:{layout}:results',
+          'dq:{layout}:results:order',
+          'dq:{layout}:results:seq',
+          'dq:{layout}:seq',
+          'dq:{layout}:settings',
+        ].sort(),
+      );
+      const slots = new Set(
+        await Promise.all(keys.map((key) => client.call('CLUSTER', 'KEYSLOT', key).catch(() => 0))),
+      );
+      expect(slots.size).toBe(1);
+      for (const key of keys) expect(await client.pttl(key)).toBe(-1);
+      // Payloads are readable from any client when JSON represents them.
+      expect(await client.hget('dq:{layout}:job:2', 'p')).toBe('"b"');
+      await client.quit();
+    });
+
+    it('reconnects after the server restarts: nothing acked or put is lost, a stale lease is still fenced', async () => {
+      const own = await RedisServer.start({ appendonly: true });
+      try {
+        const q = new RedisWorkQueue<number>(own.locator('restart'), { leaseSeconds: 1 });
+        await q.putMany([1, 2, 3]);
+        const [a, b] = await q.takeMany(2);
+        await a!.ack('one');
+        await new Promise((resolve) => setTimeout(resolve, 1100)); // appendfsync everysec
+        await own.kill();
+        // A call made during the outage waits for the reconnection (ioredis's offline queue).
+        const during = q.stats();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await own.start();
+        const stats = await during;
+        expect(stats).toEqual({ pending: 1, leased: 1, done: 1, failed: 0 });
+        expect(await q.results.get(1)).toBe('one');
+        // b's lease ran out meanwhile: another take reclaims it, and b's ack is refused.
+        const rest = await q.takeMany(10);
+        expect(rest.map((job) => [job.id, job.attempt]).sort()).toEqual([
+          [2, 2],
+          [3, 1],
+        ]);
+        await expect(b!.ack()).rejects.toThrow(LeaseLostError);
+        expect(await q.ackMany(rest)).toEqual([]);
+        expect(await q.stats()).toEqual({ pending: 0, leased: 0, done: 3, failed: 0 });
+        await q.close();
+      } finally {
+        await own.stop();
+      }
+    });
+  });
+});
