@@ -36,9 +36,19 @@ export type {
   SqliteOptions,
   Tag,
 } from './cache/types.js';
+export {
+  type AsyncAckItem,
+  AsyncJob,
+  type AsyncResults,
+  type AsyncWorkQueue,
+  type FailedListOptions,
+  type PurgeDoneOptions,
+  type ResultKey,
+} from './collections/async-work-queue.js';
 export { Deque, type DequeOptions } from './collections/deque.js';
 export { FanoutCache, type FanoutCacheOptions } from './collections/fanout-cache.js';
 export { Index, type IndexMemoizeOptions, type IndexQueueOptions } from './collections/index.js';
+export { isRedisQueueLocator, type OpenQueueOptions, openQueue } from './collections/open-queue.js';
 export {
   type AckItem,
   type FailedJob,

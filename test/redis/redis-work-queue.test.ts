@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseLostError } from '../../src/cache/errors.js';
+import { openQueue } from '../../src/collections/open-queue.js';
 import { parseRedisLocator, RedisWorkQueue } from '../../src/redis/index.js';
 import { describeAsyncQueue } from '../collections/async-queue-suite.js';
 import { findRedisServer, REDIS_MISSING_REASON, RedisServer } from '../helpers/redis-server.js';
@@ -37,6 +38,15 @@ describe.skipIf(!findRedisServer())(`RedisWorkQueue (${REDIS_MISSING_REASON})`, 
       expect(() => parseRedisLocator('redis://host#a{b}')).toThrow(RangeError);
       expect(() => parseRedisLocator('/tmp/dir')).toThrow(TypeError);
       expect(() => new RedisWorkQueue('redis://x#q', { leaseSeconds: 0 })).toThrow(RangeError);
+    });
+
+    it('is what openQueue returns for a redis:// locator', async () => {
+      const queue = await openQueue<string>(server.locator('opened'), { timeout: 5 });
+      expect(queue).toBeInstanceOf(RedisWorkQueue);
+      expect(queue.locator).toBe(server.locator('opened'));
+      await queue.put('x');
+      expect(await queue.stats()).toMatchObject({ pending: 1 });
+      await queue.close();
     });
 
     it('stores its options for later openers', async () => {
