@@ -69,9 +69,11 @@ export function parseRedisLocator(locator: string): RedisLocator {
 }
 
 /**
- * A new ioredis client for `url`. A command already sent when the connection drops is rejected,
- * not re-sent (a re-sent put could add a keyless job twice); commands issued while disconnected
- * wait for the reconnection (ioredis's offline queue) and fail after 20 reconnection attempts.
+ * A new ioredis client for `url`. It reconnects by itself; a command issued while disconnected
+ * waits for the reconnection (ioredis's offline queue, rejected after 20 reconnection attempts),
+ * and a command in flight when the connection dropped is sent again after it (ioredis's default:
+ * with that option off, ioredis 5 leaves such a command's promise pending forever). Every script
+ * is safe to run twice except a keyless put, which may then add its job twice (at-least-once).
  * @throws Error when ioredis is not installed.
  */
 export async function connectRedis(url: string): Promise<RedisLike> {
@@ -86,8 +88,6 @@ export async function connectRedis(url: string): Promise<RedisLike> {
     );
   }
   const client = new Redis(url, {
-    autoResendUnfulfilledCommands: false,
-    lazyConnect: false,
     // Reconnect quickly and keep trying: a restarted server is back within seconds.
     retryStrategy: (times: number) => Math.min(50 * times, 1000),
   });

@@ -128,8 +128,11 @@ const SETTING_NAMES: Record<keyof QueueSettings, string> = {
  * most the last second of changes (an ack lost that way means the job runs again; a put lost that
  * way is gone, so queue with keys and re-queue after a crash). See docs/scale-out.md.
  *
- * Not guaranteed: `putMany` is atomic per 1,000 jobs (one script call each), not as a whole; a
- * call in flight when the connection drops rejects although the server may have applied it.
+ * Not guaranteed: `putMany` is atomic per 1,000 jobs (one script call each), not as a whole. A
+ * call in flight when the connection drops is sent again after the reconnection (ioredis's
+ * default); an ack is idempotent for that, but a keyless put may add its job twice, a take may
+ * leave jobs leased to nobody until their lease runs out, and a fail or release may then reject
+ * with LeaseLostError although it was applied.
  */
 export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   readonly locator: string;

@@ -137,7 +137,8 @@ return out
 
 /**
  * Acks jobs and stores their results. ARGV: quadruples (id, token, result field or '', value).
- * Returns 1 (acked) or 0 (lease lost) per job.
+ * Returns 1 (acked) or 0 (lease lost) per job. Idempotent: a job already done under the same
+ * token counts as acked (its result is not written again).
  */
 const ACK = `
 local now = nowMs()
@@ -157,6 +158,9 @@ for i = 1, #ARGV, 4 do
         redis.call('ZADD', P .. 'results:order', redis.call('INCR', P .. 'results:seq'), field)
       end
     end
+    out[#out + 1] = 1
+  elseif redis.call('ZSCORE', P .. 'done', member(id)) and redis.call('HGET', jobKey(id), 't') == ARGV[i + 1] then
+    -- Done under this very lease (only its holder could ack it): a call re-sent after a reconnection.
     out[#out + 1] = 1
   else
     out[#out + 1] = 0

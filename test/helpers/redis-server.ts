@@ -28,9 +28,14 @@ export function findRedisServer(): string | null {
   return found;
 }
 
-/** Why the Redis tests are skipped, for `describe.skipIf(...)` titles. */
+/** Why the Redis tests are skipped. */
 export const REDIS_MISSING_REASON =
   'redis-server is not installed: run `apt-get install -y redis-server` to run the Redis tests';
+
+/** A describe title: `title`, plus why it is skipped when redis-server is missing. */
+export function redisTitle(title: string): string {
+  return findRedisServer() === null ? `${title} (skipped: ${REDIS_MISSING_REASON})` : title;
+}
 
 /** A free TCP port on 127.0.0.1 (other than 6379). */
 export async function freePort(): Promise<number> {

@@ -9,12 +9,12 @@ import { LeaseLostError } from '../../src/cache/errors.js';
 import { openQueue } from '../../src/collections/open-queue.js';
 import { parseRedisLocator, RedisWorkQueue } from '../../src/redis/index.js';
 import { describeAsyncQueue } from '../collections/async-queue-suite.js';
-import { findRedisServer, REDIS_MISSING_REASON, RedisServer } from '../helpers/redis-server.js';
+import { findRedisServer, RedisServer, redisTitle } from '../helpers/redis-server.js';
 
 let server: RedisServer;
 let names = 0;
 
-describe.skipIf(!findRedisServer())(`RedisWorkQueue (${REDIS_MISSING_REASON})`, () => {
+describe.skipIf(!findRedisServer())(redisTitle('RedisWorkQueue'), () => {
   beforeAll(async () => {
     server = await RedisServer.start({ appendonly: true });
   });
