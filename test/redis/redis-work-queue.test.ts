@@ -3,11 +3,13 @@
  * AsyncWorkQueue behaviour suite, then what is Redis's own: locators, stored settings, the key
  * layout (one hash slot, no TTL), and a server restart under an open queue.
  */
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseLostError } from '../../src/cache/errors.js';
 import { openQueue } from '../../src/collections/open-queue.js';
-import { parseRedisLocator, RedisWorkQueue } from '../../src/redis/index.js';
+import { parseRedisLocator, type RedisLike, RedisWorkQueue } from '../../src/redis/index.js';
+import { scriptText } from '../../src/redis/scripts.js';
 import { describeAsyncQueue } from '../collections/async-queue-suite.js';
 import { findRedisServer, RedisServer, redisTitle } from '../helpers/redis-server.js';
 
@@ -96,6 +98,36 @@ describe.skipIf(!findRedisServer())(redisTitle('RedisWorkQueue'), () => {
       for (const key of keys) expect(await client.pttl(key)).toBe(-1);
       // Payloads are readable from any client when JSON represents them.
       expect(await client.hget('dq:{layout}:job:2', 'p')).toBe('"b"');
+      await client.quit();
+    });
+
+    it('counts an ack sent twice (re-sent after a reconnection) as one ack', async () => {
+      const client = new Redis(server.port, '127.0.0.1');
+      const ackSha = createHash('sha1').update(scriptText('ack')).digest('hex');
+      expect(await client.script('LOAD', scriptText('ack'))).toBe(ackSha);
+      let doubled = 0;
+      // The seam: a client that runs every ack script twice, as a re-sent command would.
+      const twice = new Proxy(client, {
+        get(target, property, receiver) {
+          if (property !== 'evalsha') return Reflect.get(target, property, receiver);
+          return async (sha: string, ...args: (string | number)[]) => {
+            if (sha === ackSha) {
+              doubled++;
+              await target.evalsha(sha, ...(args as [number, ...string[]]));
+            }
+            return target.evalsha(sha, ...(args as [number, ...string[]]));
+          };
+        },
+      }) as unknown as RedisLike;
+      const q = new RedisWorkQueue<string>({ client: twice, name: 'resent' });
+      await q.putMany(['a', 'b']);
+      const [a, b] = await q.takeMany(2);
+      expect(await q.ackMany([{ job: a!, result: 'A' }])).toEqual([]);
+      await b!.ack('B');
+      expect(await q.stats()).toEqual({ pending: 0, leased: 0, done: 2, failed: 0 });
+      expect(await q.results.get(a!.id)).toBe('A');
+      expect(doubled).toBe(2);
+      await q.close();
       await client.quit();
     });
 
