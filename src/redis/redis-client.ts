@@ -73,7 +73,8 @@ export function parseRedisLocator(locator: string): RedisLocator {
  * waits for the reconnection (ioredis's offline queue, rejected after 20 reconnection attempts),
  * and a command in flight when the connection dropped is sent again after it (ioredis's default:
  * with that option off, ioredis 5 leaves such a command's promise pending forever). Every script
- * is safe to run twice except a keyless put, which may then add its job twice (at-least-once).
+ * is safe to run twice except a keyless put, which may then add its job twice, and a take, which
+ * may leave jobs leased to nobody until their lease runs out.
  * @throws Error when ioredis is not installed.
  */
 export async function connectRedis(url: string): Promise<RedisLike> {

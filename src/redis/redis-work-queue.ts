@@ -130,9 +130,8 @@ const SETTING_NAMES: Record<keyof QueueSettings, string> = {
  *
  * Not guaranteed: `putMany` is atomic per 1,000 jobs (one script call each), not as a whole. A
  * call in flight when the connection drops is sent again after the reconnection (ioredis's
- * default); an ack is idempotent for that, but a keyless put may add its job twice, a take may
- * leave jobs leased to nobody until their lease runs out, and a fail or release may then reject
- * with LeaseLostError although it was applied.
+ * default); ack, fail, extend and release are idempotent for that, but a keyless put may add its
+ * job twice, and a take may leave jobs leased to nobody until their lease runs out.
  */
 export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   readonly locator: string;

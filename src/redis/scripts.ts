@@ -15,7 +15,8 @@
  *   done                zset    member -> finished time (ms)
  *   failed              zset    member -> id (id order)
  *   job:ID              hash    p payload, k key, a attempt, t lease token, e error,
- *                               c created (ms), f finished (ms)
+ *                               c created (ms), f finished (ms), s token of the lease that
+ *                               last failed or released it (makes a re-sent call idempotent)
  *   results             hash    field -> value  (field: 's:' + key, or 'n:' + id)
  *   results:order       zset    field -> insertion number (results:seq)
  *   wake                pub/sub channel: "work is ready now"
@@ -171,15 +172,20 @@ return out
 
 /**
  * Records a failure. ARGV: id, token, final ('1': to the failed list), retry delay (ms), error.
- * Returns 1, or 0 when the lease was lost.
+ * Returns 1, or 0 when the lease was lost. Idempotent (see the `s` field).
  */
 const FAIL = `
 local id = ARGV[1]
-if not fenced(id, ARGV[2]) then return 0 end
+local jk = jobKey(id)
+if not fenced(id, ARGV[2]) then
+  -- Settled by this very lease already: a call re-sent after a reconnection.
+  if redis.call('HGET', jk, 's') == ARGV[2] then return 1 end
+  return 0
+end
 local now = nowMs()
 local m = member(id)
-local jk = jobKey(id)
 redis.call('ZREM', P .. 'leased', m)
+redis.call('HSET', jk, 's', ARGV[2])
 if ARGV[3] == '1' then
   redis.call('ZADD', P .. 'failed', tonumber(id), m)
   redis.call('HSET', jk, 'e', ARGV[5], 'f', now)
@@ -212,7 +218,7 @@ return out
 
 /**
  * Gives leased jobs back to pending now, without counting the attempt. ARGV: pairs (id, token).
- * Returns 1 (released) or 0 (lease lost) per job.
+ * Returns 1 (released) or 0 (lease lost) per job. Idempotent (see the `s` field).
  */
 const RELEASE = `
 local now = nowMs()
@@ -225,8 +231,11 @@ for i = 1, #ARGV, 2 do
     redis.call('ZREM', P .. 'leased', m)
     redis.call('ZADD', P .. 'pending', now, m)
     redis.call('HINCRBY', jobKey(id), 'a', -1)
+    redis.call('HSET', jobKey(id), 's', ARGV[i + 1])
     out[#out + 1] = 1
     released = released + 1
+  elseif redis.call('HGET', jobKey(id), 's') == ARGV[i + 1] then
+    out[#out + 1] = 1 -- released by this very lease already (a re-sent call)
   else
     out[#out + 1] = 0
   end

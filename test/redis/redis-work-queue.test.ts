@@ -101,17 +101,21 @@ describe.skipIf(!findRedisServer())(redisTitle('RedisWorkQueue'), () => {
       await client.quit();
     });
 
-    it('counts an ack sent twice (re-sent after a reconnection) as one ack', async () => {
+    it('counts an ack, fail or release sent twice (re-sent after a reconnection) once', async () => {
       const client = new Redis(server.port, '127.0.0.1');
-      const ackSha = createHash('sha1').update(scriptText('ack')).digest('hex');
-      expect(await client.script('LOAD', scriptText('ack'))).toBe(ackSha);
+      const twiceShas = new Set<string>();
+      for (const name of ['ack', 'fail', 'release'] as const) {
+        const sha = createHash('sha1').update(scriptText(name)).digest('hex');
+        expect(await client.script('LOAD', scriptText(name))).toBe(sha);
+        twiceShas.add(sha);
+      }
       let doubled = 0;
-      // The seam: a client that runs every ack script twice, as a re-sent command would.
+      // The seam: a client that runs those scripts twice, as a re-sent command would.
       const twice = new Proxy(client, {
         get(target, property, receiver) {
           if (property !== 'evalsha') return Reflect.get(target, property, receiver);
           return async (sha: string, ...args: (string | number)[]) => {
-            if (sha === ackSha) {
+            if (twiceShas.has(sha)) {
               doubled++;
               await target.evalsha(sha, ...(args as [number, ...string[]]));
             }
@@ -120,13 +124,17 @@ describe.skipIf(!findRedisServer())(redisTitle('RedisWorkQueue'), () => {
         },
       }) as unknown as RedisLike;
       const q = new RedisWorkQueue<string>({ client: twice, name: 'resent' });
-      await q.putMany(['a', 'b']);
-      const [a, b] = await q.takeMany(2);
+      await q.putMany(['a', 'b', 'c', 'd']);
+      const [a, b, c, d] = await q.takeMany(4);
       expect(await q.ackMany([{ job: a!, result: 'A' }])).toEqual([]);
       await b!.ack('B');
-      expect(await q.stats()).toEqual({ pending: 0, leased: 0, done: 2, failed: 0 });
+      expect(await c!.fail(new Error('once'), { retryInSeconds: 60 })).toBe('retrying');
+      await d!.release();
+      expect(doubled).toBe(4);
+      expect(await q.stats()).toEqual({ pending: 2, leased: 0, done: 2, failed: 0 });
       expect(await q.results.get(a!.id)).toBe('A');
-      expect(doubled).toBe(2);
+      const again = (await q.take())!;
+      expect([again.id, again.attempt]).toEqual([d!.id, 1]); // released once: attempt not counted
       await q.close();
       await client.quit();
     });
