@@ -39,6 +39,17 @@ local function fenced(id, token)
   return redis.call('HGET', jobKey(id), 't') == token
 end
 local function wake() redis.call('PUBLISH', P .. 'wake', '1') end
+-- One ZADD / ZREM per 500 members instead of one per member (unpack stays far below Lua's limit).
+local function zaddMany(key, scoreMembers)
+  for i = 1, #scoreMembers, 1000 do
+    redis.call('ZADD', key, unpack(scoreMembers, i, math.min(i + 999, #scoreMembers)))
+  end
+end
+local function zremMany(key, members)
+  for i = 1, #members, 500 do
+    redis.call('ZREM', key, unpack(members, i, math.min(i + 499, #members)))
+  end
+end
 `;
 
 /**
@@ -63,7 +74,7 @@ const PUT = `
 local now = nowMs()
 local delay = tonumber(ARGV[1])
 local ids = {}
-local added = 0
+local added = {}
 for i = 2, #ARGV, 3 do
   local hasKey = ARGV[i] == '1'
   local key = ARGV[i + 1]
@@ -77,12 +88,13 @@ for i = 2, #ARGV, 3 do
       redis.call('HSET', jk, 'k', key)
       redis.call('HSET', P .. 'keys', key, id)
     end
-    redis.call('ZADD', P .. 'pending', now + delay, member(id))
+    added[#added + 1] = now + delay
+    added[#added + 1] = member(id)
     ids[#ids + 1] = id
-    added = added + 1
   end
 end
-if added > 0 and delay == 0 then wake() end
+zaddMany(P .. 'pending', added)
+if #added > 0 and delay == 0 then wake() end
 return ids
 `;
 
@@ -119,20 +131,23 @@ if #ready == 0 then
   if lease[2] and (out[3] < 0 or tonumber(lease[2]) < out[3]) then out[3] = tonumber(lease[2]) end
   return out
 end
+zremMany(P .. 'pending', ready)
+local leases = {}
 for i, m in ipairs(ready) do
   local jk = jobKey(m)
   local token = ARGV[4] .. ':' .. i
-  redis.call('ZREM', P .. 'pending', m)
-  redis.call('ZADD', P .. 'leased', expires, m)
-  local attempt = redis.call('HINCRBY', jk, 'a', 1)
-  redis.call('HSET', jk, 't', token)
-  local fields = redis.call('HMGET', jk, 'p', 'k')
+  local fields = redis.call('HMGET', jk, 'a', 'p', 'k')
+  local attempt = (tonumber(fields[1]) or 0) + 1
+  redis.call('HSET', jk, 'a', attempt, 't', token)
+  leases[#leases + 1] = expires
+  leases[#leases + 1] = m
   out[#out + 1] = tonumber(m)
   out[#out + 1] = attempt
   out[#out + 1] = token
-  out[#out + 1] = fields[1]
   out[#out + 1] = fields[2]
+  out[#out + 1] = fields[3]
 end
+zaddMany(P .. 'leased', leases)
 return out
 `;
 
@@ -144,13 +159,18 @@ return out
 const ACK = `
 local now = nowMs()
 local out = {}
+local acked = {}
+local finished = {}
+local seen = {}
 for i = 1, #ARGV, 4 do
   local id = ARGV[i]
-  if fenced(id, ARGV[i + 1]) then
+  if not seen[id] and fenced(id, ARGV[i + 1]) then
+    seen[id] = true
     local m = member(id)
     local jk = jobKey(id)
-    redis.call('ZREM', P .. 'leased', m)
-    redis.call('ZADD', P .. 'done', now, m)
+    acked[#acked + 1] = m
+    finished[#finished + 1] = now
+    finished[#finished + 1] = m
     redis.call('HDEL', jk, 'p', 'e')
     redis.call('HSET', jk, 'f', now)
     local field = ARGV[i + 2]
@@ -167,6 +187,8 @@ for i = 1, #ARGV, 4 do
     out[#out + 1] = 0
   end
 end
+zremMany(P .. 'leased', acked)
+zaddMany(P .. 'done', finished)
 return out
 `;
 

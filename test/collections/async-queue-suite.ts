@@ -57,7 +57,10 @@ export function describeAsyncQueue(backend: string, newStore: () => SuiteStore):
       expect(await q.takeMany(0)).toEqual([]);
       await first.ack();
       expect(first.settled).toBe(true);
-      expect(await q.ackMany(rest)).toEqual([]);
+      const [second, third] = rest;
+      // The same job twice in one batch is acked once; the repeat is reported lost.
+      expect(await q.ackMany([second!, second!])).toEqual([second]);
+      expect(await q.ackMany([third!])).toEqual([]);
       expect(await q.stats()).toEqual({ pending: 0, leased: 0, done: 3, failed: 0 });
       expect(await q.isDrained()).toBe(true);
     });
