@@ -433,6 +433,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
         await subscriber.subscribe(`${this.#prefix}wake`);
       } catch (error) {
         subscriber.disconnect();
+        this.#subscriber = undefined; // try again at the next wait
         throw error;
       }
       return subscriber;
