@@ -63,6 +63,8 @@ const CHUNK = 1000;
 /** First and longest sleep of `next()` between polls, in seconds (pub/sub wakes it sooner). */
 const POLL_START_SECONDS = 0.01;
 const POLL_CAP_SECONDS = 1;
+/** How long `close()` lets QUIT wait before dropping the connection. */
+const CLOSE_WAIT_MS = 1000;
 /** Results read per page by `keys()` and `entries()`. */
 const RESULT_PAGE = 500;
 
@@ -142,7 +144,9 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   #settings: QueueSettings;
   #client: RedisLike | undefined;
   #scripts: ScriptRunner | undefined;
-  #ready: Promise<void>;
+  readonly #connect: () => Promise<RedisLike>;
+  #connecting: Promise<RedisLike> | undefined;
+  #opening: Promise<void> | undefined;
   #subscriber: Promise<RedisLike> | undefined;
   readonly #waiters = new Set<() => void>();
   #closed = false;
@@ -152,7 +156,9 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
    * Opens (creating on first use) the queue named by `locator`, `redis://[user:password@]host
    * [:port][/db]#name` (`rediss://` for TLS), on a new ioredis connection; or the queue `name` on
    * your `client`. Options given are stored in Redis, so later openers inherit them. The
-   * connection is made in the background: the first call waits for it (and rejects if it fails).
+   * connection is made in the background: the first call waits for it. When Redis cannot be
+   * reached, calls reject (after ioredis's reconnection attempts, about 10 s) and later calls try
+   * again: a queue object outlives an outage.
    * @throws TypeError / RangeError for a bad locator, name or option.
    */
   constructor(locator: string | RedisQueueTarget, options: RedisWorkQueueOptions = {}) {
@@ -177,9 +183,9 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
       connect = async () => client;
     }
     this.#prefix = `dq:{${this.name}}:`;
-    this.#ready = this.#open(connect);
-    // Reported by the first call that awaits it.
-    this.#ready.catch(() => {});
+    this.#connect = connect;
+    // Start connecting now; a failure is reported by the first call (and retried by the next).
+    this.#ready().catch(() => {});
     this.results = this.#resultsView();
   }
 
@@ -190,7 +196,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
 
   /** The options in force (given, else stored in Redis, else the defaults), once opened. */
   async settings(): Promise<Readonly<QueueSettings>> {
-    await this.#ready;
+    await this.#ready();
     return Object.freeze({ ...this.#settings });
   }
 
@@ -199,9 +205,23 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     return this.#closed;
   }
 
-  async #open(connect: () => Promise<RedisLike>): Promise<void> {
-    this.#client = await connect();
-    this.#scripts = new ScriptRunner(this.#client, this.#prefix);
+  /** Connected and the settings read; a failed attempt is forgotten, so the next call retries. */
+  #ready(): Promise<void> {
+    this.#opening ??= this.#open().catch((error: unknown) => {
+      this.#opening = undefined;
+      throw error;
+    });
+    return this.#opening;
+  }
+
+  async #open(): Promise<void> {
+    // The client is made once (ioredis reconnects by itself); only the settings read is retried.
+    this.#connecting ??= this.#connect().catch((error: unknown) => {
+      this.#connecting = undefined;
+      throw error;
+    });
+    this.#client = await this.#connecting;
+    this.#scripts ??= new ScriptRunner(this.#client, this.#prefix);
     const args: (string | number)[] = [REDIS_SCHEMA_VERSION];
     for (const [name, value] of Object.entries(this.#given))
       args.push(SETTING_NAMES[name as keyof QueueSettings], value);
@@ -217,7 +237,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
 
   async #run(name: ScriptName, args: (string | number)[]): Promise<unknown> {
     if (this.#closed) throw new Error(`the work queue ${this.locator} is closed`);
-    await this.#ready;
+    await this.#ready();
     return this.#scripts!.run(scriptText(name), args);
   }
 
@@ -311,7 +331,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
         ? undefined
         : checkSeconds('leaseSeconds', options.leaseSeconds);
     if (this.#closed) throw new Error(`the work queue ${this.locator} is closed`);
-    await this.#ready;
+    await this.#ready();
     if (max === 0) return { jobs: [], nowMs: 0, nextMs: -1 };
     const nonce = randomBytes(8).toString('hex');
     const out = (await this.#run('take', [
@@ -423,7 +443,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   /** One subscriber connection per queue object, on `dq:{name}:wake`. */
   #subscribe(): Promise<RedisLike> {
     this.#subscriber ??= (async () => {
-      await this.#ready;
+      await this.#ready();
       const subscriber = this.#client!.duplicate();
       subscriber.on('error', () => {});
       subscriber.on('message', () => {
@@ -485,7 +505,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
         ? undefined
         : checkSeconds('retryInSeconds', options.retryInSeconds, { allowZero: true });
     if (lease.settled) throw await this.#leaseLost(job, 'fail');
-    await this.#ready;
+    await this.#ready();
     const final = job.attempt >= this.#settings.maxAttempts;
     const delay = final ? 0 : (retryIn ?? this.backoffSeconds(job.attempt));
     const changed = await this.#run('fail', [
@@ -513,7 +533,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     if (seconds !== undefined) checkSeconds('seconds', seconds);
     const { live, lost, args } = this.#fenceArgs(jobs);
     if (live.length === 0) return lost;
-    await this.#ready;
+    await this.#ready();
     const length = seconds ?? this.#settings.leaseSeconds;
     const out = (await this.#run('extend', [Math.round(length * 1000), ...args])) as number[];
     const expires = out[0]! / 1000;
@@ -666,12 +686,16 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
       const connection = await subscriber.catch(() => undefined);
       connection?.disconnect();
     }
-    try {
-      await this.#ready;
-    } catch {
-      return;
-    }
-    if (this.#ownsClient) await this.#client!.quit().catch(() => this.#client!.disconnect());
+    const client = await this.#connecting?.catch(() => undefined);
+    if (!this.#ownsClient || client === undefined) return;
+    // QUIT waits for the replies still due; a server that is down would make it wait long.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), CLOSE_WAIT_MS);
+    });
+    const quitted = await Promise.race([client.quit().catch(() => 'late' as const), late]);
+    clearTimeout(timer);
+    if (quitted === 'late') client.disconnect();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -139,6 +139,22 @@ describe.skipIf(!findRedisServer())(redisTitle('RedisWorkQueue'), () => {
       await client.quit();
     });
 
+    it('opens while the server is still down, and works once it is up', async () => {
+      const later = await RedisServer.start();
+      await later.kill();
+      try {
+        const q = new RedisWorkQueue<string>(later.locator('later'));
+        const put = q.put('waited');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await later.start();
+        expect(await put).toBe(1);
+        expect((await q.take())!.payload).toBe('waited');
+        await q.close();
+      } finally {
+        await later.stop();
+      }
+    });
+
     it('reconnects after the server restarts: nothing acked or put is lost, a stale lease is still fenced', async () => {
       const own = await RedisServer.start({ appendonly: true });
       try {
