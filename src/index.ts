@@ -43,6 +43,7 @@ export {
   type AsyncWorkQueue,
   type FailedListOptions,
   type PurgeDoneOptions,
+  type QueueSettings,
   type ResultKey,
 } from './collections/async-work-queue.js';
 export { Deque, type DequeOptions } from './collections/deque.js';

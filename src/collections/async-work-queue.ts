@@ -14,6 +14,7 @@
  * This file holds types and the small AsyncJob class only: it must not know about any backend.
  */
 import type { FailOptions, FailOutcome } from './work-queue-job.js';
+import type { QueueSettings } from './work-queue-schema.js';
 import type {
   FailedJob,
   NextOptions,
@@ -24,6 +25,7 @@ import type {
 } from './work-queue-types.js';
 
 export type { FailOptions, FailOutcome } from './work-queue-job.js';
+export type { QueueSettings } from './work-queue-schema.js';
 export type {
   FailedJob,
   NextOptions,
@@ -170,7 +172,15 @@ export interface AsyncWorkQueue<T = unknown> extends AsyncDisposable {
   /** Results of acked jobs, under the job's key when it has one, else under its id. */
   readonly results: AsyncResults;
 
-  /** The default wait before retrying after attempt `attempt` failed, in seconds. */
+  /**
+   * The options in force: given to this opener, else stored with the queue, else the defaults
+   * (`leaseSeconds` 30, `maxAttempts` 3, `backoffSeconds` 1).
+   */
+  settings(): Promise<Readonly<QueueSettings>>;
+  /**
+   * The default wait before retrying after attempt `attempt` failed, in seconds. (On Redis, until
+   * the first call has read the stored settings, it uses the options given and the defaults.)
+   */
   backoffSeconds(attempt: number): number;
   /**
    * Releases this object's connections. Jobs still leased stay leased until their lease runs

@@ -24,6 +24,7 @@ import {
 import type { Index } from './index.js';
 import type { Job, WorkQueue } from './work-queue.js';
 import type { FailOptions, FailOutcome } from './work-queue-job.js';
+import type { QueueSettings } from './work-queue-schema.js';
 import type {
   FailedJob,
   NextOptions,
@@ -183,6 +184,10 @@ export class SimpleAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   get results(): AsyncResults {
     this.#results ??= indexResults(() => this.#queue.results);
     return this.#results;
+  }
+
+  async settings(): Promise<Readonly<QueueSettings>> {
+    return this.#queue.settings;
   }
 
   backoffSeconds(attempt: number): number {

@@ -357,6 +357,23 @@ export function describeAsyncQueue(backend: string, newStore: () => SuiteStore):
   });
 
   describe(`${backend}: validation and lifecycle`, () => {
+    it('stores its options for later openers', async () => {
+      const openOn = store();
+      const first = await openOn({ leaseSeconds: 7, maxAttempts: 5 });
+      expect(await first.settings()).toEqual({
+        leaseSeconds: 7,
+        maxAttempts: 5,
+        backoffSeconds: 1,
+      });
+      const second = await openOn();
+      expect(await second.settings()).toEqual({
+        leaseSeconds: 7,
+        maxAttempts: 5,
+        backoffSeconds: 1,
+      });
+      expect(second.backoffSeconds(2)).toBe(2);
+    });
+
     it('validates arguments with TypeError / RangeError', async () => {
       const q = await queue();
       await expect(q.takeMany(-1)).rejects.toThrow(RangeError);

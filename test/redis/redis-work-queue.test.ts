@@ -51,24 +51,6 @@ describe.skipIf(!findRedisServer())(redisTitle('RedisWorkQueue'), () => {
       await queue.close();
     });
 
-    it('stores its options for later openers', async () => {
-      const locator = server.locator('settings');
-      const first = new RedisWorkQueue(locator, { leaseSeconds: 7, maxAttempts: 5 });
-      expect(await first.settings()).toEqual({
-        leaseSeconds: 7,
-        maxAttempts: 5,
-        backoffSeconds: 1,
-      });
-      const second = new RedisWorkQueue(locator);
-      expect(await second.settings()).toEqual({
-        leaseSeconds: 7,
-        maxAttempts: 5,
-        backoffSeconds: 1,
-      });
-      await first.close();
-      await second.close();
-    });
-
     it('keeps every key in one hash slot, none with a TTL, and works on a client you own', async () => {
       const client = new Redis(server.port, '127.0.0.1');
       const q = new RedisWorkQueue<string>({ client, name: 'layout' });
