@@ -36,6 +36,11 @@ export function checkQueueName(name: unknown): string {
   return name;
 }
 
+/** The locator without its password, for messages. */
+export function redacted(locator: string): string {
+  return locator.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+}
+
 /** Whether `locator` names a Redis queue (`redis://` or `rediss://`). */
 export function isRedisLocator(locator: string): boolean {
   return /^rediss?:\/\//i.test(locator);
@@ -47,23 +52,25 @@ export function isRedisLocator(locator: string): boolean {
  */
 export function parseRedisLocator(locator: string): RedisLocator {
   if (typeof locator !== 'string' || !isRedisLocator(locator))
-    throw new TypeError(`expected a redis:// or rediss:// locator, got ${String(locator)}`);
+    throw new TypeError(
+      `expected a redis:// or rediss:// locator, got ${redacted(String(locator))}`,
+    );
   const hash = locator.indexOf('#');
   if (hash < 0 || hash === locator.length - 1)
     throw new TypeError(
-      `a Redis queue locator names its queue after '#': redis://host:6379/0#jobs, got ${locator}`,
+      `a Redis queue locator names its queue after '#': redis://host:6379/0#jobs, got ${redacted(locator)}`,
     );
   let name: string;
   try {
     name = decodeURIComponent(locator.slice(hash + 1));
   } catch {
-    throw new TypeError(`the queue name in ${locator} is not valid percent-encoding`);
+    throw new TypeError(`the queue name in ${redacted(locator)} is not valid percent-encoding`);
   }
   const url = locator.slice(0, hash);
   try {
     new URL(url);
   } catch (error) {
-    throw new TypeError(`not a valid Redis URL: ${url}`, { cause: error });
+    throw new TypeError(`not a valid Redis URL: ${redacted(url)}`, { cause: error });
   }
   return { url, name: checkQueueName(name) };
 }

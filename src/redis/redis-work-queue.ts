@@ -51,6 +51,7 @@ import {
   connectRedis,
   parseRedisLocator,
   type RedisLike,
+  redacted,
   ScriptRunner,
 } from './redis-client.js';
 import { type ScriptName, scriptText } from './scripts.js';
@@ -236,7 +237,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   }
 
   async #run(name: ScriptName, args: (string | number)[]): Promise<unknown> {
-    if (this.#closed) throw new Error(`the work queue ${this.locator} is closed`);
+    if (this.#closed) throw new Error(`the work queue ${redacted(this.locator)} is closed`);
     await this.#ready();
     return this.#scripts!.run(scriptText(name), args);
   }
@@ -330,7 +331,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
       options.leaseSeconds === undefined
         ? undefined
         : checkSeconds('leaseSeconds', options.leaseSeconds);
-    if (this.#closed) throw new Error(`the work queue ${this.locator} is closed`);
+    if (this.#closed) throw new Error(`the work queue ${redacted(this.locator)} is closed`);
     await this.#ready();
     if (max === 0) return { jobs: [], nowMs: 0, nextMs: -1 };
     const nonce = randomBytes(8).toString('hex');

@@ -387,7 +387,11 @@ export const SCRIPTS = {
 
 export type ScriptName = keyof typeof SCRIPTS;
 
-/** The full text of a script (prelude included). */
+const FULL_TEXTS = Object.fromEntries(
+  Object.entries(SCRIPTS).map(([name, body]) => [name, PRELUDE + body]),
+) as Record<ScriptName, string>;
+
+/** The full text of a script (prelude included); the same string object at every call. */
 export function scriptText(name: ScriptName): string {
-  return PRELUDE + SCRIPTS[name];
+  return FULL_TEXTS[name];
 }

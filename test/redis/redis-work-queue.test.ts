@@ -37,6 +37,7 @@ describe.skipIf(!findRedisServer())(redisTitle('RedisWorkQueue'), () => {
       });
       expect(parseRedisLocator('rediss://host#a%20b').name).toBe('a b');
       expect(() => parseRedisLocator('redis://host:6379/0')).toThrow(/after '#'/);
+      expect(() => parseRedisLocator('redis://user:s3cret@host/0')).toThrow(/user:\*\*\*@host/);
       expect(() => parseRedisLocator('redis://host#a{b}')).toThrow(RangeError);
       expect(() => parseRedisLocator('/tmp/dir')).toThrow(TypeError);
       expect(() => new RedisWorkQueue('redis://x#q', { leaseSeconds: 0 })).toThrow(RangeError);
