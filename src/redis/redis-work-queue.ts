@@ -79,6 +79,14 @@ export interface RedisQueueTarget {
   readonly name: string;
 }
 
+/** What one take script call returns: the jobs, the server time, and when work may be ready. */
+interface Taken<T> {
+  readonly jobs: AsyncJob<T>[];
+  readonly nowMs: number;
+  /** The earliest ready time or lease expiry (server ms) when nothing was taken; -1 for none. */
+  readonly nextMs: number;
+}
+
 const V8_PREFIX = 'v8:';
 
 /** A payload or result as a Redis string (see the file header). */
@@ -322,10 +330,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   }
 
   /** One take script call: the jobs, and when something may next be ready (server ms, -1: never). */
-  async #take(
-    max: number,
-    options: TakeOptions,
-  ): Promise<{ jobs: AsyncJob<T>[]; nowMs: number; nextMs: number }> {
+  async #take(max: number, options: TakeOptions): Promise<Taken<T>> {
     checkInteger('max', max, 0);
     const leaseSeconds =
       options.leaseSeconds === undefined
@@ -380,7 +385,14 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
       if (signal?.aborted) throw abortError(signal);
       // Listen before looking, so that a put between the look and the sleep still wakes us.
       const woken = this.#wakeSignal();
-      const { jobs, nowMs, nextMs } = await this.#take(1, options);
+      let taken: Taken<T>;
+      try {
+        taken = await this.#take(1, options);
+      } catch (error) {
+        woken.cancel();
+        throw error;
+      }
+      const { jobs, nowMs, nextMs } = taken;
       if (jobs[0] !== undefined) {
         woken.cancel();
         return jobs[0];
