@@ -7,9 +7,8 @@
  * coordinator, no stalled-job timer), the server's clock for every time, and wake-ups by pub/sub
  * plus bounded polling (no blocking command to be cut by a failover).
  *
- * Payloads and results use the SQLite queue's codec (work-queue-codec.ts): JSON text when JSON
- * represents the value exactly (readable from redis-cli and any language), else v8's structured
- * clone, stored as `v8:` + base64. This file must not know about the runner or the CLI.
+ * Payloads and results are encoded by redis-codec.ts; the results map is redis-results.ts.
+ * This file must not know about the runner or the CLI.
  */
 import { randomBytes } from 'node:crypto';
 import { LeaseLostError } from '../cache/errors.js';
@@ -25,9 +24,7 @@ import {
   type FailedListOptions,
   leaseOf,
   type PurgeDoneOptions,
-  type ResultKey,
 } from '../collections/async-work-queue.js';
-import { decodePayload, encodePayload } from '../collections/work-queue-codec.js';
 import type { FailOptions, FailOutcome } from '../collections/work-queue-job.js';
 import {
   checkInteger,
@@ -54,6 +51,8 @@ import {
   redacted,
   ScriptRunner,
 } from './redis-client.js';
+import { decodeValue, encodeValue, resultField } from './redis-codec.js';
+import { redisResults } from './redis-results.js';
 import { type ScriptName, scriptText } from './scripts.js';
 
 /** Version of the key layout (scripts.ts); a newer one in Redis is refused rather than misread. */
@@ -66,8 +65,6 @@ const POLL_START_SECONDS = 0.01;
 const POLL_CAP_SECONDS = 1;
 /** How long `close()` lets QUIT wait before dropping the connection. */
 const CLOSE_WAIT_MS = 1000;
-/** Results read per page by `keys()` and `entries()`. */
-const RESULT_PAGE = 500;
 
 /** Options of `new RedisWorkQueue(locator, options)`: the WorkQueue's, stored in Redis. */
 export type RedisWorkQueueOptions = Omit<WorkQueueOptions, 'timeout'>;
@@ -85,32 +82,6 @@ interface Taken<T> {
   readonly nowMs: number;
   /** The earliest ready time or lease expiry (server ms) when nothing was taken; -1 for none. */
   readonly nextMs: number;
-}
-
-const V8_PREFIX = 'v8:';
-
-/** A payload or result as a Redis string (see the file header). */
-function encodeValue(value: unknown): string {
-  const stored = encodePayload(value);
-  return typeof stored === 'string' ? stored : V8_PREFIX + stored.toString('base64');
-}
-
-function decodeValue(stored: unknown): unknown {
-  if (typeof stored !== 'string') return stored ?? null;
-  if (stored.startsWith(V8_PREFIX))
-    return decodePayload(Buffer.from(stored.slice(V8_PREFIX.length), 'base64'));
-  return decodePayload(stored);
-}
-
-/** The hash field of a result key (string keys and numeric ids must not collide). */
-function resultField(key: ResultKey): string {
-  if (typeof key === 'string') return `s:${key}`;
-  if (typeof key === 'number' && Number.isSafeInteger(key)) return `n:${key}`;
-  throw new TypeError(`a result key must be a string or a safe integer, got ${String(key)}`);
-}
-
-function resultKey(field: string): ResultKey {
-  return field.startsWith('n:') ? Number(field.slice(2)) : field.slice(2);
 }
 
 function checkKey(key: unknown): string | undefined {
@@ -195,7 +166,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     this.#connect = connect;
     // Start connecting now; a failure is reported by the first call (and retried by the next).
     this.#ready().catch(() => {});
-    this.results = this.#resultsView();
+    this.results = redisResults((name, args) => this.#run(name, args));
   }
 
   /** The prefix of every key of this queue (`dq:{name}:`). */
@@ -645,44 +616,6 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
       total += removed;
       if (removed < CHUNK) return total;
     }
-  }
-
-  #resultsView(): AsyncResults {
-    const run = (name: ScriptName, args: (string | number)[]) => this.#run(name, args);
-    async function* page(withValues: boolean): AsyncGenerator<[ResultKey, unknown]> {
-      let after = '0';
-      for (;;) {
-        const out = (await run('resultPage', [after, RESULT_PAGE, withValues ? '1' : '0'])) as (
-          | string
-          | null
-        )[];
-        const step = withValues ? 3 : 2;
-        for (let i = 0; i < out.length; i += step) {
-          after = out[i + 1]!;
-          // A value deleted between the page and its read is skipped.
-          if (withValues && out[i + 2] === null) continue;
-          yield [resultKey(out[i]!), withValues ? decodeValue(out[i + 2]) : undefined];
-        }
-        if (out.length < RESULT_PAGE * step) return;
-      }
-    }
-    return {
-      get: async (key) => {
-        const stored = await run('resultRead', ['get', resultField(key)]);
-        return stored === null ? undefined : decodeValue(stored);
-      },
-      has: async (key) => (await run('resultRead', ['has', resultField(key)])) === 1,
-      set: async (key, value) => {
-        const field = resultField(key);
-        await run('resultSet', [field, encodeValue(value)]);
-      },
-      delete: async (key) => (await run('resultDelete', [resultField(key)])) === 1,
-      size: async () => (await run('resultRead', ['size'])) as number,
-      keys: async function* () {
-        for await (const [key] of page(false)) yield key;
-      },
-      entries: () => page(true),
-    };
   }
 
   /**
