@@ -38,6 +38,16 @@ export type {
   SqliteOptions,
   Tag,
 } from './cache/types.js';
+export {
+  type AsyncAckItem,
+  AsyncJob,
+  type AsyncResults,
+  type AsyncWorkQueue,
+  type FailedListOptions,
+  type PurgeDoneOptions,
+  type QueueSettings,
+  type ResultKey,
+} from './collections/async-work-queue.js';
 export { type AsyncDeque, Deque, type DequeOptions, type PopOptions } from './collections/deque.js';
 export {
   type AsyncFanoutCache,
@@ -50,6 +60,7 @@ export {
   type IndexMemoizeOptions,
   type IndexQueueOptions,
 } from './collections/index.js';
+export { isRedisQueueLocator, type OpenQueueOptions, openQueue } from './collections/open-queue.js';
 export {
   type AckItem,
   type FailedJob,

@@ -23,9 +23,9 @@ import { LeaseLostError } from '../cache/errors.js';
 import { DBNAME, openDatabase } from '../cache/schema.js';
 import { Transactor } from '../cache/transaction.js';
 import type { Key } from '../cache/types.js';
-import { abortError, Backoff, retryDelay, sleep, wakeAll } from '../cache/waiting.js';
+import { abortError, Backoff, sleep, wakeAll } from '../cache/waiting.js';
 import { Index } from './index.js';
-import { decodePayload, encodePayload } from './work-queue-codec.js';
+import { backoffFor, decodePayload, encodePayload, errorText } from './work-queue-codec.js';
 import {
   type AckItem,
   type FailOptions,
@@ -72,25 +72,8 @@ export type {
 const POLL_FIRST_MS = 2;
 const POLL_MAX_MS = 50;
 
-const MAX_ERROR_LENGTH = 8000;
-const MAX_BACKOFF_SECONDS = 3600;
-
 function nowSeconds(): number {
   return Date.now() / 1000;
-}
-
-function errorText(error: unknown): string {
-  let text: string;
-  if (error instanceof Error) text = error.stack ?? `${error.name}: ${error.message}`;
-  else if (typeof error === 'string') text = error;
-  else {
-    try {
-      text = JSON.stringify(error) ?? String(error);
-    } catch {
-      text = String(error);
-    }
-  }
-  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
 }
 
 function checkKey(key: unknown): string | null {
@@ -394,7 +377,7 @@ export class WorkQueue<T = unknown> implements Disposable {
 
   /** The default wait before retrying after attempt `attempt` failed, in seconds. */
   backoffSeconds(attempt: number): number {
-    return retryDelay(this.#settings.backoffSeconds, attempt, MAX_BACKOFF_SECONDS);
+    return backoffFor(this.#settings.backoffSeconds, attempt);
   }
 
   /** `job.extend(seconds)`. */
