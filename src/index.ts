@@ -4,7 +4,14 @@
  * adapter (`node-diskcache/keyv`). Importing this file loads neither.
  */
 export { Cache } from './cache/cache.js';
-export { type DbValue, Disk, ForeignKey, JSONDisk, type StoredValue } from './cache/disk.js';
+export {
+  type DbValue,
+  Disk,
+  ForeignKey,
+  JSONDisk,
+  PickleDisk,
+  type StoredValue,
+} from './cache/disk.js';
 export {
   AbortError,
   DatabaseError,

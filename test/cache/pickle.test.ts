@@ -100,7 +100,7 @@ describe('pickle codec', () => {
     const read = loadPickle(dumpPickle(hostile)) as Record<string, unknown>;
     expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
     expect(Object.keys(read)).toEqual(['__proto__', 'constructor']);
-    expect(read.__proto__).toEqual({ polluted: true });
+    expect(Object.getOwnPropertyDescriptor(read, '__proto__')?.value).toEqual({ polluted: true });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
