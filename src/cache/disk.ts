@@ -254,6 +254,9 @@ export class ForeignKey {
   constructor(readonly bytes: Buffer) {}
   /** The key's value, read by the safe pickle reader; `UnsupportedValueError` when it is not plain data. */
   decode(): unknown {
+    if (this.bytes.subarray(0, STRUCTURED_MAGIC.length).equals(STRUCTURED_MAGIC)) {
+      return decodeStructuredKey(this.bytes);
+    }
     return loadPickle(this.bytes);
   }
   toString(): string {
@@ -306,12 +309,15 @@ export class PickleDisk extends Disk {
     }
   }
 
-  /** Pickled keys come back decoded when that value re-encodes to the same bytes, else as ForeignKey. */
+  /**
+   * Pickled keys come back decoded when that value re-encodes to the same bytes; otherwise (and for
+   * structured keys the default Disk wrote) as a ForeignKey, which still addresses the entry.
+   */
   override get(dbKey: DbValue, raw: number | bigint): unknown {
-    const key = super.get(dbKey, raw);
-    if (!(key instanceof ForeignKey)) return key;
+    if (raw) return super.get(dbKey, raw);
+    const key = new ForeignKey(dbKey as Buffer);
     try {
-      const value = loadPickle(key.bytes);
+      const value = key.decode();
       const [again] = this.put(value);
       return Buffer.isBuffer(again) && again.equals(key.bytes) ? value : key;
     } catch {
