@@ -206,7 +206,7 @@ describe.skipIf(!findPython())(`PickleDisk and Python (${PYTHON_MISSING_REASON})
     const dir = tempDir('pickledisk-fanout');
     const fanout = new FanoutCache(dir, { shards: 4, disk: PickleDisk });
     const keys: unknown[] = [['job', 1], ['job', 2], ['job', 3], null, true, [['x'], 2n ** 70n]];
-    keys.forEach((key, i) => fanout.set(key, { i }));
+    for (const [i, key] of keys.entries()) fanout.set(key, { i });
     const seen = py<unknown[]>(
       `
       cache = diskcache.FanoutCache(ARGS[0], shards=4)
