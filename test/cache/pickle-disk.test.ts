@@ -3,8 +3,10 @@
  * that Python's diskcache reads and looks up (Cache, FanoutCache shards, Deque, Index), and Node —
  * with the default Disk and with PickleDisk — reads what Python pickled, never running its code.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   Cache,
@@ -18,6 +20,27 @@ import {
 import { py, sqlRows } from '../fixtures/python-compat.js';
 import { findPython, PYTHON_MISSING_REASON } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
+
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures');
+
+/** Runs a command to its end; resolves with its stdout, rejects on a non-zero exit. */
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`${command} exited ${code}: ${stderr}`)),
+    );
+  });
+}
 
 describe('PickleDisk without Python', () => {
   it('stores natively what diskcache stores natively, and pickles the rest', () => {
@@ -272,4 +295,68 @@ describe.skipIf(!findPython())(`PickleDisk and Python (${PYTHON_MISSING_REASON})
     dequeCache.close();
     indexCache.close();
   });
+
+  it("2 Python and 2 Node processes drain one Deque of both languages' dicts: each item once", async () => {
+    const dir = tempDir('pickledisk-drain');
+    const gate = path.join(tempDir('pickledisk-gate'), 'go');
+    const count = 300;
+    py(
+      `
+      deque = diskcache.Deque(directory=ARGS[0])
+      deque.extend([{'id': 'py-%d' % i, 'payload': [i, None, (i, 'x')]} for i in range(int(ARGS[1]))])
+      out(None)
+      `,
+      dir,
+      String(count),
+    );
+    const cache = new Cache(dir, { disk: PickleDisk, evictionPolicy: 'none' });
+    const deque = Deque.fromCache(cache);
+    for (let i = 0; i < count; i++) deque.append({ id: `node-${i}`, payload: [i, null, [i, 'x']] });
+    cache.close();
+    const pythonDrain = `
+import json, os, sys, time
+import diskcache
+directory, gate, name = sys.argv[1:]
+deque = diskcache.Deque(directory=directory)
+open(gate + '.ready-' + name, 'w').close()
+while not os.path.exists(gate):
+    time.sleep(0.002)
+ids = []
+while True:
+    try:
+        ids.append(deque.popleft()['id'])
+    except IndexError:
+        break
+sys.stdout.write(json.dumps(ids))
+`;
+    const python = findPython()!;
+    const children = [
+      run(python, ['-c', pythonDrain, dir, gate, 'py1']),
+      run(python, ['-c', pythonDrain, dir, gate, 'py2']),
+      ...['node1', 'node2'].map((name) =>
+        run(process.execPath, [
+          '--import',
+          'tsx',
+          path.join(FIXTURES, 'pickle-deque-drain.ts'),
+          dir,
+          gate,
+          name,
+        ]),
+      ),
+    ];
+    const names = ['py1', 'py2', 'node1', 'node2'];
+    const deadline = Date.now() + 60_000;
+    while (!names.every((name) => fs.existsSync(`${gate}.ready-${name}`))) {
+      if (Date.now() > deadline) throw new Error('the drain children did not start');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    fs.writeFileSync(gate, '');
+    const drained = (await Promise.all(children)).map((stdout) => JSON.parse(stdout) as string[]);
+    const all = drained.flat();
+    expect(all).toHaveLength(2 * count);
+    expect(new Set(all).size).toBe(2 * count);
+    console.log(
+      `cross-language drain: ${drained.map((ids, i) => `${names[i]} ${ids.length}`).join(', ')}`,
+    );
+  }, 120_000);
 });
