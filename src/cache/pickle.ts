@@ -59,76 +59,90 @@ export function loadPickle(input: Uint8Array): unknown {
   const data = Buffer.isBuffer(input)
     ? input
     : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  const end = data.length;
-  let pos = 0;
-  const stack: unknown[] = [];
-  const marks: number[] = [];
-  let floor = 0; // the stack index of the innermost open MARK: nothing below it may be popped
-  const memo = new Map<number, unknown>();
-  let replaced: Map<object, Map<unknown, unknown>> | undefined;
+  return new PickleReader(data).read();
+}
 
-  const need = (count: number, at: number): void => {
-    if (count > end - pos) throw corrupt(`truncated (${count} bytes needed)`, at);
-  };
-  const pop = (at: number): unknown => {
-    if (stack.length <= floor) throw corrupt('stack underflow', at);
-    return stack.pop();
-  };
-  const top = (at: number): unknown => {
-    if (stack.length <= floor) throw corrupt('stack underflow', at);
-    return stack[stack.length - 1];
-  };
-  const popMark = (at: number): unknown[] => {
-    const mark = marks.pop();
+/** The state of one read. Methods, not closures: nothing is allocated per call but the values. */
+class PickleReader {
+  readonly data: Buffer;
+  readonly end: number;
+  pos = 0;
+  readonly stack: unknown[] = [];
+  readonly marks: number[] = [];
+  /** The stack index of the innermost open MARK: nothing below it may be popped. */
+  floor = 0;
+  readonly memo = new Map<number, unknown>();
+  /** Dicts that became Maps (a non-str key arrived), swapped everywhere at STOP. */
+  replaced: Map<object, Map<unknown, unknown>> | undefined;
+
+  constructor(data: Buffer) {
+    this.data = data;
+    this.end = data.length;
+  }
+
+  need(count: number, at: number): void {
+    if (count > this.end - this.pos) throw corrupt(`truncated (${count} bytes needed)`, at);
+  }
+  pop(at: number): unknown {
+    if (this.stack.length <= this.floor) throw corrupt('stack underflow', at);
+    return this.stack.pop();
+  }
+  top(at: number): unknown {
+    if (this.stack.length <= this.floor) throw corrupt('stack underflow', at);
+    return this.stack[this.stack.length - 1];
+  }
+  popMark(at: number): unknown[] {
+    const mark = this.marks.pop();
     if (mark === undefined) throw corrupt('no MARK to pop to', at);
-    floor = marks.length === 0 ? 0 : marks[marks.length - 1]!;
-    return stack.splice(mark);
-  };
-  const line = (at: number): string => {
-    const newline = data.indexOf(0x0a, pos);
+    this.floor = this.marks.length === 0 ? 0 : this.marks[this.marks.length - 1]!;
+    return this.stack.splice(mark);
+  }
+  line(at: number): string {
+    const newline = this.data.indexOf(0x0a, this.pos);
     if (newline < 0) throw corrupt('truncated (no end of line)', at);
-    const text = data.toString('latin1', pos, newline);
-    pos = newline + 1;
+    const text = this.data.toString('latin1', this.pos, newline);
+    this.pos = newline + 1;
     return text;
-  };
-  const length8 = (at: number): number => {
-    need(8, at);
-    const low = data.readUInt32LE(pos);
-    const high = data.readUInt32LE(pos + 4);
-    pos += 8;
+  }
+  length8(at: number): number {
+    this.need(8, at);
+    const low = this.data.readUInt32LE(this.pos);
+    const high = this.data.readUInt32LE(this.pos + 4);
+    this.pos += 8;
     if (high !== 0) throw corrupt('length beyond the pickle', at);
     return low;
-  };
-  const bytesOf = (count: number, at: number): Buffer => {
-    need(count, at);
-    const copy = Buffer.from(data.subarray(pos, pos + count));
-    pos += count;
+  }
+  bytesOf(count: number, at: number): Buffer {
+    this.need(count, at);
+    const copy = Buffer.from(this.data.subarray(this.pos, this.pos + count));
+    this.pos += count;
     return copy;
-  };
-  const textOf = (count: number, at: number): string => {
-    need(count, at);
-    const text = decodeUtf8(data, pos, pos + count, at);
-    pos += count;
+  }
+  textOf(count: number, at: number): string {
+    this.need(count, at);
+    const text = decodeUtf8(this.data, this.pos, this.pos + count, at);
+    this.pos += count;
     return text;
-  };
-  const asciiOf = (count: number, at: number): string => {
-    need(count, at);
-    for (let i = pos; i < pos + count; i++) {
-      if (data[i]! >= 0x80) throw corrupt('a Python 2 str with non-ASCII bytes', at);
+  }
+  asciiOf(count: number, at: number): string {
+    this.need(count, at);
+    for (let i = this.pos; i < this.pos + count; i++) {
+      if (this.data[i]! >= 0x80) throw corrupt('a Python 2 str with non-ASCII bytes', at);
     }
-    const text = data.toString('latin1', pos, pos + count);
-    pos += count;
+    const text = this.data.toString('latin1', this.pos, this.pos + count);
+    this.pos += count;
     return text;
-  };
-  const memoGet = (index: number, at: number): unknown => {
-    if (!memo.has(index)) throw corrupt(`memo ${index} was never stored`, at);
-    return memo.get(index);
-  };
-  const resolve = (target: unknown): unknown =>
-    replaced !== undefined && typeof target === 'object' && target !== null
-      ? (replaced.get(target) ?? target)
+  }
+  memoGet(index: number, at: number): unknown {
+    if (!this.memo.has(index)) throw corrupt(`memo ${index} was never stored`, at);
+    return this.memo.get(index);
+  }
+  resolve(target: unknown): unknown {
+    return this.replaced !== undefined && typeof target === 'object' && target !== null
+      ? (this.replaced.get(target) ?? target)
       : target;
-  const setItem = (target: unknown, key: unknown, value: unknown, at: number): void => {
+  }
+  setItem(target: unknown, key: unknown, value: unknown, at: number): void {
     if (target instanceof Map) {
       target.set(key, value);
       return;
@@ -148,287 +162,290 @@ export function loadPickle(input: Uint8Array): unknown {
     // A non-str key: the dict becomes a Map; references to the object are swapped at the end.
     const map = new Map<unknown, unknown>(Object.entries(target));
     map.set(key, value);
-    replaced ??= new Map();
-    replaced.set(target, map);
-  };
-  const appendTo = (target: unknown, items: unknown[], at: number): void => {
+    this.replaced ??= new Map();
+    this.replaced.set(target, map);
+  }
+  appendTo(target: unknown, items: unknown[], at: number): void {
     if (!Array.isArray(target)) throw corrupt('APPEND(S) on something that is not a list', at);
     for (const item of items) target.push(item);
-  };
+  }
 
-  while (pos < end) {
-    const at = pos;
-    const op = data[pos++]!;
-    switch (op) {
-      case 0x80: {
-        // PROTO
-        need(1, at);
-        const protocol = data[pos++]!;
-        if (protocol > 5) throw corrupt(`unsupported pickle protocol ${protocol}`, at);
-        break;
-      }
-      case 0x95: {
-        // FRAME: a length prefix only; the frame must lie within the pickle.
-        const size = length8(at);
-        need(size, at);
-        break;
-      }
-      case 0x2e: {
-        // STOP
-        const value = pop(at);
-        return replaced === undefined ? value : swapReplaced(value, replaced);
-      }
-      case 0x28: // MARK
-        if (marks.length >= PICKLE_MAX_NESTING) {
-          throw corrupt(`more than ${PICKLE_MAX_NESTING} nested MARKs`, at);
+  read(): unknown {
+    while (this.pos < this.end) {
+      const at = this.pos;
+      const op = this.data[this.pos++]!;
+      switch (op) {
+        case 0x80: {
+          // PROTO
+          this.need(1, at);
+          const protocol = this.data[this.pos++]!;
+          if (protocol > 5) throw corrupt(`unsupported pickle protocol ${protocol}`, at);
+          break;
         }
-        marks.push(stack.length);
-        floor = stack.length;
-        break;
-      case 0x30: // POP
-        if (stack.length > floor) stack.pop();
-        else popMark(at); // as Python does: POP with an empty frame discards the MARK
-        break;
-      case 0x31: // POP_MARK
-        popMark(at);
-        break;
-      case 0x32: // DUP
-        stack.push(top(at));
-        break;
-      case 0x4e: // NONE
-        stack.push(null);
-        break;
-      case 0x88: // NEWTRUE
-        stack.push(true);
-        break;
-      case 0x89: // NEWFALSE
-        stack.push(false);
-        break;
-      case 0x4b: // BININT1
-        need(1, at);
-        stack.push(data[pos++]!);
-        break;
-      case 0x4d: // BININT2
-        need(2, at);
-        stack.push(data.readUInt16LE(pos));
-        pos += 2;
-        break;
-      case 0x4a: // BININT
-        need(4, at);
-        stack.push(data.readInt32LE(pos));
-        pos += 4;
-        break;
-      case 0x8a: {
-        // LONG1
-        need(1, at);
-        const size = data[pos++]!;
-        need(size, at);
-        stack.push(decodeLong(data, pos, size));
-        pos += size;
-        break;
-      }
-      case 0x8b: {
-        // LONG4
-        need(4, at);
-        const size = data.readInt32LE(pos);
-        pos += 4;
-        if (size < 0) throw corrupt('negative LONG4 length', at);
-        need(size, at);
-        stack.push(decodeLong(data, pos, size));
-        pos += size;
-        break;
-      }
-      case 0x49: {
-        // INT (protocol 0), which also spells True and False
-        const text = line(at);
-        if (text === '01') stack.push(true);
-        else if (text === '00') stack.push(false);
-        else stack.push(parseDecimal(text, at));
-        break;
-      }
-      case 0x4c: {
-        // LONG (protocol 0): decimal digits with an optional trailing L
-        const text = line(at);
-        stack.push(parseDecimal(text.endsWith('L') ? text.slice(0, -1) : text, at));
-        break;
-      }
-      case 0x47: // BINFLOAT
-        need(8, at);
-        stack.push(data.readDoubleBE(pos));
-        pos += 8;
-        break;
-      case 0x46: // FLOAT (protocol 0)
-        stack.push(parseFloatText(line(at), at));
-        break;
-      case 0x8c: // SHORT_BINUNICODE
-        need(1, at);
-        stack.push(textOf(data[pos++]!, at));
-        break;
-      case 0x58: // BINUNICODE
-        need(4, at);
-        pos += 4;
-        stack.push(textOf(data.readUInt32LE(pos - 4), at));
-        break;
-      case 0x8d: // BINUNICODE8
-        stack.push(textOf(length8(at), at));
-        break;
-      case 0x56: // UNICODE (protocol 0): raw-unicode-escape
-        stack.push(decodeRawUnicodeEscape(line(at), at));
-        break;
-      case 0x55: // SHORT_BINSTRING (a Python 2 str, read as ASCII as Python 3 does)
-        need(1, at);
-        stack.push(asciiOf(data[pos++]!, at));
-        break;
-      case 0x54: {
-        // BINSTRING
-        need(4, at);
-        const size = data.readInt32LE(pos);
-        pos += 4;
-        if (size < 0) throw corrupt('negative BINSTRING length', at);
-        stack.push(asciiOf(size, at));
-        break;
-      }
-      case 0x53: // STRING (protocol 0): a quoted, escaped Python 2 str
-        stack.push(decodeQuotedString(line(at), at));
-        break;
-      case 0x43: // SHORT_BINBYTES
-        need(1, at);
-        stack.push(bytesOf(data[pos++]!, at));
-        break;
-      case 0x42: // BINBYTES
-        need(4, at);
-        pos += 4;
-        stack.push(bytesOf(data.readUInt32LE(pos - 4), at));
-        break;
-      case 0x8e: // BINBYTES8
-      case 0x96: // BYTEARRAY8
-        stack.push(bytesOf(length8(at), at));
-        break;
-      case 0x5d: // EMPTY_LIST
-        stack.push([]);
-        break;
-      case 0x6c: // LIST
-        stack.push(popMark(at));
-        break;
-      case 0x61: {
-        // APPEND
-        const item = pop(at);
-        appendTo(top(at), [item], at);
-        break;
-      }
-      case 0x65: {
-        // APPENDS
-        const items = popMark(at);
-        appendTo(top(at), items, at);
-        break;
-      }
-      case 0x29: // EMPTY_TUPLE
-        stack.push([]);
-        break;
-      case 0x74: // TUPLE
-        stack.push(popMark(at));
-        break;
-      case 0x85: // TUPLE1
-        stack.push([pop(at)]);
-        break;
-      case 0x86: {
-        // TUPLE2
-        const second = pop(at);
-        stack.push([pop(at), second]);
-        break;
-      }
-      case 0x87: {
-        // TUPLE3
-        const third = pop(at);
-        const second = pop(at);
-        stack.push([pop(at), second, third]);
-        break;
-      }
-      case 0x7d: // EMPTY_DICT
-        stack.push({});
-        break;
-      case 0x64: {
-        // DICT
-        const items = popMark(at);
-        if (items.length % 2 !== 0) throw corrupt('odd number of items for DICT', at);
-        const dict = {};
-        for (let i = 0; i < items.length; i += 2) {
-          setItem(resolve(dict), items[i], items[i + 1], at);
+        case 0x95: {
+          // FRAME: a length prefix only; the frame must lie within the pickle.
+          const size = this.length8(at);
+          this.need(size, at);
+          break;
         }
-        stack.push(resolve(dict));
-        break;
-      }
-      case 0x73: {
-        // SETITEM
-        const value = pop(at);
-        const key = pop(at);
-        setItem(resolve(top(at)), key, value, at);
-        break;
-      }
-      case 0x75: {
-        // SETITEMS
-        const items = popMark(at);
-        if (items.length % 2 !== 0) throw corrupt('odd number of items for SETITEMS', at);
-        const target = top(at);
-        for (let i = 0; i < items.length; i += 2) {
-          setItem(resolve(target), items[i], items[i + 1], at);
+        case 0x2e: {
+          // STOP
+          const value = this.pop(at);
+          return this.replaced === undefined ? value : swapReplaced(value, this.replaced);
         }
-        break;
-      }
-      case 0x8f: // EMPTY_SET
-        stack.push(new Set());
-        break;
-      case 0x90: {
-        // ADDITEMS
-        const items = popMark(at);
-        const target = top(at);
-        if (!(target instanceof Set)) throw corrupt('ADDITEMS on something that is not a set', at);
-        for (const item of items) target.add(item);
-        break;
-      }
-      case 0x91: // FROZENSET
-        stack.push(new Set(popMark(at)));
-        break;
-      case 0x94: // MEMOIZE
-        memo.set(memo.size, top(at));
-        break;
-      case 0x71: // BINPUT
-        need(1, at);
-        memo.set(data[pos++]!, top(at));
-        break;
-      case 0x72: // LONG_BINPUT
-        need(4, at);
-        memo.set(data.readUInt32LE(pos), top(at));
-        pos += 4;
-        break;
-      case 0x70: // PUT (protocol 0)
-        memo.set(parseIndex(line(at), at), top(at));
-        break;
-      case 0x68: // BINGET
-        need(1, at);
-        stack.push(memoGet(data[pos++]!, at));
-        break;
-      case 0x6a: // LONG_BINGET
-        need(4, at);
-        stack.push(memoGet(data.readUInt32LE(pos), at));
-        pos += 4;
-        break;
-      case 0x67: // GET (protocol 0)
-        stack.push(memoGet(parseIndex(line(at), at), at));
-        break;
-      default: {
-        const name = CODE_OPCODES[op];
-        if (name !== undefined) {
-          throw new UnsupportedValueError(
-            `pickle opcode ${name} (0x${hex2(op)}) at byte ${at} can name or call code: ` +
-              'refused (node-diskcache reads only plain data from pickles and never runs code)',
-          );
+        case 0x28: // MARK
+          if (this.marks.length >= PICKLE_MAX_NESTING) {
+            throw corrupt(`more than ${PICKLE_MAX_NESTING} nested MARKs`, at);
+          }
+          this.marks.push(this.stack.length);
+          this.floor = this.stack.length;
+          break;
+        case 0x30: // POP
+          if (this.stack.length > this.floor) this.stack.pop();
+          else this.popMark(at); // as Python does: POP with an empty frame discards the MARK
+          break;
+        case 0x31: // POP_MARK
+          this.popMark(at);
+          break;
+        case 0x32: // DUP
+          this.stack.push(this.top(at));
+          break;
+        case 0x4e: // NONE
+          this.stack.push(null);
+          break;
+        case 0x88: // NEWTRUE
+          this.stack.push(true);
+          break;
+        case 0x89: // NEWFALSE
+          this.stack.push(false);
+          break;
+        case 0x4b: // BININT1
+          this.need(1, at);
+          this.stack.push(this.data[this.pos++]!);
+          break;
+        case 0x4d: // BININT2
+          this.need(2, at);
+          this.stack.push(this.data.readUInt16LE(this.pos));
+          this.pos += 2;
+          break;
+        case 0x4a: // BININT
+          this.need(4, at);
+          this.stack.push(this.data.readInt32LE(this.pos));
+          this.pos += 4;
+          break;
+        case 0x8a: {
+          // LONG1
+          this.need(1, at);
+          const size = this.data[this.pos++]!;
+          this.need(size, at);
+          this.stack.push(decodeLong(this.data, this.pos, size));
+          this.pos += size;
+          break;
         }
-        throw corrupt(`unknown opcode 0x${hex2(op)}`, at);
+        case 0x8b: {
+          // LONG4
+          this.need(4, at);
+          const size = this.data.readInt32LE(this.pos);
+          this.pos += 4;
+          if (size < 0) throw corrupt('negative LONG4 length', at);
+          this.need(size, at);
+          this.stack.push(decodeLong(this.data, this.pos, size));
+          this.pos += size;
+          break;
+        }
+        case 0x49: {
+          // INT (protocol 0), which also spells True and False
+          const text = this.line(at);
+          if (text === '01') this.stack.push(true);
+          else if (text === '00') this.stack.push(false);
+          else this.stack.push(parseDecimal(text, at));
+          break;
+        }
+        case 0x4c: {
+          // LONG (protocol 0): decimal digits with an optional trailing L
+          const text = this.line(at);
+          this.stack.push(parseDecimal(text.endsWith('L') ? text.slice(0, -1) : text, at));
+          break;
+        }
+        case 0x47: // BINFLOAT
+          this.need(8, at);
+          this.stack.push(this.data.readDoubleBE(this.pos));
+          this.pos += 8;
+          break;
+        case 0x46: // FLOAT (protocol 0)
+          this.stack.push(parseFloatText(this.line(at), at));
+          break;
+        case 0x8c: // SHORT_BINUNICODE
+          this.need(1, at);
+          this.stack.push(this.textOf(this.data[this.pos++]!, at));
+          break;
+        case 0x58: // BINUNICODE
+          this.need(4, at);
+          this.pos += 4;
+          this.stack.push(this.textOf(this.data.readUInt32LE(this.pos - 4), at));
+          break;
+        case 0x8d: // BINUNICODE8
+          this.stack.push(this.textOf(this.length8(at), at));
+          break;
+        case 0x56: // UNICODE (protocol 0): raw-unicode-escape
+          this.stack.push(decodeRawUnicodeEscape(this.line(at), at));
+          break;
+        case 0x55: // SHORT_BINSTRING (a Python 2 str, read as ASCII as Python 3 does)
+          this.need(1, at);
+          this.stack.push(this.asciiOf(this.data[this.pos++]!, at));
+          break;
+        case 0x54: {
+          // BINSTRING
+          this.need(4, at);
+          const size = this.data.readInt32LE(this.pos);
+          this.pos += 4;
+          if (size < 0) throw corrupt('negative BINSTRING length', at);
+          this.stack.push(this.asciiOf(size, at));
+          break;
+        }
+        case 0x53: // STRING (protocol 0): a quoted, escaped Python 2 str
+          this.stack.push(decodeQuotedString(this.line(at), at));
+          break;
+        case 0x43: // SHORT_BINBYTES
+          this.need(1, at);
+          this.stack.push(this.bytesOf(this.data[this.pos++]!, at));
+          break;
+        case 0x42: // BINBYTES
+          this.need(4, at);
+          this.pos += 4;
+          this.stack.push(this.bytesOf(this.data.readUInt32LE(this.pos - 4), at));
+          break;
+        case 0x8e: // BINBYTES8
+        case 0x96: // BYTEARRAY8
+          this.stack.push(this.bytesOf(this.length8(at), at));
+          break;
+        case 0x5d: // EMPTY_LIST
+          this.stack.push([]);
+          break;
+        case 0x6c: // LIST
+          this.stack.push(this.popMark(at));
+          break;
+        case 0x61: {
+          // APPEND
+          const item = this.pop(at);
+          this.appendTo(this.top(at), [item], at);
+          break;
+        }
+        case 0x65: {
+          // APPENDS
+          const items = this.popMark(at);
+          this.appendTo(this.top(at), items, at);
+          break;
+        }
+        case 0x29: // EMPTY_TUPLE
+          this.stack.push([]);
+          break;
+        case 0x74: // TUPLE
+          this.stack.push(this.popMark(at));
+          break;
+        case 0x85: // TUPLE1
+          this.stack.push([this.pop(at)]);
+          break;
+        case 0x86: {
+          // TUPLE2
+          const second = this.pop(at);
+          this.stack.push([this.pop(at), second]);
+          break;
+        }
+        case 0x87: {
+          // TUPLE3
+          const third = this.pop(at);
+          const second = this.pop(at);
+          this.stack.push([this.pop(at), second, third]);
+          break;
+        }
+        case 0x7d: // EMPTY_DICT
+          this.stack.push({});
+          break;
+        case 0x64: {
+          // DICT
+          const items = this.popMark(at);
+          if (items.length % 2 !== 0) throw corrupt('odd number of items for DICT', at);
+          const dict = {};
+          for (let i = 0; i < items.length; i += 2) {
+            this.setItem(this.resolve(dict), items[i], items[i + 1], at);
+          }
+          this.stack.push(this.resolve(dict));
+          break;
+        }
+        case 0x73: {
+          // SETITEM
+          const value = this.pop(at);
+          const key = this.pop(at);
+          this.setItem(this.resolve(this.top(at)), key, value, at);
+          break;
+        }
+        case 0x75: {
+          // SETITEMS
+          const items = this.popMark(at);
+          if (items.length % 2 !== 0) throw corrupt('odd number of items for SETITEMS', at);
+          const target = this.top(at);
+          for (let i = 0; i < items.length; i += 2) {
+            this.setItem(this.resolve(target), items[i], items[i + 1], at);
+          }
+          break;
+        }
+        case 0x8f: // EMPTY_SET
+          this.stack.push(new Set());
+          break;
+        case 0x90: {
+          // ADDITEMS
+          const items = this.popMark(at);
+          const target = this.top(at);
+          if (!(target instanceof Set))
+            throw corrupt('ADDITEMS on something that is not a set', at);
+          for (const item of items) target.add(item);
+          break;
+        }
+        case 0x91: // FROZENSET
+          this.stack.push(new Set(this.popMark(at)));
+          break;
+        case 0x94: // MEMOIZE
+          this.memo.set(this.memo.size, this.top(at));
+          break;
+        case 0x71: // BINPUT
+          this.need(1, at);
+          this.memo.set(this.data[this.pos++]!, this.top(at));
+          break;
+        case 0x72: // LONG_BINPUT
+          this.need(4, at);
+          this.memo.set(this.data.readUInt32LE(this.pos), this.top(at));
+          this.pos += 4;
+          break;
+        case 0x70: // PUT (protocol 0)
+          this.memo.set(parseIndex(this.line(at), at), this.top(at));
+          break;
+        case 0x68: // BINGET
+          this.need(1, at);
+          this.stack.push(this.memoGet(this.data[this.pos++]!, at));
+          break;
+        case 0x6a: // LONG_BINGET
+          this.need(4, at);
+          this.stack.push(this.memoGet(this.data.readUInt32LE(this.pos), at));
+          this.pos += 4;
+          break;
+        case 0x67: // GET (protocol 0)
+          this.stack.push(this.memoGet(parseIndex(this.line(at), at), at));
+          break;
+        default: {
+          const name = CODE_OPCODES[op];
+          if (name !== undefined) {
+            throw new UnsupportedValueError(
+              `pickle opcode ${name} (0x${hex2(op)}) at byte ${at} can name or call code: ` +
+                'refused (node-diskcache reads only plain data from pickles and never runs code)',
+            );
+          }
+          throw corrupt(`unknown opcode 0x${hex2(op)}`, at);
+        }
       }
     }
+    throw corrupt('truncated (no STOP)', this.pos);
   }
-  throw corrupt('truncated (no STOP)', pos);
 }
 
 function hex2(byte: number): string {
