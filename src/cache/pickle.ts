@@ -5,8 +5,9 @@
  * The reader interprets data opcodes only. Every opcode that can name or call code (GLOBAL,
  * STACK_GLOBAL, REDUCE, BUILD, INST, OBJ, NEWOBJ, EXT*, PERSID, out-of-band buffers...) and every
  * unknown opcode is refused with `UnsupportedValueError`; the reader never resolves a name, never
- * calls anything and never recurses, and checks each length against the bytes left before it
- * allocates, so a hostile or truncated pickle fails fast with `UnsupportedValueError`.
+ * calls anything and never recurses, checks each length against the bytes left before it
+ * allocates, and bounds nesting (MARKs and the result's depth), so a hostile or truncated pickle
+ * fails fast with `UnsupportedValueError`.
  * The writer produces the same subset in protocol 4/5 framing, and for keys exactly the bytes of
  * `pickletools.optimize(pickle.dumps(key, protocol=5))`, which is how diskcache stores a key.
  * This file must not import anything but node built-ins and errors.ts.
@@ -72,6 +73,8 @@ class PickleReader {
   /** The stack index of the innermost open MARK: nothing below it may be popped. */
   floor = 0;
   readonly memo = new Map<number, unknown>();
+  /** Containers built so far: when there are more than PICKLE_MAX_NESTING, STOP checks nesting. */
+  containers = 0;
   /** Dicts that became Maps (a non-str key arrived), swapped everywhere at STOP. */
   replaced: Map<object, Map<unknown, unknown>> | undefined;
 
@@ -190,8 +193,14 @@ class PickleReader {
         }
         case 0x2e: {
           // STOP
-          const value = this.pop(at);
-          return this.replaced === undefined ? value : swapReplaced(value, this.replaced);
+          let value = this.pop(at);
+          if (this.replaced !== undefined) value = swapReplaced(value, this.replaced);
+          // The memo can nest containers without MARKs: bound the result's depth too, so code
+          // that recurses over it (a printer, a serializer) cannot overflow the stack.
+          if (this.containers > PICKLE_MAX_NESTING && nestingExceeds(value, PICKLE_MAX_NESTING)) {
+            throw corrupt(`containers nested more than ${PICKLE_MAX_NESTING} levels`, at);
+          }
+          return value;
         }
         case 0x28: // MARK
           if (this.marks.length >= PICKLE_MAX_NESTING) {
@@ -320,9 +329,11 @@ class PickleReader {
           this.stack.push(this.bytesOf(this.length8(at), at));
           break;
         case 0x5d: // EMPTY_LIST
+          this.containers++;
           this.stack.push([]);
           break;
         case 0x6c: // LIST
+          this.containers++;
           this.stack.push(this.popMark(at));
           break;
         case 0x61: {
@@ -338,32 +349,39 @@ class PickleReader {
           break;
         }
         case 0x29: // EMPTY_TUPLE
+          this.containers++;
           this.stack.push([]);
           break;
         case 0x74: // TUPLE
+          this.containers++;
           this.stack.push(this.popMark(at));
           break;
         case 0x85: // TUPLE1
+          this.containers++;
           this.stack.push([this.pop(at)]);
           break;
         case 0x86: {
           // TUPLE2
+          this.containers++;
           const second = this.pop(at);
           this.stack.push([this.pop(at), second]);
           break;
         }
         case 0x87: {
           // TUPLE3
+          this.containers++;
           const third = this.pop(at);
           const second = this.pop(at);
           this.stack.push([this.pop(at), second, third]);
           break;
         }
         case 0x7d: // EMPTY_DICT
+          this.containers++;
           this.stack.push({});
           break;
         case 0x64: {
           // DICT
+          this.containers++;
           const items = this.popMark(at);
           if (items.length % 2 !== 0) throw corrupt('odd number of items for DICT', at);
           const dict = {};
@@ -391,6 +409,7 @@ class PickleReader {
           break;
         }
         case 0x8f: // EMPTY_SET
+          this.containers++;
           this.stack.push(new Set());
           break;
         case 0x90: {
@@ -403,6 +422,7 @@ class PickleReader {
           break;
         }
         case 0x91: // FROZENSET
+          this.containers++;
           this.stack.push(new Set(this.popMark(at)));
           break;
         case 0x94: // MEMOIZE
@@ -503,6 +523,55 @@ function swapReplaced(root: unknown, replaced: Map<object, Map<unknown, unknown>
     }
   }
   return result;
+}
+
+function isContainer(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Buffer.isBuffer(value);
+}
+
+function childrenOf(container: object): unknown[] {
+  if (Array.isArray(container)) return container;
+  if (container instanceof Map) return [...container.keys(), ...container.values()];
+  if (container instanceof Set) return [...container];
+  return Object.values(container);
+}
+
+/**
+ * Whether the longest chain of containers inside `root` (root included) is longer than `limit`.
+ * Iterative, with each container's height computed once (shared sub-structures are not walked
+ * twice); a reference back to a container on the current path (a cycle) adds nothing.
+ */
+function nestingExceeds(root: unknown, limit: number): boolean {
+  if (!isContainer(root)) return false;
+  const heights = new Map<object, number>();
+  const onPath = new Set<object>([root]);
+  const path: { node: object; children: unknown[]; next: number; best: number }[] = [
+    { node: root, children: childrenOf(root), next: 0, best: 0 },
+  ];
+  while (path.length > 0) {
+    const frame = path[path.length - 1]!;
+    if (frame.next < frame.children.length) {
+      const child = frame.children[frame.next++];
+      if (!isContainer(child) || onPath.has(child)) continue;
+      const known = heights.get(child);
+      if (known !== undefined) {
+        frame.best = Math.max(frame.best, known);
+        continue;
+      }
+      if (path.length >= limit) return true;
+      onPath.add(child);
+      path.push({ node: child, children: childrenOf(child), next: 0, best: 0 });
+      continue;
+    }
+    path.pop();
+    onPath.delete(frame.node);
+    const height = frame.best + 1;
+    if (height > limit) return true;
+    heights.set(frame.node, height);
+    const parent = path[path.length - 1];
+    if (parent !== undefined) parent.best = Math.max(parent.best, height);
+  }
+  return false;
 }
 
 /** A little-endian two's-complement integer of `size` bytes (LONG1 / LONG4). */

@@ -194,23 +194,46 @@ describe('pickle codec', () => {
       refuse('80058c03e282', /truncated/);
       refuse('80058c02c3282e', /invalid UTF-8/);
       refuse(Buffer.from(`L${'9'.repeat(5000)}L\n.`).toString('hex'), /bad integer/);
-      // 100 000 nested lists through the memo (no MARK, a small stack): read without recursion.
-      const levels = 100_000;
-      const parts = [Buffer.from('80055d94', 'hex')];
-      for (let i = 1; i < levels; i++) {
-        const step = Buffer.from('5d946a0000000061' + '30', 'hex'); // [] MEMOIZE GET(i-1) APPEND POP
-        step.writeUInt32LE(i - 1, 3);
-        parts.push(step);
-      }
-      parts.push(Buffer.from('6a00000000', 'hex'), Buffer.from('2e', 'hex'));
-      parts[parts.length - 2]!.writeUInt32LE(levels - 1, 1);
-      let deep = loadPickle(Buffer.concat(parts)) as unknown[];
+      // 100 000 nested lists through the memo (no MARK, a small stack): refused without recursion.
+      const chain = (levels: number, shortcut = false) => {
+        const parts = [Buffer.from('80055d94', 'hex')];
+        for (let i = 1; i < levels; i++) {
+          const step = Buffer.from('5d946a000000006130', 'hex'); // [] MEMOIZE GET(i-1) APPEND POP
+          step.writeUInt32LE(i - 1, 3);
+          parts.push(step);
+        }
+        // The result: the deepest list, or a list referring to every level (deepest last) so that
+        // a walk meeting the shallow references first must still find the long chain.
+        if (shortcut) {
+          parts.push(Buffer.from('5d9428', 'hex'));
+          for (let i = 0; i < levels; i++) {
+            const get = Buffer.from('6a00000000', 'hex');
+            get.writeUInt32LE(i, 1);
+            parts.push(get);
+          }
+          parts.push(Buffer.from('652e', 'hex'));
+        } else {
+          const get = Buffer.from('6a000000002e', 'hex');
+          get.writeUInt32LE(levels - 1, 1);
+          parts.push(get);
+        }
+        return Buffer.concat(parts);
+      };
+      refuse(chain(100_000).toString('hex'), /containers nested more than 1000 levels/);
+      refuse(chain(1001, true).toString('hex'), /containers nested more than 1000 levels/);
       let depth = 0;
-      while (deep.length > 0) {
-        deep = deep[0] as unknown[];
-        depth++;
+      for (let list = loadPickle(chain(1000)) as unknown[]; list.length > 0; depth++) {
+        list = list[0] as unknown[];
       }
-      expect(depth).toBe(levels - 1);
+      expect(depth).toBe(999);
+      expect(loadPickle(chain(999, true))).toHaveLength(999);
+      // The writer's deepest value reads back.
+      let deepest: unknown = 1;
+      for (let i = 0; i < PICKLE_MAX_NESTING; i++) deepest = [deepest];
+      expect(loadPickle(dumpPickle(deepest))).toEqual(deepest);
+      // Many containers, shallow: fine.
+      const wide = Array.from({ length: 5000 }, (_, i) => ({ i, tags: [i] }));
+      expect(loadPickle(dumpPickle(wide))).toEqual(wide);
     });
 
     it('a dict that gets a non-str key after being shared becomes a Map everywhere', () => {
