@@ -6,7 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as v8 from 'node:v8';
-import { dumpPickle, loadPickle } from '../src/cache/pickle.js';
+import { loadPickle } from '../src/cache/pickle.js';
+import { dumpPickle } from '../src/cache/pickle-writer.js';
 import { Cache, Disk, PickleDisk } from '../src/index.js';
 import {
   type BenchContext,

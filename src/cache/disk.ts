@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as zlib from 'node:zlib';
 import { UnsupportedValueError } from './errors.js';
-import { dumpPickle, loadPickle } from './pickle.js';
+import { loadPickle } from './pickle.js';
+import { dumpPickle } from './pickle-writer.js';
 import type { DiskOptions } from './types.js';
 
 /** A value as bound to or read from an SQLite column. */

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UnsupportedValueError } from '../../src/cache/errors.js';
-import { dumpPickle, loadPickle, PICKLE_MAX_NESTING } from '../../src/cache/pickle.js';
+import { loadPickle, PICKLE_MAX_NESTING } from '../../src/cache/pickle.js';
+import { dumpPickle } from '../../src/cache/pickle-writer.js';
 import { findPython, PYTHON_MISSING_REASON, runPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 
