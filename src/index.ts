@@ -5,7 +5,14 @@
  */
 export { type AsyncCache, Cache } from './cache/cache.js';
 export type { Seconds } from './cache/checks.js';
-export { type DbValue, Disk, ForeignKey, JSONDisk, type StoredValue } from './cache/disk.js';
+export {
+  type DbValue,
+  Disk,
+  ForeignKey,
+  JSONDisk,
+  PickleDisk,
+  type StoredValue,
+} from './cache/disk.js';
 export {
   AbortError,
   ClosedError,
