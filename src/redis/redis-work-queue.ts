@@ -12,7 +12,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { checkInteger, checkSeconds } from '../cache/checks.js';
+import { checkInteger, checkSeconds, checkString } from '../cache/checks.js';
 import { LeaseLostError } from '../cache/errors.js';
 import { abortError } from '../cache/waiting.js';
 import {
@@ -85,8 +85,7 @@ interface Taken<T> {
 
 function checkKey(key: unknown): string | undefined {
   if (key === undefined) return undefined;
-  if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${typeof key}`);
-  return key;
+  return checkString('key', key, { allowEmpty: true });
 }
 
 function delayOf(delaySeconds: number | undefined): number {
