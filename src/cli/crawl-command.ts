@@ -342,5 +342,12 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
         .choices(['jsonl', 'csv'])
         .default('jsonl'),
     )
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache crawl export ./crawl > pages.jsonl',
+        'diskcache crawl export ./crawl --format csv > pages.csv',
+      ),
+    )
     .action(action(io, (context, directory) => runExport(context, directory!)));
 }

@@ -107,7 +107,7 @@ export function resolveCommandLine(args: readonly string[]): ResolvedLine {
       positionals.push(arg);
     }
   }
-  if (command.commands.length > 0)
+  if (command.commands.length > 0 && command.registeredArguments.length === 0)
     throw new Error(`"diskcache ${commandPath.join(' ')}" needs a subcommand`);
   const declared = command.registeredArguments;
   const min = declared.filter((a) => a.required).length;
@@ -127,8 +127,10 @@ export function leafCommands(): string[][] {
   const walk = (command: Command, prefix: string[]) => {
     for (const sub of command.commands) {
       const subPath = [...prefix, sub.name()];
-      if (sub.commands.length === 0) leaves.push(subPath);
-      else walk(sub, subPath);
+      // A command with subcommands that also runs by itself (takes arguments: `crawl [url...]`)
+      // is a leaf too.
+      if (sub.commands.length === 0 || sub.registeredArguments.length > 0) leaves.push(subPath);
+      if (sub.commands.length > 0) walk(sub, subPath);
     }
   };
   walk(buildProgram({ stdout: sink, stderr: sink, env: {} }), []);
