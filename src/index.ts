@@ -12,6 +12,7 @@ export {
   JSONDisk,
   PickleDisk,
   type StoredValue,
+  Undecodable,
 } from './cache/disk.js';
 export {
   AbortError,

@@ -32,8 +32,9 @@ import {
   MODE_RAW,
   MODE_TEXT,
   type StoredValue,
+  Undecodable,
 } from './disk.js';
-import { ClosedError, KeyError, Timeout } from './errors.js';
+import { ClosedError, KeyError, Timeout, UnsupportedValueError } from './errors.js';
 import { POLICIES } from './eviction.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from './memoize.js';
 import { openDatabase, optionsToSettings, type SettingValue } from './schema.js';
@@ -397,6 +398,7 @@ export class Cache implements Disposable {
     value: DbValue,
     dbKey: DbValue,
     raw: number,
+    placeholder = false,
   ): unknown {
     if (mode === MODE_RAW && this.#plainDisk) {
       if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) {
@@ -410,6 +412,12 @@ export class Cache implements Disposable {
       return this.#disk.fetch(mode, filename, value);
     } catch (error) {
       if (isMissingFile(error)) return undefined;
+      if (placeholder && error instanceof UnsupportedValueError)
+        return new Undecodable(
+          mode,
+          Buffer.isBuffer(value) ? value.length : undefined,
+          error.message,
+        );
       throw error;
     }
   }
@@ -442,7 +450,7 @@ export class Cache implements Disposable {
         : this.#s.get.get(dbKey, raw, Date.now() / 1000);
     if (row === undefined) return options?.default as D;
     const [mode, filename, value] = row;
-    const fetched = this.#fetch(mode, filename, value, dbKey, raw);
+    const fetched = this.#fetch(mode, filename, value, dbKey, raw, options?.placeholder);
     return (fetched === undefined ? options?.default : fetched) as V | D;
   }
 
@@ -811,7 +819,10 @@ export class Cache implements Disposable {
     return this.keys();
   }
 
-  /** `[key, value]` pairs of live entries in insertion order. */
+  /**
+   * `[key, value]` pairs of live entries in insertion order. A value this process cannot decode
+   * (another language's object) is an `Undecodable` placeholder: one entry never aborts a listing.
+   */
   entries<V = unknown>(): Generator<[unknown, V]> {
     return this.#entriesUpTo<V>(this.#s.maxRowid.get() ?? null);
   }
@@ -825,7 +836,7 @@ export class Cache implements Disposable {
       const now = Date.now() / 1000;
       for (const [, key, raw, expireTime, mode, filename, value] of rows) {
         if (expireTime !== null && expireTime <= now) continue;
-        const fetched = this.#fetch(Number(mode), filename, value, key, Number(raw));
+        const fetched = this.#fetch(Number(mode), filename, value, key, Number(raw), true);
         if (fetched !== undefined) yield [this.#disk.get(key, Number(raw)), fetched as V];
       }
       if (rows.length < BATCH) return;

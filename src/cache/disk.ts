@@ -246,6 +246,27 @@ export class Disk {
 }
 
 /**
+ * Stands for a stored value this process cannot decode (another language's object, a pickle that
+ * names code), where a whole listing must not fail for one entry: iteration (`entries()`, a
+ * Deque's or Index's values) and `get(key, { placeholder: true })` return it instead of throwing
+ * `UnsupportedValueError`.
+ */
+export class Undecodable {
+  constructor(
+    /** The stored mode (4: serialized). */
+    readonly mode: number,
+    /** Bytes of the stored value, when known (inline values). */
+    readonly size: number | undefined,
+    /** Why it cannot be decoded (the UnsupportedValueError's message). */
+    readonly reason: string,
+  ) {}
+
+  toString(): string {
+    return `<undecodable value: mode ${this.mode}${this.size === undefined ? '' : `, ${this.size} bytes`}: ${this.reason}>`;
+  }
+}
+
+/**
  * A key written by Python as a pickle (raw=0), as the default Disk returns it: passed back, its
  * bytes address the same entry. `decode()` gives its plain-data value (a tuple as an array...), but
  * that value, passed back as a key, is encoded by Node's rules and is not the same entry; PickleDisk

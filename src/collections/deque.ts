@@ -77,6 +77,8 @@ export type AsyncDeque<T> = AsyncMethods<Deque<T>, (typeof ASYNC_METHODS)[number
 const POP_POLL_MAX_MS = 50;
 
 const RETRY = { retry: true } as const;
+/** Iteration: a value this process cannot decode is an `Undecodable` placeholder, not an error. */
+const WALK = { retry: true, placeholder: true } as const;
 const PUSH_BACK = { side: 'back', retry: true } as const;
 const PULL_FRONT = { side: 'front', retry: true } as const;
 
@@ -452,7 +454,7 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
     if (end === undefined) return undefined;
     for (const key of this.cache.iterKeys({ reverse }) as Generator<number>) {
       if (reverse ? key < end : key > end) return undefined;
-      const value = this.cache.get<T>(key, RETRY);
+      const value = this.cache.get<T>(key, WALK);
       if (value !== undefined) yield value; // undefined: removed by another process meanwhile
     }
     return undefined;
