@@ -24,6 +24,8 @@ export {
   KeyError,
   LeaseLostError,
   NotOwnedError,
+  ReadOnlyError,
+  StorageFullError,
   Timeout,
   UnsupportedValueError,
   ValueError,

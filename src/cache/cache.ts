@@ -34,7 +34,7 @@ import {
   type StoredValue,
   Undecodable,
 } from './disk.js';
-import { ClosedError, KeyError, Timeout, UnsupportedValueError } from './errors.js';
+import { ClosedError, KeyError, storageError, Timeout, UnsupportedValueError } from './errors.js';
 import { POLICIES } from './eviction.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from './memoize.js';
 import { openDatabase, optionsToSettings, type SettingValue } from './schema.js';
@@ -547,11 +547,12 @@ export class Cache implements Disposable {
    */
   set(key: unknown, value: unknown, options?: SetOptions): boolean {
     const [dbKey, raw] = this.#disk.put(key);
-    const stored = this.#disk.store(value, key);
+    // Every argument is checked before the value is stored: a rejected call leaves no file.
     const now = Date.now() / 1000;
     const expireTime = options?.expire == null ? null : expireAt(now, options.expire);
     const tag = options?.tag == null ? null : bindTag(options.tag);
     const retry = options?.retry ?? false;
+    const stored = this.#disk.store(value, key);
     if (stored.filename === null) {
       // One statement: insert, or update in place when the old value has no file to delete.
       const s = this.#s;
@@ -581,13 +582,16 @@ export class Cache implements Disposable {
     options?: SetOptions,
   ): Promise<boolean> {
     const [dbKey, raw] = this.#disk.put(key);
+    // Checked before the file is written: a rejected call leaves nothing behind.
+    expireAt(0, options?.expire);
+    const tag = bindTag(options?.tag);
     const { relative, full } = this.#disk.filename(key);
-    fs.mkdirSync(path.dirname(full), { recursive: true });
     try {
+      fs.mkdirSync(path.dirname(full), { recursive: true });
       await pipeline(readable, fs.createWriteStream(full, { flags: 'wx' }));
     } catch (error) {
       this.#disk.remove(relative);
-      throw error;
+      throw storageError(error, `writing the value file ${full}`);
     }
     const size = fs.statSync(full).size;
     const now = Date.now() / 1000;
@@ -597,7 +601,7 @@ export class Cache implements Disposable {
       raw,
       stored,
       expireAt(now, options?.expire),
-      bindTag(options?.tag),
+      tag,
       now,
       options?.retry ?? false,
     );
@@ -610,11 +614,11 @@ export class Cache implements Disposable {
    */
   add(key: unknown, value: unknown, options?: SetOptions): boolean {
     const [dbKey, raw] = this.#disk.put(key);
-    const stored = this.#disk.store(value, key);
     const now = Date.now() / 1000;
     const expireTime = expireAt(now, options?.expire);
     const tag = bindTag(options?.tag);
     const retry = options?.retry ?? false;
+    const stored = this.#disk.store(value, key);
     const s = this.#s;
     if (stored.filename === null) {
       const { mode, dbValue } = stored;

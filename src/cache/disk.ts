@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as zlib from 'node:zlib';
-import { UnsupportedValueError } from './errors.js';
+import { storageError, UnsupportedValueError } from './errors.js';
 import { loadPickle } from './pickle.js';
 import { dumpPickle } from './pickle-writer.js';
 import type { DiskOptions } from './types.js';
@@ -163,7 +163,12 @@ export class Disk {
   /** Writes `bytes` to a new value file, named by `filename(key, value)` as diskcache does. */
   #storeFile(bytes: Buffer, mode: number, key: unknown, value: unknown): StoredValue {
     const { relative, full } = this.filename(key, value);
-    writeNewFile(full, bytes);
+    try {
+      writeNewFile(full, bytes);
+    } catch (error) {
+      this.remove(relative); // the partial file, and the directories made for it
+      throw error;
+    }
     return { size: bytes.length, mode, filename: relative, dbValue: null };
   }
 
@@ -435,7 +440,10 @@ export function writeNewFile(full: string, bytes: Buffer): void {
       return;
     } catch (error) {
       // Another process may delete the emptied directory between mkdir and open.
-      if (attempt >= 9 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (attempt < 9 && (error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      // A write that failed half way (a full disk) must not leave its partial file behind.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') fs.rmSync(full, { force: true });
+      throw storageError(error, `writing the value file ${full}`);
     }
   }
 }

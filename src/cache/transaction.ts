@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Seconds } from './checks.js';
-import { ClosedError, isBusy, Timeout } from './errors.js';
+import { ClosedError, isBusy, storageError, Timeout } from './errors.js';
 import { Backoff, pauseSync } from './waiting.js';
 
 /** Options of a `Transactor`. */
@@ -132,7 +132,7 @@ export class Transactor {
           } else if (retry) continue;
         }
         if (writtenFile !== null) this.#options.removeFile(writtenFile);
-        throw isBusy(error) ? this.timeoutError(error) : error;
+        throw isBusy(error) ? this.timeoutError(error) : storageError(error, this.#options.name);
       }
     }
   }
@@ -161,7 +161,7 @@ export class Transactor {
       for (const file of this.#written) this.#options.removeFile(file);
       this.#written = [];
       this.#pendingRemovals = []; // the rows that referenced them are back
-      throw isBusy(error) ? this.timeoutError(error) : error;
+      throw isBusy(error) ? this.timeoutError(error) : storageError(error, this.#options.name);
     }
     this.#depth = 0;
     this.#written = [];
