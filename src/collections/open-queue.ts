@@ -6,7 +6,7 @@
  */
 import type { AsyncWorkQueue } from './async-work-queue.js';
 import { WorkQueue, type WorkQueueOptions } from './work-queue.js';
-import { SimpleAsyncWorkQueue } from './work-queue-async.js';
+import { SqliteAsyncWorkQueue } from './work-queue-async.js';
 
 /**
  * Options of `openQueue`: the queue's options (stored with the queue, so later openers inherit
@@ -50,5 +50,5 @@ export async function openQueue<T = unknown>(
     }
     return queue;
   }
-  return new SimpleAsyncWorkQueue<T>(new WorkQueue<T>(locator, options), { ownsQueue: true });
+  return new SqliteAsyncWorkQueue<T>(new WorkQueue<T>(locator, options), { ownsQueue: true });
 }

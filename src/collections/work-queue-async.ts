@@ -1,12 +1,12 @@
 /**
- * work-queue-async: the SIMPLE version of the SQLite WorkQueue behind the AsyncWorkQueue
- * interface. Each method calls the synchronous WorkQueue method and returns its result as a
- * promise, so a call still blocks the event loop while it waits for another process's write lock
- * (up to the queue's `timeout`). It exists so that `openQueue(directory)` and the shared queue
- * suite work today; issue 10's non-blocking `workQueue.async` (async busy retries) replaces it.
+ * work-queue-async: the SQLite WorkQueue behind the AsyncWorkQueue interface (`workQueue.async`,
+ * and what `openQueue(directory)` returns). Each method runs the synchronous WorkQueue method in
+ * fail-fast mode: a busy write lock is retried after async pauses (see async-view.ts) up to the
+ * queue's `timeout`, so waiting for another process never blocks the event loop.
  * Settling delegates to the synchronous Job that each AsyncJob wraps (the lease's token), so the
  * fencing and the LeaseLostError messages are WorkQueue's own.
  */
+import { retryWhileBusy } from '../cache/async-view.js';
 
 import type { Key } from '../cache/types.js';
 import {
@@ -34,8 +34,8 @@ import type {
   WorkQueueStats,
 } from './work-queue-types.js';
 
-/** An AsyncWorkQueue over a synchronous WorkQueue (see the file header: it may block). */
-export class SimpleAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
+/** An AsyncWorkQueue over a synchronous WorkQueue that never blocks on another process's lock. */
+export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   readonly locator: string;
   readonly #queue: WorkQueue<T>;
   readonly #ownsQueue: boolean;
@@ -47,6 +47,11 @@ export class SimpleAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     this.#queue = queue;
     this.#ownsQueue = ownsQueue;
     this.locator = queue.directory;
+  }
+
+  /** Runs a synchronous queue call, retrying a busy lock between awaits (never blocking). */
+  #run<R>(call: () => R): Promise<R> {
+    return retryWhileBusy(call, this.#queue.timeout, false, this.#queue.directory);
   }
 
   /** The synchronous queue underneath. */
@@ -88,23 +93,25 @@ export class SimpleAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   }
 
   async put(payload: T, options?: PutOptions): Promise<number | undefined> {
-    return this.#queue.put(payload, options);
+    return await this.#run(() => this.#queue.put(payload, options));
   }
 
   async putMany(
     payloads: Iterable<T>,
     options?: PutManyOptions<T>,
   ): Promise<(number | undefined)[]> {
-    return this.#queue.putMany(payloads, options);
+    return await this.#run(() => this.#queue.putMany(payloads, options));
   }
 
   async take(options?: TakeOptions): Promise<AsyncJob<T> | undefined> {
-    const job = this.#queue.take(options);
+    const job = await this.#run(() => this.#queue.take(options));
     return job === undefined ? undefined : this.#wrap(job);
   }
 
   async takeMany(max: number, options?: TakeOptions): Promise<AsyncJob<T>[]> {
-    return this.#queue.takeMany(max, options).map((job) => this.#wrap(job));
+    return (await this.#run(() => this.#queue.takeMany(max, options))).map((job) =>
+      this.#wrap(job),
+    );
   }
 
   async next(options?: NextOptions): Promise<AsyncJob<T> | undefined> {
@@ -113,14 +120,14 @@ export class SimpleAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   }
 
   async ack(job: AsyncJob<T>, result?: unknown): Promise<void> {
-    this.#queue.ack(this.#inner(job), result);
+    await this.#run(() => this.#queue.ack(this.#inner(job), result));
     this.#lease(job).settled = true;
   }
 
   async ackMany(items: Iterable<AsyncAckItem<T>>): Promise<AsyncJob<T>[]> {
     const entries = [...items].map(ackEntry);
-    const lost = this.#queue.ackMany(
-      entries.map(({ job, result }) => ({ job: this.#inner(job), result })),
+    const lost = await this.#run(() =>
+      this.#queue.ackMany(entries.map(({ job, result }) => ({ job: this.#inner(job), result }))),
     );
     return this.#settle(
       entries.map((entry) => entry.job),
@@ -130,55 +137,59 @@ export class SimpleAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   }
 
   async fail(job: AsyncJob<T>, error: unknown, options?: FailOptions): Promise<FailOutcome> {
-    const outcome = this.#queue.fail(this.#inner(job), error, options);
+    const outcome = await this.#run(() => this.#queue.fail(this.#inner(job), error, options));
     this.#lease(job).settled = true;
     return outcome;
   }
 
   async extend(job: AsyncJob<T>, seconds?: number): Promise<void> {
     const inner = this.#inner(job);
-    this.#queue.extend(inner, seconds);
+    await this.#run(() => this.#queue.extend(inner, seconds));
     this.#lease(job).expires = inner.leaseExpiresAt;
   }
 
   async extendMany(jobs: Iterable<AsyncJob<T>>, seconds?: number): Promise<AsyncJob<T>[]> {
     const list = [...jobs];
-    const lost = this.#queue.extendMany(
-      list.map((job) => this.#inner(job)),
-      seconds,
+    const lost = await this.#run(() =>
+      this.#queue.extendMany(
+        list.map((job) => this.#inner(job)),
+        seconds,
+      ),
     );
     return this.#settle(list, lost, false);
   }
 
   async release(job: AsyncJob<T>): Promise<void> {
-    this.#queue.release(this.#inner(job));
+    await this.#run(() => this.#queue.release(this.#inner(job)));
     this.#lease(job).settled = true;
   }
 
   async releaseMany(jobs: Iterable<AsyncJob<T>>): Promise<AsyncJob<T>[]> {
     const list = [...jobs];
-    const lost = this.#queue.releaseMany(list.map((job) => this.#inner(job)));
+    const lost = await this.#run(() =>
+      this.#queue.releaseMany(list.map((job) => this.#inner(job))),
+    );
     return this.#settle(list, lost, true);
   }
 
   async stats(): Promise<WorkQueueStats> {
-    return this.#queue.stats();
+    return await this.#run(() => this.#queue.stats());
   }
 
   async isDrained(): Promise<boolean> {
-    return this.#queue.isDrained();
+    return await this.#run(() => this.#queue.isDrained());
   }
 
   async failed(options?: FailedListOptions): Promise<FailedJob<T>[]> {
-    return this.#queue.failed(options);
+    return await this.#run(() => this.#queue.failed(options));
   }
 
   async retryFailed(): Promise<number> {
-    return this.#queue.retryFailed();
+    return await this.#run(() => this.#queue.retryFailed());
   }
 
   async purgeDone(options?: PurgeDoneOptions): Promise<number> {
-    return this.#queue.purgeDone(options);
+    return await this.#run(() => this.#queue.purgeDone(options));
   }
 
   get results(): AsyncResults {
@@ -206,12 +217,12 @@ export class SimpleAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
 /** The results Index as an AsyncResults (opened on first use). */
 function indexResults(index: () => Index<Key, unknown>): AsyncResults {
   return {
-    get: async (key: ResultKey) => index().get(key),
+    get: (key: ResultKey) => index().async.get(key),
     set: async (key: ResultKey, value: unknown) => {
-      index().set(key, value);
+      await index().async.set(key, value);
     },
-    has: async (key: ResultKey) => index().has(key),
-    delete: async (key: ResultKey) => index().delete(key),
+    has: (key: ResultKey) => index().async.has(key),
+    delete: (key: ResultKey) => index().async.delete(key),
     size: async () => index().size,
     keys: async function* () {
       for (const key of index().keys()) yield key as ResultKey;

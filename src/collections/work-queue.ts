@@ -18,13 +18,20 @@
  */
 import * as path from 'node:path';
 import type Database from 'better-sqlite3';
-import { checkInteger, checkSeconds, checkSignal, checkString } from '../cache/checks.js';
-import { LeaseLostError } from '../cache/errors.js';
+import {
+  checkInteger,
+  checkSeconds,
+  checkSignal,
+  checkString,
+  type Seconds,
+} from '../cache/checks.js';
+import { isBusy, LeaseLostError, Timeout } from '../cache/errors.js';
 import { DBNAME, openDatabase } from '../cache/schema.js';
-import { Transactor } from '../cache/transaction.js';
+import { failFast, Transactor } from '../cache/transaction.js';
 import type { Key } from '../cache/types.js';
 import { abortError, Backoff, sleep, wakeAll } from '../cache/waiting.js';
 import { Index } from './index.js';
+import { SqliteAsyncWorkQueue } from './work-queue-async.js';
 import { backoffFor, decodePayload, encodePayload, errorText } from './work-queue-codec.js';
 import {
   type AckItem,
@@ -94,6 +101,8 @@ export class WorkQueue<T = unknown> implements Disposable {
   readonly #file: string;
   readonly #db: Database.Database;
   readonly #tx: Transactor;
+  readonly #timeout: Seconds;
+  #async: SqliteAsyncWorkQueue<T> | undefined;
   readonly #settings: QueueSettings;
   readonly #s: QueueStatements;
   #results: Index<Key, unknown> | undefined;
@@ -109,6 +118,7 @@ export class WorkQueue<T = unknown> implements Disposable {
       throw new TypeError(`directory must be a non-empty string path, got ${String(directory)}`);
     const given = checkQueueOptions(options);
     const timeout = options.timeout ?? 60;
+    this.#timeout = timeout;
     // The queue lives in a diskcache directory that never evicts (its results Index neither).
     const opened = openDatabase(path.resolve(directory), {
       given: { eviction_policy: 'none' },
@@ -287,7 +297,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     const backoff = new Backoff({ firstMs: POLL_FIRST_MS, maxMs: POLL_MAX_MS });
     for (;;) {
       if (signal?.aborted) throw abortError(signal, 'the wait for work');
-      const job = this.take(options);
+      const job = this.#takeWithoutWaiting(options);
       if (job !== undefined) return job;
       const remaining = deadline - nowSeconds();
       if (remaining <= 0) return undefined;
@@ -296,6 +306,19 @@ export class WorkQueue<T = unknown> implements Disposable {
         channel: this.#file,
         what: 'the wait for work',
       });
+    }
+  }
+
+  /**
+   * `take` that never blocks on another process's write lock: inside `next()`, a busy database
+   * just means "nothing yet", and the wait goes on with an async pause.
+   */
+  #takeWithoutWaiting(options: TakeOptions): Job<T> | undefined {
+    try {
+      return failFast(() => this.take(options));
+    } catch (error) {
+      if (error instanceof Timeout && isBusy(error.cause)) return undefined;
+      throw error;
     }
   }
 
@@ -507,6 +530,21 @@ export class WorkQueue<T = unknown> implements Disposable {
     this.#check();
     this.#results ??= new Index(path.join(this.#directory, 'results'));
     return this.#results;
+  }
+
+  /**
+   * This queue as an `AsyncWorkQueue` (the interface `openQueue` and the Redis backend share):
+   * the same methods returning promises, never blocking the event loop on another process's
+   * write lock (async pauses up to `timeout`, then `Timeout`).
+   */
+  get async(): SqliteAsyncWorkQueue<T> {
+    this.#async ??= new SqliteAsyncWorkQueue<T>(this);
+    return this.#async;
+  }
+
+  /** Seconds to wait for the write lock before `Timeout`. */
+  get timeout(): Seconds {
+    return this.#timeout;
   }
 
   /** The queue directory (absolute). */
