@@ -13,9 +13,8 @@ import { WorkQueue } from '../../src/collections/work-queue.js';
 import { ackCounts, installAckAudit } from '../fixtures/queue-audit.js';
 import { FIXTURES } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
+import { MAIN, ROOT } from './run-cli.js';
 
-const ROOT = path.resolve(FIXTURES, '../..');
-const CLI = path.join(FIXTURES, 'queue-cli.ts');
 const HANDLER = path.join(FIXTURES, 'queue-handler-record.ts');
 
 interface Running {
@@ -33,7 +32,7 @@ function start(
   args: string[],
   options: { env?: Record<string, string>; detached?: boolean } = {},
 ): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const child = spawn(process.execPath, [MAIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -62,6 +62,15 @@ export function message<T = unknown>(
   });
 }
 
+/** Sends `m` to a child and resolves once it has been handed to the IPC channel. */
+export function sent(child: ChildProcess, m: unknown): Promise<void> {
+  return new Promise((resolve, reject) =>
+    child.send(m as Parameters<ChildProcess['send']>[0], (error) =>
+      error ? reject(error) : resolve(),
+    ),
+  );
+}
+
 /** Resolves once a child has sent `count` IPC messages (of any kind). */
 export function messagesReceived(child: ChildProcess, count: number): Promise<void> {
   return new Promise((resolve, reject) => {
