@@ -131,11 +131,12 @@ describe('runWorkers', () => {
     process.env.QUEUE_TEST_RUNS = runsDirectory;
     const queue = new WorkQueue(directory);
     const [id] = queue.putMany([{ sleepMs: 3000 }]) as number[];
+    // Heartbeats every 2/3 s: a worker would have to stall 4/3 s for its lease to lapse.
     const summary = await runWorkers({
       queue,
       handler: HANDLER,
       processes: 2,
-      leaseSeconds: 1,
+      leaseSeconds: 2,
       once: true,
     });
     expect(summary.stats.done).toBe(1);
