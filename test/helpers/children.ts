@@ -13,13 +13,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Folder of child scripts used by the tests. */
 export const FIXTURES = path.resolve(here, '../fixtures');
 
+/** This run's JavaScript copy of `test/fixtures/<script>` (made by globalSetup), if there is one. */
+export function compiledFixture(script: string): string | undefined {
+  const build = inject('fixtureBuild');
+  if (!build) return undefined;
+  const compiled = path.join(build, 'test', 'fixtures', script.replace(/\.ts$/, '.js'));
+  return fs.existsSync(compiled) ? compiled : undefined;
+}
+
 /** The fixture as node runs it: [file, execArgv]. */
 function fixtureEntry(script: string): [string, string[]] {
-  const build = inject('fixtureBuild');
-  if (build) {
-    const compiled = path.join(build, 'test', 'fixtures', script.replace(/\.ts$/, '.js'));
-    if (fs.existsSync(compiled)) return [compiled, []];
-  }
+  const compiled = compiledFixture(script);
+  if (compiled) return [compiled, []];
   return [path.join(FIXTURES, script), ['--import', 'tsx']];
 }
 
