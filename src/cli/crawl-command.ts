@@ -11,9 +11,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import { WorkQueue } from '../collections/work-queue.js';
-import { type CrawlSummary, crawl } from '../crawler/crawl.js';
-import { type DemoSite, startDemoSite } from '../crawler/demo-site.js';
-import { type ExportFormat, exportRecords } from '../crawler/export.js';
+// The crawler (undici, htmlparser2) is imported when a crawl command runs, not when the CLI
+// starts: every other command would pay for loading it.
+import type { CrawlSummary } from '../crawler/crawl.js';
+import type { DemoSite } from '../crawler/demo-site.js';
+import type { ExportFormat } from '../crawler/export.js';
 import { createProgressReporter, formatDuration, type RunProgress } from '../runner/progress.js';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
@@ -88,6 +90,7 @@ async function startDemo(
       port = 0;
     }
   }
+  const { startDemoSite } = await import('../crawler/demo-site.js');
   let site: DemoSite;
   try {
     site = await startDemoSite({ pages, port });
@@ -179,6 +182,7 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
   try {
     let summary: CrawlSummary;
     try {
+      const { crawl } = await import('../crawler/crawl.js');
       summary = await crawl({
         startUrl: startUrls,
         directory,
@@ -242,11 +246,12 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
   }
 }
 
-function runExport(context: CommandContext, directory: string): void {
+async function runExport(context: CommandContext, directory: string): Promise<void> {
   const { format } = context.opts<{ format: ExportFormat }>();
   const resolved = path.resolve(directory);
   if (!fs.existsSync(path.join(resolved, 'results')))
     throw new CliError(EXIT.BAD_DIRECTORY, `not a crawl directory (no results): ${resolved}`);
+  const { exportRecords } = await import('../crawler/export.js');
   exportRecords(resolved, format, (chunk) => context.io.stdout.write(chunk));
 }
 
