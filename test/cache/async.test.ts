@@ -4,14 +4,15 @@
  * the same results as the synchronous methods.
  */
 import { describe, expect, it } from 'vitest';
-import { Cache, Deque, FanoutCache, Index, Timeout } from '../../src/index.js';
-import { exited, forkFixture, message } from '../helpers/children.js';
+import { Cache, Deque, FanoutCache, Index, Timeout, WorkQueue } from '../../src/index.js';
+import { exited, forkFixture, message, sent } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
 
-/** Starts a child that holds the write lock of `dir` for `ms`; resolves once it holds it. */
+/** Starts a child that holds the write lock of `dir` for `ms` from now; resolves once it holds it. */
 async function holdLock(dir: string, ms: number) {
   const child = forkFixture('cache-hold-lock.ts', [dir, String(ms)]);
   await message(child, (m) => m === 'locked');
+  await sent(child, 'release'); // it lets go `ms` after this message
   return child;
 }
 
@@ -151,4 +152,22 @@ describe('index.async and fanout.async', () => {
     expect(await cache.async.clear()).toBe(2);
     expect(await cache.async.get('a', { default: 'none' })).toBe('none');
   });
+});
+
+describe('workQueue.async', () => {
+  it("waits for another process's write lock without blocking the event loop", async () => {
+    const dir = tempDir('queue-async');
+    using queue = new WorkQueue<number>(dir, { timeout: 30 });
+    queue.put(1);
+    const child = await holdLock(dir, 2000);
+    const waited = await maxLagDuring(() => queue.async.put(2));
+    await exited(child);
+    expect(waited.result).toBeTypeOf('number');
+    expect(waited.lag).toBeLessThan(1000);
+    const job = await queue.async.take();
+    expect(job?.payload).toBe(1);
+    await job?.ack('done');
+    expect(await queue.async.results.get(job!.id)).toBe('done');
+    expect(await queue.async.stats()).toMatchObject({ pending: 1, done: 1 });
+  }, 60_000);
 });
