@@ -9,6 +9,21 @@ import type Database from 'better-sqlite3';
 import type { Disk } from './disk.js';
 import type { CheckWarning } from './types.js';
 
+/**
+ * How old a value file that no row references must be before `check({fix: true})` deletes it:
+ * a younger one may belong to a write that another process has not committed yet.
+ */
+export const UNKNOWN_FILE_GRACE_SECONDS = 60;
+
+/** Whether a file was modified within the grace period (or cannot be read: leave it). */
+function isYoung(file: string): boolean {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs < UNKNOWN_FILE_GRACE_SECONDS * 1000;
+  } catch {
+    return true;
+  }
+}
+
 export function runCheck(
   db: Database.Database,
   disk: Disk,
@@ -65,8 +80,18 @@ export function runCheck(
         if (full.includes('cache.db')) continue;
         if (entry.isDirectory()) walk(full);
         else if (!referenced.has(full)) {
-          warnings.push({ kind: 'unknown-file', message: `unknown file: ${full}`, path: full });
-          if (fix) fs.rmSync(full, { force: true });
+          // A file no row references may be the value of a set that another process is
+          // committing right now (it writes the file, then the row): only files older than the
+          // grace period are removed, so a concurrent writer never loses its value.
+          const young = isYoung(full);
+          warnings.push({
+            kind: 'unknown-file',
+            message: young
+              ? `unknown file: ${full} (left: younger than ${UNKNOWN_FILE_GRACE_SECONDS} s, a write in progress may own it)`
+              : `unknown file: ${full}`,
+            path: full,
+          });
+          if (fix && !young) fs.rmSync(full, { force: true });
         }
       }
       if (path.resolve(dir) === root) return;

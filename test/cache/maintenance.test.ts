@@ -24,6 +24,12 @@ function populated(): Cache {
   return cache;
 }
 
+/** Ages a file past check()'s grace period for unknown files (a fresh one may be a write in progress). */
+function aged(file: string): void {
+  const past = new Date(Date.now() - 10 * 60_000);
+  fs.utimesSync(file, past, past);
+}
+
 describe('check', () => {
   it('a healthy cache has no warnings, WAL files included', () => {
     const cache = populated();
@@ -81,6 +87,7 @@ describe('check', () => {
     const stray = path.join(cache.directory, 'ab', 'cd', '0123456789abcdef0123456789ab.val');
     fs.mkdirSync(path.dirname(stray), { recursive: true });
     fs.writeFileSync(stray, 'orphan');
+    aged(stray);
     fs.mkdirSync(path.join(cache.directory, 'ef', '01'), { recursive: true });
     const warnings = cache.check();
     expect(kinds(warnings)).toEqual(['empty-dir', 'unknown-file']);
@@ -94,6 +101,19 @@ describe('check', () => {
       dirsUnder(cache.directory).filter((dir) => dir.startsWith('ef') || dir === 'ab/cd'),
     ).toEqual([]);
     expect(cache.get('f3')).toEqual({ list: 'c'.repeat(300) });
+  });
+
+  it('fix leaves an unknown file younger than the grace period: a concurrent writer may own it', () => {
+    const cache = populated();
+    const fresh = path.join(cache.directory, 'ab', 'cd', 'fedcba9876543210fedcba987654.val');
+    fs.mkdirSync(path.dirname(fresh), { recursive: true });
+    fs.writeFileSync(fresh, 'a value whose row is being committed');
+    const warnings = cache.check({ fix: true });
+    expect(warnings.find((w) => w.kind === 'unknown-file')?.message).toMatch(/younger than 60 s/);
+    expect(fs.existsSync(fresh)).toBe(true);
+    aged(fresh);
+    cache.check({ fix: true });
+    expect(fs.existsSync(fresh)).toBe(false);
   });
 
   it('wrong count and size counters: reported, and fix recomputes them', () => {

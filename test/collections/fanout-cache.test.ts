@@ -322,6 +322,9 @@ describe('FanoutCache over every shard', () => {
     expect(cache.check()).toEqual([]);
     fs.writeFileSync(path.join(dir, '000', 'stray.val'), 'x');
     fs.writeFileSync(path.join(dir, '002', 'stray.val'), 'x');
+    const past = new Date(Date.now() - 10 * 60_000); // older than check's grace period
+    for (const shard of ['000', '002'])
+      fs.utimesSync(path.join(dir, shard, 'stray.val'), past, past);
     const warnings = cache.check();
     expect(warnings.map((warning) => warning.kind)).toEqual(['unknown-file', 'unknown-file']);
     expect(warnings[0]!.path).toContain(`${path.sep}000${path.sep}`);
