@@ -105,14 +105,20 @@ export class CacheQueue {
     };
   }
 
-  push(value: unknown, options?: QueueOptions & SetOptions): string | number | bigint {
-    const host = this.#host;
+  /** The checked arguments of a push (every one checked before any value file is written). */
+  #writeArguments(options: (QueueOptions & SetOptions) | undefined) {
     const side = checkSide(options?.side, 'back');
     const prefix = options?.prefix ?? null;
     const [min, max] = bounds(prefix);
     const now = Date.now() / 1000;
-    const expireTime = host.expireAt(now, options?.expire);
-    const tag = host.bindTag(options?.tag);
+    const expireTime = this.#host.expireAt(now, options?.expire);
+    const tag = this.#host.bindTag(options?.tag);
+    return { side, prefix, min, max, now, expireTime, tag };
+  }
+
+  push(value: unknown, options?: QueueOptions & SetOptions): string | number | bigint {
+    const host = this.#host;
+    const { side, prefix, min, max, now, expireTime, tag } = this.#writeArguments(options);
     const { size, mode, filename, dbValue } = host.disk.store(value);
     const statement = this.#statement('push', prefix !== null, side) as Database.Statement<
       unknown[],
@@ -146,12 +152,7 @@ export class CacheQueue {
     options?: QueueOptions & SetOptions,
   ): (string | number | bigint)[] {
     const host = this.#host;
-    const side = checkSide(options?.side, 'back');
-    const prefix = options?.prefix ?? null;
-    const [min, max] = bounds(prefix);
-    const now = Date.now() / 1000;
-    const expireTime = host.expireAt(now, options?.expire);
-    const tag = host.bindTag(options?.tag);
+    const { side, prefix, min, max, now, expireTime, tag } = this.#writeArguments(options);
     const stored: StoredValue[] = [];
     try {
       for (const value of values) stored.push(host.disk.store(value));
