@@ -13,6 +13,7 @@ export {
   DiskcacheError,
   HandlerModuleError,
   IndexError,
+  JobTimeoutError,
   KeyError,
   LeaseLostError,
   NotOwnedError,
