@@ -4,6 +4,7 @@
  * counts. The lock has an `expire`, so a process that dies holding it cannot block the others for
  * longer than that. Run: npx tsx examples/cross-process-lock.ts
  */
+import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,8 @@ if (role === 'worker') {
     `balance after 3 processes x ${DEPOSITS} deposits under a Lock: ${cache.get('balance')} (expected ${3 * DEPOSITS})`,
   );
   console.log(`lock still held by anyone: ${new Lock(cache, 'balance-lock').locked()}`);
+  assert.equal(cache.get('balance'), 3 * DEPOSITS); // no lost update
+  assert.equal(new Lock(cache, 'balance-lock').locked(), false);
   cache.close();
   rmSync(cache.directory, { recursive: true, force: true });
 }

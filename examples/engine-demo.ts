@@ -1,8 +1,10 @@
 /**
- * Engine demo (what `npm start` runs until the crawler lands): three child processes share one
- * cache directory, count with incr, and queue work with push/pull; the parent prints the result.
+ * Engine demo: three child processes share one cache directory, count with incr, and queue work
+ * with push/pull; the parent prints and checks the result. Run: npx tsx examples/engine-demo.ts
  */
+import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Cache } from '../src/index.js';
 
@@ -32,5 +34,12 @@ if (role === 'child') {
     `jobs pulled per process: ${pulled.join(', ')} = ${pulled.reduce((a, b) => a + b, 0)} (expected 300)`,
   );
   console.log(`check(): ${cache.check().length} warnings`);
+  assert.equal(cache.get('hits'), 3000);
+  assert.equal(
+    pulled.reduce((a, b) => a + b, 0),
+    300,
+  );
+  assert.equal(cache.check().length, 0);
   cache.close();
+  rmSync(cache.directory, { recursive: true, force: true });
 }

@@ -1,40 +1,51 @@
 /**
- * memoizeStampede in one process: a slow loader called by 20 concurrent callers runs once, and a
- * hot key is refreshed in the background shortly before it expires while callers keep getting the
- * stored value at once. Run: npx tsx examples/memoize.ts
+ * cache.memoize: a function's results persist in the cache, so a second call (in this process,
+ * another process, or after a restart) returns at once. Recursion goes through the memoized
+ * wrapper, so fib(80) computes each n once. Run: npx tsx examples/memoize.ts
  */
+import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { Cache, memoizeStampede } from '../src/index.js';
+import { Cache } from '../src/index.js';
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const cache = new Cache(); // a new temporary directory
+const cache = new Cache();
 
-let loads = 0;
-const getPrice = memoizeStampede(cache, { expire: 1 })(async function getPrice(symbol: string) {
-  loads++;
-  await pause(150); // a slow backend
-  return { symbol, price: 100 + loads, loadedAt: new Date().toISOString() };
+// A slow function: the first call waits, the second reads the cache.
+let computed = 0;
+const slowAdd = cache.memoize({ expire: 60 })(async function slowAdd(x: number, y: number) {
+  computed++;
+  await new Promise((resolve) => setTimeout(resolve, 300)); // an expensive computation
+  return x + y;
 });
-
-// Cold key: 20 callers at once, one computation.
-const prices = await Promise.all(Array.from({ length: 20 }, () => getPrice('ACME')));
+let started = performance.now();
+assert.equal(await slowAdd(1, 2), 3);
+console.log(`slowAdd(1, 2) first call: ${(performance.now() - started).toFixed(0)} ms`);
+started = performance.now();
+assert.equal(await slowAdd(1, 2), 3);
 console.log(
-  `20 concurrent callers, loader ran ${loads} time(s); everyone got price ${prices[0]!.price}`,
+  `slowAdd(1, 2) second call: ${(performance.now() - started).toFixed(1)} ms (from the cache)`,
 );
+assert.equal(computed, 1);
+console.log(`the key it is stored under: ${JSON.stringify(slowAdd.cacheKey(1, 2))}`);
 
-// Hot key: call it every 50 ms for 2.5 s with expire = 1 s. XFetch refreshes it in the background
-// before it expires, so (almost) no caller waits for the loader after the first one.
-let slowCalls = 0;
-const started = Date.now();
-while (Date.now() - started < 2500) {
-  const t0 = performance.now();
-  await getPrice('ACME');
-  if (performance.now() - t0 > 100) slowCalls++;
-  await pause(50);
+// Recursion: the body calls `fib`, the memoized wrapper, not itself, so every n is computed once.
+let bodies = 0;
+function fibonacci(n: number): bigint {
+  bodies++;
+  return n < 2 ? BigInt(n) : fib(n - 1) + fib(n - 2);
 }
-console.log(
-  `2.5 s of calls: loader ran ${loads} time(s) in total, ${slowCalls} call(s) waited for it`,
-);
-console.log(`the key a call reads and writes: ${JSON.stringify(getPrice.cacheKey('ACME'))}`);
+const fib = cache.memoize()(fibonacci);
+const result = fib(80);
+console.log(`fib(80) = ${result}, computed with ${bodies} calls of the body`);
+assert.equal(result, 23416728348467685n); // a bigint stays a bigint in the cache
+assert.equal(bodies, 81); // n = 0..80, once each
+
+// Another Cache on the same directory (another process would do the same) finds the results.
+const other = new Cache(cache.directory);
+const fib2 = other.memoize()(function fibonacci(_n: number): bigint {
+  throw new Error('not called: the result is in the cache');
+});
+assert.equal(fib2(80), result);
+console.log('a second Cache on the same directory reads fib(80) without computing it');
+other.close();
 cache.close();
 rmSync(cache.directory, { recursive: true, force: true });

@@ -5,6 +5,7 @@
  * lost. The parent reads the results in insertion order, like any Map.
  * Run: npx tsx examples/result-store-index.ts
  */
+import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -64,6 +65,8 @@ if (role === 'worker') {
     console.log(
       `  ${key.slice(7)}: ${result.letters} letters, ${result.vowels} vowels (process ${result.by})`,
     );
+  assert.equal(results.length, WORDS.length); // each word computed once, by exactly one process
+  assert.equal(store.get('stats:done'), WORDS.length); // no lost increment
   const perProcess = new Map<number, number>();
   for (const [, result] of results) perProcess.set(result.by, (perProcess.get(result.by) ?? 0) + 1);
   console.log(`results per process: ${[...perProcess.values()].join(' + ')} = ${results.length}`);

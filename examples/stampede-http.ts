@@ -5,6 +5,7 @@
  * the cold key (3 backend hits); with `memoizeStampede` one caller in one process computes and the
  * other 89 wait for its result (1 hit). Run: npx tsx examples/stampede-http.ts
  */
+import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -68,6 +69,11 @@ if (role === 'worker') {
     console.log(
       `${label}: 3 processes x 30 concurrent requests -> backend hit ${hits} time(s); distinct bodies per process: ${bodiesPerWorker.join(', ')}`,
     );
+    assert.ok(hits >= 1);
+    if (which === 'stampede') {
+      assert.equal(hits, 1); // one computation for 90 callers in 3 processes
+      assert.deepEqual(bodiesPerWorker, [1, 1, 1]);
+    }
     cache.close();
     rmSync(cache.directory, { recursive: true, force: true });
   }

@@ -6,6 +6,7 @@
  * (the burst, then the refill), so for a hard "5 per second" we give it a burst of 1 and 4/s.
  * Run: npx tsx examples/throttle-api-client.ts
  */
+import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -57,6 +58,12 @@ if (role === 'client') {
   );
   console.log(
     `answers: ${statuses.filter((s) => s === 200).length} x 200, ${statuses.filter((s) => s === 429).length} x 429`,
+  );
+  assert.equal(statuses.length, 16);
+  assert.equal(
+    statuses.filter((s) => s === 429).length,
+    0,
+    'the shared bucket kept under the limit',
   );
   server.close();
   cache.close();

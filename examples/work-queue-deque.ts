@@ -7,6 +7,7 @@
  * A job popped by a worker that then crashes is lost (as with diskcache's Deque): when every job
  * must be done, use WorkQueue, which leases jobs and hands them out again.
  */
+import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -62,9 +63,13 @@ if (role === 'worker') {
   console.log(
     `job 199: sum of squares 1..10199 = ${[...results].find((result) => result.id === 199)?.sumOfSquares}`,
   );
+  assert.equal(results.length, 200);
+  assert.equal(new Set(ids).size, 200); // every job done exactly once
+  assert.equal(jobs.length, 0);
   const log = new Deque<string>(path.join(dir, 'log'));
   console.log(`the log kept the last ${log.length} lines (maxlen 5):`);
   for (const line of log) console.log(`  ${line}`);
+  assert.equal(log.length, 5);
   for (const deque of [jobs, results, log]) deque.close();
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -3,9 +3,17 @@
  * bring dependencies of their own: the crawler (`node-diskcache/crawler`, undici) and the Keyv
  * adapter (`node-diskcache/keyv`). Importing this file loads neither.
  */
-export { Cache } from './cache/cache.js';
+export { type AsyncCache, Cache } from './cache/cache.js';
 export type { Seconds } from './cache/checks.js';
-export { type DbValue, Disk, ForeignKey, JSONDisk, type StoredValue } from './cache/disk.js';
+export {
+  type DbValue,
+  Disk,
+  ForeignKey,
+  JSONDisk,
+  PickleDisk,
+  type StoredValue,
+  Undecodable,
+} from './cache/disk.js';
 export {
   AbortError,
   ClosedError,
@@ -17,6 +25,8 @@ export {
   KeyError,
   LeaseLostError,
   NotOwnedError,
+  ReadOnlyError,
+  StorageFullError,
   Timeout,
   UnsupportedValueError,
   ValueError,
@@ -39,9 +49,29 @@ export type {
   SqliteOptions,
   Tag,
 } from './cache/types.js';
-export { Deque, type DequeOptions } from './collections/deque.js';
-export { FanoutCache, type FanoutCacheOptions } from './collections/fanout-cache.js';
-export { Index, type IndexMemoizeOptions, type IndexQueueOptions } from './collections/index.js';
+export {
+  type AsyncAckItem,
+  AsyncJob,
+  type AsyncResults,
+  type AsyncWorkQueue,
+  type FailedListOptions,
+  type PurgeDoneOptions,
+  type QueueSettings,
+  type ResultKey,
+} from './collections/async-work-queue.js';
+export { type AsyncDeque, Deque, type DequeOptions, type PopOptions } from './collections/deque.js';
+export {
+  type AsyncFanoutCache,
+  FanoutCache,
+  type FanoutCacheOptions,
+} from './collections/fanout-cache.js';
+export {
+  type AsyncIndex,
+  Index,
+  type IndexMemoizeOptions,
+  type IndexQueueOptions,
+} from './collections/index.js';
+export { isRedisQueueLocator, type OpenQueueOptions, openQueue } from './collections/open-queue.js';
 export {
   type AckItem,
   type FailedJob,

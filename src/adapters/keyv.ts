@@ -96,7 +96,7 @@ export class KeyvDiskcache extends EventEmitter {
 
   /** The stored value (what Keyv serialized), or `undefined` when absent or expired. */
   async get<Value>(key: string): Promise<Value | undefined> {
-    return this.#cache.get<Value>(this.#key(key));
+    return (await this.#cache.async.get(this.#key(key))) as Value | undefined;
   }
 
   async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
@@ -105,7 +105,10 @@ export class KeyvDiskcache extends EventEmitter {
 
   /** Stores `value` as received; `ttl` in milliseconds (`undefined` or `0`: never expires). */
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    return this.#cache.set(this.#key(key), value, { expire: expireOf(ttl), tag: this.#tag() });
+    return this.#cache.async.set(this.#key(key), value, {
+      expire: expireOf(ttl),
+      tag: this.#tag(),
+    });
   }
 
   /**
@@ -119,7 +122,7 @@ export class KeyvDiskcache extends EventEmitter {
       value: entry.value,
       expire: expireOf(entry.ttl),
     }));
-    this.#cache.transact(() => {
+    await this.#cache.async.transact(() => {
       for (const row of rows) this.#cache.set(row.key, row.value, { expire: row.expire, tag });
     });
   }
@@ -134,12 +137,12 @@ export class KeyvDiskcache extends EventEmitter {
 
   /** `true` when the key was present. */
   async delete(key: string): Promise<boolean> {
-    return this.#cache.delete(this.#key(key));
+    return this.#cache.async.delete(this.#key(key));
   }
 
   /** `true` when every key was present (as Keyv's own fallback answers); one transaction. */
   async deleteMany(keys: string[]): Promise<boolean> {
-    const deleted = this.#cache.transact(() =>
+    const deleted = await this.#cache.async.transact(() =>
       keys.map((key) => this.#cache.delete(this.#key(key))),
     );
     return deleted.every(Boolean);
@@ -147,8 +150,8 @@ export class KeyvDiskcache extends EventEmitter {
 
   /** Removes this namespace's entries (`cache.evict(namespace)`), or every entry without one. */
   async clear(): Promise<void> {
-    if (this.namespace) this.#cache.evict(this.namespace);
-    else this.#cache.clear();
+    if (this.namespace) await this.#cache.async.evict(this.namespace);
+    else await this.#cache.async.clear();
   }
 
   /**

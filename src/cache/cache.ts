@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Database from 'better-sqlite3';
+import { type AsyncMethods, asyncView } from './async-view.js';
 import { CacheQueue } from './cache-queue.js';
 import { runCheck } from './check.js';
 import type { Seconds } from './checks.js';
@@ -31,8 +32,9 @@ import {
   MODE_RAW,
   MODE_TEXT,
   type StoredValue,
+  Undecodable,
 } from './disk.js';
-import { ClosedError, KeyError, Timeout } from './errors.js';
+import { ClosedError, KeyError, storageError, Timeout, UnsupportedValueError } from './errors.js';
 import { POLICIES } from './eviction.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from './memoize.js';
 import { openDatabase, optionsToSettings, type SettingValue } from './schema.js';
@@ -156,6 +158,72 @@ function addNumbers(a: unknown, b: number | bigint): number | bigint {
   return Number(a) + Number(b);
 }
 
+/** The methods of `cache.async` (the iterators, `read` and `memoize` stay synchronous). */
+const ASYNC_METHODS = [
+  'get',
+  'getEntry',
+  'has',
+  'set',
+  'add',
+  'incr',
+  'decr',
+  'touch',
+  'delete',
+  'pop',
+  'popEntry',
+  'push',
+  'pushMany',
+  'pull',
+  'peek',
+  'peekItem',
+  'expire',
+  'evict',
+  'clear',
+  'cull',
+  'check',
+  'stats',
+  'volume',
+  'reset',
+  'transact',
+] as const;
+
+/**
+ * `cache.async`: the methods of a Cache returning promises; a busy write lock is waited for
+ * with async pauses (never blocking the event loop), up to `timeout`, then `Timeout`.
+ */
+export type AsyncCache = Omit<
+  AsyncMethods<Cache, (typeof ASYNC_METHODS)[number]>,
+  GenericMethod
+> & {
+  get<V = unknown, D = undefined>(key: unknown, options?: GetOptions<D>): Promise<V | D>;
+  getEntry<V = unknown>(key: unknown, options?: { retry?: boolean }): Promise<Entry<V> | undefined>;
+  pop<V = unknown, D = undefined>(
+    key: unknown,
+    options?: { default?: D; retry?: boolean },
+  ): Promise<V | D>;
+  popEntry<V = unknown>(key: unknown, options?: { retry?: boolean }): Promise<Entry<V> | undefined>;
+  pull<V = unknown>(options?: QueueOptions): Promise<Entry<V> | undefined>;
+  peek<V = unknown>(options?: QueueOptions): Promise<Entry<V> | undefined>;
+  peekItem<V = unknown>(options?: {
+    last?: boolean;
+    retry?: boolean;
+  }): Promise<Entry<V> | undefined>;
+  transact<T>(fn: () => T, options?: { retry?: boolean }): Promise<T>;
+  /** `setStream`, which is asynchronous already. */
+  readonly setStream: Cache['setStream'];
+};
+
+/** Methods whose generic signatures `AsyncMethods` cannot carry over: declared by hand above. */
+type GenericMethod =
+  | 'get'
+  | 'getEntry'
+  | 'pop'
+  | 'popEntry'
+  | 'pull'
+  | 'peek'
+  | 'peekItem'
+  | 'transact';
+
 /** Statements of a closed Cache: any use throws ClosedError (so the hot path needs no check). */
 function closedStatements(directory: string): CacheStatements {
   return new Proxy({} as CacheStatements, {
@@ -197,6 +265,7 @@ export class Cache implements Disposable {
   #cullLimit = 0;
   #s!: CacheStatements;
   #closed = false;
+  #async: AsyncCache | undefined;
 
   /**
    * Opens (creating if needed) the cache in `directory`; with no directory, a new temporary one.
@@ -329,6 +398,7 @@ export class Cache implements Disposable {
     value: DbValue,
     dbKey: DbValue,
     raw: number,
+    placeholder = false,
   ): unknown {
     if (mode === MODE_RAW && this.#plainDisk) {
       if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)) {
@@ -342,6 +412,12 @@ export class Cache implements Disposable {
       return this.#disk.fetch(mode, filename, value);
     } catch (error) {
       if (isMissingFile(error)) return undefined;
+      if (placeholder && error instanceof UnsupportedValueError)
+        return new Undecodable(
+          mode,
+          Buffer.isBuffer(value) ? value.length : undefined,
+          error.message,
+        );
       throw error;
     }
   }
@@ -374,7 +450,7 @@ export class Cache implements Disposable {
         : this.#s.get.get(dbKey, raw, Date.now() / 1000);
     if (row === undefined) return options?.default as D;
     const [mode, filename, value] = row;
-    const fetched = this.#fetch(mode, filename, value, dbKey, raw);
+    const fetched = this.#fetch(mode, filename, value, dbKey, raw, options?.placeholder);
     return (fetched === undefined ? options?.default : fetched) as V | D;
   }
 
@@ -471,11 +547,12 @@ export class Cache implements Disposable {
    */
   set(key: unknown, value: unknown, options?: SetOptions): boolean {
     const [dbKey, raw] = this.#disk.put(key);
-    const stored = this.#disk.store(value, key);
+    // Every argument is checked before the value is stored: a rejected call leaves no file.
     const now = Date.now() / 1000;
     const expireTime = options?.expire == null ? null : expireAt(now, options.expire);
     const tag = options?.tag == null ? null : bindTag(options.tag);
     const retry = options?.retry ?? false;
+    const stored = this.#disk.store(value, key);
     if (stored.filename === null) {
       // One statement: insert, or update in place when the old value has no file to delete.
       const s = this.#s;
@@ -505,13 +582,16 @@ export class Cache implements Disposable {
     options?: SetOptions,
   ): Promise<boolean> {
     const [dbKey, raw] = this.#disk.put(key);
+    // Checked before the file is written: a rejected call leaves nothing behind.
+    expireAt(0, options?.expire);
+    const tag = bindTag(options?.tag);
     const { relative, full } = this.#disk.filename(key);
-    fs.mkdirSync(path.dirname(full), { recursive: true });
     try {
+      fs.mkdirSync(path.dirname(full), { recursive: true });
       await pipeline(readable, fs.createWriteStream(full, { flags: 'wx' }));
     } catch (error) {
       this.#disk.remove(relative);
-      throw error;
+      throw storageError(error, `writing the value file ${full}`);
     }
     const size = fs.statSync(full).size;
     const now = Date.now() / 1000;
@@ -521,7 +601,7 @@ export class Cache implements Disposable {
       raw,
       stored,
       expireAt(now, options?.expire),
-      bindTag(options?.tag),
+      tag,
       now,
       options?.retry ?? false,
     );
@@ -534,11 +614,11 @@ export class Cache implements Disposable {
    */
   add(key: unknown, value: unknown, options?: SetOptions): boolean {
     const [dbKey, raw] = this.#disk.put(key);
-    const stored = this.#disk.store(value, key);
     const now = Date.now() / 1000;
     const expireTime = expireAt(now, options?.expire);
     const tag = bindTag(options?.tag);
     const retry = options?.retry ?? false;
+    const stored = this.#disk.store(value, key);
     const s = this.#s;
     if (stored.filename === null) {
       const { mode, dbValue } = stored;
@@ -743,7 +823,10 @@ export class Cache implements Disposable {
     return this.keys();
   }
 
-  /** `[key, value]` pairs of live entries in insertion order. */
+  /**
+   * `[key, value]` pairs of live entries in insertion order. A value this process cannot decode
+   * (another language's object) is an `Undecodable` placeholder: one entry never aborts a listing.
+   */
   entries<V = unknown>(): Generator<[unknown, V]> {
     return this.#entriesUpTo<V>(this.#s.maxRowid.get() ?? null);
   }
@@ -757,7 +840,7 @@ export class Cache implements Disposable {
       const now = Date.now() / 1000;
       for (const [, key, raw, expireTime, mode, filename, value] of rows) {
         if (expireTime !== null && expireTime <= now) continue;
-        const fetched = this.#fetch(Number(mode), filename, value, key, Number(raw));
+        const fetched = this.#fetch(Number(mode), filename, value, key, Number(raw), true);
         if (fetched !== undefined) yield [this.#disk.get(key, Number(raw)), fetched as V];
       }
       if (rows.length < BATCH) return;
@@ -917,6 +1000,23 @@ export class Cache implements Disposable {
   }
 
   // ---- lifecycle and properties ---------------------------------------------------------------
+
+  /**
+   * The same methods returning promises, for servers: waiting for another process's write lock
+   * never blocks the event loop (async backoff up to `timeout`, then `Timeout`). Use the
+   * synchronous methods in scripts and workers, where blocking costs nothing.
+   * @example await cache.async.set('k', 1); const v = await cache.async.get('k');
+   */
+  get async(): AsyncCache {
+    this.#async ??= Object.freeze({
+      ...asyncView(this as Cache, ASYNC_METHODS, {
+        timeout: () => this.#timeout,
+        name: () => this.#directory,
+      }),
+      setStream: this.setStream.bind(this),
+    } as unknown as AsyncCache);
+    return this.#async;
+  }
 
   /** The cache directory (absolute). */
   get directory(): string {

@@ -3,8 +3,10 @@
  *
  * Keys: strings, numbers, in-range bigints and buffers are stored natively (TEXT, INTEGER, REAL,
  * BLOB with raw=1) so Python sees the same key; structured keys get a canonical encoding (raw=0).
- * Values: modes 1 (raw column), 2 (binary file), 3 (text file), 4 (serialized). Mode 4 uses v8's
- * structured clone, never pickle: nothing read from disk can run code.
+ * Values: modes 1 (raw column), 2 (binary file), 3 (text file), 4 (serialized). Mode 4 is written
+ * with v8's structured clone (PickleDisk: as pickle) and read as either, told apart by the first
+ * byte (v8 always starts with 0xff); pickles are read by the data-only reader of pickle.ts, so
+ * nothing read from disk can run code.
  * This file knows nothing of SQL statements or transactions; the Cache drives it.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,7 +14,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as zlib from 'node:zlib';
-import { UnsupportedValueError } from './errors.js';
+import { storageError, UnsupportedValueError } from './errors.js';
+import { loadPickle } from './pickle.js';
+import { dumpPickle } from './pickle-writer.js';
 import type { DiskOptions } from './types.js';
 
 /** A value as bound to or read from an SQLite column. */
@@ -159,7 +163,12 @@ export class Disk {
   /** Writes `bytes` to a new value file, named by `filename(key, value)` as diskcache does. */
   #storeFile(bytes: Buffer, mode: number, key: unknown, value: unknown): StoredValue {
     const { relative, full } = this.filename(key, value);
-    writeNewFile(full, bytes);
+    try {
+      writeNewFile(full, bytes);
+    } catch (error) {
+      this.remove(relative); // the partial file, and the directories made for it
+      throw error;
+    }
     return { size: bytes.length, mode, filename: relative, dbValue: null };
   }
 
@@ -241,11 +250,140 @@ export class Disk {
   }
 }
 
-/** A key written by Python as a pickle (raw=0). node-diskcache never unpickles; it shows the bytes. */
+/**
+ * Stands for a stored value this process cannot decode (another language's object, a pickle that
+ * names code), where a whole listing must not fail for one entry: iteration (`entries()`, a
+ * Deque's or Index's values) and `get(key, { placeholder: true })` return it instead of throwing
+ * `UnsupportedValueError`.
+ */
+export class Undecodable {
+  constructor(
+    /** The stored mode (4: serialized). */
+    readonly mode: number,
+    /** Bytes of the stored value, when known (inline values). */
+    readonly size: number | undefined,
+    /** Why it cannot be decoded (the UnsupportedValueError's message). */
+    readonly reason: string,
+  ) {}
+
+  toString(): string {
+    return `<undecodable value: mode ${this.mode}${this.size === undefined ? '' : `, ${this.size} bytes`}: ${this.reason}>`;
+  }
+}
+
+/**
+ * A key written by Python as a pickle (raw=0), as the default Disk returns it: passed back, its
+ * bytes address the same entry. `decode()` gives its plain-data value (a tuple as an array...), but
+ * that value, passed back as a key, is encoded by Node's rules and is not the same entry; PickleDisk
+ * returns such keys decoded when they re-encode to the same bytes.
+ */
 export class ForeignKey {
   constructor(readonly bytes: Buffer) {}
+  /** The key's value, read by the safe pickle reader; `UnsupportedValueError` when it is not plain data. */
+  decode(): unknown {
+    if (this.bytes.subarray(0, STRUCTURED_MAGIC.length).equals(STRUCTURED_MAGIC)) {
+      return decodeStructuredKey(this.bytes);
+    }
+    return loadPickle(this.bytes);
+  }
   toString(): string {
     return `ForeignKey(${this.bytes.toString('hex')})`;
+  }
+}
+
+/**
+ * PickleDisk: structured values and keys as pickle (protocol 5, or 4 when the cache's
+ * `disk_pickle_protocol` is 4), so Python's diskcache reads them: objects and Maps as dicts,
+ * arrays as lists (tuples in keys, so Python's `cache[('a', 1)]` finds a Node `['a', 1]` key),
+ * null as None, Sets as sets. Strings, numbers, int64 bigints and buffers stay native, as with
+ * Disk. A value pickle cannot carry (a Date, a class instance, undefined inside an array, a Map
+ * with object keys) is a `TypeError` naming it. Reads both pickles and v8-serialized values.
+ * Not guaranteed: a small bigint reads back as a number, a tuple as an array, a dict with a
+ * non-str key as a Map.
+ */
+export class PickleDisk extends Disk {
+  readonly pickleProtocol: 4 | 5;
+
+  constructor(directory: string, options: DiskOptions) {
+    super(directory, options);
+    this.pickleProtocol = Number(options.pickle_protocol ?? 5) === 4 ? 4 : 5;
+  }
+
+  override put(key: unknown): [DbValue, 0 | 1] {
+    switch (typeof key) {
+      case 'string':
+        if (isWellFormed(key)) return [key, 1];
+        break;
+      case 'number':
+        return super.put(key);
+      case 'bigint':
+        if (key >= INT64_MIN && key <= INT64_MAX) return [key, 1];
+        break;
+      case 'object':
+        if (key instanceof Uint8Array || key instanceof ForeignKey) return super.put(key);
+        break;
+      case 'boolean':
+        break;
+      default:
+        return super.put(key);
+    }
+    try {
+      return [dumpPickle(key, { key: true, protocol: this.pickleProtocol }), 0];
+    } catch (error) {
+      throw new TypeError((error as Error).message.replace(/^invalid value/, 'invalid key'), {
+        cause: error,
+      });
+    }
+  }
+
+  /**
+   * Pickled keys come back decoded when that value re-encodes to the same bytes; otherwise (and for
+   * structured keys the default Disk wrote) as a ForeignKey, which still addresses the entry.
+   */
+  override get(dbKey: DbValue, raw: number | bigint): unknown {
+    if (raw) return super.get(dbKey, raw);
+    const key = new ForeignKey(dbKey as Buffer);
+    try {
+      const value = key.decode();
+      const [again] = this.put(value);
+      return Buffer.isBuffer(again) && again.equals(key.bytes) ? value : key;
+    } catch {
+      return key;
+    }
+  }
+
+  override store(value: unknown, key?: unknown): StoredValue {
+    switch (typeof value) {
+      case 'string':
+        if (isWellFormed(value)) return super.store(value, key);
+        break;
+      case 'number':
+        if (!Number.isNaN(value)) return super.store(value, key);
+        break;
+      case 'bigint':
+        // diskcache stores every int64 int natively: Python reads an int either way.
+        if (value >= INT64_MIN && value <= INT64_MAX) {
+          return { size: 0, mode: MODE_RAW, filename: null, dbValue: value };
+        }
+        break;
+      case 'object':
+        if (Buffer.isBuffer(value)) return super.store(value, key);
+        if (value instanceof Uint8Array) {
+          return super.store(Buffer.from(value.buffer, value.byteOffset, value.byteLength), key);
+        }
+        break;
+      case 'boolean':
+        break;
+      default:
+        return super.store(value, key); // undefined, functions, symbols: TypeError
+    }
+    const bytes = dumpPickle(value, { protocol: this.pickleProtocol });
+    if (bytes.length < this.minFileSize) {
+      return { size: 0, mode: MODE_PICKLE, filename: null, dbValue: bytes };
+    }
+    const { relative, full } = this.filename(key, value);
+    writeNewFile(full, bytes);
+    return { size: bytes.length, mode: MODE_PICKLE, filename: relative, dbValue: null };
   }
 }
 
@@ -302,7 +440,10 @@ export function writeNewFile(full: string, bytes: Buffer): void {
       return;
     } catch (error) {
       // Another process may delete the emptied directory between mkdir and open.
-      if (attempt >= 9 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (attempt < 9 && (error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      // A write that failed half way (a full disk) must not leave its partial file behind.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') fs.rmSync(full, { force: true });
+      throw storageError(error, `writing the value file ${full}`);
     }
   }
 }
@@ -312,15 +453,21 @@ export function intToJs(value: bigint): number | bigint {
   return value >= -9007199254740991n && value <= 9007199254740991n ? Number(value) : value;
 }
 
+/**
+ * A mode-4 value: v8's structured clone (always starting with its 0xff version tag) or a pickle
+ * (0x80 PROTO for protocols 2-5; protocols 0-1 have no header), read by the data-only reader.
+ */
 function deserialize(bytes: Buffer): unknown {
   if (bytes[0] === 0xff) return v8.deserialize(bytes);
-  if (bytes[0] === 0x80) {
+  try {
+    return loadPickle(bytes);
+  } catch (error) {
+    if (!(error instanceof UnsupportedValueError) || bytes[0] === 0x80) throw error;
     throw new UnsupportedValueError(
-      'this value was pickled by Python; node-diskcache never unpickles (unpickling can run code). ' +
-        'Store strings, numbers or bytes from Python to share values with Node.',
+      `this value is in an unknown serialized format (neither v8 nor a pickle: ${error.message})`,
+      { cause: error },
     );
   }
-  throw new UnsupportedValueError('this value is in an unknown serialized format');
 }
 
 /** Adler-32 of `bytes`, as zlib.adler32 computes it. */

@@ -48,6 +48,38 @@ export class IndexError extends DiskcacheError {}
 /** `cache.db` is not a usable SQLite database (corrupted, truncated, or another kind of file). */
 export class DatabaseError extends DiskcacheError {}
 
+/**
+ * The disk or the database is full (SQLITE_FULL, ENOSPC): the write changed nothing and left no
+ * partial file. Deleting and culling still work (they free space), and reads go on.
+ */
+export class StorageFullError extends DatabaseError {}
+
+/** The directory or `cache.db` cannot be written (SQLITE_READONLY, EROFS, EACCES, EPERM). */
+export class ReadOnlyError extends DatabaseError {}
+
+/**
+ * The library's error for a storage failure of SQLite or the file system (a full disk, a
+ * read-only directory), with the original error as `cause`; any other error as it is.
+ */
+export function storageError(error: unknown, what: string): unknown {
+  if (error instanceof DiskcacheError) return error;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== 'string') return error;
+  const message = (error as Error).message;
+  if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC' || code === 'EDQUOT')
+    return new StorageFullError(`${what}: the disk or database is full (${message})`, {
+      cause: error,
+    });
+  if (
+    code.startsWith('SQLITE_READONLY') ||
+    code === 'EROFS' ||
+    code === 'EACCES' ||
+    code === 'EPERM'
+  )
+    return new ReadOnlyError(`${what}: cannot write (${message})`, { cause: error });
+  return error;
+}
+
 /** A value was stored in a format this process refuses to read (for example a Python pickle). */
 export class UnsupportedValueError extends DiskcacheError {}
 

@@ -14,7 +14,7 @@ import {
   checkSeconds,
   type Seconds,
 } from './checks.js';
-import { DatabaseError, describeValue, isBusy, Timeout } from './errors.js';
+import { DatabaseError, describeValue, isBusy, storageError, Timeout } from './errors.js';
 import { POLICIES } from './eviction.js';
 import type { CacheOptions, EvictionPolicy } from './types.js';
 import { Backoff, pauseSync } from './waiting.js';
@@ -237,6 +237,8 @@ export function openDatabase(directory: string, options: OpenOptions): OpenedDat
     return { db, settings, pageSize };
   } catch (error) {
     db.close();
+    const storage = storageError(error, `opening ${file}`);
+    if (storage !== error) throw storage; // a full disk, a read-only directory
     const code = (error as { code?: string }).code;
     if (
       code === 'SQLITE_NOTADB' ||

@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Seconds } from './checks.js';
-import { ClosedError, isBusy, Timeout } from './errors.js';
+import { ClosedError, isBusy, storageError, Timeout } from './errors.js';
 import { Backoff, pauseSync } from './waiting.js';
 
 /** Options of a `Transactor`. */
@@ -28,6 +28,31 @@ export interface TransactorOptions {
   readonly removeFile: (relative: string) => void;
   /** What the lock belongs to, for messages (the directory or the database file). */
   readonly name: string;
+}
+
+/**
+ * Depth of `failFast` calls in progress in this thread. While it is above 0, a busy database
+ * throws `Timeout` at once (no sleeping busy handler, no retry): the async views retry it
+ * themselves, between awaits, so that waiting for another process never blocks the event loop.
+ */
+let failFastDepth = 0;
+/** Transactors whose connection's busy timeout was set to 0 by the current `failFast`. */
+const failingFast = new Set<Transactor>();
+
+/**
+ * Runs `fn` (synchronous) so that every lock wait inside it fails at once with `Timeout` instead
+ * of waiting; connections get their busy timeout back when the outermost call ends.
+ */
+export function failFast<T>(fn: () => T): T {
+  failFastDepth++;
+  try {
+    return fn();
+  } finally {
+    if (--failFastDepth === 0) {
+      for (const transactor of failingFast) transactor.restoreBusyTimeout();
+      failingFast.clear();
+    }
+  }
 }
 
 /** Runs writes in transactions on one connection; one per Cache or WorkQueue object. */
@@ -88,13 +113,14 @@ export class Transactor {
       return statement();
     }
     this.checkOpen();
+    if (failFastDepth > 0) this.#enterFailFast();
     let backoff: Backoff | undefined;
     let deadline = 0;
     for (;;) {
       try {
         return statement();
       } catch (error) {
-        if (isBusy(error)) {
+        if (isBusy(error) && failFastDepth === 0) {
           if (this.#options.busyWait === 'poll') {
             const now = performance.now();
             if (deadline === 0) deadline = now + this.#options.timeout * 1000;
@@ -106,7 +132,7 @@ export class Transactor {
           } else if (retry) continue;
         }
         if (writtenFile !== null) this.#options.removeFile(writtenFile);
-        throw isBusy(error) ? this.timeoutError(error) : error;
+        throw isBusy(error) ? this.timeoutError(error) : storageError(error, this.#options.name);
       }
     }
   }
@@ -135,7 +161,7 @@ export class Transactor {
       for (const file of this.#written) this.#options.removeFile(file);
       this.#written = [];
       this.#pendingRemovals = []; // the rows that referenced them are back
-      throw isBusy(error) ? this.timeoutError(error) : error;
+      throw isBusy(error) ? this.timeoutError(error) : storageError(error, this.#options.name);
     }
     this.#depth = 0;
     this.#written = [];
@@ -145,6 +171,21 @@ export class Transactor {
       for (const file of removals) this.#options.removeFile(file);
     }
     return result;
+  }
+
+  /** Inside `failFast`: SQLite must not sleep in its busy handler on this connection. */
+  #enterFailFast(): void {
+    if (this.#options.busyWait === 'poll' || failingFast.has(this)) return;
+    failingFast.add(this);
+    this.#db.pragma('busy_timeout = 0');
+  }
+
+  /** @internal Gives the connection its busy timeout back (the end of `failFast`). */
+  restoreBusyTimeout(): void {
+    if (this.#closed || !this.#db.open) return;
+    this.#db.pragma(
+      `busy_timeout = ${Math.min(Math.round(this.#options.timeout * 1000), 2_147_483_647)}`,
+    );
   }
 
   /** Deletes a value file now, or after the open transaction commits. Ignores non-strings. */

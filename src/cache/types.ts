@@ -97,6 +97,11 @@ export interface GetOptions<D = undefined> {
   readonly default?: D;
   /** Wait for the write lock (statistics or LRU/LFU policies only) instead of throwing `Timeout`. */
   readonly retry?: boolean;
+  /**
+   * Return an `Undecodable` placeholder for a value this process cannot decode (another
+   * language's object) instead of throwing `UnsupportedValueError`. @default false
+   */
+  readonly placeholder?: boolean;
 }
 
 /** An entry with its metadata, as returned by `getEntry`, `pull`, `peek`, `popEntry` and `peekItem`. */

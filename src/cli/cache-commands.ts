@@ -22,6 +22,7 @@ import {
   formatTable,
   formatTime,
   formatValue,
+  helpExamples,
   parseCount,
   parseJson,
   parseSeconds,
@@ -77,6 +78,10 @@ function statsCommand(program: Command, io: CliIo): void {
   program
     .command('stats')
     .description('show entries, volume, hit/miss counts and settings')
+    .addHelpText(
+      'after',
+      helpExamples('diskcache -d ./cache stats', 'diskcache -d ./cache stats --json | jq .entries'),
+    )
     .action(
       action(io, (context) =>
         context.withCache({ create: false }, (cache) => {
@@ -119,6 +124,13 @@ function keysCommand(program: Command, io: CliIo): void {
   program
     .command('keys')
     .description('list keys, in insertion order (expired entries not yet culled included)')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache -d ./cache keys --limit 20',
+        'diskcache -d ./cache keys --sorted --reverse --json',
+      ),
+    )
     .addOption(
       new Option('--limit <n>', 'list at most N keys').argParser(
         optionParser((text) => parseCount(text, '--limit')),
@@ -168,6 +180,13 @@ function getCommand(program: Command, io: CliIo): void {
   const command = program
     .command('get')
     .description('print the value of KEY (exit code 1 when it is missing or expired)')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache -d ./cache get greeting',
+        'diskcache -d ./cache get --int-key 42 --json',
+      ),
+    )
     .argument('<key>', 'the key (a string unless --key-type says otherwise)')
     .option(
       '--raw',
@@ -202,6 +221,13 @@ function setCommand(program: Command, io: CliIo): void {
   const command = program
     .command('set')
     .description('store VALUE under KEY (creates the cache directory if needed)')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache -d ./cache set greeting hello --expire 60 --tag demo',
+        `diskcache -d ./cache set --int-key 42 '{"a": [1, 2]}' --json-value`,
+      ),
+    )
     .argument('<key>', 'the key (a string unless --key-type says otherwise)')
     .argument('<value>', 'the value: a string, or any JSON document with --json-value')
     .addOption(
@@ -239,6 +265,13 @@ function deleteCommand(program: Command, io: CliIo): void {
   const command = program
     .command('delete')
     .description('delete KEY (exit code 1 when it is missing or expired)')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache -d ./cache delete greeting',
+        'diskcache -d ./cache delete --int-key 42',
+      ),
+    )
     .argument('<key>', 'the key (a string unless --key-type says otherwise)');
   addKeyOptions(command).action(
     action(io, (context, keyText) => {
@@ -257,6 +290,10 @@ function expireCommand(program: Command, io: CliIo): void {
   program
     .command('expire')
     .description('remove every expired entry')
+    .addHelpText(
+      'after',
+      helpExamples('diskcache -d ./cache expire', 'DISKCACHE_DIR=./cache diskcache expire --json'),
+    )
     .action(
       action(io, (context) =>
         context.withCache({ create: false }, (cache) => {
@@ -271,6 +308,13 @@ function evictCommand(program: Command, io: CliIo): void {
   const command = program
     .command('evict')
     .description('remove every entry tagged TAG (live or not)')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache -d ./cache evict demo',
+        'diskcache -d ./cache evict 1234 --tag-type int',
+      ),
+    )
     .argument('<tag>', 'the tag (a string unless --tag-type says otherwise)');
   addTagTypeOption(command).action(
     action(io, (context, tagText) => {
@@ -288,6 +332,10 @@ function cullCommand(program: Command, io: CliIo): void {
     .command('cull')
     .description(
       'remove expired entries, then entries in eviction-policy order until the volume is within size_limit',
+    )
+    .addHelpText(
+      'after',
+      helpExamples('diskcache -d ./cache cull', 'diskcache -d ./cache cull --json'),
     )
     .action(
       action(io, (context) =>
@@ -309,6 +357,10 @@ function clearCommand(program: Command, io: CliIo): void {
   program
     .command('clear')
     .description('remove every entry (asks first on a terminal; --yes to skip the question)')
+    .addHelpText(
+      'after',
+      helpExamples('diskcache -d ./cache clear', 'diskcache -d ./cache clear --yes --json'),
+    )
     .option('-y, --yes', 'do not ask for confirmation')
     .action(
       action(io, (context) =>
@@ -366,6 +418,13 @@ function checkCommand(program: Command, io: CliIo): void {
   program
     .command('check')
     .description('check the database and the value files (exit code 3 when problems are found)')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache -d ./cache check || echo "cache damaged"',
+        'diskcache -d ./cache check --fix --json',
+      ),
+    )
     .option('--fix', 'repair what is found (holds the write lock while it scans)')
     .action(
       action(io, (context) =>

@@ -15,7 +15,7 @@ import { DBNAME } from '../cache/schema.js';
 import { Deque } from '../collections/deque.js';
 import { action, addKeyOptions, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { formatTable, formatValue, parseCount, parseJson } from './output.js';
+import { formatTable, formatValue, helpExamples, parseCount, parseJson } from './output.js';
 
 /** Lines of list output written at once (and the rows aligned together by `index items`). */
 const LINES_PER_WRITE = 1000;
@@ -32,6 +32,11 @@ interface Noun {
 
 const DEQUE: Noun = { collection: 'deque', one: 'item', many: 'items' };
 const INDEX: Noun = { collection: 'index', one: 'entry', many: 'entries' };
+
+/** The start of a help example of a group: `diskcache -d ./jobs deque`. */
+function example(noun: Noun): string {
+  return `diskcache -d ${noun.collection === 'deque' ? './jobs' : './results'} ${noun.collection}`;
+}
 
 function inline(value: unknown): string {
   return formatValue(value, { inline: true });
@@ -91,6 +96,8 @@ interface ListSpec<T> {
   /** The text of a chunk of items (`first`: the first chunk, for a header). */
   readonly text: (chunk: readonly T[], first: boolean) => string;
   readonly json: (item: T) => unknown;
+  /** The `--help` examples (command lines). */
+  readonly examples: readonly string[];
 }
 
 /** One line per item, values shown inline. */
@@ -107,6 +114,7 @@ function listCommand<T>(group: Command, io: CliIo, spec: ListSpec<T>): void {
   const command = group
     .command(spec.name)
     .description(spec.description)
+    .addHelpText('after', helpExamples(...spec.examples))
     .addOption(
       new Option('--limit <n>', `list at most N ${spec.noun.many}`).argParser(
         optionParser((text) => parseCount(text, '--limit')),
@@ -153,6 +161,10 @@ function clearCommand(group: Command, io: CliIo, noun: Noun): void {
   group
     .command('clear')
     .description(`remove every ${noun.one} (asks first on a terminal; --yes to skip the question)`)
+    .addHelpText(
+      'after',
+      helpExamples(`${example(noun)} clear`, `${example(noun)} clear --yes --json`),
+    )
     .option('-y, --yes', 'do not ask for confirmation')
     .action(
       action(io, (context) =>
@@ -196,6 +208,10 @@ function countCommand(group: Command, io: CliIo, field: 'length' | 'size', noun:
   group
     .command(field)
     .description(`print the number of ${noun.many}`)
+    .addHelpText(
+      'after',
+      helpExamples(`${example(noun)} ${field}`, `${example(noun)} ${field} --json`),
+    )
     .action(
       action(io, (context) =>
         withCollection(context, false, (cache) => {
@@ -216,6 +232,13 @@ function endCommand(
   group
     .command(spec.name)
     .description(`${spec.description} (exit code 1 when the deque is empty)`)
+    .addHelpText(
+      'after',
+      helpExamples(
+        `${example(DEQUE)} ${spec.name}`,
+        `${example(DEQUE)} ${spec.name} --left --json`,
+      ),
+    )
     .option('--left', `the item at the front instead (${spec.method})`)
     .action(
       action(io, (context) =>
@@ -236,6 +259,13 @@ function dequeAppend(group: Command, io: CliIo): void {
       'add VALUEs at the back, in order, in one transaction (creates the deque if needed)',
     )
     .argument('<values...>', 'the values: strings, or JSON documents with --json-value')
+    .addHelpText(
+      'after',
+      helpExamples(
+        `${example(DEQUE)} append build test deploy`,
+        `${example(DEQUE)} append --json-value '{"id": 1}' 2 --left`,
+      ),
+    )
     .option(
       '--left',
       'add at the front instead (appendLeft): each VALUE in turn, so several end up reversed',
@@ -289,6 +319,7 @@ export function registerDequeCommands(program: Command, io: CliIo): void {
     },
     text: lines,
     json: (item) => item,
+    examples: [`${example(DEQUE)} list`, `${example(DEQUE)} list --reverse --limit 10 --json`],
   });
   clearCommand(group, io, DEQUE);
 }
@@ -299,13 +330,20 @@ export function registerDequeCommands(program: Command, io: CliIo): void {
 function keyCommand(
   group: Command,
   io: CliIo,
-  spec: { name: string; description: string; adds?: boolean; value?: boolean },
+  spec: {
+    name: string;
+    description: string;
+    adds?: boolean;
+    value?: boolean;
+    examples: readonly string[];
+  },
   run: (context: CommandContext, cache: Cache, key: unknown, values: unknown[]) => void,
 ): void {
   const command = group
     .command(spec.name)
     .description(spec.description)
-    .argument('<key>', 'the key (a string unless --key-type says otherwise)');
+    .argument('<key>', 'the key (a string unless --key-type says otherwise)')
+    .addHelpText('after', helpExamples(...spec.examples));
   if (spec.value) {
     command
       .argument('<value>', 'the value: a string, or any JSON document with --json-value')
@@ -327,7 +365,11 @@ function indexKeyCommands(group: Command, io: CliIo): void {
   keyCommand(
     group,
     io,
-    { name: 'get', description: 'print the value of KEY (exit code 1 when it is missing)' },
+    {
+      name: 'get',
+      description: 'print the value of KEY (exit code 1 when it is missing)',
+      examples: [`${example(INDEX)} get user:7`, `${example(INDEX)} get --int-key 7 --json`],
+    },
     (context, cache, key) => {
       const value = cache.get(key);
       if (value === undefined) throw notFound(key);
@@ -343,6 +385,10 @@ function indexKeyCommands(group: Command, io: CliIo): void {
         'set KEY to VALUE (an existing key keeps its place; creates the index if needed)',
       adds: true,
       value: true,
+      examples: [
+        `${example(INDEX)} set user:7 Ada`,
+        `${example(INDEX)} set --int-key 7 '{"ok": true}' --json-value`,
+      ],
     },
     (context, cache, key, [value]) => {
       cache.set(key, value);
@@ -352,7 +398,11 @@ function indexKeyCommands(group: Command, io: CliIo): void {
   keyCommand(
     group,
     io,
-    { name: 'delete', description: 'delete KEY (exit code 1 when it is missing)' },
+    {
+      name: 'delete',
+      description: 'delete KEY (exit code 1 when it is missing)',
+      examples: [`${example(INDEX)} delete user:7`, `${example(INDEX)} delete --int-key 7`],
+    },
     (context, cache, key) => {
       if (!cache.delete(key)) throw notFound(key);
       context.print({ key, deleted: true }, () => `deleted ${inline(key)}`);
@@ -361,7 +411,14 @@ function indexKeyCommands(group: Command, io: CliIo): void {
   keyCommand(
     group,
     io,
-    { name: 'pop', description: 'remove KEY and print its value (exit code 1 when it is missing)' },
+    {
+      name: 'pop',
+      description: 'remove KEY and print its value (exit code 1 when it is missing)',
+      examples: [
+        `${example(INDEX)} pop user:7`,
+        `${example(INDEX)} pop --key-type json '["user", 7]'`,
+      ],
+    },
     (context, cache, key) => {
       const entry = cache.popEntry(key);
       if (entry === undefined) throw notFound(key);
@@ -386,6 +443,7 @@ export function registerIndexCommands(program: Command, io: CliIo): void {
     read: (cache, reverse) => cache.keys({ reverse }),
     text: lines,
     json: (key) => key,
+    examples: [`${example(INDEX)} keys`, `${example(INDEX)} keys --reverse --limit 10`],
   });
   listCommand(group, io, {
     name: 'items',
@@ -399,6 +457,7 @@ export function registerIndexCommands(program: Command, io: CliIo): void {
         first ? { header: ['key', 'value'] } : {},
       ),
     json: ([key, value]) => ({ key, value }),
+    examples: [`${example(INDEX)} items`, `${example(INDEX)} items --json | jq '.items[].key'`],
   });
   clearCommand(group, io, INDEX);
 }

@@ -152,16 +152,38 @@ export class CommandContext {
     );
   }
 
-  /** The cache directory: `--dir`, else `$DISKCACHE_DIR`, as an absolute path. */
-  directory(): string {
-    const given = this.options.dir ?? this.io.env.DISKCACHE_DIR;
-    if (given === undefined || given === '') {
+  /**
+   * The directory a command works on, as an absolute path, by one rule for every command:
+   * `-d/--dir DIR` names it, else `$DISKCACHE_DIR`. A command whose directory is its main object
+   * may also take it as `own` (a DIR argument of `queue stats`, `--queue` of work and crawl);
+   * `own` wins over `$DISKCACHE_DIR`, and differing `own` and `--dir` are a usage error.
+   * `undefined` when nothing names a directory.
+   */
+  findDirectory(own?: string): string | undefined {
+    const flag = this.options.dir;
+    if (own !== undefined && own !== '') {
+      if (flag !== undefined && flag !== '' && path.resolve(flag) !== path.resolve(own)) {
+        throw new CliError(
+          EXIT.USAGE,
+          `two directories given: --dir ${flag} and ${own} (name the directory once)`,
+        );
+      }
+      return path.resolve(own);
+    }
+    const given = flag ?? this.io.env.DISKCACHE_DIR;
+    return given === undefined || given === '' ? undefined : path.resolve(given);
+  }
+
+  /** The directory (see `findDirectory`); a usage error when nothing names one. */
+  directory(own?: string): string {
+    const directory = this.findDirectory(own);
+    if (directory === undefined) {
       throw new CliError(
         EXIT.USAGE,
         'no cache directory: pass --dir DIR (or -d DIR) or set DISKCACHE_DIR',
       );
     }
-    return path.resolve(given);
+    return directory;
   }
 
   /**

@@ -1,28 +1,46 @@
 /**
- * `diskcache crawl [url]`: the sample crawler on the command line. With no URL it serves the
- * built-in demo site on 127.0.0.1 and crawls it — what `npm start` runs. With `--dir` the crawl
- * directory is kept and a second run resumes it; Ctrl-C stops gracefully. Progress goes to
- * stderr (a bar on a terminal, plain lines otherwise), the summary to stdout.
+ * `diskcache crawl [url...]`: the crawler on the command line. With no URL it serves the built-in
+ * demo site on 127.0.0.1 and crawls it — what `npm start` runs. With `--dir` the crawl directory
+ * is kept and a second run resumes it (the demo site keeps its port, stored in the directory, so
+ * the queued URLs stay valid); Ctrl-C stops gracefully. Progress goes to stderr (a bar on a
+ * terminal, plain lines otherwise), the summary to stdout. `diskcache crawl export <dir>` prints
+ * the records as JSON Lines or CSV. Exit codes: docs/crawler.md.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
-import { crawl } from '../crawler/crawl.js';
-import { type DemoSite, startDemoSite } from '../crawler/demo-site.js';
+import { WorkQueue } from '../collections/work-queue.js';
+// The crawler (undici, htmlparser2) is imported when a crawl command runs, not when the CLI
+// starts: every other command would pay for loading it.
+import type { CrawlSummary } from '../crawler/crawl.js';
+import type { DemoSite } from '../crawler/demo-site.js';
+import type { ExportFormat } from '../crawler/export.js';
 import { createProgressReporter, formatDuration, type RunProgress } from '../runner/progress.js';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
-import { CliError, EXIT } from './exit-codes.js';
-import { parseCount } from './output.js';
+import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { helpExamples, parseCount, parseSeconds } from './output.js';
 import { onStopSignals } from './work-command.js';
+
+/** Exit code of a crawl stopped by Ctrl-C (SIGINT) or SIGTERM before it finished (128 + 2). */
+export const EXIT_INTERRUPTED = 130 as ExitCode;
 
 interface CrawlCommandOptions {
   readonly processes: number;
   readonly concurrency: number;
   readonly maxPages: number;
   readonly maxDepth: number;
+  readonly sameOrigin: boolean;
+  readonly rate?: number;
+  readonly userAgent?: string;
+  readonly timeout?: number;
+  readonly include?: string;
+  readonly exclude?: string;
+  readonly handler?: string;
+  readonly fresh?: boolean;
   readonly sitePages: number;
   readonly keep?: boolean;
+  readonly queue?: string;
 }
 
 function positive(option: string) {
@@ -34,24 +52,127 @@ function positive(option: string) {
   });
 }
 
-async function runCrawl(context: CommandContext, url: string | undefined): Promise<void> {
+function positiveNumber(option: string) {
+  return optionParser((text) => {
+    const value = parseSeconds(text, option);
+    if (value <= 0)
+      throw new CliError(EXIT.USAGE, `${option} must be more than 0, got ${JSON.stringify(text)}`);
+    return value;
+  });
+}
+
+function regex(option: string) {
+  return optionParser((text) => {
+    try {
+      new RegExp(text);
+    } catch (error) {
+      throw new CliError(EXIT.USAGE, `${option}: ${(error as Error).message}`);
+    }
+    return text;
+  });
+}
+
+/** Where a kept crawl of the demo site remembers the site's port. */
+const DEMO_FILE = 'demo-site.json';
+
+/** Starts the demo site, on the port a previous run in `directory` used when it can. */
+async function startDemo(
+  context: CommandContext,
+  pages: number,
+  directory: string | undefined,
+): Promise<DemoSite> {
+  const file = directory && path.join(directory, DEMO_FILE);
+  let port = 0;
+  if (file && fs.existsSync(file)) {
+    try {
+      port = Number((JSON.parse(fs.readFileSync(file, 'utf8')) as { port?: unknown }).port) || 0;
+    } catch {
+      port = 0;
+    }
+  }
+  const { startDemoSite } = await import('../crawler/demo-site.js');
+  let site: DemoSite;
+  try {
+    site = await startDemoSite({ pages, port });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw error;
+    context.note(
+      `the demo site's previous port ${port} is taken: it starts on a new one, and the pages the previous run queued (on the old port) will fail`,
+    );
+    site = await startDemoSite({ pages });
+  }
+  if (file) {
+    fs.mkdirSync(directory, { recursive: true });
+    fs.writeFileSync(file, JSON.stringify({ port: Number(new URL(site.url).port), pages }));
+  }
+  return site;
+}
+
+function summaryLines(
+  summary: CrawlSummary,
+  options: CrawlCommandOptions,
+  kept: boolean,
+  directory: string,
+): string[] {
+  const statuses = Object.entries(summary.byStatus)
+    .map(([status, count]) => `${status}: ${count}`)
+    .join(', ');
+  const lines = [
+    `${summary.reason === 'drained' ? 'crawl finished' : 'crawl stopped (run the same command again to resume)'}${summary.resumed ? ' (resumed)' : ''} in ${formatDuration(summary.elapsedSeconds)}`,
+    `pages recorded: ${summary.pages} (${statuses || 'none'}); failed: ${summary.failed}; still queued: ${summary.remaining}`,
+  ];
+  for (const failure of summary.failures.slice(0, 5))
+    lines.push(`  failed after ${failure.attempts} attempts: ${failure.error}`);
+  if (summary.failures.length > 5)
+    lines.push(`  … (diskcache queue failed ${directory} lists them all)`);
+  const { 'max-depth': byDepth, 'max-pages': byPages } = summary.deferred;
+  if (byDepth + byPages > 0) {
+    const why = [
+      byDepth > 0 ? `${byDepth} beyond --max-depth ${options.maxDepth}` : '',
+      byPages > 0 ? `${byPages} beyond --max-pages ${options.maxPages}` : '',
+    ].filter(Boolean);
+    lines.push(
+      `links deferred: ${why.join(', ')}${kept ? ' (run again with higher limits and the same --dir to fetch them)' : ''}`,
+    );
+  }
+  if (summary.requeued > 0)
+    lines.push(`deferred links queued by this run's higher limits: ${summary.requeued}`);
+  lines.push(
+    kept
+      ? `results: an Index in ${path.join(directory, 'results')} (diskcache crawl export ${directory} --format jsonl|csv)`
+      : 'results: in a temporary directory, now removed (give -d DIR to keep the crawl and resume it)',
+  );
+  return lines;
+}
+
+async function runCrawl(context: CommandContext, urls: string[]): Promise<void> {
   const options = context.opts<CrawlCommandOptions>();
-  const given = context.options.dir ?? context.io.env.DISKCACHE_DIR;
-  const directory = given
-    ? path.resolve(given)
-    : fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-crawl-'));
+  const given = context.findDirectory(options.queue);
+  const directory = given ?? fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-crawl-'));
+  const kept = Boolean(given || options.keep);
+  if (options.fresh && given) fs.rmSync(directory, { recursive: true, force: true });
   const stderr = context.io.stderr as CliIo['stderr'] & { isTTY?: boolean; columns?: number };
   let site: DemoSite | undefined;
-  if (url === undefined) {
-    site = await startDemoSite({ pages: options.sitePages });
+  if (urls.length === 0) {
+    site = await startDemo(context, options.sitePages, given ? directory : undefined);
     context.note(
       `demo site: ${site.url} (${options.sitePages} pages, ${site.reachablePages} reachable from the start page)`,
     );
   }
-  const startUrl = url ?? site!.url;
+  const startUrls = urls.length > 0 ? urls : [site!.url];
   context.note(
-    `crawling ${startUrl} with ${options.processes} worker processes × ${options.concurrency} requests each; crawl directory ${directory}`,
+    `crawling ${startUrls.join(' ')} with ${options.processes} worker processes × ${options.concurrency} requests each${options.rate ? `, at most ${options.rate} requests/s per host` : ''}; crawl directory ${directory}`,
   );
+  if (fs.existsSync(path.join(directory, 'results'))) {
+    const queue = new WorkQueue(directory);
+    const { leased } = queue.stats();
+    const { leaseSeconds } = queue.settings;
+    queue.close();
+    if (leased > 0)
+      context.note(
+        `resuming: ${leased} pages are still held by a previous run; if it is gone, they come back within ${leaseSeconds} s, when their leases run out`,
+      );
+  }
   const controller = new AbortController();
   const removeSignals = onStopSignals(controller);
   const reporter = context.json
@@ -59,19 +180,34 @@ async function runCrawl(context: CommandContext, url: string | undefined): Promi
     : createProgressReporter(stderr, { intervalSeconds: 1 });
   let last: RunProgress | undefined;
   try {
-    const summary = await crawl({
-      startUrl,
-      directory,
-      processes: options.processes,
-      concurrency: options.concurrency,
-      maxPages: options.maxPages,
-      maxDepth: options.maxDepth,
-      signal: controller.signal,
-      onProgress: (progress) => {
-        last = progress;
-        reporter?.update(progress);
-      },
-    });
+    let summary: CrawlSummary;
+    try {
+      const { crawl } = await import('../crawler/crawl.js');
+      summary = await crawl({
+        startUrl: startUrls,
+        directory,
+        processes: options.processes,
+        concurrency: options.concurrency,
+        maxPages: options.maxPages,
+        maxDepth: options.maxDepth,
+        sameOrigin: options.sameOrigin,
+        ...(options.rate !== undefined ? { rate: options.rate } : {}),
+        ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
+        ...(options.timeout !== undefined ? { timeoutSeconds: options.timeout } : {}),
+        ...(options.include !== undefined ? { include: options.include } : {}),
+        ...(options.exclude !== undefined ? { exclude: options.exclude } : {}),
+        ...(options.handler !== undefined ? { handler: options.handler } : {}),
+        signal: controller.signal,
+        onProgress: (progress) => {
+          last = progress;
+          reporter?.update(progress);
+        },
+      });
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError)
+        throw new CliError(EXIT.USAGE, error.message, { cause: error });
+      throw error;
+    }
     if (reporter && last) reporter.finish(last);
     const duplicates = site?.duplicateFetches() ?? [];
     const report = {
@@ -86,37 +222,47 @@ async function runCrawl(context: CommandContext, url: string | undefined): Promi
         : {}),
     };
     context.print(report, () => {
-      const statuses = Object.entries(summary.byStatus)
-        .map(([status, count]) => `${status}: ${count}`)
-        .join(', ');
-      const lines = [
-        `${summary.reason === 'drained' ? 'crawl finished' : 'crawl stopped (run again with --dir to resume)'}${summary.resumed ? ' (resumed)' : ''} in ${formatDuration(summary.elapsedSeconds)}`,
-        `pages recorded: ${summary.pages} (${statuses}); failed: ${summary.failed}; still queued: ${summary.remaining}`,
-        given || options.keep
-          ? `results: an Index in ${path.join(directory, 'results')} (Python: diskcache.Index(path)); run again with the same --dir to resume`
-          : 'results: in a temporary directory, now removed (give -d DIR to keep the crawl and resume it)',
-      ];
+      const lines = summaryLines(summary, options, kept, directory);
       if (site)
         lines.push(
           `demo site: ${site.reachablePages} pages reachable; pages fetched twice without need: ${duplicates.length}`,
         );
       return lines.join('\n');
     });
+    if (summary.startErrors.length > 0)
+      throw new CliError(
+        EXIT.FAILURE,
+        `the start page could not be fetched: ${summary.startErrors.join('; ')}`,
+      );
+    if (summary.reason === 'stopped')
+      throw new CliError(
+        EXIT_INTERRUPTED,
+        `interrupted: ${summary.remaining} pages still queued${kept ? '; run the same command again to resume' : ''}`,
+      );
   } finally {
     removeSignals();
     await site?.close();
-    if (!given && !options.keep) fs.rmSync(directory, { recursive: true, force: true });
+    if (!kept) fs.rmSync(directory, { recursive: true, force: true });
   }
 }
 
-/** Registers `diskcache crawl [url]` on the root program. */
+async function runExport(context: CommandContext, directory: string): Promise<void> {
+  const { format } = context.opts<{ format: ExportFormat }>();
+  const resolved = path.resolve(directory);
+  if (!fs.existsSync(path.join(resolved, 'results')))
+    throw new CliError(EXIT.BAD_DIRECTORY, `not a crawl directory (no results): ${resolved}`);
+  const { exportRecords } = await import('../crawler/export.js');
+  exportRecords(resolved, format, (chunk) => context.io.stdout.write(chunk));
+}
+
+/** Registers `diskcache crawl [url...]` and `diskcache crawl export <dir>` on the root program. */
 export function registerCrawlCommand(program: Command, io: CliIo): void {
-  program
+  const command = program
     .command('crawl')
     .description(
       'crawl a site with several worker processes, resumably (no URL: a built-in demo site on 127.0.0.1)',
     )
-    .argument('[url]', 'the start page (only links to its origin are followed)')
+    .argument('[url...]', 'the start pages (only links to their origins are followed)')
     .addOption(
       new Option('-p, --processes <n>', 'worker processes')
         .argParser(positive('--processes'))
@@ -128,24 +274,85 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
         .default(8),
     )
     .addOption(
-      new Option('--max-pages <n>', 'stop queueing pages beyond this many')
+      new Option('--max-pages <n>', 'queue at most this many pages; links beyond are deferred')
         .argParser(positive('--max-pages'))
         .default(10_000),
     )
     .addOption(
-      new Option('--max-depth <n>', 'links followed this many hops from the start at most')
-        .argParser(positive('--max-depth'))
+      new Option(
+        '--max-depth <n>',
+        'follow links this many hops from the start at most; beyond are deferred',
+      )
+        .argParser(optionParser((text) => parseCount(text, '--max-depth')))
         .default(10),
     )
+    .option('--same-origin', "follow only links to the start pages' origins", true)
+    .option('--no-same-origin', 'follow links to any http(s) origin (mind --include/--max-depth)')
+    .addOption(
+      new Option(
+        '--rate <n>',
+        'at most N requests per second to each host, shared by every process',
+      ).argParser(positiveNumber('--rate')),
+    )
+    .option('--user-agent <s>', 'the User-Agent header (robots.txt groups match it)')
+    .addOption(
+      new Option('--timeout <seconds>', 'seconds before a request is abandoned').argParser(
+        positiveNumber('--timeout'),
+      ),
+    )
+    .option('--include <regex>', 'follow only URLs matching this regex', regex('--include'))
+    .option('--exclude <regex>', 'do not follow URLs matching this regex', regex('--exclude'))
+    .option('--handler <module>', 'a module whose default export returns extra fields per page')
+    .option('--fresh', 'delete the crawl directory first: start over instead of resuming')
     .addOption(
       new Option('--site-pages <n>', 'pages of the built-in demo site')
         .argParser(positive('--site-pages'))
         .default(300),
     )
+    .option(
+      '-q, --queue <dir>',
+      'the crawl directory, a work queue (the same as -d/--dir; kept, and resumed on a second run)',
+    )
     .option('--keep', 'keep the temporary crawl directory when no --dir is given')
     .addHelpText(
       'after',
-      '\nWith -d/--dir DIR the crawl is kept in DIR: stop it (Ctrl-C, or kill it) and run the same command again to resume.',
+      '\nWith -d/--dir DIR (or --queue DIR) the crawl is kept in DIR: stop it (Ctrl-C, or kill it) and run the same command again to resume.' +
+        '\nExit codes: 0 finished; 2 usage; 6 the start page could not be fetched (or another failure); 130 stopped by Ctrl-C/SIGTERM (resumable).\n' +
+        helpExamples(
+          'diskcache crawl',
+          'diskcache crawl -d ./crawl --max-pages 100 http://127.0.0.1:8080/',
+        ),
     )
-    .action(action(io, (context, url) => runCrawl(context, url)));
+    .action(
+      // A variadic argument arrives as one array.
+      action(io, (context, ...args) => runCrawl(context, (args as unknown as string[][])[0] ?? [])),
+    )
+    .hook('preAction', (_program, actionCommand) => {
+      // `--timeout` is also a global option (the cache lock's); the root parses it wherever it
+      // is written, so take it from there when it was given: here it is the request timeout.
+      const root = actionCommand.parent;
+      if (actionCommand.getOptionValue('timeout') !== undefined || root === null) return;
+      if (root.getOptionValueSource('timeout') !== 'cli') return;
+      const seconds = Number(root.getOptionValue('timeout'));
+      if (!(seconds > 0))
+        throw new CliError(EXIT.USAGE, `--timeout must be more than 0, got ${seconds}`);
+      actionCommand.setOptionValue('timeout', seconds);
+    });
+  command
+    .command('export')
+    .description('print the records of a crawl directory, one per URL')
+    .argument('<dir>', 'the crawl directory')
+    .addOption(
+      new Option('--format <format>', 'jsonl (one JSON object a line) or csv')
+        .choices(['jsonl', 'csv'])
+        .default('jsonl'),
+    )
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache crawl export ./crawl > pages.jsonl',
+        'diskcache crawl export ./crawl --format csv > pages.csv',
+      ),
+    )
+    .action(action(io, (context, directory) => runExport(context, directory!)));
 }

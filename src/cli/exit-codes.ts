@@ -3,7 +3,13 @@
  * throws `CliError` (or lets an engine error through) and main.ts turns it into an exit code
  * here, so the codes mean the same thing in every group. This file must not print anything.
  */
-import { DatabaseError, isBusy, Timeout } from '../cache/errors.js';
+import {
+  DatabaseError,
+  isBusy,
+  ReadOnlyError,
+  StorageFullError,
+  Timeout,
+} from '../cache/errors.js';
 
 /** The exit codes, documented in `diskcache --help` and docs/cli.md. */
 export const EXIT = Object.freeze({
@@ -21,6 +27,10 @@ export const EXIT = Object.freeze({
   BAD_DIRECTORY: 5,
   /** Anything else: a value this process cannot decode, an I/O error, a bug. */
   FAILURE: 6,
+  /** The disk or the database is full: nothing was written. */
+  STORAGE_FULL: 7,
+  /** The directory or cache.db cannot be written (a read-only mount, no permission). */
+  READ_ONLY: 8,
 });
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -33,7 +43,9 @@ export const EXIT_CODES_HELP = `Exit codes:
   3  check found problems (without --fix, or left after --fix)
   4  timeout: the cache's write lock was busy for longer than --timeout
   5  bad cache directory (missing, not a cache, or an unusable cache.db)
-  6  any other failure`;
+  6  any other failure
+  7  the disk or the database is full (nothing was written)
+  8  the directory or cache.db cannot be written (read-only)`;
 
 /** A failure a command reports to the user with a chosen exit code; `details` go to --json output. */
 export class CliError extends Error {
@@ -66,6 +78,10 @@ export function exitCodeName(code: ExitCode): string {
       return 'timeout';
     case EXIT.BAD_DIRECTORY:
       return 'bad-directory';
+    case EXIT.STORAGE_FULL:
+      return 'storage-full';
+    case EXIT.READ_ONLY:
+      return 'read-only';
     default:
       return 'failure';
   }
@@ -78,6 +94,8 @@ export function exitCodeName(code: ExitCode): string {
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof CliError) return error.exitCode;
   if (error instanceof Timeout || isBusy(error)) return EXIT.TIMEOUT;
+  if (error instanceof StorageFullError) return EXIT.STORAGE_FULL;
+  if (error instanceof ReadOnlyError) return EXIT.READ_ONLY;
   if (error instanceof DatabaseError) return EXIT.BAD_DIRECTORY;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'SQLITE_NOTADB' || (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')))

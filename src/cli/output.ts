@@ -6,7 +6,7 @@
  * This file formats and parses only: it must not open caches or write to a stream.
  */
 import { inspect } from 'node:util';
-import { ForeignKey } from '../cache/disk.js';
+import { ForeignKey, Undecodable } from '../cache/disk.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 /** How a key (or tag) typed on the command line is read. */
@@ -45,6 +45,13 @@ function convert(value: unknown, seen: Set<object>): unknown {
   if (value === null) return null;
   if (Buffer.isBuffer(value)) return { type: 'Buffer', base64: value.toString('base64') };
   if (value instanceof ForeignKey) return { type: 'ForeignKey', hex: value.bytes.toString('hex') };
+  if (value instanceof Undecodable)
+    return {
+      type: 'Undecodable',
+      mode: value.mode,
+      size: value.size ?? null,
+      reason: value.reason,
+    };
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (value instanceof RegExp) return String(value);
   if (value instanceof ArrayBuffer)
@@ -109,6 +116,7 @@ export function formatValue(value: unknown, options: { inline?: boolean } = {}):
       : value;
   if (Buffer.isBuffer(value)) return formatBytes(value);
   if (value instanceof ForeignKey) return `<pickled key ${formatBytes(value.bytes)}>`;
+  if (value instanceof Undecodable) return value.toString();
   return inspect(value, {
     depth: 8,
     breakLength: options.inline ? Number.POSITIVE_INFINITY : 100,
@@ -224,4 +232,12 @@ export function parseCount(text: string, option: string): number {
   if (!/^\d+$/.test(text.trim()))
     throw usage(`${option} must be a whole number (0 or more), got ${JSON.stringify(text)}`);
   return Number(text.trim());
+}
+
+/**
+ * The "Examples:" section that ends a command's `--help` (commander `addHelpText('after', …)`):
+ * one command line per entry, shown as typed in a shell.
+ */
+export function helpExamples(...lines: readonly string[]): string {
+  return `\nExamples:\n${lines.map((line) => `  ${line}`).join('\n')}\n`;
 }

@@ -5,7 +5,6 @@
  * never leaves an empty queue behind. It must not hold queue logic of its own.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import { WorkQueue } from '../collections/work-queue.js';
 import { isWorkQueueDirectory } from '../collections/work-queue-schema.js';
@@ -15,6 +14,7 @@ import {
   formatTable,
   formatTime,
   formatValue,
+  helpExamples,
   parseCount,
   parseJson,
   parseSeconds,
@@ -22,11 +22,6 @@ import {
 
 function inline(value: unknown): string {
   return formatValue(value, { inline: true });
-}
-
-/** The queue directory of a command: its DIR argument, else --dir / $DISKCACHE_DIR. */
-function queueDirectory(context: CommandContext, given: string | undefined): string {
-  return given === undefined || given === '' ? context.directory() : path.resolve(given);
 }
 
 /** Opens the queue; unless `create`, the directory must already hold one (exit 5 otherwise). */
@@ -55,7 +50,7 @@ async function withQueue<T>(
   create: boolean,
   body: (queue: WorkQueue<unknown>) => T | Promise<T>,
 ): Promise<T> {
-  const queue = openQueue(context, queueDirectory(context, given), { create });
+  const queue = openQueue(context, context.directory(given), { create });
   try {
     return await body(queue);
   } finally {
@@ -67,6 +62,10 @@ function statsCommand(group: Command, io: CliIo): void {
   group
     .command('stats')
     .description('count jobs by state (pending includes delayed jobs and retries)')
+    .addHelpText(
+      'after',
+      helpExamples('diskcache queue stats ./jobs', 'diskcache -d ./jobs queue stats --json'),
+    )
     .argument('[dir]', 'the queue directory (default: --dir or $DISKCACHE_DIR)')
     .action(
       action(io, (context, dir) =>
@@ -107,7 +106,17 @@ function putCommand(group: Command, io: CliIo): void {
     .description(
       'add jobs: each PAYLOAD (or each line of stdin with --stdin) is one job, all in one transaction',
     )
-    .argument('<dir>', 'the queue directory (created if needed)')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache queue put ./jobs a.txt b.txt',
+        'find ./data -type f | diskcache -d ./jobs queue put --stdin --unique',
+      ),
+    )
+    .argument(
+      '[dir]',
+      'the queue directory, created if needed (with -d/--dir DIR, this is the first payload)',
+    )
     .argument('[payloads...]', 'the payloads: strings, or JSON documents with --json-payload')
     .option(
       '--json-payload',
@@ -133,7 +142,13 @@ function putCommand(group: Command, io: CliIo): void {
           unique?: boolean;
           delay?: number;
         }>();
-        const given = (rest[0] as unknown as string[] | undefined) ?? [];
+        // With --dir naming the queue, every argument is a payload.
+        const byFlag = context.options.dir !== undefined;
+        const queueDir = byFlag ? undefined : dir;
+        const given = [
+          ...(byFlag && dir !== undefined ? [dir] : []),
+          ...((rest[0] as unknown as string[] | undefined) ?? []),
+        ];
         const texts = options.stdin ? [...given, ...(await readLines(process.stdin))] : given;
         if (texts.length === 0)
           throw new CliError(EXIT.USAGE, 'no payload: give PAYLOAD arguments or --stdin');
@@ -149,7 +164,7 @@ function putCommand(group: Command, io: CliIo): void {
             : text,
         );
         const keys = texts.map((text) => (options.unique ? text : options.key));
-        await withQueue(context, dir, true, (queue) => {
+        await withQueue(context, queueDir, true, (queue) => {
           const ids = queue.putMany(payloads, {
             delaySeconds: options.delay,
             key: (_payload, index) => keys[index],
@@ -169,6 +184,13 @@ function failedCommand(group: Command, io: CliIo): void {
   group
     .command('failed')
     .description('list the jobs that used up their attempts')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache queue failed ./jobs',
+        'diskcache -d ./jobs queue failed --limit 10 --json',
+      ),
+    )
     .argument('[dir]', 'the queue directory (default: --dir or $DISKCACHE_DIR)')
     .addOption(
       new Option('--limit <n>', 'list at most N jobs').argParser(
@@ -204,6 +226,13 @@ function retryFailedCommand(group: Command, io: CliIo): void {
   group
     .command('retry-failed')
     .description('move every failed job back to pending, with a fresh attempt count')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache queue retry-failed ./jobs',
+        'diskcache -d ./jobs queue retry-failed --json',
+      ),
+    )
     .argument('[dir]', 'the queue directory (default: --dir or $DISKCACHE_DIR)')
     .action(
       action(io, (context, dir) =>

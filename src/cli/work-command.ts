@@ -8,14 +8,13 @@
  * It must not run jobs itself; the runner does.
  */
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import { HandlerModuleError } from '../cache/errors.js';
 import { createProgressReporter, formatDuration, type RunProgress } from '../runner/progress.js';
 import { type RunnerEvent, type RunSummary, runWorkers } from '../runner/run-workers.js';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { parseCount, parseSeconds } from './output.js';
+import { helpExamples, parseCount, parseSeconds } from './output.js';
 import { openQueue } from './queue-commands.js';
 
 interface WorkOptions {
@@ -108,7 +107,7 @@ export function onStopSignals(controller: AbortController): () => void {
 
 async function work(context: CommandContext, handlerModule: string): Promise<void> {
   const options = context.opts<WorkOptions>();
-  const directory = options.queue === undefined ? context.directory() : path.resolve(options.queue);
+  const directory = context.directory(options.queue);
   const queue = openQueue(context, directory, { create: false });
   const controller = new AbortController();
   const removeSignals = onStopSignals(controller);
@@ -162,7 +161,17 @@ export function registerWorkCommand(program: Command, io: CliIo): void {
       '<handler-module>',
       'the module whose default export (or export named "handler") runs one job',
     )
-    .option('-q, --queue <dir>', 'the work queue directory (default: --dir or $DISKCACHE_DIR)')
+    .addHelpText(
+      'after',
+      helpExamples(
+        'diskcache work ./hash-file.js --queue ./jobs --processes 4 --concurrency 8 --once',
+        'diskcache -d ./jobs work ./handler.ts --lease-seconds 60',
+      ),
+    )
+    .option(
+      '-q, --queue <dir>',
+      'the work queue directory (the same as -d/--dir; default: $DISKCACHE_DIR)',
+    )
     .addOption(
       new Option('-p, --processes <n>', 'worker processes (default: the number of CPUs)').argParser(
         positive(parseCount, '--processes'),

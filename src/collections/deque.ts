@@ -6,8 +6,11 @@
  * SQL and uses only Cache's public methods.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { type AsyncMethods, asyncView, retryWhileBusy } from '../cache/async-view.js';
 import type { Cache } from '../cache/cache.js';
+import { checkOptionalSeconds, checkSignal, type Seconds } from '../cache/checks.js';
 import { describeValue, IndexError, ValueError } from '../cache/errors.js';
+import { abortError, Backoff, sleep, wakeAll } from '../cache/waiting.js';
 import { adopt, PersistentCollection } from './persistent-collection.js';
 
 /** Options of `new Deque(directory, options)` and `Deque.fromCache(cache, options)`. */
@@ -23,7 +26,59 @@ export interface DequeOptions {
 
 type Side = 'back' | 'front';
 
+/** The methods of `deque.async` that are the synchronous ones returning promises. */
+const ASYNC_METHODS = [
+  'append',
+  'appendLeft',
+  'extend',
+  'extendLeft',
+  'peek',
+  'peekLeft',
+  'at',
+  'setAt',
+  'deleteAt',
+  'remove',
+  'count',
+  'rotate',
+  'reverse',
+  'clear',
+  'transact',
+] as const;
+
+/** Options of `deque.async.popLeft` / `popRight`. */
+export interface PopOptions {
+  /**
+   * Seconds to wait for an item (appended by any process) when the deque is empty; `undefined`
+   * (or 0) does not wait. `Infinity` waits as long as it takes. @default undefined
+   */
+  readonly wait?: Seconds;
+  /** Cancels the wait: the pop then rejects with `AbortError`. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * `deque.async`: the Deque's methods returning promises (a busy write lock is waited for without
+ * blocking the event loop), plus pops that wait for items and `consume`.
+ */
+export type AsyncDeque<T> = AsyncMethods<Deque<T>, (typeof ASYNC_METHODS)[number]> & {
+  /** Removes and returns the front item; with `wait`, waits for one. `undefined` when none came. */
+  popLeft(options?: PopOptions): Promise<T | undefined>;
+  /** Removes and returns the back item; with `wait`, waits for one. `undefined` when none came. */
+  popRight(options?: PopOptions): Promise<T | undefined>;
+  /**
+   * Pops items from the front as they come, from any process, until `signal` aborts (the loop
+   * then ends without an error). Each item is delivered to one consumer only.
+   * @example for await (const job of deque.async.consume({ signal })) handle(job);
+   */
+  consume(options?: { readonly signal?: AbortSignal }): AsyncGenerator<T, void, undefined>;
+};
+
+/** How long a waiting pop sleeps at most between two looks: how late another process's append may be noticed. */
+const POP_POLL_MAX_MS = 50;
+
 const RETRY = { retry: true } as const;
+/** Iteration: a value this process cannot decode is an `Undecodable` placeholder, not an error. */
+const WALK = { retry: true, placeholder: true } as const;
 const PUSH_BACK = { side: 'back', retry: true } as const;
 const PULL_FRONT = { side: 'front', retry: true } as const;
 
@@ -85,6 +140,9 @@ function first<T>(iterator: Iterator<T>): T | undefined {
  */
 export class Deque<T = unknown> extends PersistentCollection implements Iterable<T> {
   #maxlen: number;
+  #async: AsyncDeque<T> | undefined;
+  /** The in-process wake-up channel of this deque's directory (appends wake waiting pops). */
+  readonly #channel: string;
 
   /**
    * Opens (creating if needed) the deque stored in `directory`; with no directory, a new
@@ -97,6 +155,7 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
     const maxlen = checkMaxlen(options.maxlen);
     super(directory);
     this.#maxlen = maxlen;
+    this.#channel = `deque\u0000${this.directory}`;
   }
 
   /** A deque stored in an open cache (which stays open when the deque is closed). */
@@ -129,8 +188,10 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
   /** Adds `value` at the back (dropping from the front beyond `maxlen`). */
   append(value: T): void {
     // The common case, kept free of allocations: one autocommit statement.
-    if (this.#maxlen === Number.POSITIVE_INFINITY) this.cache.push(value, PUSH_BACK);
-    else this.#add([value], 'back');
+    if (this.#maxlen === Number.POSITIVE_INFINITY) {
+      this.cache.push(value, PUSH_BACK);
+      wakeAll(this.#channel);
+    } else this.#add([value], 'back');
   }
 
   /** Adds `value` at the front (dropping from the back beyond `maxlen`). */
@@ -172,19 +233,85 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
     return this.cache.peek<T>({ side: 'front', retry: true })?.value;
   }
 
+  /**
+   * The same methods returning promises, for servers, plus `popLeft`/`popRight` that can wait for
+   * an item and `consume`. A busy write lock is waited for with async pauses up to the cache's
+   * `timeout`, then `Timeout`; waiting for an item polls (every 50 ms at most, at once for an
+   * append by this process).
+   */
+  get async(): AsyncDeque<T> {
+    this.#async ??= this.#makeAsync();
+    return this.#async;
+  }
+
+  #makeAsync(): AsyncDeque<T> {
+    const cache = this.cache;
+    const base = asyncView(this as Deque<T>, ASYNC_METHODS, {
+      timeout: () => cache.timeout,
+      name: () => cache.directory,
+    });
+    const pop = async (side: Side, options: PopOptions = {}): Promise<T | undefined> => {
+      const wait = checkOptionalSeconds('wait', options.wait, {
+        where: `deque.async.pop${side === 'front' ? 'Left' : 'Right'}()`,
+        allowZero: true,
+        allowInfinity: true,
+      });
+      const signal = checkSignal('signal', options.signal);
+      const deadline = performance.now() + (wait ?? 0) * 1000;
+      const backoff = new Backoff({ firstMs: 1, maxMs: POP_POLL_MAX_MS });
+      const what = 'deque pop';
+      for (;;) {
+        if (signal?.aborted) throw abortError(signal, what);
+        const item = await retryWhileBusy(
+          () => (side === 'front' ? this.popLeft() : this.pop()),
+          cache.timeout,
+          false,
+          cache.directory,
+        );
+        if (item !== undefined) return item;
+        const left = deadline - performance.now();
+        if (left <= 0) return undefined;
+        await sleep(Math.min(left, backoff.next()), { signal, channel: this.#channel, what });
+      }
+    };
+    const consume = async function* (
+      options: { readonly signal?: AbortSignal } = {},
+    ): AsyncGenerator<T, void, undefined> {
+      const signal = checkSignal('signal', options.signal);
+      for (;;) {
+        let item: T | undefined;
+        try {
+          item = await pop('front', { wait: Number.POSITIVE_INFINITY, signal });
+        } catch (error) {
+          if (signal?.aborted) return;
+          throw error;
+        }
+        if (item !== undefined) yield item;
+      }
+    };
+    return Object.freeze({
+      ...base,
+      popLeft: (options?: PopOptions) => pop('front', options),
+      popRight: (options?: PopOptions) => pop('back', options),
+      consume,
+    });
+  }
+
   #add(values: readonly T[], side: Side): void {
     if (values.length === 0) return;
     const bounded = this.#maxlen !== Number.POSITIVE_INFINITY;
     if (values.length === 1 && !bounded) {
       this.cache.push(values[0], { side, retry: true }); // one autocommit statement
-      return;
+    } else {
+      // Values that the bound would drop at once are never written.
+      const kept =
+        values.length > this.#maxlen ? values.slice(values.length - this.#maxlen) : values;
+      this.transact(() => {
+        this.cache.pushMany(kept, { side, retry: true });
+        if (bounded) this.#trim(side === 'back' ? 'front' : 'back');
+      });
     }
-    // Values that the bound would drop at once are never written.
-    const kept = values.length > this.#maxlen ? values.slice(values.length - this.#maxlen) : values;
-    this.transact(() => {
-      this.cache.pushMany(kept, { side, retry: true });
-      if (bounded) this.#trim(side === 'back' ? 'front' : 'back');
-    });
+    wakeAll(this.#channel);
   }
 
   /** Inside a transaction: drops items from `side` until the bound holds. */
@@ -327,7 +454,7 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
     if (end === undefined) return undefined;
     for (const key of this.cache.iterKeys({ reverse }) as Generator<number>) {
       if (reverse ? key < end : key > end) return undefined;
-      const value = this.cache.get<T>(key, RETRY);
+      const value = this.cache.get<T>(key, WALK);
       if (value !== undefined) yield value; // undefined: removed by another process meanwhile
     }
     return undefined;

@@ -13,7 +13,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Cache, openCache } from '../cache/cache.js';
+import { retryWhileBusy } from '../cache/async-view.js';
+import { type AsyncCache, Cache, openCache } from '../cache/cache.js';
 import type { Seconds } from '../cache/checks.js';
 import { Disk } from '../cache/disk.js';
 import { isBusy, Timeout } from '../cache/errors.js';
@@ -54,6 +55,43 @@ export interface FanoutCacheOptions extends CacheOptions {
    * resets the limit to the default. @default 1073741824 (1 GiB)
    */
   readonly sizeLimit?: number;
+}
+
+/**
+ * `fanout.async`: FanoutCache's methods returning promises. Single-key operations wait for a busy
+ * shard with async pauses up to `timeout` (10 ms), then give up as the synchronous ones do
+ * (`false`, the default, `null`); batch operations wait as long as it takes.
+ */
+export interface AsyncFanoutCache {
+  get<V = unknown, D = undefined>(key: unknown, options?: GetOptions<D>): Promise<V | D>;
+  getEntry<V = unknown>(key: unknown, options?: RetryOption): Promise<Entry<V> | undefined>;
+  has(key: unknown): Promise<boolean>;
+  set(key: unknown, value: unknown, options?: SetOptions): Promise<boolean>;
+  add(key: unknown, value: unknown, options?: SetOptions): Promise<boolean>;
+  incr(
+    key: unknown,
+    delta?: number | bigint,
+    options?: IncrOptions,
+  ): Promise<number | bigint | null>;
+  decr(
+    key: unknown,
+    delta?: number | bigint,
+    options?: IncrOptions,
+  ): Promise<number | bigint | null>;
+  touch(key: unknown, options?: { expire?: Seconds | null; retry?: boolean }): Promise<boolean>;
+  delete(key: unknown, options?: RetryOption): Promise<boolean>;
+  pop<V = unknown, D = undefined>(
+    key: unknown,
+    options?: { default?: D; retry?: boolean },
+  ): Promise<V | D>;
+  popEntry<V = unknown>(key: unknown, options?: RetryOption): Promise<Entry<V> | undefined>;
+  expire(now?: number): Promise<number>;
+  evict(tag: Tag): Promise<number>;
+  cull(): Promise<number>;
+  clear(): Promise<number>;
+  volume(): Promise<number>;
+  stats(options?: { enable?: boolean; reset?: boolean }): Promise<{ hits: number; misses: number }>;
+  transact<T>(fn: () => T): Promise<T>;
 }
 
 /** Options of the single-key operations that may give up on a busy shard. */
@@ -110,6 +148,7 @@ export class FanoutCache implements Disposable {
   readonly #shards: readonly Cache[];
   readonly #diskClass: DiskClass;
   readonly #caches = new Map<string, Cache>();
+  #async: AsyncFanoutCache | undefined;
   readonly #deques = new Map<string, Deque>();
   readonly #indexes = new Map<string, Index>();
   #closed = false;
@@ -193,6 +232,67 @@ export class FanoutCache implements Disposable {
       }
     }
     return total;
+  }
+
+  // ---- async ----------------------------------------------------------------------------------
+
+  /** The same methods returning promises, for servers (see `AsyncFanoutCache`). */
+  get async(): AsyncFanoutCache {
+    this.#async ??= this.#makeAsync();
+    return this.#async;
+  }
+
+  #makeAsync(): AsyncFanoutCache {
+    const shardOf = (key: unknown): AsyncCache => this.#shardFor(key).async;
+    /** A busy shard past the timeout gives `fallback`, as the synchronous methods do. */
+    const orGiveUp = async <T, F>(run: () => Promise<T>, fallback: F): Promise<T | F> => {
+      try {
+        return await run();
+      } catch (error) {
+        if (error instanceof Timeout) return fallback;
+        throw error;
+      }
+    };
+    const everyShard = async (run: (shard: AsyncCache) => Promise<number>): Promise<number> => {
+      let total = 0;
+      for (const shard of this.#shards) total += await run(shard.async);
+      return total;
+    };
+    const view: AsyncFanoutCache = {
+      get: (key, options) =>
+        orGiveUp(() => shardOf(key).get(key, options), options?.default) as never,
+      getEntry: (key, options) =>
+        orGiveUp(() => shardOf(key).getEntry(key, options), undefined) as never,
+      has: (key) => shardOf(key).has(key),
+      set: (key, value, options) => orGiveUp(() => shardOf(key).set(key, value, options), false),
+      add: (key, value, options) => orGiveUp(() => shardOf(key).add(key, value, options), false),
+      incr: (key, delta, options) => orGiveUp(() => shardOf(key).incr(key, delta, options), null),
+      decr: (key, delta, options) => orGiveUp(() => shardOf(key).decr(key, delta, options), null),
+      touch: (key, options) => orGiveUp(() => shardOf(key).touch(key, options), false),
+      delete: (key, options) => orGiveUp(() => shardOf(key).delete(key, options), false),
+      pop: (key, options) =>
+        orGiveUp(() => shardOf(key).pop(key, options), options?.default) as never,
+      popEntry: (key, options) =>
+        orGiveUp(() => shardOf(key).popEntry(key, options), undefined) as never,
+      expire: (now) => everyShard((shard) => shard.expire(now, { retry: true })),
+      evict: (tag) => everyShard((shard) => shard.evict(tag, { retry: true })),
+      cull: () => everyShard((shard) => shard.cull({ retry: true })),
+      clear: () => everyShard((shard) => shard.clear({ retry: true })),
+      volume: () => everyShard((shard) => shard.volume()),
+      stats: async (options) => {
+        let hits = 0;
+        let misses = 0;
+        for (const shard of this.#shards) {
+          const counts = (await shard.async.stats(options)) as { hits: number; misses: number };
+          hits += counts.hits;
+          misses += counts.misses;
+        }
+        return { hits, misses };
+      },
+      transact: (fn) =>
+        retryWhileBusy(() => this.transact(fn), this.timeout, true, this.#directory),
+    };
+    return Object.freeze(view);
   }
 
   // ---- single keys ----------------------------------------------------------------------------
@@ -470,7 +570,7 @@ export class FanoutCache implements Disposable {
       index = Index.fromCache(this.#collectionCache('index', parts));
       this.#indexes.set(name, index);
     }
-    return index as Index<K, V>;
+    return index as unknown as Index<K, V>;
   }
 
   // ---- lifecycle and properties ---------------------------------------------------------------

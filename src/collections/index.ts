@@ -5,6 +5,7 @@
  * one Cache call or one Cache transaction; this file runs no SQL and uses only Cache's public
  * methods. (The persistent Map, not a barrel: the package's one barrel is src/index.ts.)
  */
+import { type AsyncMethods, asyncView } from '../cache/async-view.js';
 import type { Cache } from '../cache/cache.js';
 import { describeValue, KeyError } from '../cache/errors.js';
 import type { Memoized } from '../cache/memoize.js';
@@ -34,10 +35,34 @@ const RETRY = { retry: true } as const;
  * They see the entries that exist when they start (entries added later are not visited, unlike a
  * `Map`) and skip entries removed meanwhile.
  */
+/** The methods of `index.async` (iteration and `memoize` stay synchronous). */
+const ASYNC_METHODS = [
+  'get',
+  'set',
+  'has',
+  'delete',
+  'clear',
+  'setDefault',
+  'pop',
+  'popItem',
+  'peekItem',
+  'push',
+  'pull',
+  'transact',
+] as const;
+
+/** `index.async`: the Index's methods returning promises (see `Cache.async`). */
+export type AsyncIndex<K extends Key, V> = AsyncMethods<
+  Index<K, V>,
+  (typeof ASYNC_METHODS)[number]
+>;
+
 export class Index<K extends Key = Key, V = unknown>
   extends PersistentCollection
   implements Map<K, V>
 {
+  #async: AsyncIndex<K, V> | undefined;
+
   /**
    * Opens (creating if needed) the index stored in `directory` (with no directory, a new temporary
    * one) and sets `entries` into it, in one transaction.
@@ -76,6 +101,18 @@ export class Index<K extends Key = Key, V = unknown>
   // ---- Map ------------------------------------------------------------------------------------
 
   /** The number of entries. */
+  /**
+   * The same methods returning promises, for servers: a busy write lock is waited for with async
+   * pauses (never blocking the event loop) up to the cache's `timeout`, then `Timeout`.
+   */
+  get async(): AsyncIndex<K, V> {
+    this.#async ??= asyncView(this as Index<K, V>, ASYNC_METHODS, {
+      timeout: () => this.cache.timeout,
+      name: () => this.cache.directory,
+    });
+    return this.#async;
+  }
+
   get size(): number {
     return this.cache.size;
   }

@@ -7,6 +7,7 @@
  * The column's SQLite type tells the two apart. This file must not touch the database.
  */
 import * as v8 from 'node:v8';
+import { retryDelay } from '../cache/waiting.js';
 
 /** Deeper structures take the v8 path (which also handles cycles). */
 const MAX_JSON_DEPTH = 32;
@@ -60,4 +61,32 @@ export function decodePayload(stored: unknown): unknown {
   if (typeof stored === 'string') return JSON.parse(stored);
   if (Buffer.isBuffer(stored)) return v8.deserialize(stored);
   return stored ?? null;
+}
+
+const MAX_ERROR_LENGTH = 8000;
+
+/**
+ * The text stored for a failure (every backend): an Error's stack (or name and message), a string
+ * as it is, anything else as JSON; at most 8,000 characters.
+ */
+export function errorText(error: unknown): string {
+  let text: string;
+  if (error instanceof Error) text = error.stack ?? `${error.name}: ${error.message}`;
+  else if (typeof error === 'string') text = error;
+  else {
+    try {
+      text = JSON.stringify(error) ?? String(error);
+    } catch {
+      text = String(error);
+    }
+  }
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
+}
+
+/** The most a default backoff waits, in seconds (unless `backoffSeconds` itself is larger). */
+const MAX_BACKOFF_SECONDS = 3600;
+
+/** The default wait before a failed job's retry (every backend): `base · 2^(attempt−1)`, capped. */
+export function backoffFor(baseSeconds: number, attempt: number): number {
+  return retryDelay(baseSeconds, attempt, MAX_BACKOFF_SECONDS);
 }

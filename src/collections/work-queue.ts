@@ -18,14 +18,21 @@
  */
 import * as path from 'node:path';
 import type Database from 'better-sqlite3';
-import { checkInteger, checkSeconds, checkSignal, checkString } from '../cache/checks.js';
-import { LeaseLostError } from '../cache/errors.js';
+import {
+  checkInteger,
+  checkSeconds,
+  checkSignal,
+  checkString,
+  type Seconds,
+} from '../cache/checks.js';
+import { isBusy, LeaseLostError, Timeout } from '../cache/errors.js';
 import { DBNAME, openDatabase } from '../cache/schema.js';
-import { Transactor } from '../cache/transaction.js';
+import { failFast, Transactor } from '../cache/transaction.js';
 import type { Key } from '../cache/types.js';
-import { abortError, Backoff, retryDelay, sleep, wakeAll } from '../cache/waiting.js';
+import { abortError, Backoff, sleep, wakeAll } from '../cache/waiting.js';
 import { Index } from './index.js';
-import { decodePayload, encodePayload } from './work-queue-codec.js';
+import { SqliteAsyncWorkQueue } from './work-queue-async.js';
+import { backoffFor, decodePayload, encodePayload, errorText } from './work-queue-codec.js';
 import {
   type AckItem,
   type FailOptions,
@@ -73,25 +80,8 @@ export type {
 const POLL_FIRST_MS = 2;
 const POLL_MAX_MS = 50;
 
-const MAX_ERROR_LENGTH = 8000;
-const MAX_BACKOFF_SECONDS = 3600;
-
 function nowSeconds(): number {
   return Date.now() / 1000;
-}
-
-function errorText(error: unknown): string {
-  let text: string;
-  if (error instanceof Error) text = error.stack ?? `${error.name}: ${error.message}`;
-  else if (typeof error === 'string') text = error;
-  else {
-    try {
-      text = JSON.stringify(error) ?? String(error);
-    } catch {
-      text = String(error);
-    }
-  }
-  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
 }
 
 function checkKey(key: unknown): string | null {
@@ -112,6 +102,8 @@ export class WorkQueue<T = unknown> implements Disposable {
   readonly #file: string;
   readonly #db: Database.Database;
   readonly #tx: Transactor;
+  readonly #timeout: Seconds;
+  #async: SqliteAsyncWorkQueue<T> | undefined;
   readonly #settings: QueueSettings;
   readonly #s: QueueStatements;
   #results: Index<Key, unknown> | undefined;
@@ -127,6 +119,7 @@ export class WorkQueue<T = unknown> implements Disposable {
       throw new TypeError(`directory must be a non-empty string path, got ${String(directory)}`);
     const given = checkQueueOptions(options);
     const timeout = options.timeout ?? 60;
+    this.#timeout = timeout;
     // The queue lives in a diskcache directory that never evicts (its results Index neither).
     const opened = openDatabase(path.resolve(directory), {
       given: { eviction_policy: 'none' },
@@ -305,7 +298,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     const backoff = new Backoff({ firstMs: POLL_FIRST_MS, maxMs: POLL_MAX_MS });
     for (;;) {
       if (signal?.aborted) throw abortError(signal, 'the wait for work');
-      const job = this.take(options);
+      const job = this.#takeWithoutWaiting(options);
       if (job !== undefined) return job;
       const remaining = deadline - nowSeconds();
       if (remaining <= 0) return undefined;
@@ -314,6 +307,19 @@ export class WorkQueue<T = unknown> implements Disposable {
         channel: this.#file,
         what: 'the wait for work',
       });
+    }
+  }
+
+  /**
+   * `take` that never blocks on another process's write lock: inside `next()`, a busy database
+   * just means "nothing yet", and the wait goes on with an async pause.
+   */
+  #takeWithoutWaiting(options: TakeOptions): Job<T> | undefined {
+    try {
+      return failFast(() => this.take(options));
+    } catch (error) {
+      if (error instanceof Timeout && isBusy(error.cause)) return undefined;
+      throw error;
     }
   }
 
@@ -395,7 +401,7 @@ export class WorkQueue<T = unknown> implements Disposable {
 
   /** The default wait before retrying after attempt `attempt` failed, in seconds. */
   backoffSeconds(attempt: number): number {
-    return retryDelay(this.#settings.backoffSeconds, attempt, MAX_BACKOFF_SECONDS);
+    return backoffFor(this.#settings.backoffSeconds, attempt);
   }
 
   /** `job.extend(seconds)`. */
@@ -551,6 +557,21 @@ export class WorkQueue<T = unknown> implements Disposable {
     this.#check();
     this.#results ??= new Index(path.join(this.#directory, 'results'));
     return this.#results;
+  }
+
+  /**
+   * This queue as an `AsyncWorkQueue` (the interface `openQueue` and the Redis backend share):
+   * the same methods returning promises, never blocking the event loop on another process's
+   * write lock (async pauses up to `timeout`, then `Timeout`).
+   */
+  get async(): SqliteAsyncWorkQueue<T> {
+    this.#async ??= new SqliteAsyncWorkQueue<T>(this);
+    return this.#async;
+  }
+
+  /** Seconds to wait for the write lock before `Timeout`. */
+  get timeout(): Seconds {
+    return this.#timeout;
   }
 
   /** The queue directory (absolute). */

@@ -1,22 +1,36 @@
 /**
  * crawl-config: the settings every crawl worker needs, handed from the crawl's parent process to
  * its workers through one environment variable (the runner forks children with the parent's
- * environment). It holds no state of its own.
+ * environment), and the scope test they imply. It holds no state of its own.
  */
 
 /** What a crawl worker needs to know. */
 export interface CrawlConfig {
   /** The work queue directory (the crawl directory). */
   readonly queueDirectory: string;
-  /** Only URLs with this origin are followed (null: any http(s) URL). */
-  readonly origin: string | null;
-  /** Links are followed this many hops from the start page at most. */
+  /** Only URLs with one of these origins are followed (null: any http(s) URL). */
+  readonly origins: readonly string[] | null;
+  /** A URL is followed only if it matches this regex (source, flags ''), when set. */
+  readonly include: string | null;
+  /** A URL matching this regex (source) is not followed. */
+  readonly exclude: string | null;
+  /** Links are followed this many hops from a start page at most; beyond: deferred. */
   readonly maxDepth: number;
-  /** The crawl stops adding pages once this many are known. */
+  /** No more than this many pages are queued; beyond: deferred. */
   readonly maxPages: number;
   /** Seconds before a request is abandoned. */
   readonly timeoutSeconds: number;
   readonly userAgent: string;
+  /** Requests per second per host across processes (null: no limit but Crawl-delay). */
+  readonly rate: number | null;
+  /** Requests one process runs at once to one host. */
+  readonly hostConcurrency: number;
+  /** Redirect hops followed from one URL at most. */
+  readonly maxRedirects: number;
+  /** A Retry-After longer than this (seconds) is not waited for: the job backs off normally. */
+  readonly maxRetryAfterSeconds: number;
+  /** Absolute path of the user's page handler module, if any. */
+  readonly handler: string | null;
 }
 
 export const CRAWL_CONFIG_VARIABLE = 'NODE_DISKCACHE_CRAWL';
@@ -29,4 +43,20 @@ export function readCrawlConfig(environment: NodeJS.ProcessEnv = process.env): C
       `${CRAWL_CONFIG_VARIABLE} is not set: the crawl handler runs inside crawl()'s worker processes`,
     );
   return JSON.parse(text) as CrawlConfig;
+}
+
+/** Why a URL is outside the crawl's scope, or undefined when it is inside. */
+export type OutOfScope = 'other-origin' | 'not-included' | 'excluded';
+
+/** A compiled scope test. */
+export function scopeOf(config: CrawlConfig): (url: string) => OutOfScope | undefined {
+  const origins = config.origins === null ? null : new Set(config.origins);
+  const include = config.include === null ? null : new RegExp(config.include);
+  const exclude = config.exclude === null ? null : new RegExp(config.exclude);
+  return (url) => {
+    if (origins !== null && !origins.has(new URL(url).origin)) return 'other-origin';
+    if (include !== null && !include.test(url)) return 'not-included';
+    if (exclude?.test(url)) return 'excluded';
+    return undefined;
+  };
 }

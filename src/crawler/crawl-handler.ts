@@ -1,107 +1,380 @@
 /**
  * crawl-handler: the job handler of the crawl, run by the worker runner in every worker process.
- * A job is one URL: fetch it (obeying robots.txt), queue its links (the URL is the job key, so a
- * page is queued once however many pages link to it) and return a small record that the queue
- * stores in its results under the URL. Network errors and 5xx/429 answers throw, so the queue
- * retries them with backoff; 4xx answers are results (a dead link is a fact, not a failure).
+ * A job is one URL: obey robots.txt and the politeness limits, fetch it, follow a redirect by
+ * queueing its target as a job of its own (keyed by URL like any link, so a page is fetched once
+ * however many links and redirects lead to it), queue its in-scope links (or defer those beyond
+ * --max-depth/--max-pages), run the user's page handler, and return the page's record, which the
+ * queue stores in its results under the URL. Network errors, timeouts, 5xx and 429 throw, so the
+ * queue retries them with backoff (a Retry-After first pauses the host for every process);
+ * 4xx answers are records (a dead link is a fact, not a failure).
  */
+import * as path from 'node:path';
+import { Index } from '../collections/index.js';
 import { WorkQueue } from '../collections/work-queue.js';
-import type { JobContext } from '../runner/handler.js';
-import { type CrawlConfig, readCrawlConfig } from './crawl-config.js';
-import { fetchPage } from './fetcher.js';
-import { extractLinks, extractTitle } from './links.js';
+import { type JobContext, loadHandler } from '../runner/handler.js';
+import { type CrawlConfig, readCrawlConfig, scopeOf } from './crawl-config.js';
+import { describeFetchError, type FetchResult, fetchPage, retryAfterSeconds } from './fetcher.js';
+import { decodeBody, isHtml, normalizeUrl, parseHtml } from './links.js';
+import { Politeness } from './politeness.js';
 import { Robots } from './robots.js';
+
+/** One hop of a redirect chain. */
+export interface RedirectHop {
+  /** The URL that answered with a redirect. */
+  readonly url: string;
+  readonly status: number;
+  /** Where it pointed (resolved), or the raw Location when it is not an http(s) URL. */
+  readonly location: string;
+}
 
 /** A crawl job's payload. */
 export interface CrawlJob {
   readonly url: string;
+  /** Link hops from a start page (a redirect does not add one). */
   readonly depth: number;
+  /** The redirects that led here, when this URL is a redirect's target. */
+  readonly redirects?: readonly RedirectHop[];
 }
 
-/** What the crawl records for each page, under its URL in the queue's results. */
+/** Why a URL was recorded without being fetched (or without following its redirect). */
+export type SkipReason = 'robots' | 'redirect-out-of-scope' | 'redirect-robots';
+
+/**
+ * What the crawl records for each URL, under the URL in the queue's results. A redirect is
+ * recorded under its URL with its status, and its target gets a record of its own (with the chain
+ * that led to it in `redirects`).
+ */
 export interface PageRecord {
   readonly url: string;
+  /** The URL whose answer this record describes: `url` itself, or a redirect's target. */
+  readonly finalUrl: string;
+  /** The redirects that led to `url` (and, for a redirect, its own hop last). */
+  readonly redirects: readonly RedirectHop[];
+  /** The HTTP status (0 when not fetched: see `skipped`). */
   readonly status: number;
-  readonly depth: number;
+  readonly contentType: string;
   readonly title: string;
+  /** Body bytes received (at most the fetch limit). */
   readonly bytes: number;
-  /** Links found on the page (same origin or not). */
-  readonly links: number;
-  /** Why the page was not fetched, when it was not. */
-  readonly skipped?: 'robots';
+  /** The page's in-scope links (queued, known already, or deferred). */
+  readonly outlinks: readonly string[];
+  readonly depth: number;
+  /** When it was fetched, epoch seconds. */
   readonly fetchedAt: number;
-  readonly pid: number;
+  /** Seconds the request took. */
+  readonly elapsed: number;
+  /** What went wrong with a page that still got a record (a redirect loop, the page handler...). */
+  readonly error?: string;
+  readonly skipped?: SkipReason;
+  /** Extra fields returned by the user's page handler. */
+  readonly [field: string]: unknown;
 }
 
-let config: CrawlConfig | undefined;
-let queue: WorkQueue<CrawlJob> | undefined;
+/** What a user's page handler (`--handler`, `crawl({handler})`) receives for every fetched page. */
+export interface CrawledPage {
+  /** The URL fetched. */
+  readonly url: string;
+  /** Same as `url` (redirect targets are pages of their own). */
+  readonly finalUrl: string;
+  /** The redirects that led to this URL. */
+  readonly redirects: readonly RedirectHop[];
+  readonly status: number;
+  /** Response headers, lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly contentType: string;
+  /** The body decoded by its declared charset. */
+  readonly body: string;
+  /** The body as received. */
+  readonly rawBody: Buffer;
+  /** The page's links, absolute (all of them, in scope or not). */
+  readonly links: readonly string[];
+  readonly title: string;
+  readonly depth: number;
+}
+
+/**
+ * A page handler module's default export: returns extra fields for the page's record (plain
+ * data), or nothing. What it throws is recorded as the record's `error`; the page is not fetched
+ * again for it.
+ */
+export type PageHandler = (
+  page: CrawledPage,
+) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
+
+/** Why a link was not queued now; kept in the crawl directory's `deferred` Index. */
+export interface DeferredLink {
+  readonly url: string;
+  readonly depth: number;
+  readonly reason: 'max-depth' | 'max-pages';
+  /** The page it was found on. */
+  readonly from: string;
+  /** The redirects that led to it, when it is a redirect's target. */
+  readonly redirects?: readonly RedirectHop[];
+}
+
+/** The directory of the deferred links inside a crawl directory. */
+export function deferredDirectory(crawlDirectory: string): string {
+  return path.join(crawlDirectory, 'deferred');
+}
+
+interface Worker {
+  readonly config: CrawlConfig;
+  readonly frontier: WorkQueue<CrawlJob>;
+  readonly deferred: Index<string, DeferredLink>;
+  readonly politeness: Politeness;
+  readonly scope: ReturnType<typeof scopeOf>;
+  readonly pageHandler: Promise<PageHandler | undefined>;
+}
+
+let worker: Worker | undefined;
 const robotsByOrigin = new Map<string, Promise<Robots>>();
 
-function open(): { config: CrawlConfig; queue: WorkQueue<CrawlJob> } {
-  config ??= readCrawlConfig();
-  queue ??= new WorkQueue<CrawlJob>(config.queueDirectory);
-  return { config, queue };
+function open(): Worker {
+  if (worker) return worker;
+  const config = readCrawlConfig();
+  worker = {
+    config,
+    frontier: new WorkQueue<CrawlJob>(config.queueDirectory),
+    deferred: new Index<string, DeferredLink>(deferredDirectory(config.queueDirectory)),
+    politeness: new Politeness(config.queueDirectory, {
+      rate: config.rate ?? undefined,
+      hostConcurrency: config.hostConcurrency,
+    }),
+    scope: scopeOf(config),
+    pageHandler:
+      config.handler === null
+        ? Promise.resolve(undefined)
+        : (loadHandler(config.handler) as Promise<PageHandler>),
+  };
+  return worker;
 }
 
-/** robots.txt of an origin, fetched once per process (a missing one allows everything). */
-function robotsFor(origin: string, settings: CrawlConfig, signal: AbortSignal): Promise<Robots> {
+// A worker whose parent died must go quietly: a send on the closed channel or a write to a
+// closed pipe is not worth a stack trace (the runner's child stops on 'disconnect').
+process.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_IPC_CHANNEL_CLOSED') throw error;
+});
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
+/** An error whose text (in the failed list) is its message alone, without a stack. */
+function crawlError(message: string): Error {
+  const error = new Error(message);
+  error.stack = message;
+  return error;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** A GET under the politeness rules; network errors become short crawl errors. */
+async function politeFetch(
+  { config, politeness }: Worker,
+  url: string,
+  signal: AbortSignal,
+): Promise<{ response: FetchResult; elapsed: number }> {
+  const host = new URL(url).host;
+  return politeness.schedule(
+    host,
+    async () => {
+      const began = performance.now();
+      try {
+        const response = await fetchPage(url, {
+          timeoutSeconds: config.timeoutSeconds,
+          userAgent: config.userAgent,
+          signal,
+        });
+        return { response, elapsed: (performance.now() - began) / 1000 };
+      } catch (error) {
+        if (signal.aborted) throw error;
+        throw crawlError(`${url}: ${describeFetchError(error)}`);
+      }
+    },
+    signal,
+  );
+}
+
+/** Throws (so the queue retries) on answers worth retrying; pauses the host on Retry-After. */
+function checkRetry(work: Worker, url: string, response: FetchResult): void {
+  const { status } = response;
+  if (status < 500 && status !== 429) return;
+  let wait = '';
+  if (status === 429 || status === 503) {
+    const seconds = retryAfterSeconds(response.headers['retry-after']);
+    if (seconds !== undefined) {
+      work.politeness.pauseHost(
+        new URL(url).host,
+        Math.min(seconds, work.config.maxRetryAfterSeconds),
+      );
+      wait = ` (Retry-After: ${seconds} s)`;
+    }
+  }
+  throw crawlError(`${url}: HTTP ${status}${wait}`);
+}
+
+/** robots.txt of an origin, fetched once per process before any of its pages. */
+function robotsFor(work: Worker, origin: string, signal: AbortSignal): Promise<Robots> {
   let robots = robotsByOrigin.get(origin);
   if (!robots) {
-    robots = fetchPage(`${origin}/robots.txt`, {
-      timeoutSeconds: settings.timeoutSeconds,
-      userAgent: settings.userAgent,
-      signal,
-    })
-      .then((page) => new Robots(page.status === 200 ? page.body : '', settings.userAgent))
-      .catch(() => new Robots(''));
+    robots = fetchRobots(work, origin, signal);
     robotsByOrigin.set(origin, robots);
+    // A robots.txt that could not be read (5xx, network) is tried again by the next page.
+    robots.catch(() => robotsByOrigin.delete(origin));
   }
   return robots;
 }
 
-/** Fetches one page and queues its links. */
-export default async function crawlPage(job: CrawlJob, context: JobContext): Promise<PageRecord> {
-  const { config: settings, queue: frontier } = open();
-  const url = new URL(job.url);
-  const record = { url: job.url, depth: job.depth, fetchedAt: Date.now() / 1000, pid: process.pid };
-  const robots = await robotsFor(url.origin, settings, context.signal);
-  if (!robots.allows(url.pathname + url.search))
-    return { ...record, status: 0, title: '', bytes: 0, links: 0, skipped: 'robots' };
-
-  const page = await fetchPage(job.url, {
-    timeoutSeconds: settings.timeoutSeconds,
-    userAgent: settings.userAgent,
-    signal: context.signal,
-  });
-  if (page.status >= 500 || page.status === 429)
-    throw new Error(`HTTP ${page.status} from ${job.url}`);
-  const html = page.status === 200 && /html/i.test(page.contentType);
-  const links = html ? extractLinks(page.body, job.url) : [];
-  if (html && job.depth < settings.maxDepth) queueLinks(frontier, settings, links, job.depth + 1);
-  return {
-    ...record,
-    status: page.status,
-    title: html ? extractTitle(page.body) : '',
-    bytes: page.bytes,
-    links: links.length,
-  };
+async function fetchRobots(work: Worker, origin: string, signal: AbortSignal): Promise<Robots> {
+  let url = `${origin}/robots.txt`;
+  for (let hop = 0; hop <= 5; hop++) {
+    const { response } = await politeFetch(work, url, signal);
+    const location = response.headers.location;
+    if (REDIRECTS.has(response.status) && location) {
+      const next = normalizeUrl(location, url);
+      if (next === null) break;
+      url = next;
+      continue;
+    }
+    checkRetry(work, url, response);
+    // RFC 9309: a 4xx (no robots.txt) allows everything.
+    if (response.status >= 400) return Robots.allowAll(origin);
+    const robots = new Robots(
+      decodeBody(response.body, 'text/plain; charset=utf-8').text,
+      work.config.userAgent,
+      origin,
+    );
+    work.politeness.setCrawlDelay(new URL(origin).host, robots.crawlDelaySeconds());
+    return robots;
+  }
+  return Robots.allowAll(origin); // too many redirects: RFC 9309 treats it as unavailable
 }
 
+/** Queues links (or defers them past the limits); returns how many were deferred. */
 function queueLinks(
-  frontier: WorkQueue<CrawlJob>,
-  settings: CrawlConfig,
-  links: string[],
+  { config, frontier, deferred }: Worker,
+  links: readonly string[],
   depth: number,
-): void {
-  const follow = links.filter(
-    (link) => settings.origin === null || new URL(link).origin === settings.origin,
-  );
-  if (follow.length === 0) return;
-  const { pending, leased, done, failed } = frontier.stats();
-  const room = settings.maxPages - (pending + leased + done + failed);
-  if (room <= 0) return;
-  frontier.putMany(
-    follow.slice(0, room).map((link) => ({ url: link, depth })),
-    { key: (job) => job.url },
-  );
+  from: string,
+  redirects?: readonly RedirectHop[],
+): number {
+  if (links.length === 0) return 0;
+  const later: DeferredLink[] = [];
+  if (depth > config.maxDepth) {
+    for (const url of links) later.push({ url, depth, reason: 'max-depth', from });
+  } else {
+    const { pending, leased, done, failed } = frontier.stats();
+    let room = config.maxPages - (pending + leased + done + failed);
+    let next = 0;
+    // Known URLs take no room: put in batches of the room left until it is used up.
+    while (next < links.length && room > 0) {
+      const batch = links.slice(next, next + room);
+      next += batch.length;
+      const ids = frontier.putMany(
+        batch.map((url) => (redirects ? { url, depth, redirects } : { url, depth })),
+        { key: (job) => job.url },
+      );
+      room -= ids.filter((id) => id !== undefined).length;
+    }
+    for (const url of links.slice(next))
+      later.push({ url, depth, reason: 'max-pages', from, ...(redirects ? { redirects } : {}) });
+  }
+  if (later.length > 0)
+    deferred.transact(() => {
+      for (const link of later) if (!deferred.has(link.url)) deferred.set(link.url, link);
+    });
+  return later.length;
+}
+
+/** Fetches one URL, queues what it leads to, and returns its record. */
+export default async function crawlPage(job: CrawlJob, context: JobContext): Promise<PageRecord> {
+  const work = open();
+  const url = new URL(job.url);
+  const redirects = job.redirects ?? [];
+  const base = {
+    url: job.url,
+    finalUrl: job.url,
+    redirects,
+    status: 0,
+    contentType: '',
+    title: '',
+    bytes: 0,
+    outlinks: [] as string[],
+    depth: job.depth,
+    fetchedAt: Date.now() / 1000,
+    elapsed: 0,
+  };
+  const robots = await robotsFor(work, url.origin, context.signal);
+  if (!robots.allows(job.url)) return { ...base, skipped: 'robots' };
+
+  const { response, elapsed } = await politeFetch(work, job.url, context.signal);
+  checkRetry(work, job.url, response);
+  const record = {
+    ...base,
+    fetchedAt: Date.now() / 1000,
+    elapsed,
+    status: response.status,
+    contentType: response.contentType,
+    bytes: response.bytes,
+  };
+
+  const location = response.headers.location;
+  if (REDIRECTS.has(response.status) && location !== undefined)
+    return followRedirect(work, job, record, location, context.signal);
+
+  const html = response.status >= 200 && response.status < 300 && isHtml(response.contentType);
+  const pageHandler = await work.pageHandler;
+  // Only HTML is parsed; other bodies are decoded only for a page handler.
+  const body = html || pageHandler ? decodeBody(response.body, response.contentType).text : '';
+  const parsed = html ? parseHtml(body, job.url) : { title: '', links: [] };
+  const outlinks = parsed.links.filter((link) => work.scope(link) === undefined);
+  if (outlinks.length > 0) queueLinks(work, outlinks, job.depth + 1, job.url);
+  const page: PageRecord = { ...record, title: parsed.title, outlinks };
+  if (!pageHandler) return page;
+  try {
+    const extra = await pageHandler({
+      url: job.url,
+      finalUrl: job.url,
+      redirects,
+      status: response.status,
+      headers: response.headers,
+      contentType: response.contentType,
+      body,
+      rawBody: response.body,
+      links: parsed.links,
+      title: parsed.title,
+      depth: job.depth,
+    });
+    return extra && typeof extra === 'object' ? { ...extra, ...page } : page;
+  } catch (error) {
+    return { ...page, error: `page handler: ${(error as Error)?.message ?? String(error)}` };
+  }
+}
+
+/** A redirect: its target becomes a job of its own, if it is new, in scope and allowed. */
+async function followRedirect(
+  work: Worker,
+  job: CrawlJob,
+  record: PageRecord,
+  location: string,
+  signal: AbortSignal,
+): Promise<PageRecord> {
+  const target = normalizeUrl(location, job.url);
+  const chain = [
+    ...(job.redirects ?? []),
+    { url: job.url, status: record.status, location: target ?? location },
+  ];
+  const redirect = { ...record, finalUrl: target ?? job.url, redirects: chain };
+  if (target === null) return { ...redirect, error: `redirect to a non-http(s) URL: ${location}` };
+  if (chain.some((hop) => hop.url === target))
+    return { ...redirect, error: `redirect loop: ${target} redirects back to itself` };
+  if (chain.length > work.config.maxRedirects)
+    return { ...redirect, error: `more than ${work.config.maxRedirects} redirects` };
+  if (work.scope(target) !== undefined) return { ...redirect, skipped: 'redirect-out-of-scope' };
+  const robots = await robotsFor(work, new URL(target).origin, signal);
+  if (!robots.allows(target)) return { ...redirect, skipped: 'redirect-robots' };
+  // Like a link (deduplicated by its key), at the same depth: a redirect is not a hop.
+  queueLinks(work, [target], job.depth, job.url, chain);
+  return redirect;
 }

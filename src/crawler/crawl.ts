@@ -1,45 +1,92 @@
 /**
  * crawl: a resumable, multi-process web crawler on the WorkQueue and the worker runner. The crawl
  * directory is a work queue whose jobs are URLs (keyed by URL, so each page is queued once) and
- * whose results store one record per page. Killing the crawl at any moment loses nothing: run it
- * again on the same directory and it carries on — leased pages come back when their leases
- * expire. This module orchestrates; fetching and parsing live in crawl-handler.ts.
+ * whose results store one record per URL; beside it, an Index of the links deferred by the limits
+ * (a rerun with higher limits queues them) and a Cache of the politeness state shared by the
+ * processes. Killing the crawl at any moment loses nothing: run it again on the same directory
+ * and it carries on. This module orchestrates; fetching and parsing live in crawl-handler.ts.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Index } from '../collections/index.js';
 import { WorkQueue } from '../collections/work-queue.js';
+import { type HandlerModule, handlerPath, loadHandler } from '../runner/handler.js';
 import type { RunProgress } from '../runner/progress.js';
 import { type RunnerEvent, runWorkers } from '../runner/run-workers.js';
 import { CRAWL_CONFIG_VARIABLE, type CrawlConfig } from './crawl-config.js';
-import type { CrawlJob, PageRecord } from './crawl-handler.js';
+import {
+  type CrawlJob,
+  type DeferredLink,
+  deferredDirectory,
+  type PageRecord,
+} from './crawl-handler.js';
 import { normalizeUrl } from './links.js';
 
 /** Options of `crawl`. */
 export interface CrawlOptions {
-  /** The first page. */
-  readonly startUrl: string;
+  /** The first page (or pages). */
+  readonly startUrl: string | readonly string[];
   /** The crawl directory (a work queue); run again on the same directory to resume. */
   readonly directory: string;
   /** Worker processes. @default 3 */
   readonly processes?: number;
   /** Pages each worker fetches at once. @default 8 */
   readonly concurrency?: number;
-  /** Hops from the start page at most. @default 10 */
+  /**
+   * Link hops from a start page at most (0: the start pages only). Links beyond are deferred: a
+   * rerun with a higher `maxDepth` fetches them. @default 10
+   */
   readonly maxDepth?: number;
-  /** Stop queueing pages once this many are known (approximate under concurrency). @default 10000 */
+  /**
+   * Pages queued at most, this run's and earlier runs' together. Links beyond are deferred.
+   * Approximate under concurrency: each process checks the count before it queues a page's links,
+   * so the crawl may exceed it by up to processes × concurrency pages' links. @default 10000
+   */
   readonly maxPages?: number;
-  /** Follow only links to the start page's origin. @default true */
+  /** Follow only links to the start pages' origins. @default true */
   readonly sameOrigin?: boolean;
-  /** Seconds before a request is abandoned. @default 10 */
+  /** Follow only URLs matching this regex (tested on the absolute URL). */
+  readonly include?: RegExp | string;
+  /** Do not follow URLs matching this regex. */
+  readonly exclude?: RegExp | string;
+  /**
+   * Requests per second to each host, shared by every process (robots.txt and retries included).
+   * robots.txt's Crawl-delay lowers it for its host. @default undefined (no limit)
+   */
+  readonly rate?: number;
+  /** Requests one process runs at once to one host. @default 8 */
+  readonly hostConcurrency?: number;
+  /** The User-Agent header, also the name robots.txt groups are matched against. */
+  readonly userAgent?: string;
+  /** Seconds before a request is abandoned (and retried). @default 10 */
   readonly timeoutSeconds?: number;
-  /** Seconds a worker holds a page before another may take it (renewed while fetching). @default 30 */
+  /**
+   * Seconds a worker holds a page before another may take it (renewed every third of it while
+   * fetching). After a crash, a rerun waits at most this long for the pages the dead run held.
+   * @default 10
+   */
   readonly leaseSeconds?: number;
-  /** Tries per page before it goes to the failed list. @default 3 */
+  /** Tries per page before it goes to the failed list (5xx, 429, timeouts, resets). @default 4 */
   readonly maxAttempts?: number;
+  /**
+   * A page handler module (path or file URL) whose default export receives every fetched page
+   * and returns extra fields for its record. It runs in the worker processes.
+   */
+  readonly handler?: HandlerModule;
+  /** Delete what the directory holds first (start over instead of resuming). @default false */
+  readonly fresh?: boolean;
   /** Aborting stops the crawl gracefully; run it again to resume. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
   readonly onEvent?: (event: RunnerEvent) => void;
+}
+
+/** A page that failed every attempt. */
+export interface CrawlFailure {
+  readonly url: string;
+  readonly error: string;
+  readonly attempts: number;
 }
 
 /** How a crawl went. */
@@ -48,14 +95,22 @@ export interface CrawlSummary {
   readonly reason: 'drained' | 'stopped';
   /** Whether this run continued a crawl found in the directory. */
   readonly resumed: boolean;
-  /** Pages recorded (fetched, dead links and robots-skipped included). */
+  /** URLs recorded (fetched pages, redirects, dead links and robots-skipped URLs). */
   readonly pages: number;
-  /** Pages by HTTP status ('robots' for pages robots.txt kept us out of). */
+  /** Records by HTTP status (or skip reason for URLs not fetched). */
   readonly byStatus: Readonly<Record<string, number>>;
-  /** Pages that failed every attempt (network errors, 5xx). */
+  /** Pages that failed every attempt (network errors, timeouts, 5xx, 429). */
   readonly failed: number;
+  /** The first few of them, with their last error. */
+  readonly failures: readonly CrawlFailure[];
   /** Pages still queued (non-zero when stopped). */
   readonly remaining: number;
+  /** Links not queued because of `maxDepth`/`maxPages`, by reason; a rerun with higher limits continues from them. */
+  readonly deferred: Readonly<{ 'max-depth': number; 'max-pages': number }>;
+  /** Deferred links that this run queued (its limits were higher than the last run's). */
+  readonly requeued: number;
+  /** Why start pages could not be fetched (empty when they all were). */
+  readonly startErrors: readonly string[];
   readonly restarts: number;
   readonly elapsedSeconds: number;
 }
@@ -63,6 +118,8 @@ export interface CrawlSummary {
 const here = fileURLToPath(import.meta.url);
 /** The handler module next to this file (.ts under tsx, .js from dist). */
 const HANDLER = path.join(path.dirname(here), `crawl-handler${path.extname(here)}`);
+/** How many failures the summary lists. */
+const FAILURES_LISTED = 20;
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -71,29 +128,130 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
   return value;
 }
 
-/** Crawls from `startUrl` until nothing is left (or `signal` aborts); resumable. */
-export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
-  const startUrl = normalizeUrl(String(options.startUrl));
-  if (startUrl === null)
-    throw new TypeError(`startUrl must be an http(s) URL, got ${String(options.startUrl)}`);
+function regexSource(name: string, value: RegExp | string | undefined): string | null {
+  if (value === undefined) return null;
+  const source = value instanceof RegExp ? value.source : value;
+  try {
+    new RegExp(source);
+  } catch (error) {
+    throw new SyntaxError(`${name} is not a valid regular expression: ${(error as Error).message}`);
+  }
+  return source;
+}
+
+function checkOptions(options: CrawlOptions) {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('crawl(options): options must be an object');
+  const given = typeof options.startUrl === 'string' ? [options.startUrl] : options.startUrl;
+  if (!Array.isArray(given) || given.length === 0)
+    throw new TypeError('startUrl must be an http(s) URL or a non-empty array of them');
+  const startUrls = given.map((url) => {
+    const normalized = normalizeUrl(String(url));
+    if (normalized === null) throw new TypeError(`startUrl must be an http(s) URL, got ${url}`);
+    return normalized;
+  });
   if (typeof options.directory !== 'string' || options.directory === '')
     throw new TypeError('directory must be a path');
+  const maxDepth = options.maxDepth ?? 10;
+  if (!Number.isInteger(maxDepth) || maxDepth < 0)
+    throw new RangeError(`maxDepth must be an integer >= 0, got ${String(options.maxDepth)}`);
+  const rate = options.rate;
+  if (rate !== undefined && (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0))
+    throw new RangeError(`rate must be a number of requests per second > 0, got ${String(rate)}`);
+  const timeoutSeconds = options.timeoutSeconds ?? 10;
+  if (typeof timeoutSeconds !== 'number' || !(timeoutSeconds > 0))
+    throw new RangeError(`timeoutSeconds must be > 0, got ${String(options.timeoutSeconds)}`);
   const config: CrawlConfig = {
     queueDirectory: path.resolve(options.directory),
-    origin: options.sameOrigin === false ? null : new URL(startUrl).origin,
-    maxDepth: positiveInteger('maxDepth', options.maxDepth, 10),
+    origins:
+      options.sameOrigin === false ? null : [...new Set(startUrls.map((u) => new URL(u).origin))],
+    include: regexSource('include', options.include),
+    exclude: regexSource('exclude', options.exclude),
+    maxDepth,
     maxPages: positiveInteger('maxPages', options.maxPages, 10_000),
-    timeoutSeconds: options.timeoutSeconds ?? 10,
-    userAgent: 'node-diskcache-crawler/0.1',
+    timeoutSeconds,
+    userAgent: options.userAgent ?? 'node-diskcache-crawler/0.1',
+    rate: rate ?? null,
+    hostConcurrency: positiveInteger('hostConcurrency', options.hostConcurrency, 8),
+    maxRedirects: 10,
+    maxRetryAfterSeconds: 120,
+    handler: options.handler === undefined ? null : handlerPath(options.handler),
   };
+  return {
+    startUrls,
+    config,
+    processes: positiveInteger('processes', options.processes, 3),
+    concurrency: positiveInteger('concurrency', options.concurrency, 8),
+    maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, 4),
+  };
+}
+
+/** Queues the deferred links that the current limits allow; returns how many. */
+function requeueDeferred(
+  queue: WorkQueue<CrawlJob>,
+  deferred: Index<string, DeferredLink>,
+  config: CrawlConfig,
+): number {
+  if (deferred.size === 0) return 0;
+  const { pending, leased, done, failed } = queue.stats();
+  let room = config.maxPages - (pending + leased + done + failed);
+  let requeued = 0;
+  for (const [url, link] of deferred.entries()) {
+    if (room <= 0) break;
+    if (link.depth > config.maxDepth) continue;
+    const job: CrawlJob = link.redirects
+      ? { url, depth: link.depth, redirects: link.redirects }
+      : { url, depth: link.depth };
+    if (queue.put(job, { key: url }) !== undefined) {
+      room--;
+      requeued++;
+    }
+    deferred.delete(url);
+  }
+  return requeued;
+}
+
+/** Why a start page failed, following its redirects through the records; undefined if it did not. */
+function startError(queue: WorkQueue<CrawlJob>, startUrl: string): string | undefined {
+  let url = startUrl;
+  for (let hop = 0; hop <= 11; hop++) {
+    const record = queue.results.get(url) as PageRecord | undefined;
+    if (record === undefined) {
+      const failure = queue.failed({ limit: 100_000 }).find((job) => job.key === url);
+      if (failure) return failure.error || `${url}: failed`;
+      return undefined; // not fetched yet (stopped) or deferred: not an error
+    }
+    if (record.skipped === 'robots') return `${url}: robots.txt disallows it`;
+    if (record.skipped) return `${url}: redirects to ${record.finalUrl} (${record.skipped})`;
+    if (record.error) return `${url}: ${record.error}`;
+    if (record.finalUrl !== url) {
+      url = record.finalUrl;
+      continue;
+    }
+    if (record.status >= 400) return `${url}: HTTP ${record.status}`;
+    return undefined;
+  }
+  return `${startUrl}: too many redirects`;
+}
+
+/** Crawls from `startUrl` until nothing is left (or `signal` aborts); resumable. */
+export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
+  const { startUrls, config, processes, concurrency, maxAttempts } = checkOptions(options);
+  if (config.handler !== null) await loadHandler(config.handler); // a clear error before forking
+  if (options.fresh) fs.rmSync(config.queueDirectory, { recursive: true, force: true });
   const queue = new WorkQueue<CrawlJob>(config.queueDirectory, {
-    leaseSeconds: options.leaseSeconds ?? 30,
-    maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, 3),
+    leaseSeconds: options.leaseSeconds ?? 10,
+    maxAttempts,
     backoffSeconds: 0.5,
   });
+  const deferred = new Index<string, DeferredLink>(deferredDirectory(config.queueDirectory));
   const before = queue.stats();
   const resumed = before.pending + before.leased + before.done + before.failed > 0;
-  queue.put({ url: startUrl, depth: 0 }, { key: startUrl });
+  queue.putMany(
+    startUrls.map((url) => ({ url, depth: 0 })),
+    { key: (job) => job.url },
+  );
+  const requeued = requeueDeferred(queue, deferred, config);
 
   const previous = process.env[CRAWL_CONFIG_VARIABLE];
   process.env[CRAWL_CONFIG_VARIABLE] = JSON.stringify(config);
@@ -101,8 +259,8 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
     const run = await runWorkers({
       queue: queue as WorkQueue<unknown>,
       handler: HANDLER,
-      processes: positiveInteger('processes', options.processes, 3),
-      concurrency: positiveInteger('concurrency', options.concurrency, 8),
+      processes,
+      concurrency,
       once: true,
       graceSeconds: 10,
       progressIntervalSeconds: 0.25,
@@ -117,6 +275,14 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
       const status = record.skipped ?? String(record.status);
       byStatus[status] = (byStatus[status] ?? 0) + 1;
     }
+    const failedJobs = queue.failed({ limit: 100_000 });
+    // A link deferred by one page may have been queued through another: it is not deferred.
+    const known = new Set(failedJobs.map((job) => job.key));
+    const deferredCounts = { 'max-depth': 0, 'max-pages': 0 };
+    for (const [url, link] of deferred.entries()) {
+      if (queue.results.has(url) || known.has(url)) deferred.delete(url);
+      else deferredCounts[link.reason]++;
+    }
     const stats = queue.stats();
     return {
       reason: run.reason,
@@ -124,13 +290,24 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
       pages,
       byStatus,
       failed: stats.failed,
+      failures: failedJobs.slice(0, FAILURES_LISTED).map((job) => ({
+        url: job.key ?? (job.payload as CrawlJob).url,
+        error: job.error ?? '',
+        attempts: job.attempts,
+      })),
       remaining: stats.pending + stats.leased,
+      deferred: deferredCounts,
+      requeued,
+      startErrors: startUrls
+        .map((url) => startError(queue, url))
+        .filter((error): error is string => error !== undefined),
       restarts: run.restarts,
       elapsedSeconds: run.elapsedSeconds,
     };
   } finally {
     if (previous === undefined) delete process.env[CRAWL_CONFIG_VARIABLE];
     else process.env[CRAWL_CONFIG_VARIABLE] = previous;
+    deferred.close();
     queue.close();
   }
 }

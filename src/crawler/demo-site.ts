@@ -112,7 +112,9 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
       return;
     }
     const body =
-      `<!doctype html><html><head><title>Page ${index}</title></head><body><h1>Page ${index}</h1>` +
+      `<!doctype html><html><head><title>Page ${index}</title>` +
+      `<meta name="description" content="Page ${index} of the demo site: ${page.links.length} links"></head>` +
+      `<body><h1>Page ${index}</h1>` +
       `<p>${'Lorem ipsum dolor sit amet. '.repeat(1 + (index % 7))}</p><ul>` +
       page.links.map((link) => `<li><a href="/page/${link}">page ${link}</a></li>`).join('') +
       (index % 50 === 0

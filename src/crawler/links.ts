@@ -1,13 +1,14 @@
 /**
- * links: pulls the links out of an HTML page and normalizes them so that one page has one URL
- * (no fragment, resolved against the page). A regex over `href` attributes is enough for a
- * crawler's frontier; it must not try to be an HTML parser.
+ * links: turns a fetched body into what the crawler needs — its text (decoded by the declared
+ * charset), its title and its links — with htmlparser2, a streaming tokenizer that builds no tree.
+ * Links are `<a href>` (and `<area href>`) elements as the parser sees them: nothing inside
+ * comments, `<script>`, `<style>` or `<template>`; entities decoded; resolved against `<base href>`.
+ * It also normalizes URLs so that one page has one URL. It does no I/O.
  */
+import { TextDecoder } from 'node:util';
+import { Parser } from 'htmlparser2';
 
-const HREF = /<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/gi;
-const TITLE = /<title[^>]*>([^<]*)<\/title>/i;
-
-/** Normalizes a URL for de-duplication: resolved, no fragment, lower-case host. */
+/** Normalizes a URL for de-duplication: resolved, no fragment, lower-case host; query kept as is. */
 export function normalizeUrl(href: string, base?: string): string | null {
   let url: URL;
   try {
@@ -20,18 +21,129 @@ export function normalizeUrl(href: string, base?: string): string | null {
   return url.href;
 }
 
-/** Absolute, normalized, de-duplicated links of `html`, in page order. */
-export function extractLinks(html: string, pageUrl: string): string[] {
+/** Whether a Content-Type names an HTML document (case-insensitive; parameters ignored). */
+export function isHtml(contentType: string): boolean {
+  const type = mediaType(contentType);
+  return type === 'text/html' || type === 'application/xhtml+xml';
+}
+
+/** `text/html` from `Text/HTML; charset=UTF-8`. */
+export function mediaType(contentType: string): string {
+  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+const CHARSET_PARAMETER = /;\s*charset\s*=\s*(?:"([^"]*)"|([^\s;]+))/i;
+/** `<meta charset=x>` or `<meta http-equiv=content-type content="...; charset=x">` in the prescan. */
+const META_CHARSET = /<meta[^>]+charset\s*=\s*["']?\s*([-\w.:]+)/i;
+/** How many bytes the HTML prescan looks at for a `<meta>` charset (as browsers do). */
+const PRESCAN_BYTES = 1024;
+
+function decoderFor(label: string | undefined): TextDecoder | undefined {
+  if (!label) return undefined;
+  try {
+    return new TextDecoder(label.trim());
+  } catch {
+    return undefined; // not a WHATWG encoding label
+  }
+}
+
+/**
+ * Decodes a body: a BOM wins, then the Content-Type charset, then (for HTML) a `<meta>` charset
+ * in the first 1024 bytes, then UTF-8. Labels are the WHATWG ones (`latin1` is windows-1252).
+ * Malformed bytes become U+FFFD; it never throws.
+ */
+export function decodeBody(body: Uint8Array, contentType = ''): { text: string; charset: string } {
+  let decoder: TextDecoder | undefined;
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) decoder = new TextDecoder('utf-8');
+  else if (body[0] === 0xff && body[1] === 0xfe) decoder = new TextDecoder('utf-16le');
+  else if (body[0] === 0xfe && body[1] === 0xff) decoder = new TextDecoder('utf-16be');
+  if (!decoder) {
+    const parameter = CHARSET_PARAMETER.exec(contentType);
+    decoder = decoderFor(parameter?.[1] ?? parameter?.[2]);
+  }
+  if (!decoder && isHtml(contentType || 'text/html')) {
+    const head = Buffer.from(body.buffer, body.byteOffset, Math.min(body.length, PRESCAN_BYTES));
+    decoder = decoderFor(META_CHARSET.exec(head.toString('latin1'))?.[1]);
+    // A page that says utf-16 in a <meta> was read as ASCII: it cannot be UTF-16 (HTML spec).
+    if (decoder?.encoding.startsWith('utf-16')) decoder = new TextDecoder('utf-8');
+  }
+  decoder ??= new TextDecoder('utf-8');
+  return { text: decoder.decode(body), charset: decoder.encoding };
+}
+
+/** What `parseHtml` finds in a page. */
+export interface ParsedPage {
+  /** The `<title>` text, whitespace collapsed, or ''. */
+  readonly title: string;
+  /** Absolute, normalized, de-duplicated http(s) links, in page order. */
+  readonly links: string[];
+  /** The URL links were resolved against (the page's, or its `<base href>`). */
+  readonly baseUrl: string;
+}
+
+/** Elements whose content is never a link (the tokenizer already reads script/style as text). */
+const IGNORED = new Set(['template', 'script', 'style']);
+
+/** Parses an HTML document (already decoded) and returns its title and links. */
+export function parseHtml(html: string, pageUrl: string): ParsedPage {
+  const hrefs: string[] = [];
+  let base: string | undefined;
+  let title = '';
+  let inTitle = false;
+  let sawTitle = false;
+  let ignoredDepth = 0;
+  const parser = new Parser(
+    {
+      onopentag(name, attributes) {
+        if (IGNORED.has(name)) {
+          ignoredDepth++;
+          return;
+        }
+        if (ignoredDepth > 0) return;
+        if ((name === 'a' || name === 'area') && attributes.href !== undefined)
+          hrefs.push(attributes.href);
+        else if (name === 'base' && base === undefined && attributes.href !== undefined)
+          base = attributes.href;
+        else if (name === 'title' && !sawTitle) inTitle = true;
+      },
+      ontext(text) {
+        if (inTitle) title += text;
+      },
+      onclosetag(name) {
+        if (IGNORED.has(name)) ignoredDepth = Math.max(0, ignoredDepth - 1);
+        else if (name === 'title' && inTitle) {
+          inTitle = false;
+          sawTitle = true;
+        }
+      },
+    },
+    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
+  );
+  parser.end(html);
+  // The first <base href> applies to the whole document, links before it included.
+  const baseUrl = (base !== undefined && normalizeBase(base.trim(), pageUrl)) || pageUrl;
   const links = new Set<string>();
-  for (const match of html.matchAll(HREF)) {
-    const href = match[1] ?? match[2] ?? match[3] ?? '';
-    const url = normalizeUrl(href.trim(), pageUrl);
+  for (const href of hrefs) {
+    const url = normalizeUrl(href.trim(), baseUrl);
     if (url !== null) links.add(url);
   }
-  return [...links];
+  return { title: title.replace(/\s+/g, ' ').trim(), links: [...links], baseUrl };
+}
+
+function normalizeBase(href: string, pageUrl: string): string | undefined {
+  try {
+    return new URL(href, pageUrl).href;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Absolute, normalized, de-duplicated links of `html`, in page order. */
+export function extractLinks(html: string, pageUrl: string): string[] {
+  return parseHtml(html, pageUrl).links;
 }
 
 /** The page's `<title>`, trimmed, or ''. */
 export function extractTitle(html: string): string {
-  return TITLE.exec(html)?.[1]?.trim() ?? '';
+  return parseHtml(html, 'http://localhost/').title;
 }

@@ -1,59 +1,54 @@
 /**
- * robots: a minimal robots.txt reader (User-agent groups, Disallow/Allow prefixes, longest match
- * wins) so the crawler stays out of what a site asks it to. Wildcards beyond a trailing `*` and
- * `$` are not supported; that is enough for a sample crawler.
+ * robots: what one origin's robots.txt allows, read with robots-parser (RFC 9309: the group whose
+ * product token matches the user agent, else `*`; the longest matching Allow/Disallow wins, an
+ * Allow on a tie; `*` and `$` in patterns; Crawl-delay). It parses; fetching is the handler's.
  */
+import robotsParserModule from 'robots-parser';
 
-interface Rule {
-  readonly allow: boolean;
-  readonly prefix: string;
+/** The part of robots-parser's Robot this file uses. */
+interface Parsed {
+  isAllowed(url: string, ua?: string): boolean | undefined;
+  getCrawlDelay(ua?: string): number | undefined;
 }
+// robots-parser is CommonJS (module.exports = function); its typings declare a default export.
+const robotsParser = robotsParserModule as unknown as (url: string, text: string) => Parsed;
 
-/** Parsed robots.txt rules for one user agent. */
+/** Parsed robots.txt rules of one origin, for one user agent. */
 export class Robots {
-  readonly #rules: Rule[];
+  readonly #robots: Parsed;
+  readonly #origin: string;
+  readonly #userAgent: string;
 
-  constructor(text: string, userAgent = '*') {
-    this.#rules = parseRobots(text, userAgent.toLowerCase());
+  /**
+   * @param text the robots.txt body ('' allows everything)
+   * @param userAgent the crawler's User-Agent; its product token (before `/`) selects the group
+   * @param origin the origin the file came from
+   */
+  constructor(text: string, userAgent = '*', origin = 'http://robots.invalid') {
+    this.#origin = new URL(origin).origin;
+    this.#robots = robotsParser(`${this.#origin}/robots.txt`, text);
+    this.#userAgent = userAgent;
   }
 
-  /** Whether `path` (with its query) may be fetched. */
-  allows(path: string): boolean {
-    let best: Rule | undefined;
-    for (const rule of this.#rules) {
-      if (
-        path.startsWith(rule.prefix) &&
-        (best === undefined || rule.prefix.length > best.prefix.length)
-      )
-        best = rule;
-    }
-    return best?.allow ?? true;
+  /** A robots.txt that allows everything (a 4xx answer, per RFC 9309). */
+  static allowAll(origin?: string): Robots {
+    return new Robots('', '*', origin);
   }
-}
 
-function parseRobots(text: string, agent: string): Rule[] {
-  const groups: { agents: string[]; rules: Rule[] }[] = [];
-  let current: { agents: string[]; rules: Rule[] } | undefined;
-  for (const rawLine of text.split(/\r?\n/)) {
-    const line = rawLine.replace(/#.*/, '').trim();
-    const colon = line.indexOf(':');
-    if (colon < 0) continue;
-    const field = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    if (field === 'user-agent') {
-      if (!current || current.rules.length > 0) {
-        current = { agents: [], rules: [] };
-        groups.push(current);
-      }
-      current.agents.push(value.toLowerCase());
-    } else if ((field === 'disallow' || field === 'allow') && current) {
-      const prefix = value.replace(/\*$/, '');
-      if (field === 'disallow' && prefix === '') continue; // "Disallow:" allows everything
-      current.rules.push({ allow: field === 'allow', prefix });
-    }
+  /** A robots.txt that disallows everything. */
+  static disallowAll(origin?: string): Robots {
+    return new Robots('User-agent: *\nDisallow: /\n', '*', origin);
   }
-  const specific = groups.find((group) =>
-    group.agents.some((name) => name !== '*' && agent.includes(name)),
-  );
-  return (specific ?? groups.find((group) => group.agents.includes('*')))?.rules ?? [];
+
+  /** Whether a path (with its query) or an absolute URL of this origin may be fetched. */
+  allows(pathOrUrl: string): boolean {
+    const url = pathOrUrl.startsWith('/') ? `${this.#origin}${pathOrUrl}` : pathOrUrl;
+    return this.#robots.isAllowed(url, this.#userAgent) !== false;
+  }
+
+  /** The Crawl-delay of the matching group, in seconds, if there is one. */
+  crawlDelaySeconds(): number | undefined {
+    const delay = this.#robots.getCrawlDelay(this.#userAgent);
+    return typeof delay === 'number' && Number.isFinite(delay) && delay > 0 ? delay : undefined;
+  }
 }

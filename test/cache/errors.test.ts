@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cache, DatabaseError, Disk, Timeout } from '../../src/index.js';
 import { filesUnder, openCache } from '../fixtures/cache-test-kit.js';
-import { exited, forkFixture, message } from '../helpers/children.js';
+import { exited, forkFixture, message, sent } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('invalid options', () => {
@@ -275,6 +275,7 @@ describe('Timeout while another connection holds the write lock', () => {
       const cache = openCache({ timeout });
       const child = forkFixture('cache-hold-lock.ts', [cache.directory, '300']);
       await message(child, (m) => m === 'locked');
+      await sent(child, 'release'); // the child commits 300 ms after it reads this
       expect(cache.set('k', timeout)).toBe(true); // waited for the child's commit
       expect(await exited(child)).toBe(0);
     }
@@ -282,9 +283,10 @@ describe('Timeout while another connection holds the write lock', () => {
 
   it('retry: true waits until the other process releases the lock', async () => {
     const cache = openCache({ timeout: 0.05 });
-    const child = forkFixture('cache-hold-lock.ts', [cache.directory, '800']);
+    const child = forkFixture('cache-hold-lock.ts', [cache.directory, '300']);
     await message(child, (m) => m === 'locked');
-    expect(() => cache.set('k', 'no retry')).toThrow(Timeout);
+    expect(() => cache.set('k', 'no retry')).toThrow(Timeout); // the child holds on until told
+    await sent(child, 'release'); // the child commits 300 ms after it reads this
     expect(cache.set('k', 'with retry', { retry: true })).toBe(true);
     expect(cache.incr('n', 1, { retry: true })).toBe(1);
     expect(await exited(child)).toBe(0);

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { Cache } from '../../src/index.js';
 import { CHILD_MIN_FILE_SIZE, childValue } from '../fixtures/cache-child-kit.js';
 import { filesUnder, openCache, sleep } from '../fixtures/cache-test-kit.js';
-import { exited, FIXTURES, forkFixture, message } from '../helpers/children.js';
+import { compiledFixture, exited, FIXTURES, forkFixture, message } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Forks one child per args list, waits until all are at their start barrier, then starts them. */
@@ -171,8 +171,13 @@ describe('child processes on one directory', () => {
 });
 
 describe('worker threads on one directory', () => {
-  /** A worker running a TypeScript fixture through tsx's API (workers do not inherit --import). */
+  /**
+   * A worker running a fixture: this run's JavaScript copy, or the TypeScript file through tsx's
+   * API (workers do not inherit --import).
+   */
   function tsWorker(fixture: string, workerData: unknown): Worker {
+    const compiled = compiledFixture(fixture);
+    if (compiled) return new Worker(compiled, { workerData });
     const require = createRequire(import.meta.url);
     const tsxPackage = require.resolve('tsx/package.json');
     const exports = JSON.parse(fs.readFileSync(tsxPackage, 'utf8')).exports['./esm/api'].import

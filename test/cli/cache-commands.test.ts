@@ -145,7 +145,7 @@ describe('keys', () => {
       }),
     );
     // Far more than a pipe buffer (64 KiB) of output, so that the writer meets the closed pipe.
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '-d', dir, 'keys'], {
+    const child = spawn(process.execPath, [MAIN, '-d', dir, 'keys'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

@@ -2,36 +2,15 @@
  * `diskcache queue stats|put|failed|retry-failed` as real processes: text and --json output,
  * idempotent puts, stdin, and the refusal to create a queue where a command only reads.
  */
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WorkQueue } from '../../src/collections/work-queue.js';
-import { FIXTURES } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
+import { type CliResult, runCli } from './run-cli.js';
 
-const ROOT = path.resolve(FIXTURES, '../..');
-const CLI = path.join(FIXTURES, 'queue-cli.ts');
-
-function cli(
-  args: string[],
-  input?: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.DISKCACHE_DIR;
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+/** `diskcache ...args` with `input` (or nothing) on its stdin. */
+function cli(args: string[], input?: string): Promise<CliResult> {
+  return runCli(args, { input: input ?? '' });
 }
 
 describe('diskcache queue', () => {

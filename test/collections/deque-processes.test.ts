@@ -3,7 +3,7 @@
 // iteration during changes, and waiting for a write lock held by another process.
 import { describe, expect, it } from 'vitest';
 import { Cache, Deque, Timeout } from '../../src/index.js';
-import { exited, forkFixture, message, messagesReceived } from '../helpers/children.js';
+import { exited, forkFixture, message, messagesReceived, sent } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startTogether } from '../recipes/together.js';
 
@@ -99,9 +99,10 @@ describe('Deque across processes', () => {
     const cache = new Cache(directory, { timeout: 0.05, evictionPolicy: 'none' });
     const deque = Deque.fromCache<string>(cache);
     deque.append('before');
-    const holder = forkFixture('cache-hold-lock.ts', [directory, '700']);
+    const holder = forkFixture('cache-hold-lock.ts', [directory, '500']);
     await message(holder, (m) => m === 'locked');
     expect(() => cache.set('plain', 1)).toThrow(Timeout); // a plain write gives up after 50 ms...
+    await sent(holder, 'release'); // (the holder commits 500 ms after it reads this)
     deque.append('after'); // ...the deque waits for the lock, as diskcache's retry=True does
     expect(await exited(holder)).toBe(0);
     expect([...deque]).toEqual(['before', 'after']);

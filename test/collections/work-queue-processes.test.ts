@@ -40,7 +40,8 @@ describe('WorkQueue across processes', () => {
     const directory = tempDir('wq-kill');
     const queue = new WorkQueue<number>(directory);
     queue.putMany(Array.from({ length: 10 }, (_, i) => i));
-    const holder = forkFixture('queue-hold.ts', [directory, '4', '0.5']);
+    // Leases of 2 s: the checks below that the four are still leased have that much slack.
+    const holder = forkFixture('queue-hold.ts', [directory, '4', '2']);
     const { taken } = await message<{ taken: number[] }>(holder);
     expect(taken).toEqual([1, 2, 3, 4]);
     holder.kill('SIGKILL');
@@ -48,7 +49,7 @@ describe('WorkQueue across processes', () => {
     expect(queue.stats()).toMatchObject({ pending: 6, leased: 4 });
     const survivors = queue.takeMany(100);
     expect(survivors.map((job) => job.id)).toEqual([5, 6, 7, 8, 9, 10]);
-    const recovered = await queue.next({ timeoutSeconds: 10 });
+    const recovered = await queue.next({ timeoutSeconds: 30 });
     const rest = [recovered!, ...queue.takeMany(100)];
     expect(rest.map((job) => [job.id, job.attempt])).toEqual([
       [1, 2],

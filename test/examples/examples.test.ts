@@ -17,6 +17,23 @@ const SPECIAL: Record<string, { args?: string[]; env?: Record<string, string>; s
   'resumable-hash.ts': { skip: 'test/runner/resumable-hash-example.test.ts' },
 };
 
+/** One example per usage pattern of python-diskcache's description (and this library's additions). */
+const USAGE_PATTERNS: Record<string, string> = {
+  'basic operations': 'basic-operations.ts',
+  memoize: 'memoize.ts',
+  'stampede-safe memoize': 'memoize-stampede.ts',
+  'stampede-safe memoize across processes': 'stampede-http.ts',
+  FanoutCache: 'fanout-cache.ts',
+  'tags and evict': 'tags-and-evict.ts',
+  'an Index as a result store': 'result-store-index.ts',
+  'a framework cache through the Keyv adapter': 'keyv-framework-cache.ts',
+  'custom serialization with a compressing Disk': 'compressing-disk.ts',
+  'cross-process lock': 'cross-process-lock.ts',
+  throttle: 'throttle-api-client.ts',
+  'a work queue on a Deque': 'work-queue-deque.ts',
+  'a resumable WorkQueue run by worker processes': 'resumable-hash.ts',
+};
+
 const examples = fs
   .readdirSync(examplesDir)
   .filter(
@@ -31,6 +48,11 @@ const examples = fs
 describe('examples', () => {
   it('there are examples to run', () => {
     expect(examples.length).toBeGreaterThan(3);
+  });
+
+  it('every usage pattern has its example', () => {
+    for (const [pattern, file] of Object.entries(USAGE_PATTERNS))
+      expect(examples, `${pattern}: examples/${file}`).toContain(file);
   });
 
   it('every example covered elsewhere names a test file that exists', () => {

@@ -1,14 +1,32 @@
 /**
  * Real child processes for multi-process tests: `child_process.fork` of a TypeScript fixture
- * (run through tsx), with helpers to wait for exit, collect messages and SIGKILL mid-work.
+ * (its transpiled copy from this run's globalSetup, run by plain node; through tsx when there is
+ * none), with helpers to wait for exit, collect messages and SIGKILL mid-work.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Folder of child scripts used by the tests. */
 export const FIXTURES = path.resolve(here, '../fixtures');
+
+/** This run's JavaScript copy of `test/fixtures/<script>` (made by globalSetup), if there is one. */
+export function compiledFixture(script: string): string | undefined {
+  const build = inject('fixtureBuild');
+  if (!build) return undefined;
+  const compiled = path.join(build, 'test', 'fixtures', script.replace(/\.ts$/, '.js'));
+  return fs.existsSync(compiled) ? compiled : undefined;
+}
+
+/** The fixture as node runs it: [file, execArgv]. */
+function fixtureEntry(script: string): [string, string[]] {
+  const compiled = compiledFixture(script);
+  if (compiled) return [compiled, []];
+  return [path.join(FIXTURES, script), ['--import', 'tsx']];
+}
 
 /** Forks `test/fixtures/<script>` (a .ts file) with `args`; stdout/stderr are inherited. */
 export function forkFixture(
@@ -16,8 +34,9 @@ export function forkFixture(
   args: string[] = [],
   options: { silent?: boolean } = {},
 ): ChildProcess {
-  return fork(path.join(FIXTURES, script), args, {
-    execArgv: ['--import', 'tsx'],
+  const [file, execArgv] = fixtureEntry(script);
+  return fork(file, args, {
+    execArgv,
     stdio: options.silent
       ? ['ignore', 'pipe', 'pipe', 'ipc']
       : ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -60,6 +79,15 @@ export function message<T = unknown>(
       reject(new Error(`child exited (${code}) before the expected message`)),
     );
   });
+}
+
+/** Sends `m` to a child and resolves once it has been handed to the IPC channel. */
+export function sent(child: ChildProcess, m: unknown): Promise<void> {
+  return new Promise((resolve, reject) =>
+    child.send(m as Parameters<ChildProcess['send']>[0], (error) =>
+      error ? reject(error) : resolve(),
+    ),
+  );
 }
 
 /** Resolves once a child has sent `count` IPC messages (of any kind). */

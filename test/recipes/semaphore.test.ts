@@ -38,12 +38,13 @@ describe('BoundedSemaphore', () => {
 
   it('expired permits stop counting, and releasing one throws NotOwnedError', async () => {
     using cache = new Cache(tempDir('sem'));
-    const short = new BoundedSemaphore(cache, 'pool', { value: 2, expire: 0.05 });
+    // A second of slack between the short permits and the check that they still count.
+    const short = new BoundedSemaphore(cache, 'pool', { value: 2, expire: 1 });
     const long = new BoundedSemaphore(cache, 'pool', { value: 2, expire: 60 });
     short.tryAcquire();
     short.tryAcquire();
     expect(long.tryAcquire()).toBe(false);
-    await long.acquire({ timeout: 10 }); // the short permits lapsed
+    await long.acquire({ timeout: 30 }); // the short permits lapsed
     expect(long.available()).toBe(1);
     expect(() => short.release()).toThrow(NotOwnedError);
     long.release();

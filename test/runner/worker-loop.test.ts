@@ -16,6 +16,7 @@ import { runWorkerLoop } from '../../src/runner/worker-loop.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function abortedWith(signal: AbortSignal): Promise<unknown> {
+  if (signal.aborted) return Promise.resolve(signal.reason);
   return new Promise((resolve) =>
     signal.addEventListener('abort', () => resolve(signal.reason), { once: true }),
   );
@@ -43,7 +44,7 @@ describe('runWorkerLoop', () => {
       queue,
       handler,
       concurrency: 1,
-      leaseSeconds: 0.3,
+      leaseSeconds: 1, // the heartbeat (every third of it) finds the lease gone
       stop: stop.signal,
       graceSeconds: () => 5,
       onError: (e) => reasons.push(e),
@@ -65,8 +66,11 @@ describe('runWorkerLoop', () => {
     const handler = async (payload: number) => {
       if (payload < 20) return payload;
       slowStarted.push(payload);
-      if (slowStarted.length === 2) setTimeout(() => stop.abort(), 50);
-      await sleep(300);
+      // The stop comes once both slots run a slow job; neither finishes before it (however
+      // slow the machine), so no third one starts; both finish after it.
+      if (slowStarted.length === 2) setImmediate(() => stop.abort());
+      await abortedWith(stop.signal);
+      await sleep(100);
       return payload;
     };
     const counts = await runWorkerLoop({
@@ -89,7 +93,11 @@ describe('runWorkerLoop', () => {
     const queue = new WorkQueue<number>(tempDir('loop-grace'));
     queue.putMany([1, 2]);
     const stop = new AbortController();
+    let running = 0;
+    let bothRunning!: () => void;
+    const started = new Promise<void>((resolve) => (bothRunning = resolve));
     const handler = async (_payload: number, job: JobContext) => {
+      if (++running === 2) bothRunning();
       await Promise.race([sleep(60_000), abortedWith(job.signal)]);
       throw job.signal.reason;
     };
@@ -101,7 +109,7 @@ describe('runWorkerLoop', () => {
       stop: stop.signal,
       graceSeconds: () => 0.2,
     });
-    await sleep(100);
+    await started; // both jobs run (not merely prefetched) when the stop comes
     stop.abort();
     const counts = await loop;
     expect(counts).toMatchObject({ done: 0, failed: 0, retried: 0, released: 2 });

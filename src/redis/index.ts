@@ -1,0 +1,17 @@
+/**
+ * node-diskcache/redis: the Redis backend. Importing this subpath loads ioredis only when a queue
+ * connects through a `redis://` locator; the package root never imports this file statically
+ * (`openQueue` loads it on demand).
+ */
+export {
+  isRedisLocator,
+  parseRedisLocator,
+  type RedisLike,
+  type RedisLocator,
+} from './redis-client.js';
+export {
+  REDIS_SCHEMA_VERSION,
+  type RedisQueueTarget,
+  RedisWorkQueue,
+  type RedisWorkQueueOptions,
+} from './redis-work-queue.js';

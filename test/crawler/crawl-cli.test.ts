@@ -1,0 +1,76 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { CrawlSummary } from '../../src/crawler/crawl.js';
+import { startDemoSite } from '../../src/crawler/demo-site.js';
+import { runCli } from '../cli/run-cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+type Report = CrawlSummary & { readonly site: string; readonly directory: string };
+
+const HANDLER = path.resolve(import.meta.dirname, '../../examples/crawl-extract-handler.ts');
+
+describe('diskcache crawl', () => {
+  it('crawls the demo site into --dir, keeps its port so that a rerun resumes, and exports the records', async () => {
+    const directory = tempDir('crawl-cli');
+    const args = ['crawl', '-d', directory, '--site-pages', '40', '-p', '2', '--json'];
+    const first = await runCli([...args, '--max-depth', '1', '--handler', HANDLER]);
+    expect(first.code, first.stderr).toBe(0);
+    const one = JSON.parse(first.stdout) as Report;
+    expect(one).toMatchObject({ reason: 'drained', resumed: false, startErrors: [] });
+    expect(one.deferred['max-depth']).toBeGreaterThan(0);
+    expect(JSON.parse(fs.readFileSync(path.join(directory, 'demo-site.json'), 'utf8')).port).toBe(
+      Number(new URL(one.site).port),
+    );
+
+    const second = await runCli(args);
+    expect(second.code, second.stderr).toBe(0);
+    const two = JSON.parse(second.stdout) as Report;
+    expect(two).toMatchObject({ reason: 'drained', resumed: true, site: one.site, failed: 0 });
+    expect(two.requeued).toBeGreaterThan(0);
+    expect(two.deferred).toEqual({ 'max-depth': 0, 'max-pages': 0 });
+
+    const jsonl = await runCli(['crawl', 'export', directory, '--format', 'jsonl']);
+    expect(jsonl.code, jsonl.stderr).toBe(0);
+    const records = jsonl.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records).toHaveLength(two.pages);
+    const home = records.find((record) => record.url === one.site)!;
+    expect(home).toMatchObject({ status: 200, title: 'Page 0', h1: 'Page 0', depth: 0 });
+    expect(home.description).toMatch(/^Page 0 of the demo site/); // from the page handler
+    for (const field of [
+      'finalUrl',
+      'redirects',
+      'contentType',
+      'bytes',
+      'outlinks',
+      'fetchedAt',
+      'elapsed',
+    ])
+      expect(home).toHaveProperty(field);
+
+    const csv = await runCli(['crawl', 'export', directory, '--format', 'csv']);
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^url,finalUrl,status,contentType,title,bytes,depth,/);
+    expect(lines[0]).toContain(',h1,');
+    expect(lines).toHaveLength(two.pages + 1);
+  }, 120_000);
+
+  it('exits 6 with the reason when the start page cannot be fetched, 2 on bad flags', async () => {
+    const site = await startDemoSite({ pages: 5 });
+    try {
+      const missing = await runCli(['crawl', `${site.url}page/99999`, '-p', '1', '--timeout', '2']);
+      expect(missing.code).toBe(6);
+      expect(missing.stderr).toContain(
+        `the start page could not be fetched: ${site.url}page/99999: HTTP 404`,
+      );
+    } finally {
+      await site.close();
+    }
+    const bad = await runCli(['crawl', '--include', '(', '--rate', '0']);
+    expect(bad.code).toBe(2);
+  }, 120_000);
+});
