@@ -107,7 +107,7 @@ describe('runWorkers', () => {
     // At-least-once: every job ran; the killed children's jobs may have run twice.
     expect(runsPerJob(runsDirectory, ids).every((runs) => runs >= 1)).toBe(true);
     queue.close();
-  }, 180_000);
+  });
 
   it('moves jobs whose handler throws to the failed list after maxAttempts', async () => {
     const directory = tempDir('runner-throws');
