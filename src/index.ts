@@ -21,6 +21,7 @@ export {
   DiskcacheError,
   HandlerModuleError,
   IndexError,
+  JobTimeoutError,
   KeyError,
   LeaseLostError,
   NotOwnedError,

@@ -137,3 +137,9 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   return String(value);
 }
+
+/**
+ * A runner job ran past its `jobTimeoutSeconds` (its `signal` was aborted with this error). It
+ * fails the job like a throw does, so the job is retried, then moves to the failed list.
+ */
+export class JobTimeoutError extends DiskcacheError {}

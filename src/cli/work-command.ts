@@ -3,7 +3,8 @@
  * the handler module before forking (exit 2 with a clear message when it is missing or exports no
  * function), runs `runWorkers`, draws progress on stderr (a bar on a terminal, plain lines
  * otherwise), and turns SIGINT/SIGTERM into a graceful stop: running jobs get `--grace-seconds`
- * to finish and the command exits 0; a second signal exits at once (130).
+ * to finish and the command exits 0; a second signal exits at once (130). The summary names the
+ * jobs that failed during the run, with their errors (how their process died, when it did).
  * It must not run jobs itself; the runner does.
  */
 import * as os from 'node:os';
@@ -22,6 +23,7 @@ interface WorkOptions {
   readonly concurrency: number;
   readonly leaseSeconds?: number;
   readonly graceSeconds: number;
+  readonly jobTimeout?: number;
   readonly once?: boolean;
   readonly progressInterval?: number;
 }
@@ -37,9 +39,16 @@ function positive(parse: (text: string, option: string) => number, option: strin
 
 function describeEvent(event: RunnerEvent, graceSeconds: number): string | undefined {
   switch (event.type) {
-    case 'exit':
+    case 'exit': {
       if (event.restartInSeconds === undefined) return undefined;
-      return `diskcache work: worker ${event.worker} (pid ${event.pid}) exited with ${event.signal ?? `code ${event.code}`}; restarting it in ${event.restartInSeconds} s (its jobs come back when their leases run out)`;
+      const jobs =
+        event.requeued === 0
+          ? ''
+          : `; its ${event.requeued} ${event.requeued === 1 ? 'job goes' : 'jobs go'} back without an attempt charged${event.suspects > 0 ? `, ${event.suspects} of them to run alone to find the culprit` : ''}`;
+      return `diskcache work: worker ${event.worker} (pid ${event.pid}) exited with ${event.signal ?? `code ${event.code}`}; restarting it in ${event.restartInSeconds} s${jobs}`;
+    }
+    case 'unresponsive':
+      return `diskcache work: worker ${event.worker} (pid ${event.pid}) has not answered for ${event.silentSeconds} s after a job timeout (a handler keeps it busy); killing it`;
     case 'stopping':
       return event.reason === 'drained'
         ? undefined
@@ -49,13 +58,36 @@ function describeEvent(event: RunnerEvent, graceSeconds: number): string | undef
   }
 }
 
-function summaryText(summary: RunSummary): string {
+/** Failures listed under the summary; the rest are in `diskcache queue failed`. */
+const FAILURES_SHOWN = 10;
+
+function summaryText(summary: RunSummary, queueDirectory: string): string {
   const { stats, counts } = summary;
   const how = summary.reason === 'drained' ? 'queue drained' : 'stopped';
-  return (
+  const extra = [
+    counts.timedOut > 0 ? `${counts.timedOut} timed out` : '',
+    summary.restarts > 0 ? `${summary.restarts} workers restarted` : '',
+    summary.requeued > 0 ? `${summary.requeued} jobs given back after a worker died` : '',
+  ].filter(Boolean);
+  const lines = [
     `${how} after ${formatDuration(summary.elapsedSeconds)}: this run ${counts.done} done, ${counts.failed} failed, ${counts.retried} to retry` +
-    `${summary.restarts > 0 ? `, ${summary.restarts} workers restarted` : ''}; queue: ${stats.pending} pending, ${stats.leased} leased, ${stats.done} done, ${stats.failed} failed`
-  );
+      `${extra.map((text) => `, ${text}`).join('')}; queue: ${stats.pending} pending, ${stats.leased} leased, ${stats.done} done, ${stats.failed} failed`,
+  ];
+  const { failures } = summary;
+  if (failures.length > 0) {
+    lines.push(`failed during this run:`);
+    for (const failure of failures.slice(0, FAILURES_SHOWN)) {
+      const reason = failure.error.split('\n', 1)[0];
+      lines.push(
+        `  job ${failure.id}${failure.key === undefined ? '' : ` (${failure.key})`}, ${failure.attempts} ${failure.attempts === 1 ? 'attempt' : 'attempts'}: ${reason}`,
+      );
+    }
+    const more = failures.length - FAILURES_SHOWN;
+    lines.push(
+      `  ${more > 0 ? `… and ${more} more; ` : ''}all errors: diskcache queue failed ${JSON.stringify(queueDirectory)}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 /** Turns SIGINT/SIGTERM into `controller.abort()` (a second one exits 130); returns the cleanup. */
@@ -92,6 +124,7 @@ async function work(context: CommandContext, handlerModule: string): Promise<voi
       concurrency: options.concurrency,
       leaseSeconds: options.leaseSeconds,
       graceSeconds: options.graceSeconds,
+      jobTimeoutSeconds: options.jobTimeout,
       once: options.once ?? false,
       signal: controller.signal,
       progressIntervalSeconds: stderr.isTTY ? 0.25 : Math.min(1, options.progressInterval ?? 1),
@@ -106,7 +139,7 @@ async function work(context: CommandContext, handlerModule: string): Promise<voi
     });
     // The last snapshot (taken after the workers exited), as a line that stays.
     if (reporter && last) reporter.finish(last);
-    context.print(summary, () => summaryText(summary));
+    context.print(summary, () => summaryText(summary, directory));
   } catch (error) {
     if (error instanceof HandlerModuleError)
       throw new CliError(EXIT.USAGE, error.message, { cause: error });
@@ -159,6 +192,12 @@ export function registerWorkCommand(program: Command, io: CliIo): void {
       new Option('--grace-seconds <s>', 'on Ctrl-C/SIGTERM, how long running jobs get to finish')
         .argParser(optionParser((text) => parseSeconds(text, '--grace-seconds')))
         .default(30),
+    )
+    .addOption(
+      new Option(
+        '--job-timeout <s>',
+        'fail a job (JobTimeoutError, then retried) that runs longer than this; a worker kept busy past it and --grace-seconds is killed and replaced (default: no limit)',
+      ).argParser(positive(parseSeconds, '--job-timeout')),
     )
     .option('--once', 'exit when no job is pending or running (instead of waiting for more)')
     .addOption(

@@ -45,6 +45,7 @@ import {
   checkQueueOptions,
   FAILED,
   initialiseQueue,
+  LEASED,
   PENDING,
   prepareQueueStatements,
   type QueueSettings,
@@ -460,6 +461,32 @@ export class WorkQueue<T = unknown> implements Disposable {
     });
     if (lost.length < entries.length) wakeAll(this.#file);
     return lost;
+  }
+
+  /**
+   * Gives back to pending, without counting the attempt, jobs leased by a worker that can no
+   * longer settle them: for a supervisor whose worker process died holding them (the runner's
+   * parent). Each job is named by its id and the attempt it was leased for; a job that was settled,
+   * reclaimed or leased again with another attempt number since is left alone. Unlike `release`,
+   * this is not fenced by the lease token (the caller has no Job object): the caller must only
+   * name leases that it knows their holder did not let go of. Returns the ids given back.
+   */
+  releaseById(jobs: Iterable<{ readonly id: number; readonly attempt: number }>): number[] {
+    const wanted = [...jobs].map(
+      ({ id, attempt }) => [checkInteger('id', id), checkInteger('attempt', attempt)] as const,
+    );
+    if (wanted.length === 0) return [];
+    const released: number[] = [];
+    this.#write(() => {
+      const now = nowSeconds();
+      for (const [id, attempt] of wanted) {
+        const row = this.#s.lookup.get(BigInt(id)) as [number, number, number] | undefined;
+        if (row === undefined || row[0] !== LEASED || row[1] !== attempt) continue;
+        if (this.#s.release.run(now, BigInt(id), BigInt(row[2])).changes === 1) released.push(id);
+      }
+    });
+    if (released.length > 0) wakeAll(this.#file);
+    return released;
   }
 
   // ---- inspecting and maintenance -------------------------------------------------------------

@@ -1,17 +1,21 @@
 /**
  * child: the entry of one runner child process (forked by run-workers.ts, never imported). It
- * loads the handler, opens the queue, runs the worker loop, and stops gracefully on the parent's
- * `stop` message, on SIGINT/SIGTERM (Ctrl-C reaches the whole process group), or when the parent
- * goes away (the IPC channel closes), so that no child outlives its runner for long.
+ * loads the handler, opens the queue, runs the worker loop, reports what it holds (reporter.ts),
+ * runs the parent's suspect jobs each alone in a quarantine process (quarantine.ts), and stops
+ * gracefully on the parent's `stop` message, on SIGINT/SIGTERM (Ctrl-C reaches the whole process
+ * group), or when the parent goes away (the IPC channel closes), so that no child outlives its
+ * runner for long.
  */
 import { WorkQueue } from '../collections/work-queue.js';
-import { loadHandler } from './handler.js';
+import { type JobHandler, loadHandler } from './handler.js';
 import {
   type ChildConfig,
   type ChildMessage,
   EXIT_HANDLER_MODULE,
   type ParentMessage,
 } from './protocol.js';
+import { runAlone } from './quarantine.js';
+import { JobReporter } from './reporter.js';
 import { emptyCounts, runWorkerLoop } from './worker-loop.js';
 
 /** How often the child tells the parent its counts. */
@@ -23,11 +27,44 @@ function send(message: ChildMessage, callback?: () => void): void {
   else callback?.();
 }
 
+/**
+ * The handler, except for suspects: those run alone in a quarantine process. A suspect that
+ * settles there is cleared (the parent is told); one whose process dies stays a suspect, and its
+ * job fails with how the process died.
+ */
+function guarded(handler: JobHandler, config: ChildConfig, suspects: Set<number>): JobHandler {
+  const runSuspect: JobHandler = async (payload, context) => {
+    const outcome = await runAlone(payload, context, {
+      handlerFile: config.handler,
+      execArgv: config.execArgv,
+      killAfterAbortSeconds: Math.min(config.graceSeconds, 5),
+      timeoutSeconds: config.jobTimeoutSeconds ?? undefined,
+      onProcess: (pid) => send({ type: 'quarantine', id: context.id, pid }),
+    });
+    // Died or timed out: it stays a suspect (running it among others could stall them).
+    if (outcome.type === 'died' || outcome.type === 'timeout') throw outcome.error;
+    suspects.delete(context.id);
+    send({ type: 'cleared', id: context.id });
+    if (outcome.type === 'error') throw outcome.error;
+    return outcome.value;
+  };
+  return (payload, context) =>
+    suspects.size > 0 && suspects.has(context.id)
+      ? runSuspect(payload, context)
+      : handler(payload, context);
+}
+
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '') as ChildConfig;
   const stop = new AbortController();
   let graceSeconds = config.graceSeconds;
+  const suspects = new Set(config.suspects);
   process.on('message', (message: ParentMessage) => {
+    if (message?.type === 'suspects') {
+      suspects.clear();
+      for (const id of message.ids) suspects.add(id);
+      return;
+    }
     if (message?.type !== 'stop') return;
     if (typeof message.graceSeconds === 'number') graceSeconds = message.graceSeconds;
     stop.abort();
@@ -53,19 +90,28 @@ async function main(): Promise<void> {
   const queue = new WorkQueue(config.queue);
   send({ type: 'ready' });
   const counts = emptyCounts();
-  const reporter = setInterval(() => send({ type: 'counts', counts }), COUNTS_INTERVAL_MS);
+  // Also the parent's sign of life: a child that stays silent is stuck (see run-workers.ts).
+  const countsTimer = setInterval(() => send({ type: 'counts', counts }), COUNTS_INTERVAL_MS);
+  const tracker = new JobReporter((report) => send(report));
+  // A handler that calls process.exit: the last report still goes out (the pipe takes it at once).
+  process.on('exit', () => tracker.flush());
   try {
     await runWorkerLoop({
       queue,
-      handler,
+      handler: guarded(handler, config, suspects),
       concurrency: config.concurrency,
       leaseSeconds: config.leaseSeconds,
+      jobTimeoutSeconds: config.jobTimeoutSeconds ?? undefined,
+      // A suspect's time counts in its quarantine process, from its start there.
+      isTimed: (job) => !suspects.has(job.id),
       stop: stop.signal,
       graceSeconds: () => graceSeconds,
       counts,
+      tracker,
     });
   } finally {
-    clearInterval(reporter);
+    clearInterval(countsTimer);
+    tracker.flush();
     queue.close();
   }
   // Exit explicitly: a handler may leave timers or sockets open that would keep the process alive.

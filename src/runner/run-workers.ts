@@ -1,9 +1,11 @@
 /**
  * run-workers: the runner's parent. It checks the handler module, forks `processes` children
- * (child.ts) on one queue, restarts a child that dies (its jobs come back when their leases run
- * out), reports progress from the queue's own counts, and stops gracefully — on its `signal`, or
- * with `once` when the queue is drained. It does not install signal handlers (the CLI does) and
- * never runs a job itself.
+ * (child.ts) on one queue, reports progress from the queue's own counts, and stops gracefully —
+ * on its `signal`, or with `once` when the queue is drained. It isolates faults: it keeps the
+ * books of what each child holds (ledger.ts), kills a child that stops answering after a job
+ * timeout, and when a child dies it gives the child's jobs back at once without charging them an
+ * attempt, has the ones that were running run alone to find the culprit (quarantine.ts), and
+ * restarts the child. It does not install signal handlers (the CLI does) and never runs a job.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import * as os from 'node:os';
@@ -12,6 +14,7 @@ import { HandlerModuleError } from '../cache/errors.js';
 import { retryDelay } from '../cache/waiting.js';
 import { WorkQueue, type WorkQueueStats } from '../collections/work-queue.js';
 import { type HandlerModule, handlerPath, loadHandler } from './handler.js';
+import { ChildLedger, Suspects } from './ledger.js';
 import { RateMeter, type RunProgress } from './progress.js';
 import {
   CHILD_ENTRY,
@@ -19,6 +22,7 @@ import {
   type ChildMessage,
   childExecArgv,
   EXIT_HANDLER_MODULE,
+  type ParentMessage,
 } from './protocol.js';
 import { emptyCounts, type WorkerCounts } from './worker-loop.js';
 
@@ -41,7 +45,18 @@ export interface RunWorkersOptions {
   readonly once?: boolean;
   /** Aborting it stops the run gracefully (the promise then resolves with reason 'stopped'). */
   readonly signal?: AbortSignal;
-  /** Seconds that running jobs get to finish once stopping. @default 30 */
+  /**
+   * Seconds a job may run. Past it, the job's `signal` aborts and the job fails with
+   * `JobTimeoutError` (then is retried like any failure); a process kept busy by a handler that
+   * ignores the signal is killed `graceSeconds` later (sooner if its leases would run out first)
+   * and replaced, its other jobs given back without charge. Without it, a handler that never
+   * settles keeps its job (and its lease) forever, and `once` never ends. @default no limit
+   */
+  readonly jobTimeoutSeconds?: Seconds;
+  /**
+   * Seconds that running jobs get to finish once stopping, and that a process gets to become
+   * responsive again after a job's timeout before it is killed. @default 30
+   */
   readonly graceSeconds?: Seconds;
   /** Called with a snapshot every `progressIntervalSeconds`, and once at the end. */
   readonly onProgress?: (progress: RunProgress) => void;
@@ -62,8 +77,28 @@ export type RunnerEvent =
       readonly signal: NodeJS.Signals | null;
       /** Set when the child died unexpectedly and will be restarted after this many seconds. */
       readonly restartInSeconds?: number;
+      /** Jobs it held that went back to pending without an attempt charged. */
+      readonly requeued: number;
+      /** Of those, how many were running (or may have been): each will run alone. */
+      readonly suspects: number;
+    }
+  /** A child was killed because it stopped answering (a handler keeps its event loop busy). */
+  | {
+      readonly type: 'unresponsive';
+      readonly worker: number;
+      readonly pid: number;
+      readonly silentSeconds: number;
     }
   | { readonly type: 'stopping'; readonly reason: RunSummary['reason'] };
+
+/** A job that moved to the failed list during a run. */
+export interface RunFailure {
+  readonly id: number;
+  readonly key: string | undefined;
+  readonly attempts: number;
+  /** Its last error, as stored (a stack, or a message saying how its process died). */
+  readonly error: string;
+}
 
 /** How a run ended. */
 export interface RunSummary {
@@ -74,6 +109,12 @@ export interface RunSummary {
   /** What the workers did during this run, summed over processes (as far as they reported). */
   readonly counts: WorkerCounts;
   readonly restarts: number;
+  /** Jobs given back without an attempt charged because the process running them died. */
+  readonly requeued: number;
+  /** Children killed because they stopped answering after a job timeout. */
+  readonly unresponsive: number;
+  /** Jobs that moved to the failed list during this run, oldest first (at most 100). */
+  readonly failures: readonly RunFailure[];
   readonly elapsedSeconds: number;
 }
 
@@ -86,6 +127,13 @@ const MAX_RESTART_DELAY_SECONDS = 5;
 const DRAIN_CHECK_MS = 50;
 /** Extra time a stopping child gets beyond the grace period before SIGKILL. */
 const KILL_MARGIN_SECONDS = 10;
+/** A child reports at least every half second: a silence shorter than this means nothing. */
+const MIN_SILENCE_SECONDS = 1.5;
+/** Silence that would let this much of a lease run out gets the child killed first. */
+const LEASE_SILENCE_SHARE = 0.8;
+/** How often the parent looks for silent children. */
+const SILENCE_CHECK_MS = 250;
+const MAX_FAILURES_LISTED = 100;
 
 interface Slot {
   readonly index: number;
@@ -93,6 +141,14 @@ interface Slot {
   readonly startedAt: number;
   ready: boolean;
   counts: WorkerCounts;
+  /** The leases it holds. */
+  readonly ledger: ChildLedger;
+  /** When it was last heard from (monotonic seconds). */
+  heardAt: number;
+  /** Killed by the parent for its silence. */
+  unresponsive: boolean;
+  /** Its quarantine processes, by job id. */
+  readonly quarantine: Map<number, number>;
 }
 
 function addCounts(total: WorkerCounts, more: WorkerCounts): void {
@@ -129,6 +185,10 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
       ? 1
       : checkSeconds('progressIntervalSeconds', options.progressIntervalSeconds);
   if (options.leaseSeconds !== undefined) checkSeconds('leaseSeconds', options.leaseSeconds);
+  const jobTimeoutSeconds =
+    options.jobTimeoutSeconds === undefined
+      ? null
+      : checkSeconds('jobTimeoutSeconds', options.jobTimeoutSeconds);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
     throw new TypeError('signal must be an AbortSignal');
   if (typeof options.queue !== 'string' && !(options.queue instanceof WorkQueue)) {
@@ -147,6 +207,9 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
       concurrency,
       leaseSeconds: options.leaseSeconds ?? queue.settings.leaseSeconds,
       graceSeconds,
+      jobTimeoutSeconds,
+      suspects: [],
+      execArgv,
     };
     return await new Supervisor(queue, config, execArgv, processes, interval, options).run();
   } finally {
@@ -154,7 +217,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
   }
 }
 
-/** One run: the children, their restarts, progress and the stop. */
+/** One run: the children, their restarts, faults, progress and the stop. */
 class Supervisor {
   readonly #queue: WorkQueue<unknown>;
   readonly #config: ChildConfig;
@@ -163,12 +226,18 @@ class Supervisor {
   readonly #interval: number;
   readonly #options: RunWorkersOptions;
   readonly #started = monotonicSeconds();
+  readonly #startedEpoch = Date.now() / 1000;
   readonly #meter = new RateMeter();
   readonly #finishedCounts = emptyCounts();
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #suspects = new Suspects();
+  /** Seconds of silence after which a child is killed; undefined: never (no job timeout). */
+  readonly #silenceLimit: number | undefined;
   #stopping = false;
   #reason: RunSummary['reason'] = 'stopped';
   #restarts = 0;
+  #requeued = 0;
+  #unresponsive = 0;
   #startFailures = 0;
   #fatal: Error | undefined;
   #allExited!: () => void;
@@ -187,6 +256,17 @@ class Supervisor {
     this.#slots = new Array(processes).fill(undefined);
     this.#interval = interval;
     this.#options = options;
+    const timeout = config.jobTimeoutSeconds;
+    // A child is silent only while something blocks its event loop; past a job's timeout plus
+    // the grace that is a handler ignoring its signal. Killing it before its leases run out
+    // lets its jobs come back without an attempt charged.
+    this.#silenceLimit =
+      timeout === null
+        ? undefined
+        : Math.max(
+            MIN_SILENCE_SECONDS,
+            Math.min(timeout + config.graceSeconds, config.leaseSeconds * LEASE_SILENCE_SHARE),
+          );
   }
 
   async run(): Promise<RunSummary> {
@@ -205,6 +285,7 @@ class Supervisor {
         if (!this.#stopping && this.#queue.isDrained()) this.#stop('drained');
       });
     }
+    if (this.#silenceLimit !== undefined) this.#watchSilence(this.#silenceLimit);
     try {
       await exited;
     } finally {
@@ -229,8 +310,26 @@ class Supervisor {
       stats: this.#queue.stats(),
       counts,
       restarts: this.#restarts,
+      requeued: this.#requeued,
+      unresponsive: this.#unresponsive,
+      failures: this.#failures(),
       elapsedSeconds: monotonicSeconds() - this.#started,
     };
+  }
+
+  /** The jobs that moved to the failed list since the run started. */
+  #failures(): RunFailure[] {
+    let failed: ReturnType<WorkQueue<unknown>['failed']>;
+    try {
+      failed = this.#queue.failed();
+    } catch {
+      return [];
+    }
+    return failed
+      .filter((job) => job.failedAt >= this.#startedEpoch)
+      .sort((a, b) => a.failedAt - b.failedAt)
+      .slice(0, MAX_FAILURES_LISTED)
+      .map(({ id, key, attempts, error }) => ({ id, key, attempts, error }));
   }
 
   #progress(): RunProgress {
@@ -250,7 +349,8 @@ class Supervisor {
   }
 
   #spawn(index: number): void {
-    const child = fork(CHILD_ENTRY, [JSON.stringify(this.#config)], {
+    const config: ChildConfig = { ...this.#config, suspects: this.#suspects.ids() };
+    const child = fork(CHILD_ENTRY, [JSON.stringify(config)], {
       execArgv: this.#execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
@@ -261,14 +361,32 @@ class Supervisor {
       startedAt: monotonicSeconds(),
       ready: false,
       counts: emptyCounts(),
+      ledger: new ChildLedger(),
+      heardAt: monotonicSeconds(),
+      unresponsive: false,
+      quarantine: new Map(),
     };
     this.#slots[index] = slot;
     child.on('message', (message: ChildMessage) => {
-      if (message?.type === 'ready') {
-        slot.ready = true;
-        this.#startFailures = 0;
-      } else if (message?.type === 'counts') {
-        slot.counts = message.counts;
+      slot.heardAt = monotonicSeconds();
+      switch (message?.type) {
+        case 'jobs':
+          this.#suspects.ended(slot.ledger.apply(message));
+          break;
+        case 'counts':
+          slot.counts = message.counts;
+          break;
+        case 'ready':
+          slot.ready = true;
+          this.#startFailures = 0;
+          break;
+        case 'quarantine':
+          if (message.pid === undefined) slot.quarantine.delete(message.id);
+          else slot.quarantine.set(message.id, message.pid);
+          break;
+        case 'cleared':
+          if (this.#suspects.clear(message.id)) this.#tellSuspects();
+          break;
       }
     });
     // 'error' (the fork itself failed) is followed by 'exit' or by nothing: handle both once.
@@ -290,15 +408,84 @@ class Supervisor {
       this.#options.onEvent?.({ type: 'spawn', worker: index, pid: child.pid });
   }
 
+  /** Sends every child the current suspects. */
+  #tellSuspects(): void {
+    const message: ParentMessage = { type: 'suspects', ids: this.#suspects.ids() };
+    for (const slot of this.#slots)
+      if (slot?.child.connected) slot.child.send(message, (error) => error && undefined);
+  }
+
+  /** Kills children that have been silent past `limit` seconds while not stopping. */
+  #watchSilence(limit: number): void {
+    let lastCheck = monotonicSeconds();
+    this.#every(SILENCE_CHECK_MS, () => {
+      const now = monotonicSeconds();
+      const stalled = now - lastCheck > limit / 2;
+      lastCheck = now;
+      for (const slot of this.#slots) {
+        if (slot === undefined || !slot.ready || slot.unresponsive || this.#stopping) continue;
+        // This process was too busy to listen: it cannot tell who was silent.
+        if (stalled) slot.heardAt = now;
+        else if (now - slot.heardAt > limit) {
+          slot.unresponsive = true;
+          this.#unresponsive++;
+          this.#options.onEvent?.({
+            type: 'unresponsive',
+            worker: slot.index,
+            pid: slot.child.pid ?? -1,
+            silentSeconds: Math.round((now - slot.heardAt) * 10) / 10,
+          });
+          slot.child.kill('SIGKILL');
+        }
+      }
+    });
+  }
+
+  /**
+   * Gives back the leases a dead child held, without charging an attempt; unless the run is
+   * stopping, the jobs that were running become suspects. Returns [requeued, new suspects].
+   */
+  #recover(slot: Slot): [number, number] {
+    for (const pid of slot.quarantine.values()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    const leases = slot.ledger.leases();
+    if (leases.length === 0) return [0, 0];
+    let suspects = 0;
+    if (!this.#stopping) {
+      suspects = this.#suspects.afterDeath(leases, this.#config.concurrency).length;
+      // Before the jobs are back: a child that takes one should already know to run it alone.
+      if (suspects > 0) this.#tellSuspects();
+    }
+    let requeued = 0;
+    try {
+      requeued = this.#queue.releaseById(leases).length;
+    } catch (error) {
+      // They come back when their leases run out (charged, as if this runner had died).
+      process.stderr.write(
+        `diskcache work: could not give back the jobs of worker ${slot.index}: ${(error as Error).message}\n`,
+      );
+    }
+    this.#requeued += requeued;
+    return [requeued, suspects];
+  }
+
   #exited(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
     addCounts(this.#finishedCounts, slot.counts);
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
+    const [requeued, suspects] = this.#recover(slot);
     const event = {
       type: 'exit',
       worker: slot.index,
       pid: slot.child.pid ?? -1,
       code,
       signal,
+      requeued,
+      suspects,
     } as const;
     if (this.#stopping) {
       this.#options.onEvent?.(event);

@@ -2,8 +2,10 @@
  * worker-loop: the work one runner child does. It leases jobs in batches, runs up to
  * `concurrency` of them at once with p-queue, extends every lease it holds on a heartbeat, acks
  * the jobs that complete in the same tick in one transaction, and on stop releases what has not
- * started and gives running jobs a grace period. It knows nothing of processes or IPC (child.ts
- * does), so it could run in any process that has a WorkQueue.
+ * started and gives running jobs a grace period. A job that runs past `jobTimeoutSeconds` fails
+ * with JobTimeoutError (its signal aborted, its slot freed; the handler's promise is abandoned).
+ * It knows nothing of processes or IPC (child.ts does; it learns what the loop holds through
+ * `tracker`), so it could run in any process that has a WorkQueue.
  *
  * Prefetch: a child holds `concurrency` running jobs plus a buffer sized to about PREFETCH_SECONDS
  * of work at the measured speed (0 for slow jobs, up to MAX_PREFETCH for trivial ones). Claiming
@@ -11,7 +13,7 @@
  * one child from sitting on work that an idle child could run.
  */
 import PQueue from 'p-queue';
-import { AbortError, LeaseLostError } from '../cache/errors.js';
+import { AbortError, JobTimeoutError, LeaseLostError } from '../cache/errors.js';
 import { sleep } from '../cache/waiting.js';
 import type { AckItem, Job, WorkQueue } from '../collections/work-queue.js';
 import type { JobContext, JobHandler } from './handler.js';
@@ -37,6 +39,21 @@ export interface WorkerCounts {
   lost: number;
   /** Jobs given back unstarted when the worker stopped. */
   released: number;
+  /** Jobs that ran past `jobTimeoutSeconds` (also counted in `failed` or `retried`). */
+  timedOut: number;
+}
+
+/**
+ * Told, synchronously, what the loop holds: a supervisor that keeps this in another process knows
+ * which leases a dead worker held (the runner's child reports it to the parent).
+ */
+export interface JobTracker<T = unknown> {
+  /** Jobs just leased, in the order they will start (called before any of them starts). */
+  taken(jobs: readonly Job<T>[]): void;
+  /** The next job in taken order is starting (or being skipped, if its lease is already gone). */
+  started(): void;
+  /** The loop no longer holds this job's lease (settled, given back, or lost). */
+  ended(job: Job<T>): void;
 }
 
 /** Options of `runWorkerLoop`. */
@@ -51,8 +68,17 @@ export interface WorkerLoopOptions<T = unknown> {
   readonly stop: AbortSignal;
   /** Seconds that running jobs get to finish after `stop` (read when stop aborts). */
   readonly graceSeconds: () => number;
+  /**
+   * Seconds a job may run before it fails with JobTimeoutError (its signal aborted with that
+   * error); the handler's promise is then abandoned. @default no timeout
+   */
+  readonly jobTimeoutSeconds?: number;
+  /** Whether `jobTimeoutSeconds` applies to a job; one it does not apply to times itself. @default all */
+  readonly isTimed?: (job: Job<T>) => boolean;
   /** Updated as the loop goes (read it any time); the loop's result is this object. */
   readonly counts?: WorkerCounts;
+  /** Told what the loop takes, starts and lets go of. */
+  readonly tracker?: JobTracker<T>;
   /** Unexpected errors (not the handler's: those fail the job). @default writes to stderr */
   readonly onError?: (error: unknown) => void;
 }
@@ -67,6 +93,22 @@ interface Held<T> {
   lost: boolean;
   /** Aborted because the worker is stopping: a throw then means "interrupted", not "failed". */
   interrupted: boolean;
+}
+
+/** What a timed-out race resolves with. */
+const TIMED_OUT: unique symbol = Symbol('timed out');
+
+/**
+ * Whether an ack failed because of the result itself (it cannot be stored: a function, a symbol…),
+ * not because of the database: such a job fails alone with that error.
+ */
+function isUnstorableResult(error: unknown): boolean {
+  // The stores reject such a value with a TypeError; a database problem is never one.
+  return error instanceof TypeError;
+}
+
+function jobOf<T>(item: AckItem<T>): Job<T> {
+  return (item as { job: Job<T> }).job;
 }
 
 /** The handler's view of a job; `signal` is made on first use. */
@@ -93,7 +135,7 @@ function abortJob<T>(entry: Held<T>, reason: unknown): void {
 
 /** Counts all at zero. */
 export function emptyCounts(): WorkerCounts {
-  return { done: 0, failed: 0, retried: 0, lost: 0, released: 0 };
+  return { done: 0, failed: 0, retried: 0, lost: 0, released: 0, timedOut: 0 };
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
@@ -103,7 +145,9 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Runs jobs until `stop` aborts and the grace period ends; resolves with what it did. */
 export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<WorkerCounts> {
-  const { queue, handler, concurrency, leaseSeconds, stop } = options;
+  const { queue, handler, concurrency, leaseSeconds, stop, tracker } = options;
+  const timeoutMs =
+    options.jobTimeoutSeconds === undefined ? undefined : options.jobTimeoutSeconds * 1000;
   const report =
     options.onError ??
     ((error: unknown) =>
@@ -144,31 +188,58 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
           Math.round((concurrency * PREFETCH_SECONDS) / Math.max(averageSeconds, 1e-6)),
         );
 
+  /** Counts acked and lost jobs of an ack, and forgets them. */
+  const acked = (batch: readonly AckItem<T>[], lost: ReadonlySet<Job<T>>) => {
+    for (const item of batch) {
+      const job = jobOf(item);
+      // A job the heartbeat already found lost was counted then.
+      if (!drop(job)) continue;
+      if (lost.has(job)) counts.lost++;
+      else counts.done++;
+    }
+  };
+
   /** Acks every job completed since the last flush, in one transaction. */
   const flush = () => {
     flushScheduled = false;
     if (completions.length === 0) return;
     const batch = completions.splice(0);
-    let lost: ReadonlySet<Job<T>>;
     try {
-      lost = new Set(queue.ackMany(batch));
+      acked(batch, new Set(queue.ackMany(batch)));
     } catch (error) {
-      // Not acked: the leases run out and the jobs run again (at-least-once).
-      report(error);
-      lost = new Set(batch.map((item) => (item as { job: Job<T> }).job));
-    }
-    for (const item of batch) {
-      const { job } = item as { job: Job<T> };
-      // A job the heartbeat already found lost was counted then.
-      if (!held.delete(job)) continue;
-      if (lost.has(job)) counts.lost++;
-      else counts.done++;
+      if (!isUnstorableResult(error)) {
+        // Not acked: the leases run out and the jobs run again (at-least-once).
+        report(error);
+        acked(batch, new Set(batch.map(jobOf)));
+      } else {
+        // A result that cannot be stored rolls the whole batch back: ack the jobs one by one,
+        // and fail the one whose result is refused, alone, with the error that refused it.
+        for (const item of batch) {
+          try {
+            acked([item], new Set(queue.ackMany([item])));
+          } catch (itemError) {
+            const entry = held.get(jobOf(item));
+            if (entry !== undefined && isUnstorableResult(itemError))
+              settleFailure(entry, itemError);
+            else {
+              report(itemError);
+              acked([item], new Set([jobOf(item)]));
+            }
+          }
+        }
+      }
     }
     changed();
   };
 
+  /** Forgets a held job; false when it was not held (already counted). */
+  const drop = (job: Job<T>): boolean => {
+    if (!held.delete(job)) return false;
+    tracker?.ended(job);
+    return true;
+  };
+
   const settleFailure = (entry: Held<T>, error: unknown) => {
-    held.delete(entry.job);
     try {
       if (entry.job.fail(error) === 'failed') counts.failed++;
       else counts.retried++;
@@ -176,21 +247,42 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       if (failure instanceof LeaseLostError) counts.lost++;
       else report(failure);
     }
+    drop(entry.job);
     changed();
   };
 
   const runJob = async (entry: Held<T>) => {
+    tracker?.started();
     if (entry.lost) return;
     entry.started = true;
     const { job } = entry;
     const began = performance.now();
     let result: unknown;
     let threw = false;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      result = await handler(job.payload, contextOf(entry));
+      const running = handler(job.payload, contextOf(entry));
+      if (timeoutMs === undefined || options.isTimed?.(job) === false) result = await running;
+      else {
+        const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs, TIMED_OUT);
+        });
+        result = await Promise.race([running, deadline]);
+        if (result === TIMED_OUT) {
+          threw = true;
+          counts.timedOut++;
+          result = new JobTimeoutError(
+            `job ${job.id} ran past its timeout of ${options.jobTimeoutSeconds} s (attempt ${job.attempt})`,
+          );
+          abortJob(entry, result);
+        }
+      }
     } catch (error) {
       threw = true;
       result = error;
+      if (error instanceof JobTimeoutError) counts.timedOut++;
+    } finally {
+      clearTimeout(timer);
     }
     const seconds = (performance.now() - began) / 1000;
     averageSeconds =
@@ -224,7 +316,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       for (const job of lost) {
         const entry = held.get(job);
         if (entry === undefined) continue;
-        held.delete(job);
+        drop(job);
         entry.lost = true;
         counts.lost++;
         abortJob(entry, new LeaseLostError(`the lease of job ${job.id} was lost`));
@@ -235,6 +327,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
   );
 
   const hold = (jobs: Job<T>[]) => {
+    tracker?.taken(jobs);
     for (const job of jobs) {
       const entry: Held<T> = {
         job,
@@ -282,7 +375,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     const unstarted = [...held.values()].filter((entry) => !entry.started);
     pool.clear();
     for (const entry of unstarted) {
-      held.delete(entry.job);
+      drop(entry.job);
       entry.lost = true; // never run it
     }
     try {
@@ -302,8 +395,10 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       await Promise.race([pool.onIdle(), delay(1000)]);
       flush();
       const running = [...held.values()];
-      held.clear();
-      for (const entry of running) entry.lost = true;
+      for (const entry of running) {
+        drop(entry.job);
+        entry.lost = true;
+      }
       try {
         const lost = queue.releaseMany(running.map((entry) => entry.job));
         counts.released += running.length - lost.length;

@@ -51,8 +51,9 @@ describe('runWorkers', () => {
     const runsDirectory = tempDir('runner-runs');
     process.env.QUEUE_TEST_RUNS = runsDirectory;
     process.env.QUEUE_TEST_SLEEP_MS = '4';
-    // Leases of 1 s bring a killed child's jobs back quickly. maxAttempts is raised because a job
-    // held by a killed child counts an attempt, and one job could be caught by several kills.
+    // A killed child's jobs come back at once, without an attempt charged (the parent knows its
+    // leases), and the ones it was running each run alone in a quarantine process: the test
+    // takes longer than the jobs. Leases of 1 s and maxAttempts 10 are a safety net.
     const queue = new WorkQueue<number>(directory, { leaseSeconds: 1, maxAttempts: 10 });
     installAckAudit(directory);
     const ids = queue.putMany(Array.from({ length: 3000 }, (_, i) => i)) as number[];

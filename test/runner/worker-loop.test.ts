@@ -1,13 +1,16 @@
 /**
  * The worker loop in this process (what each runner child runs): a lost lease aborts the
  * handler's signal and its result is dropped; a stop gives back unstarted jobs at once, lets
- * running ones finish, and past the grace period interrupts them and gives them back.
+ * running ones finish, and past the grace period interrupts them and gives them back; a job past
+ * its timeout fails with JobTimeoutError; a result that cannot be stored fails its job alone; the
+ * tracker hears of every lease taken, started and let go.
  */
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { WorkQueue } from '../../src/collections/work-queue.js';
+import { JobTimeoutError } from '../../src/cache/errors.js';
+import { type Job, WorkQueue } from '../../src/collections/work-queue.js';
 import type { JobContext } from '../../src/runner/handler.js';
 import { runWorkerLoop } from '../../src/runner/worker-loop.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -111,6 +114,97 @@ describe('runWorkerLoop', () => {
     const counts = await loop;
     expect(counts).toMatchObject({ done: 0, failed: 0, retried: 0, released: 2 });
     expect(queue.stats()).toEqual({ pending: 2, leased: 0, done: 0, failed: 0 });
+    queue.close();
+  });
+
+  it('fails a job that runs past jobTimeoutSeconds with JobTimeoutError, aborting its signal', async () => {
+    const queue = new WorkQueue<string>(tempDir('loop-timeout'), { maxAttempts: 1 });
+    queue.putMany(['hang', 'quick']);
+    const stop = new AbortController();
+    const reasons: unknown[] = [];
+    const handler = async (payload: string, job: JobContext) => {
+      if (payload === 'quick') return 'done';
+      reasons.push(await abortedWith(job.signal));
+      setTimeout(() => stop.abort(), 50);
+      return new Promise(() => {}); // ignores the abort: abandoned
+    };
+    const counts = await runWorkerLoop({
+      queue,
+      handler,
+      concurrency: 2,
+      leaseSeconds: 30,
+      jobTimeoutSeconds: 0.3,
+      stop: stop.signal,
+      graceSeconds: () => 5,
+    });
+    expect(counts).toMatchObject({ done: 1, failed: 1, timedOut: 1 });
+    expect(reasons[0]).toBeInstanceOf(JobTimeoutError);
+    const [failed] = queue.failed();
+    expect(failed!.error).toMatch(
+      /^JobTimeoutError: job 1 ran past its timeout of 0.3 s \(attempt 1\)/,
+    );
+    queue.close();
+  });
+
+  it('fails alone, with the TypeError, a job whose result cannot be stored; its batch is acked', async () => {
+    const queue = new WorkQueue<number>(tempDir('loop-unstorable'), { maxAttempts: 1 });
+    queue.putMany([1, 2, 3, 4]);
+    const stop = new AbortController();
+    const handler = (payload: number) => {
+      if (payload === 4) setTimeout(() => stop.abort(), 100);
+      return payload === 2 ? () => payload : payload;
+    };
+    const counts = await runWorkerLoop({
+      queue,
+      handler,
+      concurrency: 4,
+      leaseSeconds: 30,
+      stop: stop.signal,
+      graceSeconds: () => 5,
+    });
+    expect(counts).toMatchObject({ done: 3, failed: 1, lost: 0 });
+    expect(queue.stats()).toEqual({ pending: 0, leased: 0, done: 3, failed: 1 });
+    expect(queue.failed()[0]!.error).toMatch(
+      /^TypeError: invalid value: a function cannot be stored/,
+    );
+    expect([...queue.results.keys()].sort()).toEqual([1, 3, 4]);
+    queue.close();
+  });
+
+  it('tells its tracker every lease it takes (before they start), starts and lets go of', async () => {
+    const queue = new WorkQueue<number>(tempDir('loop-tracker'));
+    queue.putMany([1, 2, 3]);
+    const stop = new AbortController();
+    const events: string[] = [];
+    const handler = (payload: number) => {
+      events.push(`run ${payload}`);
+      if (payload === 3) setTimeout(() => stop.abort(), 50);
+      return payload;
+    };
+    await runWorkerLoop({
+      queue,
+      handler,
+      concurrency: 1,
+      leaseSeconds: 30,
+      stop: stop.signal,
+      graceSeconds: () => 5,
+      tracker: {
+        taken: (jobs: readonly Job[]) => events.push(`taken ${jobs.map((job) => job.id)}`),
+        started: () => events.push('started'),
+        ended: (job: Job) => events.push(`ended ${job.id}`),
+      },
+    });
+    const taken = events.filter((event) => event.startsWith('taken'));
+    expect(taken.length).toBeGreaterThan(0);
+    for (const id of [1, 2, 3]) {
+      const takenAt = events.findIndex(
+        (e) => e.startsWith('taken') && e.split(' ')[1]!.split(',').includes(String(id)),
+      );
+      expect(takenAt).toBeGreaterThanOrEqual(0);
+      expect(takenAt).toBeLessThan(events.indexOf(`run ${id}`));
+      expect(events.indexOf(`run ${id}`)).toBeLessThan(events.indexOf(`ended ${id}`));
+    }
+    expect(events.filter((event) => event === 'started')).toHaveLength(3);
     queue.close();
   });
 });
