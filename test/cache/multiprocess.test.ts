@@ -165,7 +165,11 @@ describe('child processes on one directory', () => {
         warnings.filter((warning) => warning.kind === 'unknown-file').length,
       ).toBeLessThanOrEqual(1);
       cache.check({ fix: true });
-      expect(cache.check()).toEqual([]);
+      // Fix leaves an unknown file younger than its grace period (it could be a write another
+      // process is about to commit); everything else is repaired.
+      const left = cache.check();
+      expect(left.filter((warning) => warning.kind !== 'unknown-file')).toEqual([]);
+      for (const warning of left) expect(warning.message).toMatch(/younger than 60 s/);
     }
   });
 });
