@@ -3,7 +3,9 @@
  * requests in any second. Two client processes each want 8 pages as fast as they can; with one
  * `throttle` bucket (same name, same cache directory) they stay under the limit together, no 429.
  * A token bucket of `count` per `seconds` allows up to `count + rate * T` calls in any T seconds
- * (the burst, then the refill), so for a hard "5 per second" we give it a burst of 1 and 4/s.
+ * (the burst, then the refill), so for a hard "5 per second" we give it a burst of 1 and 3/s:
+ * 4 a second, one below the limit, so that network and scheduling jitter (which can bring two
+ * requests closer on arrival than they left) never pushes a second over it.
  * Run: npx tsx examples/throttle-api-client.ts
  */
 import assert from 'node:assert/strict';
@@ -19,8 +21,8 @@ const LIMIT = 5; // requests per second the API accepts
 
 if (role === 'client') {
   const cache = new Cache(directory);
-  // One call at once, then one every 0.25 s: at most 1 + 4 = 5 calls in any second, shared by all.
-  const getPage = throttle(cache, { count: 1, seconds: 0.25, name: 'api.local' })(
+  // One call at once, then one every 1/3 s: at most 1 + 3 = 4 calls in any second, shared by all.
+  const getPage = throttle(cache, { count: 1, seconds: 1 / 3, name: 'api.local' })(
     async (page: number) => {
       const response = await fetch(`${base}/pages/${page}`);
       return response.status;

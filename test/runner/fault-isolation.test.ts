@@ -38,8 +38,8 @@ function cli(args: string[], env: Record<string, string> = {}) {
 const REASONS: Record<Exclude<FaultKind, 'ok'>, RegExp> = {
   throw: /^Error: job \d+ was told to throw/,
   exit: /^Error: the process running job \d+ alone \(attempt 2\) died: it exited with code 1$/,
-  hang: /^JobTimeoutError: job \d+ ran past its timeout of 2 s \(attempt 2/,
-  spin: /^JobTimeoutError: job \d+ ran past its timeout of 2 s \(attempt 2/,
+  hang: /^JobTimeoutError: job \d+ ran past its timeout of 3 s \(attempt 2/,
+  spin: /^JobTimeoutError: job \d+ ran past its timeout of 3 s \(attempt 2/,
   oom: /^Error: the process running job \d+ alone \(attempt 2\) died: it ran out of memory \(JavaScript heap out of memory, (signal SIGABRT|exit code 134)\)$/,
   function: /^TypeError: invalid value: a function cannot be stored/,
 };
@@ -71,7 +71,7 @@ describe('runner fault isolation', () => {
         '2',
         '--once',
         '--job-timeout',
-        '2',
+        '3',
         '--grace-seconds',
         '1',
       ],
