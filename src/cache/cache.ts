@@ -264,6 +264,8 @@ export class Cache implements Disposable {
   #recordsAccess = false;
   #cullLimit = 0;
   #s!: CacheStatements;
+  /** What the Culler was last configured with (the settings and statements in force). */
+  #cull!: CullSettings;
   #closed = false;
   #async: AsyncCache | undefined;
 
@@ -350,20 +352,13 @@ export class Cache implements Disposable {
     this.#cullLimit = Number(settings.cull_limit);
     (this.#disk as { minFileSize: number }).minFileSize = Number(settings.disk_min_file_size);
     this.#s = prepareStatements(this.#db, policy, this.#cullLimit);
-    return this.#cullSettings();
-  }
-
-  /** What the Culler needs, from the settings and statements in force. */
-  #cullSettings(): CullSettings {
-    const policy =
-      POLICIES[String(this.#settings.eviction_policy) as EvictionPolicy] ??
-      POLICIES['least-recently-stored'];
-    return {
+    this.#cull = {
       statements: this.#s,
       policy,
-      sizeLimit: Number(this.#settings.size_limit),
+      sizeLimit: Number(settings.size_limit),
       cullLimit: this.#cullLimit,
     };
+    return this.#cull;
   }
 
   /** Applies changed settings (after `reset`). */
@@ -1049,7 +1044,7 @@ export class Cache implements Disposable {
     this.#closed = true;
     this.#tx.close();
     this.#s = closedStatements(this.#directory);
-    this.#culler.configure({ ...this.#cullSettings(), statements: this.#s });
+    this.#culler.configure({ ...this.#cull, statements: this.#s });
     this.#db.close();
   }
 

@@ -199,7 +199,7 @@ export interface OpenOptions {
 }
 
 /** SQLite's busy timeout in milliseconds, clamped: it reads anything above 2^31-1 (or Infinity) as 0. */
-function busyMilliseconds(seconds: Seconds): number {
+export function busyMilliseconds(seconds: Seconds): number {
   return Math.min(Math.round(seconds * 1000), 2_147_483_647);
 }
 

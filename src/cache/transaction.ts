@@ -10,6 +10,7 @@
 import type Database from 'better-sqlite3';
 import type { Seconds } from './checks.js';
 import { ClosedError, isBusy, storageError, Timeout } from './errors.js';
+import { busyMilliseconds } from './schema.js';
 import { Backoff, pauseSync } from './waiting.js';
 
 /** Options of a `Transactor`. */
@@ -183,9 +184,7 @@ export class Transactor {
   /** @internal Gives the connection its busy timeout back (the end of `failFast`). */
   restoreBusyTimeout(): void {
     if (this.#closed || !this.#db.open) return;
-    this.#db.pragma(
-      `busy_timeout = ${Math.min(Math.round(this.#options.timeout * 1000), 2_147_483_647)}`,
-    );
+    this.#db.pragma(`busy_timeout = ${busyMilliseconds(this.#options.timeout)}`);
   }
 
   /** Deletes a value file now, or after the open transaction commits. Ignores non-strings. */
