@@ -31,6 +31,7 @@ import type { FailOptions, FailOutcome } from '../collections/work-queue-job.js'
 import {
   checkQueueOptions,
   DEFAULT_QUEUE_SETTINGS,
+  type NumericQueueSetting,
   type QueueSettings,
   type WorkQueueOptions,
 } from '../collections/work-queue-schema.js';
@@ -94,7 +95,7 @@ function delayOf(delaySeconds: number | undefined): number {
     : checkSeconds('delaySeconds', delaySeconds, { allowZero: true });
 }
 
-const SETTING_NAMES: Record<keyof QueueSettings, string> = {
+const SETTING_NAMES: Record<NumericQueueSetting, string> = {
   leaseSeconds: 'lease_seconds',
   maxAttempts: 'max_attempts',
   backoffSeconds: 'backoff_seconds',
@@ -142,6 +143,8 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   constructor(locator: string | RedisQueueTarget, options: RedisWorkQueueOptions = {}) {
     if ((options as WorkQueueOptions).timeout !== undefined)
       throw new TypeError('a Redis queue has no timeout option (it takes no lock)');
+    if ((options as WorkQueueOptions).disk !== undefined)
+      throw new TypeError('a Redis queue has no disk option (its results are stored in Redis)');
     this.#given = checkQueueOptions(options);
     this.#settings = { ...DEFAULT_QUEUE_SETTINGS, ...this.#given };
     let connect: () => Promise<RedisLike>;
@@ -202,13 +205,13 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     this.#scripts ??= new ScriptRunner(this.#client, this.#prefix);
     const args: (string | number)[] = [REDIS_SCHEMA_VERSION];
     for (const [name, value] of Object.entries(this.#given))
-      args.push(SETTING_NAMES[name as keyof QueueSettings], value);
+      args.push(SETTING_NAMES[name as NumericQueueSetting], value);
     const flat = (await this.#scripts.run(scriptText('init'), args)) as string[];
     for (const [name, stored] of Object.entries(SETTING_NAMES)) {
       const index = flat.indexOf(stored);
       if (index >= 0 && index % 2 === 0) {
         const value = Number(flat[index + 1]);
-        if (Number.isFinite(value)) this.#settings[name as keyof QueueSettings] = value;
+        if (Number.isFinite(value)) this.#settings[name as NumericQueueSetting] = value;
       }
     }
   }
