@@ -114,6 +114,7 @@ export const PAGE_SCRIPT = `(function () {
   var chart = null;
   var chartData = null;
   var historyLength = 600;
+  var FAILED_SHOWN = 10;
   var statusEl = document.getElementById('status');
 
   function el(tag, attrs, children) {
@@ -133,7 +134,13 @@ export const PAGE_SCRIPT = `(function () {
     while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
     return (i === 0 ? String(n) : n.toFixed(1)) + ' ' + units[i];
   }
-  function when(seconds) { return new Date(seconds * 1000).toLocaleString(); }
+  function two(n) { return n < 10 ? '0' + n : String(n); }
+  function when(seconds) {
+    var d = new Date(seconds * 1000);
+    var time = two(d.getHours()) + ':' + two(d.getMinutes()) + ':' + two(d.getSeconds());
+    if (d.toDateString() === new Date().toDateString()) return time;
+    return d.getFullYear() + '-' + two(d.getMonth() + 1) + '-' + two(d.getDate()) + ' ' + time;
+  }
   function short(value, max) {
     var text = typeof value === 'string' ? value : JSON.stringify(value);
     if (text === undefined) text = String(value);
@@ -212,7 +219,7 @@ export const PAGE_SCRIPT = `(function () {
     var box = state.failedBox;
     box.textContent = '';
     if (jobs.length === 0) return;
-    box.appendChild(el('h3', { text: 'Failed jobs' + (total > jobs.length ? ' (first ' + jobs.length + ' of ' + num(total) + ')' : '') }));
+    box.appendChild(el('h3', { text: 'Failed jobs' + (total > jobs.length ? ' (the first ' + jobs.length + ' of ' + num(total) + '; all of them: GET /api/queues/' + state.index + '/failed?limit=N)' : '') }));
     var body = el('tbody');
     jobs.forEach(function (job) {
       var lines = String(job.error).split('\\n');
@@ -235,7 +242,7 @@ export const PAGE_SCRIPT = `(function () {
   function refreshFailed(state, failed) {
     if (state.failedShown === failed || state.loadingFailed) return;
     state.loadingFailed = true;
-    api('GET', '/api/queues/' + state.index + '/failed?limit=50').then(function (jobs) {
+    api('GET', '/api/queues/' + state.index + '/failed?limit=' + FAILED_SHOWN).then(function (jobs) {
       state.failedShown = failed;
       renderFailed(state, jobs, failed);
     }).catch(function (error) {
@@ -329,7 +336,7 @@ export const PAGE_SCRIPT = `(function () {
     chartData = [history.time.slice()].concat(history.rates.map(function (s) { return s.slice(); }));
     if (typeof uPlot !== 'function' || locators.length === 0) return;
     var series = [{}].concat(locators.map(function (locator, i) {
-      return { label: locator.length > 48 ? '…' + locator.slice(-47) : locator, stroke: COLORS[i % COLORS.length], width: 2,
+      return { label: locator.length > 48 ? '…' + locator.slice(-47) : locator, stroke: COLORS[i % COLORS.length], width: 2, points: { show: false },
         value: function (u, v) { return v === null || v === undefined ? '–' : rate(v) + '/s'; } };
     }));
     chart = new uPlot({ width: chartWidth(), height: 220, series: series,
