@@ -146,7 +146,8 @@ export class Monitor {
         state.baseTime = now;
         state.stats = stats;
         state.error = undefined;
-        await source.refreshCrawl(stats.done, now);
+        // Not awaited: a long crawl summary must not hold up this queue's counts.
+        source.refreshCrawl(stats.done, now).catch(() => undefined);
       } catch (error) {
         state.error = source.describe(error);
       } finally {

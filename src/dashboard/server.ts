@@ -183,19 +183,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return send(response, 200, 'text/css; charset=utf-8', uplotFiles().css, cached);
     if (path === '/api/queues') {
       const counts = await Promise.all(
-        queues.map(async (queue) => ({ locator: queue.locator, ...(await queue.stats()) })),
+        queues.map(async (queue) => {
+          // Exactly the contract's fields, whatever else a backend's stats may hold.
+          const { pending, leased, done, failed } = await queue.stats();
+          return { locator: queue.locator, pending, leased, done, failed };
+        }),
       );
-      return sendJson(
-        response,
-        200,
-        counts.map(({ locator, pending, leased, done, failed }) => ({
-          locator,
-          pending,
-          leased,
-          done,
-          failed,
-        })),
-      );
+      return sendJson(response, 200, counts);
     }
     if (queuePage === 'failed') {
       const queue = queueAt(queueIndex!);
@@ -207,18 +201,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           `limit must be an integer from 0 to ${MAX_FAILED_LIMIT}, got ${text}`,
         );
       const failed = await queue.queue.failed({ limit });
-      return sendJson(
-        response,
-        200,
-        failed.map(({ id, key, attempts, failedAt, error, payload }) => ({
-          id,
-          key: key ?? null,
-          attempts,
-          failedAt,
-          error,
-          payload,
-        })),
-      );
+      const jobs = failed.map((job) => ({ ...job, key: job.key ?? null }));
+      return sendJson(response, 200, jobs);
     }
     if (queuePage === 'crawl') {
       const queue = queueAt(queueIndex!);
