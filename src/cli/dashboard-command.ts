@@ -40,6 +40,8 @@ async function runDashboard(context: CommandContext, given: string[]): Promise<v
     } catch (error) {
       if (error instanceof DashboardSourceError)
         throw new CliError(EXIT.BAD_DIRECTORY, error.message, { cause: error });
+      if (error instanceof TypeError)
+        throw new CliError(EXIT.USAGE, error.message, { cause: error });
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES')
         throw new CliError(EXIT.USAGE, `cannot listen on ${host}:${port}: ${code}`, {

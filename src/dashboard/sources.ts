@@ -13,7 +13,7 @@ import type { AsyncWorkQueue, WorkQueueStats } from '../collections/async-work-q
 import { isRedisQueueLocator, openQueue } from '../collections/open-queue.js';
 import { isWorkQueueDirectory } from '../collections/work-queue-schema.js';
 
-/** A locator the dashboard cannot open: missing, neither a queue nor a cache, or malformed. */
+/** A locator the dashboard cannot open: missing, neither a queue nor a cache, or unreachable. */
 export class DashboardSourceError extends Error {
   override name = 'DashboardSourceError';
 }
@@ -34,13 +34,16 @@ export function displayLocator(locator: string): string {
   return `${url.protocol}//${url.hostname}:${url.port || '6379'}/${db}${url.hash}`;
 }
 
-/** The secrets of a locator (its password and user name), to scrub from error texts. */
-function secretsOf(locator: string): string[] {
+/**
+ * The secret of a locator (its password, as written and decoded), to scrub from error texts. A
+ * user name is not treated as a secret (scrubbing a short one would mangle every message).
+ */
+export function secretsOf(locator: string): string[] {
   if (!isRedisQueueLocator(locator)) return [];
   try {
-    const url = new URL(locator);
-    return [url.password, decodeURIComponent(url.password), url.username]
-      .filter((secret) => secret.length > 0 && secret !== 'default')
+    const { password } = new URL(locator);
+    return [...new Set([password, decodeURIComponent(password)])]
+      .filter((secret) => secret.length >= 3)
       .sort((a, b) => b.length - a.length);
   } catch {
     return [];
@@ -276,6 +279,8 @@ export async function openSource(locator: string): Promise<QueueSource | CacheSo
         error instanceof Error ? error.message : String(error),
         secretsOf(locator),
       );
+      // A malformed locator is the caller's mistake (a TypeError), an unreachable server is not.
+      if (error instanceof TypeError) throw new TypeError(text);
       throw new DashboardSourceError(`cannot open ${displayLocator(locator)}: ${text}`);
     }
   }

@@ -13,7 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/cache/cache.js';
 import { WorkQueue } from '../../src/collections/work-queue.js';
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js';
-import { DashboardSourceError, displayLocator } from '../../src/dashboard/sources.js';
+import {
+  DashboardSourceError,
+  displayLocator,
+  scrub,
+  secretsOf,
+} from '../../src/dashboard/sources.js';
 import { MAIN, ROOT, runCli } from '../cli/run-cli.js';
 import { findRedisServer, RedisServer, redisTitle } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -322,13 +327,21 @@ describe('dashboard API on directories', () => {
   });
 });
 
-describe('displayLocator', () => {
+describe('displayLocator and scrub', () => {
   it('drops the credentials of a Redis locator and resolves a directory', () => {
     expect(displayLocator('redis://user:pa55@example.test:6380/2#jobs')).toBe(
       'redis://example.test:6380/2#jobs',
     );
     expect(displayLocator('rediss://:pa55@example.test#q')).toBe('rediss://example.test:6379/0#q');
     expect(displayLocator('relative/dir')).toBe(path.resolve('relative/dir'));
+  });
+
+  it('scrubs the password (as written and decoded) from a text, never a short user name', () => {
+    const secrets = secretsOf('redis://u:pa%2Fss@example.test/0#q');
+    expect(secrets).toEqual(['pa%2Fss', 'pa/ss']);
+    expect(scrub('user u: auth pa/ss refused (pa%2Fss)', secrets)).toBe(
+      'user u: auth *** refused (***)',
+    );
   });
 });
 
@@ -408,5 +421,10 @@ describe('diskcache dashboard (the CLI, a real process)', () => {
     const port = await runCli(['dashboard', missing, '--port', '70000']);
     expect(port.code).toBe(2);
     expect(port.stderr).toMatch(/--port must be an integer from 0 to 65535/);
+    // A malformed Redis locator is a usage error, and its password is not echoed.
+    const malformed = await runCli(['dashboard', 'redis://user:hunter22@127.0.0.1:1/0']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/names its queue after '#'/);
+    expect(malformed.stderr).not.toContain('hunter22');
   });
 });
