@@ -1,9 +1,10 @@
 /**
  * The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core): the
  * page renders the counts of two queues (a directory and a Redis locator), a click on "Retry
- * failed" moves the failed jobs back to pending, and a job put by another process appears without
- * a reload. The page raises no script error and no Content-Security-Policy violation (everything
- * it loads comes from the dashboard). A screenshot is kept in .tmp/artifacts/ (gitignored).
+ * failed" moves the failed jobs back to pending, "Purge done" (once confirmed) deletes the done
+ * jobs, and a job put by another process appears without a reload. The page raises no script
+ * error and no Content-Security-Policy violation (everything it loads comes from the dashboard).
+ * A screenshot is kept in .tmp/artifacts/ (gitignored).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -101,6 +102,18 @@ describe.skipIf(!runnable)(title, () => {
     const queue = new WorkQueue(directory);
     expect(queue.stats()).toEqual({ pending: 4, leased: 0, done: 1, failed: 0 });
     queue.close();
+  });
+
+  it('purges the done jobs of the Redis queue after the confirmation', async () => {
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.locator('[data-queue="1"] button[data-action="purge-done"]').click();
+    await expect.poll(() => count(1, 'done').textContent(), { timeout: 30_000 }).toBe('0');
+    expect(await page.locator('[data-queue="1"] .message').textContent()).toBe(
+      'purged 1 done jobs',
+    );
+    const queue = new RedisWorkQueue(server.locator('remote'));
+    expect(await queue.stats()).toEqual({ pending: 5, leased: 0, done: 0, failed: 0 });
+    await queue.close();
   });
 
   it('shows a job put by another process without a reload', async () => {
