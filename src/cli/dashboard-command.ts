@@ -4,6 +4,7 @@
  * on stdout and runs until Ctrl-C (SIGINT) or SIGTERM, then closes cleanly (exit 0). The dashboard
  * module is imported only when this command runs.
  */
+import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -22,8 +23,18 @@ function parsePort(text: string): number {
 
 async function runDashboard(context: CommandContext, given: string[]): Promise<void> {
   const { host, port } = context.opts<{ host: string; port: number }>();
-  const flag = context.findDirectory();
-  const locators = given.length > 0 ? given : flag === undefined ? [] : [flag];
+  // The CLI's one rule for directories: -d/--dir (or $DISKCACHE_DIR) names it when no locator
+  // does; a --dir that differs from every locator given is a usage error.
+  const flag = context.options.dir;
+  if (given.length > 0 && flag !== undefined && flag !== '') {
+    if (!given.some((locator) => path.resolve(locator) === path.resolve(flag)))
+      throw new CliError(
+        EXIT.USAGE,
+        `--dir ${flag} is not among the locators given (name each directory once)`,
+      );
+  }
+  const fallback = context.findDirectory();
+  const locators = given.length > 0 ? given : fallback === undefined ? [] : [fallback];
   if (locators.length === 0)
     throw new CliError(
       EXIT.USAGE,

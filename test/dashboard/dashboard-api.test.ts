@@ -411,7 +411,7 @@ describe('diskcache dashboard (the CLI, a real process)', () => {
     expect(stdout.split('\n')).toEqual([match![0].trimEnd(), '']);
   });
 
-  it('refuses a missing directory (exit 5), no locator and a bad port (exit 2)', async () => {
+  it('refuses a missing directory (exit 5); no locator, two directories, a bad port or locator (exit 2)', async () => {
     const missing = path.join(tempDir('dashboard-cli-missing'), 'nope');
     const result = await runCli(['dashboard', missing]);
     expect(result.code, result.stderr).toBe(5);
@@ -421,6 +421,9 @@ describe('diskcache dashboard (the CLI, a real process)', () => {
     const port = await runCli(['dashboard', missing, '--port', '70000']);
     expect(port.code).toBe(2);
     expect(port.stderr).toMatch(/--port must be an integer from 0 to 65535/);
+    const twice = await runCli(['-d', `${missing}-other`, 'dashboard', missing]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/is not among the locators given/);
     // A malformed Redis locator is a usage error, and its password is not echoed.
     const malformed = await runCli(['dashboard', 'redis://user:hunter22@127.0.0.1:1/0']);
     expect(malformed.code).toBe(2);
