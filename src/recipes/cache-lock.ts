@@ -11,7 +11,8 @@ import type { AcquireOptions, LockOptions, RecipeCache } from './types.js';
 /** A lock-like object, as `barrier()` needs it. */
 export interface Acquirable {
   acquire(options?: AcquireOptions): Promise<unknown>;
-  release(): void;
+  /** Synchronous for the SQLite locks, a promise for the Redis ones. */
+  release(): void | Promise<void>;
 }
 
 /**
@@ -33,7 +34,7 @@ export async function underLock<T>(
     throw error;
   } finally {
     try {
-      lock.release();
+      await lock.release();
     } catch (error) {
       // biome-ignore lint/correctness/noUnsafeFinally: the release error must reach the caller when fn succeeded.
       if (!failed) throw error;
