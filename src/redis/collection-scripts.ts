@@ -14,15 +14,7 @@
  *   dt:{name}:bucket        hash    t last refill (server ms), n tokens left
  * This file holds text only: it must not talk to Redis.
  */
-import { mapScripts } from './scripts.js';
-
-const PRELUDE = `
-local P = KEYS[1]
-local function nowMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-`;
+import { LUA_BASE, mapScripts } from './scripts.js';
 
 /** ARGV: side ('l' | 'r'), maxlen (-1: none), values. Returns the new length. */
 const DEQUE_PUSH = `
@@ -162,5 +154,5 @@ export type CollectionScriptName = keyof typeof BODIES;
 
 /** The full text of each script (prelude included), the same string at every call. */
 export const COLLECTION_SCRIPTS = Object.fromEntries(
-  Object.entries(BODIES).map(([name, body]) => [name, PRELUDE + body]),
+  Object.entries(BODIES).map(([name, body]) => [name, LUA_BASE + body]),
 ) as Record<CollectionScriptName, string>;

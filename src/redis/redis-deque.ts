@@ -9,9 +9,8 @@ import { checkOptionalSeconds, checkSignal } from '../cache/checks.js';
 import { describeValue } from '../cache/errors.js';
 import { abortError, Backoff } from '../cache/waiting.js';
 import type { PopOptions } from '../collections/deque.js';
-import { COLLECTION_SCRIPTS, type CollectionScriptName } from './collection-scripts.js';
 import { decodeValue, encodeValue } from './redis-codec.js';
-import { RedisHandle, type RedisTarget } from './redis-handle.js';
+import { RedisObject, type RedisTarget } from './redis-handle.js';
 
 /** Options of `new RedisDeque()`. */
 export interface RedisDequeOptions {
@@ -53,8 +52,7 @@ function checkMaxlen(maxlen: unknown): number {
  * const next = await jobs.popLeft({ wait: 5 }); // waits up to 5 s for another process's append
  * await jobs.close();
  */
-export class RedisDeque<T = unknown> implements AsyncIterable<T> {
-  readonly #handle: RedisHandle;
+export class RedisDeque<T = unknown> extends RedisObject implements AsyncIterable<T> {
   /** The bound given to this object (`Infinity`: none). */
   readonly maxlen: number;
 
@@ -64,23 +62,9 @@ export class RedisDeque<T = unknown> implements AsyncIterable<T> {
    * @throws TypeError / RangeError for a bad locator, name or maxlen.
    */
   constructor(target: string | RedisTarget, options: RedisDequeOptions = {}) {
-    this.#handle = new RedisHandle('RedisDeque', 'dd', target);
+    super('RedisDeque', 'dd', target);
     const maxlen = checkMaxlen(options?.maxlen);
     this.maxlen = maxlen < 0 ? Number.POSITIVE_INFINITY : maxlen;
-  }
-
-  /** The deque's name (the locator's `#fragment`). */
-  get name(): string {
-    return this.#handle.name;
-  }
-
-  /** The prefix of its keys: `dd:{name}:`. */
-  get keyPrefix(): string {
-    return this.#handle.prefix;
-  }
-
-  #run(name: CollectionScriptName, args: (string | number)[]): Promise<unknown> {
-    return this.#handle.run(COLLECTION_SCRIPTS[name], args);
   }
 
   async #push(side: 'l' | 'r', values: readonly T[], what: string): Promise<void> {
@@ -90,7 +74,7 @@ export class RedisDeque<T = unknown> implements AsyncIterable<T> {
       return encodeValue(value);
     });
     if (encoded.length === 0) return;
-    await this.#run('dequePush', [
+    await this.script('dequePush', [
       side,
       this.maxlen === Number.POSITIVE_INFINITY ? -1 : this.maxlen,
       ...encoded,
@@ -118,7 +102,7 @@ export class RedisDeque<T = unknown> implements AsyncIterable<T> {
   }
 
   async #op(op: string): Promise<T | undefined> {
-    const stored = await this.#run('dequeOp', [op]);
+    const stored = await this.script('dequeOp', [op]);
     return stored === null || stored === undefined ? undefined : (decodeValue(stored) as T);
   }
 
@@ -151,7 +135,7 @@ export class RedisDeque<T = unknown> implements AsyncIterable<T> {
     const backoff = new Backoff({ firstMs: 10, maxMs: POLL_MAX_MS });
     for (;;) {
       // Listen before looking, so that an append between the look and the sleep still wakes us.
-      const woken = await this.#handle.wakeUp('wake');
+      const woken = await this.handle.wakeUp('wake');
       let item: T | undefined;
       try {
         item = await this.#op(op);
@@ -165,7 +149,7 @@ export class RedisDeque<T = unknown> implements AsyncIterable<T> {
         return item;
       }
       await woken.wait(Math.min(left, backoff.next()), signal);
-      if (this.#handle.closed) throw new Error(`${where}: the deque was closed during the wait`);
+      if (this.handle.closed) throw new Error(`${where}: the deque was closed during the wait`);
     }
   }
 
@@ -200,18 +184,18 @@ export class RedisDeque<T = unknown> implements AsyncIterable<T> {
 
   /** How many items there are. */
   async len(): Promise<number> {
-    return (await this.#run('dequeOp', ['len'])) as number;
+    return (await this.script('dequeOp', ['len'])) as number;
   }
 
   /** Removes every item; resolves with how many there were. */
   async clear(): Promise<number> {
-    return (await this.#run('dequeOp', ['clear'])) as number;
+    return (await this.script('dequeOp', ['clear'])) as number;
   }
 
   /** The items front to back, a page at a time (not a snapshot: see the class notes). */
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void> {
     for (let start = 0; ; start += PAGE) {
-      const page = (await this.#run('dequeOp', ['range', start, start + PAGE - 1])) as string[];
+      const page = (await this.script('dequeOp', ['range', start, start + PAGE - 1])) as string[];
       for (const stored of page) yield decodeValue(stored) as T;
       if (page.length < PAGE) return;
     }
@@ -222,14 +206,5 @@ export class RedisDeque<T = unknown> implements AsyncIterable<T> {
     const items: T[] = [];
     for await (const item of this) items.push(item);
     return items;
-  }
-
-  /** Closes the connection if this object made it (a client you passed in stays open). */
-  close(): Promise<void> {
-    return this.#handle.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 }

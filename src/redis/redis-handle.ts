@@ -7,6 +7,7 @@
  * on it (a hub, reference-counted: the last `close()` drops it). This file knows no collection.
  */
 import { abortError } from '../cache/waiting.js';
+import { COLLECTION_SCRIPTS, type CollectionScriptName } from './collection-scripts.js';
 import {
   checkQueueName,
   connectRedis,
@@ -21,6 +22,44 @@ export interface RedisTarget {
   readonly client: RedisLike;
   /** The object's name: its keys are `<kind prefix>:{name}:…`. */
   readonly name: string;
+}
+
+/** A resolved target: the name, the locator, and how to get the client. */
+export interface ResolvedTarget {
+  readonly name: string;
+  readonly locator: string;
+  /** Whether this object made the client (and so closes it). */
+  readonly ownsClient: boolean;
+  readonly connect: () => Promise<RedisLike>;
+}
+
+/**
+ * Resolves a `redis://…#name` locator (a new ioredis client, made at the first `connect`) or
+ * `{client, name}` (the caller's client). `kind` names the object in messages.
+ * @throws TypeError / RangeError for a bad locator or name.
+ */
+export function resolveTarget(kind: string, target: string | RedisTarget): ResolvedTarget {
+  if (typeof target === 'string') {
+    const parsed = parseRedisLocator(target);
+    return {
+      name: parsed.name,
+      locator: target,
+      ownsClient: true,
+      connect: () => connectRedis(parsed.url),
+    };
+  }
+  if (target === null || typeof target !== 'object' || target.client === undefined)
+    throw new TypeError(
+      `${kind}: expected a redis://host:6379/0#name locator or {client, name}, got ${String(target)}`,
+    );
+  const name = checkQueueName(target.name);
+  const client = target.client;
+  return {
+    name,
+    locator: `redis://#${encodeURIComponent(name)}`,
+    ownsClient: false,
+    connect: async () => client,
+  };
 }
 
 /** How long `close()` lets QUIT wait before dropping the connection. */
@@ -125,23 +164,11 @@ export class RedisHandle {
    * @throws TypeError / RangeError for a bad locator or name.
    */
   constructor(kind: string, keyKind: string, target: string | RedisTarget) {
-    if (typeof target === 'string') {
-      const parsed = parseRedisLocator(target);
-      this.name = parsed.name;
-      this.locator = target;
-      this.#ownsClient = true;
-      this.#connect = () => connectRedis(parsed.url);
-    } else {
-      if (target === null || typeof target !== 'object' || target.client === undefined)
-        throw new TypeError(
-          `new ${kind}(): expected a redis://host:6379/0#name locator or {client, name}, got ${String(target)}`,
-        );
-      this.name = checkQueueName(target.name);
-      this.locator = `redis://#${encodeURIComponent(this.name)}`;
-      this.#ownsClient = false;
-      const client = target.client;
-      this.#connect = async () => client;
-    }
+    const resolved = resolveTarget(`new ${kind}()`, target);
+    this.name = resolved.name;
+    this.locator = resolved.locator;
+    this.#ownsClient = resolved.ownsClient;
+    this.#connect = resolved.connect;
     this.prefix = `${keyKind}:{${this.name}}:`;
     this.#what = `${kind} ${redacted(this.locator)}`;
   }
@@ -233,5 +260,41 @@ export class RedisHandle {
       if (client !== undefined && hubs.get(client) === hub) hubs.delete(client);
     }
     if (this.#ownsClient && client !== undefined) await quitClient(client);
+  }
+}
+
+/**
+ * The base of RedisDeque, RedisIndex, RedisLock and RedisThrottle: a handle on `<keyKind>:{name}:`
+ * keys, running the collection scripts, and `close()`.
+ */
+export abstract class RedisObject {
+  protected readonly handle: RedisHandle;
+
+  constructor(kind: string, keyKind: string, target: string | RedisTarget) {
+    this.handle = new RedisHandle(kind, keyKind, target);
+  }
+
+  /** The object's name (the locator's `#fragment`). */
+  get name(): string {
+    return this.handle.name;
+  }
+
+  /** The prefix of its keys: `<kind>:{name}:`. */
+  get keyPrefix(): string {
+    return this.handle.prefix;
+  }
+
+  protected script(name: CollectionScriptName, args: (string | number)[]): Promise<unknown> {
+    return this.handle.run(COLLECTION_SCRIPTS[name], args);
+  }
+
+  /** Closes the connection if this object made it (a client you passed in stays open). */
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+
+  /** `close()`, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 }

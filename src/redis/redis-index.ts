@@ -7,9 +7,9 @@
  */
 import { KeyError } from '../cache/errors.js';
 import type { AsyncResults, ResultKey } from '../collections/async-work-queue.js';
-import { COLLECTION_SCRIPTS, type CollectionScriptName } from './collection-scripts.js';
+import { COLLECTION_SCRIPTS } from './collection-scripts.js';
 import { decodeValue, encodeValue, resultField, resultKey } from './redis-codec.js';
-import { RedisHandle, type RedisTarget } from './redis-handle.js';
+import { RedisObject, type RedisTarget } from './redis-handle.js';
 import { redisResults } from './redis-results.js';
 
 /** A RedisIndex key: a string or a safe integer (they never collide: `'1'` and `1` differ). */
@@ -33,8 +33,10 @@ export type RedisIndexKey = ResultKey;
  * for await (const [url, at] of seen.items()) console.log(url, at);
  * await seen.close();
  */
-export class RedisIndex<V = unknown> implements AsyncIterable<[RedisIndexKey, V]> {
-  readonly #handle: RedisHandle;
+export class RedisIndex<V = unknown>
+  extends RedisObject
+  implements AsyncIterable<[RedisIndexKey, V]>
+{
   readonly #map: AsyncResults;
 
   /**
@@ -43,23 +45,8 @@ export class RedisIndex<V = unknown> implements AsyncIterable<[RedisIndexKey, V]
    * @throws TypeError / RangeError for a bad locator or name.
    */
   constructor(target: string | RedisTarget) {
-    const handle = new RedisHandle('RedisIndex', 'di', target);
-    this.#handle = handle;
-    this.#map = redisResults((name, args) => handle.run(COLLECTION_SCRIPTS[name], args));
-  }
-
-  /** The index's name (the locator's `#fragment`). */
-  get name(): string {
-    return this.#handle.name;
-  }
-
-  /** The prefix of its keys: `di:{name}:`. */
-  get keyPrefix(): string {
-    return this.#handle.prefix;
-  }
-
-  #run(name: CollectionScriptName, args: (string | number)[]): Promise<unknown> {
-    return this.#handle.run(COLLECTION_SCRIPTS[name], args);
+    super('RedisIndex', 'di', target);
+    this.#map = redisResults((name, args) => this.handle.run(COLLECTION_SCRIPTS[name], args));
   }
 
   /** The value of `key`, or `undefined`. */
@@ -90,7 +77,7 @@ export class RedisIndex<V = unknown> implements AsyncIterable<[RedisIndexKey, V]
 
   /** Removes every entry; resolves with how many there were. */
   async clear(): Promise<number> {
-    return (await this.#run('indexOp', ['clear'])) as number;
+    return (await this.script('indexOp', ['clear'])) as number;
   }
 
   /**
@@ -111,7 +98,7 @@ export class RedisIndex<V = unknown> implements AsyncIterable<[RedisIndexKey, V]
   async #add(key: RedisIndexKey, value: V, what: string): Promise<[boolean, V]> {
     const field = resultField(key);
     const encoded = encodeValue(checkValue(value, what));
-    const [added, stored] = (await this.#run('indexOp', ['add', field, encoded])) as [
+    const [added, stored] = (await this.script('indexOp', ['add', field, encoded])) as [
       number,
       string,
     ];
@@ -123,7 +110,7 @@ export class RedisIndex<V = unknown> implements AsyncIterable<[RedisIndexKey, V]
    * given. @throws KeyError when the key is absent and no default was given.
    */
   async pop<D = never>(key: RedisIndexKey, ...defaultValue: [D] | []): Promise<V | D> {
-    const stored = await this.#run('indexOp', ['pop', resultField(key)]);
+    const stored = await this.script('indexOp', ['pop', resultField(key)]);
     if (stored !== null && stored !== undefined) return decodeValue(stored) as V;
     if (defaultValue.length > 0) return defaultValue[0] as D;
     throw new KeyError(key);
@@ -134,7 +121,7 @@ export class RedisIndex<V = unknown> implements AsyncIterable<[RedisIndexKey, V]
    * @throws KeyError when the index is empty.
    */
   async popItem(options: { last?: boolean } = {}): Promise<[RedisIndexKey, V]> {
-    const out = (await this.#run('indexOp', [
+    const out = (await this.script('indexOp', [
       'popItem',
       (options?.last ?? true) ? 'last' : 'first',
     ])) as [string, string] | null;
@@ -164,15 +151,6 @@ export class RedisIndex<V = unknown> implements AsyncIterable<[RedisIndexKey, V]
 
   [Symbol.asyncIterator](): AsyncIterableIterator<[RedisIndexKey, V]> {
     return this.items();
-  }
-
-  /** Closes the connection if this object made it (a client you passed in stays open). */
-  close(): Promise<void> {
-    return this.#handle.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 }
 

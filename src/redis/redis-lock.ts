@@ -13,8 +13,7 @@ import { type Acquirable, underLock } from '../recipes/cache-lock.js';
 import { describeKey, ownerToken } from '../recipes/options.js';
 import type { Throttled } from '../recipes/throttle.js';
 import type { AcquireOptions } from '../recipes/types.js';
-import { COLLECTION_SCRIPTS } from './collection-scripts.js';
-import { RedisHandle, type RedisTarget } from './redis-handle.js';
+import { RedisObject, type RedisTarget } from './redis-handle.js';
 
 /** Longest pause of a waiting acquire between two tries (a release's publish wakes it sooner). */
 const POLL_MAX_MS = 500;
@@ -46,8 +45,7 @@ export interface RedisLockOptions {
  * await lock.run(async () => { await buildReport(); });
  * await lock.close();
  */
-export class RedisLock implements Acquirable, AsyncDisposable {
-  readonly #handle: RedisHandle;
+export class RedisLock extends RedisObject implements Acquirable, AsyncDisposable {
   /** Seconds a hold lasts at most, or null for ever. */
   readonly expire: number | null;
   #token: string | undefined;
@@ -58,7 +56,7 @@ export class RedisLock implements Acquirable, AsyncDisposable {
    * @throws TypeError / RangeError for a bad locator, name or expire.
    */
   constructor(target: string | RedisTarget, options: RedisLockOptions = {}) {
-    this.#handle = new RedisHandle('RedisLock', 'dl', target);
+    super('RedisLock', 'dl', target);
     this.expire = checkOptionalSeconds('expire', options?.expire, {
       where: 'new RedisLock()',
       allowInfinity: true,
@@ -66,28 +64,14 @@ export class RedisLock implements Acquirable, AsyncDisposable {
     if (this.expire === Number.POSITIVE_INFINITY) this.expire = null;
   }
 
-  /** The lock's name. */
-  get name(): string {
-    return this.#handle.name;
-  }
-
-  /** The prefix of its keys: `dl:{name}:`. */
-  get keyPrefix(): string {
-    return this.#handle.prefix;
-  }
-
   get #what(): string {
-    return `RedisLock ${describeKey(this.#handle.name)}`;
+    return `RedisLock ${describeKey(this.handle.name)}`;
   }
 
   /** 0 taken; -1 held for ever; else ms until the current hold expires. */
   async #try(token: string): Promise<number> {
     const expireMs = this.expire === null ? 0 : Math.max(1, Math.round(this.expire * 1000));
-    return (await this.#handle.run(COLLECTION_SCRIPTS.lockOp, [
-      'acquire',
-      token,
-      expireMs,
-    ])) as number;
+    return (await this.script('lockOp', ['acquire', token, expireMs])) as number;
   }
 
   /** Takes the lock if it is free now (one script call); never waits. */
@@ -100,7 +84,8 @@ export class RedisLock implements Acquirable, AsyncDisposable {
 
   /**
    * Waits until the lock is taken and resolves with this object, so that
-   * `await using held = await lock.acquire()` releases it at the end of the block.
+   * `await using held = await lock.acquire()` releases it at the end of the block (disposing
+   * releases; `close()` ends the connection and does not release a hold).
    * @throws Timeout after `options.timeout` seconds; AbortError when `options.signal` aborts.
    */
   async acquire(options?: AcquireOptions): Promise<this> {
@@ -111,7 +96,7 @@ export class RedisLock implements Acquirable, AsyncDisposable {
     const backoff = new Backoff({ firstMs: 5, maxMs: POLL_MAX_MS });
     for (;;) {
       // Listen before trying, so that a release between the try and the sleep still wakes us.
-      const woken = await this.#handle.wakeUp('wake');
+      const woken = await this.handle.wakeUp('wake');
       const token = ownerToken();
       let left: number;
       let until: number;
@@ -134,7 +119,7 @@ export class RedisLock implements Acquirable, AsyncDisposable {
       let pause = Math.min(left, backoff.next());
       if (until > 0) pause = Math.min(pause, until + 1);
       await woken.wait(pause, signal);
-      if (this.#handle.closed) throw new Error(`${what}: the lock object was closed`);
+      if (this.handle.closed) throw new Error(`${what}: the lock object was closed`);
     }
   }
 
@@ -147,8 +132,7 @@ export class RedisLock implements Acquirable, AsyncDisposable {
     const token = this.#token;
     this.#token = undefined;
     const released =
-      token !== undefined &&
-      (await this.#handle.run(COLLECTION_SCRIPTS.lockOp, ['release', token, 0])) === 1;
+      token !== undefined && (await this.script('lockOp', ['release', token, 0])) === 1;
     if (!released)
       throw new NotOwnedError(
         token === undefined
@@ -159,7 +143,7 @@ export class RedisLock implements Acquirable, AsyncDisposable {
 
   /** Whether anyone, on any machine, holds the lock now. */
   async locked(): Promise<boolean> {
-    return (await this.#handle.run(COLLECTION_SCRIPTS.lockOp, ['locked', '', 0])) === 1;
+    return (await this.script('lockOp', ['locked', '', 0])) === 1;
   }
 
   /** Runs `fn` while holding the lock and releases it afterwards, whether `fn` succeeds or throws. */
@@ -172,16 +156,8 @@ export class RedisLock implements Acquirable, AsyncDisposable {
   }
 
   /** Releases the lock if this object holds it (for `await using`). */
-  async [Symbol.asyncDispose](): Promise<void> {
+  override async [Symbol.asyncDispose](): Promise<void> {
     if (this.#token !== undefined) await this.release();
-  }
-
-  /**
-   * Closes the connection if this object made it. A hold is not released by closing: release
-   * first (or let `expire` end it).
-   */
-  close(): Promise<void> {
-    return this.#handle.close();
   }
 }
 
@@ -221,25 +197,19 @@ function checkThrottleOptions(options: RedisThrottleOptions, where: string): [nu
  * // … every process on every machine together: at most 10 calls a second
  * await api.close();
  */
-export class RedisThrottle {
-  readonly #handle: RedisHandle;
+export class RedisThrottle extends RedisObject {
   readonly count: number;
   readonly seconds: number;
 
   /** @throws TypeError / RangeError for a bad locator, name, count or seconds. */
   constructor(target: string | RedisTarget, options: RedisThrottleOptions) {
+    super('RedisThrottle', 'dt', target);
     [this.count, this.seconds] = checkThrottleOptions(options, 'new RedisThrottle()');
-    this.#handle = new RedisHandle('RedisThrottle', 'dt', target);
-  }
-
-  /** The bucket's name. */
-  get name(): string {
-    return this.#handle.name;
   }
 
   /** Takes a token if there is one (resolves 0), else resolves with the seconds until there is. */
   async tryTake(): Promise<number> {
-    const ms = (await this.#handle.run(COLLECTION_SCRIPTS.throttleTake, [
+    const ms = (await this.script('throttleTake', [
       this.count,
       Math.max(1, Math.round(this.seconds * 1000)),
     ])) as number;
@@ -269,15 +239,6 @@ export class RedisThrottle {
     };
     Object.defineProperty(throttled, 'name', { value: fn.name });
     return throttled;
-  }
-
-  /** Closes the connection if this object made it. */
-  close(): Promise<void> {
-    return this.#handle.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 }
 

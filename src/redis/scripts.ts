@@ -24,14 +24,17 @@
  * This file holds text only: it must not talk to Redis.
  */
 
-/** Helpers prepended to every script. */
-const PRELUDE = `
+/** The key prefix and the server's clock in ms: the start of every script of the Redis backend. */
+export const LUA_BASE = `
 local P = KEYS[1]
 local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function member(id) return string.format('%015d', tonumber(id)) end
+`;
+
+/** Helpers prepended to every queue script. */
+const PRELUDE = `${LUA_BASE}local function member(id) return string.format('%015d', tonumber(id)) end
 local function jobKey(id) return P .. 'job:' .. string.format('%d', tonumber(id)) end
 -- Fencing: the job is leased and its current lease is the caller's.
 local function fenced(id, token)

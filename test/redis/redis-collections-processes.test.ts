@@ -4,11 +4,12 @@
  * lock held by several processes in turn never lets two inside (a read-pause-write counter loses
  * no update); one throttle budget holds across processes, measured by the server's clock.
  */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RedisDeque } from '../../src/redis/index.js';
 import { exited, forkFixture, message } from '../helpers/children.js';
-import { findRedisServer, RedisServer, redisTitle } from '../helpers/redis-server.js';
+import { redisForFile } from '../helpers/redis-file.js';
+import { findRedisServer, type RedisServer, redisTitle } from '../helpers/redis-server.js';
 
 let server: RedisServer;
 let client: Redis;
@@ -21,13 +22,9 @@ async function startChildren(argsList: string[][]) {
 }
 
 describe.skipIf(!findRedisServer())(redisTitle('Redis collections across processes'), () => {
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    client = new Redis(server.port, '127.0.0.1');
-  });
-  afterAll(async () => {
-    await client?.quit();
-    await server?.stop();
+  const redis = redisForFile();
+  beforeAll(() => {
+    ({ server, client } = redis);
   });
 
   it('three processes waiting on one RedisDeque receive each item exactly once', async () => {

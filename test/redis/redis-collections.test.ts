@@ -4,8 +4,8 @@
  * waiting pops and acquires woken by another object (as another process would), the key layout
  * (one hash slot, no TTL), errors, and the throttle's budget.
  */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Deque, Index, KeyError, NotOwnedError, Timeout } from '../../src/index.js';
 import {
   RedisDeque,
@@ -14,7 +14,8 @@ import {
   RedisThrottle,
   redisThrottle,
 } from '../../src/redis/index.js';
-import { findRedisServer, RedisServer, redisTitle } from '../helpers/redis-server.js';
+import { redisForFile } from '../helpers/redis-file.js';
+import { findRedisServer, type RedisServer, redisTitle } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let server: RedisServer;
@@ -44,13 +45,9 @@ async function expectOneSlotNoTtl(pattern: string, expected: string[]): Promise<
 }
 
 describe.skipIf(!findRedisServer())(redisTitle('Redis collections and recipes'), () => {
-  beforeAll(async () => {
-    server = await RedisServer.start();
-    client = new Redis(server.port, '127.0.0.1');
-  });
-  afterAll(async () => {
-    await client?.quit();
-    await server?.stop();
+  const redis = redisForFile();
+  beforeAll(() => {
+    ({ server, client } = redis);
   });
 
   describe('RedisDeque', () => {
