@@ -144,6 +144,44 @@ export interface WakeUp {
   cancel(): void;
 }
 
+/**
+ * A wake-up registered now through `register` (which returns its removal): `wait` sleeps until
+ * it fires, the time passes, `signal` aborts (AbortError naming `what`), or `done()` is true.
+ */
+export function wakeUpOn(
+  register: (wake: () => void) => () => void,
+  what: string,
+  done: () => boolean = () => false,
+): WakeUp {
+  let fired = false;
+  let onWake: (() => void) | undefined;
+  const cancel = register(() => {
+    fired = true;
+    onWake?.();
+  });
+  const wait = (ms: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      if (fired || done()) return resolve(void cancel());
+      if (signal?.aborted) return reject(abortError(signal, what));
+      const finish = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        cancel();
+      };
+      const onAbort = () => {
+        finish();
+        reject(abortError(signal!, what));
+      };
+      onWake = () => {
+        finish();
+        resolve();
+      };
+      const timer = setTimeout(onWake, Math.max(0, ms));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  return { wait, cancel };
+}
+
 /** One Redis object's connection: its name, key prefix, scripts and wake-ups. */
 export class RedisHandle {
   readonly name: string;
@@ -215,34 +253,8 @@ export class RedisHandle {
     } catch {
       // No pub/sub (a proxy that refuses SUBSCRIBE): polling alone still works.
     }
-    let fired = false;
-    let onWake: (() => void) | undefined;
-    const cancel = hub.listen(channel, () => {
-      fired = true;
-      onWake?.();
-    });
-    const what = `${this.#what}: the wait`;
-    const wait = (ms: number, signal?: AbortSignal) =>
-      new Promise<void>((resolve, reject) => {
-        if (fired || this.#closed) return resolve(void cancel());
-        if (signal?.aborted) return reject(abortError(signal, what));
-        const finish = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          cancel();
-        };
-        const onAbort = () => {
-          finish();
-          reject(abortError(signal!, what));
-        };
-        onWake = () => {
-          finish();
-          resolve();
-        };
-        const timer = setTimeout(onWake, Math.max(0, ms));
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-    return { wait, cancel };
+    const closed = () => this.#closed;
+    return wakeUpOn((wake) => hub.listen(channel, wake), `${this.#what}: the wait`, closed);
   }
 
   /**

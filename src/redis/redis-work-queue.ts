@@ -44,7 +44,7 @@ import type {
 } from '../collections/work-queue-types.js';
 import { type RedisLike, redacted, ScriptRunner } from './redis-client.js';
 import { decodeValue, encodeValue, resultField } from './redis-codec.js';
-import { quitClient, resolveTarget } from './redis-handle.js';
+import { quitClient, resolveTarget, wakeUpOn } from './redis-handle.js';
 import { redisResults } from './redis-results.js';
 import { type ScriptName, scriptText } from './scripts.js';
 
@@ -371,35 +371,14 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
 
   /** A wake-up registered now; `wait` sleeps until it fires, the time passes, or `signal` aborts. */
   #wakeSignal(): { wait(seconds: number, signal?: AbortSignal): Promise<void>; cancel(): void } {
-    let fired = false;
-    let onWake: (() => void) | undefined;
-    const wake = () => {
-      fired = true;
-      onWake?.();
+    const woken = wakeUpOn((wake) => {
+      this.#waiters.add(wake);
+      return () => this.#waiters.delete(wake);
+    }, 'the wait for work');
+    return {
+      wait: (seconds, signal) => woken.wait(seconds * 1000, signal),
+      cancel: woken.cancel,
     };
-    this.#waiters.add(wake);
-    const cancel = () => this.#waiters.delete(wake);
-    const wait = (seconds: number, signal?: AbortSignal) =>
-      new Promise<void>((resolve, reject) => {
-        if (fired) return resolve(void cancel());
-        if (signal?.aborted) return reject(abortError(signal, 'the wait for work'));
-        const finish = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          cancel();
-        };
-        const onAbort = () => {
-          finish();
-          reject(abortError(signal!, 'the wait for work'));
-        };
-        onWake = () => {
-          finish();
-          resolve();
-        };
-        const timer = setTimeout(onWake, seconds * 1000);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-    return { wait, cancel };
   }
 
   /** One subscriber connection per queue object, on `dq:{name}:wake`. */
