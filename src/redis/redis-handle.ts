@@ -4,7 +4,8 @@
  * client the caller owns), the lazy connection, the scripts run against one key prefix (every key
  * of the object carries the `{name}` hash tag, so one slot on Redis Cluster), and waiting for a
  * pub/sub wake-up with bounded polling. One subscriber connection per client serves every object
- * on it (a hub, reference-counted: the last `close()` drops it). This file knows no collection.
+ * on it (a hub, reference-counted: the last `close()` drops it; a channel stays subscribed until
+ * then, one per deque or lock that waited). This file knows no collection.
  */
 import { abortError } from '../cache/waiting.js';
 import { COLLECTION_SCRIPTS, type CollectionScriptName } from './collection-scripts.js';

@@ -93,6 +93,8 @@ export class RedisLock extends RedisObject implements Acquirable, AsyncDisposabl
     const { deadline, signal } = checkWaitOptions(options, what);
     if (signal?.aborted) throw abortError(signal, what);
     if (await this.tryAcquire()) return this;
+    if (deadline <= performance.now())
+      throw new Timeout(`${what}: timed out after ${options?.timeout} s`);
     const backoff = new Backoff({ firstMs: 5, maxMs: POLL_MAX_MS });
     for (;;) {
       // Listen before trying, so that a release between the try and the sleep still wakes us.
