@@ -15,7 +15,7 @@ import {
   redisThrottle,
 } from '../../src/redis/index.js';
 import { redisForFile } from '../helpers/redis-file.js';
-import { findRedisServer, type RedisServer, redisTitle } from '../helpers/redis-server.js';
+import { findRedisServer, RedisServer, redisTitle } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let server: RedisServer;
@@ -320,5 +320,39 @@ describe.skipIf(!findRedisServer())(redisTitle('Redis collections and recipes'),
       expect(await limited(1, 2)).toBe(3);
       expect(await client.pttl('dt:{decorated}:bucket')).toBe(-1);
     });
+  });
+  describe('after a server restart (appendonly yes)', () => {
+    it('keeps what reached the AOF (items, entries, a held lock); calls made during the outage complete after it', async () => {
+      const own = await RedisServer.start({ appendonly: true });
+      try {
+        await using deque = new RedisDeque<string>(own.locator('q'));
+        await using index = new RedisIndex<number>(own.locator('seen'));
+        await using lock = new RedisLock(own.locator('job'), { expire: 60 });
+        await deque.extend(['a', 'b']);
+        await index.set('x', 1);
+        await lock.acquire();
+        await pause(1100); // appendfsync everysec
+        await own.kill();
+        const waiting = (async () => {
+          await deque.popLeft(); // 'a': made while the server is down, sent after the reconnection
+          await deque.popLeft(); // 'b'
+          return deque.popLeft({ wait: 60 }); // woken once 'c' comes
+        })();
+        await pause(300);
+        await own.start();
+        expect(await index.get('x')).toBe(1);
+        expect(await lock.locked()).toBe(true);
+        await using other = new RedisLock(own.locator('job'));
+        expect(await other.tryAcquire()).toBe(false); // the hold survived the restart
+        await pause(200);
+        await deque.append('c');
+        expect(await waiting).toBe('c');
+        await lock.release();
+        expect(await other.tryAcquire()).toBe(true);
+        await other.release();
+      } finally {
+        await own.stop();
+      }
+    }, 60_000);
   });
 });
