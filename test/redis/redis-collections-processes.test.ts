@@ -14,11 +14,18 @@ import { findRedisServer, type RedisServer, redisTitle } from '../helpers/redis-
 let server: RedisServer;
 let client: Redis;
 
-/** Forks one child per args list, resolving once each says 'ready'. */
-async function startChildren(argsList: string[][]) {
+/**
+ * Forks one child per args list and resolves once each says 'ready', with the children and their
+ * final results (listened for from the start: a fast child may finish before a slow one is ready).
+ */
+async function startChildren<R>(argsList: string[][]) {
   const children = argsList.map((args) => forkFixture('redis-collections-child.ts', args));
+  const results = Promise.all(
+    children.map((child) => message<R>(child, (m) => typeof m === 'object' && m !== null)),
+  );
+  results.catch(() => {}); // awaited by the tests that want results; a failure shows in exit codes
   await Promise.all(children.map((child) => message(child, (m) => m === 'ready')));
-  return children;
+  return { children, results };
 }
 
 describe.skipIf(!findRedisServer())(redisTitle('Redis collections across processes'), () => {
@@ -29,9 +36,8 @@ describe.skipIf(!findRedisServer())(redisTitle('Redis collections across process
 
   it('three processes waiting on one RedisDeque receive each item exactly once', async () => {
     const locator = server.locator('drain');
-    const children = await startChildren([0, 1, 2].map(() => ['drain', locator]));
-    const results = children.map((child) =>
-      message<{ items: number[] }>(child, (m) => typeof m === 'object' && m !== null),
+    const { children, results } = await startChildren<{ items: number[] }>(
+      [0, 1, 2].map(() => ['drain', locator]),
     );
     await using deque = new RedisDeque<number | string>(locator);
     const ITEMS = 600;
@@ -40,7 +46,7 @@ describe.skipIf(!findRedisServer())(redisTitle('Redis collections across process
       await new Promise((resolve) => setTimeout(resolve, 5)); // the consumers wait between batches
     }
     await deque.extend(['stop', 'stop', 'stop']);
-    const received = (await Promise.all(results)).map((r) => r.items);
+    const received = (await results).map((r) => r.items);
     expect(await Promise.all(children.map(exited))).toEqual([0, 0, 0]);
     const all = received.flat().sort((a, b) => a - b);
     expect(all).toEqual(Array.from({ length: ITEMS }, (_, i) => i));
@@ -53,7 +59,9 @@ describe.skipIf(!findRedisServer())(redisTitle('Redis collections across process
   it('a RedisLock lets one process in at a time: no update of a shared counter is lost', async () => {
     const locator = server.locator('mutex');
     const ROUNDS = 40;
-    const children = await startChildren([0, 1, 2].map(() => ['lock', locator, String(ROUNDS)]));
+    const { children } = await startChildren(
+      [0, 1, 2].map(() => ['lock', locator, String(ROUNDS)]),
+    );
     expect(await Promise.all(children.map(exited))).toEqual([0, 0, 0]);
     expect(Number(await client.get('audit:counter'))).toBe(3 * ROUNDS);
     expect(Number(await client.get('audit:max'))).toBe(1);
@@ -64,14 +72,11 @@ describe.skipIf(!findRedisServer())(redisTitle('Redis collections across process
     const locator = server.locator('rate');
     const COUNT = 4; // per second, and the burst
     const CALLS = 6; // per process
-    const children = await startChildren(
+    const started = await startChildren<{ times: number[] }>(
       [0, 1, 2].map(() => ['throttle', locator, String(COUNT), '1', String(CALLS)]),
     );
-    const results = await Promise.all(
-      children.map((child) =>
-        message<{ times: number[] }>(child, (m) => typeof m === 'object' && m !== null),
-      ),
-    );
+    const { children } = started;
+    const results = await started.results;
     await Promise.all(children.map(exited));
     const times = results.flatMap((r) => r.times).sort((a, b) => a - b);
     expect(times.length).toBe(3 * CALLS);
