@@ -102,6 +102,8 @@ local held = redis.call('HMGET', K, 't', 'e')
 local expiry = tonumber(held[2]) or 0
 local live = held[1] and (expiry == 0 or expiry > now)
 if ARGV[1] == 'acquire' then
+  -- Held under this very token: a call re-sent after a reconnection, whose first reply was lost.
+  if live and held[1] == ARGV[2] then return 0 end
   if live then
     if expiry == 0 then return -1 end
     return expiry - now

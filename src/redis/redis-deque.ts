@@ -44,7 +44,10 @@ function checkMaxlen(maxlen: unknown): number {
  *
  * Not guaranteed: iteration is not a snapshot. It reads pages by position, so items popped or
  * pushed at the front meanwhile shift what it sees (it may skip or repeat an item); use it to
- * inspect, not to consume. Durability is Redis's (docs/scale-out.md).
+ * inspect, not to consume. Durability is Redis's (docs/scale-out.md). A call in flight when the
+ * connection drops is sent again after the reconnection: an append may then add its item twice,
+ * and a pop whose reply was lost loses its item. For work that must be handled once, even across
+ * crashes, use RedisWorkQueue (leases) instead.
  *
  * @example
  * const jobs = new RedisDeque<string>('redis://127.0.0.1:6379/0#jobs');
