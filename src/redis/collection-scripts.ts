@@ -9,7 +9,8 @@
  *   dd:{name}:wake          pub/sub published when items were added
  *   di:{name}:map           hash    field -> value  (field: 's:' + string key, or 'n:' + integer)
  *   di:{name}:map:order     zset    field -> insertion number (di:{name}:map:seq)
- *   dl:{name}:owner         hash    t holder's token, e expiry (server ms, 0 = never)
+ *   dl:{name}:owner         hash    t holder's token, e expiry (server ms, 0 = never),
+ *                                   r token of the last hold released
  *   dl:{name}:wake          pub/sub published at a release
  *   dt:{name}:bucket        hash    t last refill (server ms), n tokens left
  * This file holds text only: it must not talk to Redis.
@@ -94,15 +95,16 @@ return n
  * (held for ever) or the ms until the current hold expires.
  * 'release': frees it when the token holds it; returns 1, or 0 (not the holder, or expired).
  * 'locked': 1 when someone holds it now.
+ * Both are safe to run twice (a call re-sent after a reconnection): an acquire finds its own
+ * token, a release finds it in `r`, the token of the last hold released in time.
  */
 const LOCK_OP = `
 local K = P .. 'owner'
 local now = nowMs()
-local held = redis.call('HMGET', K, 't', 'e')
+local held = redis.call('HMGET', K, 't', 'e', 'r')
 local expiry = tonumber(held[2]) or 0
 local live = held[1] and (expiry == 0 or expiry > now)
 if ARGV[1] == 'acquire' then
-  -- Held under this very token: a call re-sent after a reconnection, whose first reply was lost.
   if live and held[1] == ARGV[2] then return 0 end
   if live then
     if expiry == 0 then return -1 end
@@ -113,11 +115,15 @@ if ARGV[1] == 'acquire' then
   return 0
 end
 if ARGV[1] == 'release' then
-  if held[1] ~= ARGV[2] then return 0 end
-  redis.call('DEL', K)
+  if held[1] ~= ARGV[2] then
+    if held[3] == ARGV[2] then return 1 end
+    return 0
+  end
+  redis.call('HDEL', K, 't', 'e')
   redis.call('PUBLISH', P .. 'wake', '1')
-  if live then return 1 end
-  return 0
+  if not live then return 0 end
+  redis.call('HSET', K, 'r', ARGV[2])
+  return 1
 end
 if live then return 1 end
 return 0

@@ -65,7 +65,7 @@ describe.skipIf(!findRedisServer())(redisTitle('Redis collections across process
     expect(await Promise.all(children.map(exited))).toEqual([0, 0, 0]);
     expect(Number(await client.get('audit:counter'))).toBe(3 * ROUNDS);
     expect(Number(await client.get('audit:max'))).toBe(1);
-    expect(await client.exists('dl:{mutex}:owner')).toBe(0); // released at the end
+    expect(await client.hexists('dl:{mutex}:owner', 't')).toBe(0); // released at the end
   }, 120_000);
 
   it('one RedisThrottle budget holds across processes (server-side timestamps)', async () => {

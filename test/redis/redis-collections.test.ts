@@ -4,12 +4,16 @@
  * waiting pops and acquires woken by another object (as another process would), the key layout
  * (one hash slot, no TTL), errors, and the throttle's budget.
  */
+
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Deque, Index, KeyError, NotOwnedError, Timeout } from '../../src/index.js';
+import { COLLECTION_SCRIPTS } from '../../src/redis/collection-scripts.js';
 import {
   RedisDeque,
   RedisIndex,
+  type RedisLike,
   RedisLock,
   RedisThrottle,
   redisThrottle,
@@ -289,6 +293,31 @@ describe.skipIf(!findRedisServer())(redisTitle('Redis collections and recipes'),
       expect(maxInside).toBe(1);
       await lock.acquire();
       await expectOneSlotNoTtl('dl:{layout}:*', ['dl:{layout}:owner']);
+      await lock.release();
+      await lock.close();
+    });
+  });
+
+  describe('RedisLock re-sent', () => {
+    it('an acquire and a release sent twice (re-sent after a reconnection) count once', async () => {
+      const sha = createHash('sha1').update(COLLECTION_SCRIPTS.lockOp).digest('hex');
+      expect(await client.script('LOAD', COLLECTION_SCRIPTS.lockOp)).toBe(sha);
+      // The seam: a client that runs every lock script twice, as a re-sent command would.
+      const twice = new Proxy(client, {
+        get(target, property, receiver) {
+          if (property !== 'evalsha') return Reflect.get(target, property, receiver);
+          return async (hash: string, ...args: (string | number)[]) => {
+            if (hash === sha) await target.evalsha(hash, ...(args as [number, ...string[]]));
+            return target.evalsha(hash, ...(args as [number, ...string[]]));
+          };
+        },
+      }) as unknown as RedisLike;
+      const lock = new RedisLock({ client: twice, name: 'resent' }, { expire: 30 });
+      expect(await lock.tryAcquire()).toBe(true); // its second run found its own token
+      expect(await new RedisLock({ client, name: 'resent' }).tryAcquire()).toBe(false);
+      await lock.release(); // its second run found its own token released
+      expect(await lock.locked()).toBe(false);
+      expect(await lock.tryAcquire()).toBe(true);
       await lock.release();
       await lock.close();
     });
