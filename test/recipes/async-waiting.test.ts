@@ -27,6 +27,10 @@ describe('recipes wait without blocking the event loop', () => {
     const dir = tempDir('recipes-async');
     using cache = new Cache(dir, { timeout: 30 });
     cache.set('warm', 1); // the database exists before the child locks it
+    // The machine's own noise over the same span (a loaded machine preempts the loop too).
+    const { lag: noise } = await maxLagDuring(
+      () => new Promise((resolve) => setTimeout(resolve, HOLD_MS)),
+    );
     const child = await holdLock(dir, HOLD_MS);
     const started = performance.now();
     const finished: Record<string, number> = {};
@@ -59,7 +63,7 @@ describe('recipes wait without blocking the event loop', () => {
     );
     await exited(child);
     console.log(
-      `event-loop lag while a child holds the write lock ${HOLD_MS} ms: ${lag.toFixed(0)} ms; finished after ${Object.entries(
+      `event-loop lag while a child holds the write lock ${HOLD_MS} ms: ${lag.toFixed(0)} ms (idle noise ${noise.toFixed(0)} ms); finished after ${Object.entries(
         finished,
       )
         .map(([name, ms]) => `${name} ${ms.toFixed(0)}`)
@@ -68,7 +72,8 @@ describe('recipes wait without blocking the event loop', () => {
     expect(result.slice(3)).toEqual([2, 'migrated', 40, undefined]);
     // Each really waited for the child's lock (it writes), and the loop kept ticking meanwhile.
     for (const ms of Object.values(finished)) expect(ms).toBeGreaterThan(HOLD_MS * 0.7);
-    expect(lag).toBeLessThan(100);
+    // Under 100 ms on a quiet machine; on a loaded one, plus twice the noise measured just before.
+    expect(lag).toBeLessThan(100 + 2 * noise);
     expect(lock.locked() && rlock.locked()).toBe(true);
     expect(semaphore.available()).toBe(1);
     expect(await averager.async.get()).toBe(3);
