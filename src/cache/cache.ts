@@ -37,6 +37,7 @@ import {
 import { ClosedError, KeyError, storageError, Timeout, UnsupportedValueError } from './errors.js';
 import { POLICIES } from './eviction.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from './memoize.js';
+import { checkReadCacheOption, ReadCache } from './read-cache.js';
 import { openDatabase, optionsToSettings, type SettingValue } from './schema.js';
 import { resetSetting } from './settings.js';
 import {
@@ -268,6 +269,10 @@ export class Cache implements Disposable {
   #cull!: CullSettings;
   #closed = false;
   #async: AsyncCache | undefined;
+  /** The read cache this object was opened with (null: `readCache: false`). */
+  #readCacheOwned: ReadCache | null = null;
+  /** The read cache in use: null also while statistics or an LRU/LFU policy are on. */
+  #readCache: ReadCache | null = null;
 
   /**
    * Opens (creating if needed) the cache in `directory`; with no directory, a new temporary one.
@@ -286,6 +291,7 @@ export class Cache implements Disposable {
     // cache.db there. diskcache fails on '' too.
     if (directory === '') throw new TypeError('directory must be a non-empty path, got ""');
     const given = optionsToSettings(options);
+    const readCacheLimits = checkReadCacheOption(options.readCache);
     const DiskType: DiskClass = options.disk ?? Disk;
     if (
       typeof DiskType !== 'function' ||
@@ -319,11 +325,14 @@ export class Cache implements Disposable {
     }
     this.#plainDisk = DiskType === Disk;
     const disk = this.#disk;
+    if (readCacheLimits !== null) this.#readCacheOwned = new ReadCache(this.#db, readCacheLimits);
+    const readCache = this.#readCacheOwned;
     this.#tx = new Transactor(this.#db, {
       timeout: this.#timeout,
       busyWait: 'sqlite',
       removeFile: (file) => disk.remove(file),
       name: this.#directory,
+      beforeWrite: readCache === null ? undefined : () => readCache.invalidate(),
     });
     this.#culler = new Culler(this.#tx, opened.pageSize, this.#prepare());
     this.#queue = new CacheQueue({
@@ -350,6 +359,8 @@ export class Cache implements Disposable {
     this.#statistics = Boolean(Number(settings.statistics));
     this.#recordsAccess = policy.access !== null;
     this.#cullLimit = Number(settings.cull_limit);
+    this.#readCacheOwned?.invalidate();
+    this.#readCache = this.#statistics || this.#recordsAccess ? null : this.#readCacheOwned;
     (this.#disk as { minFileSize: number }).minFileSize = Number(settings.disk_min_file_size);
     this.#s = prepareStatements(this.#db, policy, this.#cullLimit);
     this.#cull = {
@@ -423,7 +434,7 @@ export class Cache implements Disposable {
     const s = this.#s;
     const getAccess = s.getAccess;
     if (!this.#statistics) {
-      if (getAccess === null) return s.getEntry.get(dbKey, raw, now);
+      if (getAccess === null) return this.#readRow(dbKey, raw, now);
       return this.#tx.run(retry, null, () => returning(getAccess, now, dbKey, raw, now));
     }
     return this.#tx.write(retry, null, () => {
@@ -431,6 +442,33 @@ export class Cache implements Disposable {
       (row ? s.hit : s.miss).run();
       return row;
     });
+  }
+
+  /**
+   * The live row of `key` through the read cache (read-cache.ts), when it is in use and no
+   * transaction of this object is open (its rows are not committed yet). A kept row is returned
+   * with its Buffers copied.
+   */
+  #readRow(dbKey: DbValue, raw: number, now: number): EntryRow | undefined {
+    const readCache = this.#readCache;
+    if (readCache === null || this.#tx.active) return this.#s.getEntry.get(dbKey, raw, now);
+    readCache.validate();
+    const kept = readCache.lookup(dbKey, raw);
+    if (kept === undefined) {
+      const row = this.#s.getEntry.get(dbKey, raw, now);
+      readCache.store(dbKey, raw, row);
+      return row;
+    }
+    if (kept === null) return undefined;
+    const [mode, filename, value, expireTime, tag] = kept;
+    if (expireTime !== null && expireTime <= now) return undefined;
+    return [
+      mode,
+      filename,
+      Buffer.isBuffer(value) ? Buffer.from(value) : value,
+      expireTime,
+      Buffer.isBuffer(tag) ? Buffer.from(tag) : tag,
+    ];
   }
 
   /**
@@ -442,7 +480,9 @@ export class Cache implements Disposable {
     const row =
       this.#statistics || this.#recordsAccess
         ? this.#lookup(dbKey, raw, options?.retry ?? false)
-        : this.#s.get.get(dbKey, raw, Date.now() / 1000);
+        : this.#readCache === null
+          ? this.#s.get.get(dbKey, raw, Date.now() / 1000)
+          : this.#readRow(dbKey, raw, Date.now() / 1000);
     if (row === undefined) return options?.default as D;
     const [mode, filename, value] = row;
     const fetched = this.#fetch(mode, filename, value, dbKey, raw, options?.placeholder);
@@ -467,7 +507,18 @@ export class Cache implements Disposable {
   /** Whether `key` is present and not expired. Takes no lock and counts no statistics. */
   has(key: unknown): boolean {
     const [dbKey, raw] = this.#disk.put(key);
-    return this.#s.has.get(dbKey, raw, Date.now() / 1000) !== undefined;
+    const now = Date.now() / 1000;
+    const readCache = this.#readCache;
+    if (readCache === null || this.#tx.active)
+      return this.#s.has.get(dbKey, raw, now) !== undefined;
+    readCache.validate();
+    const kept = readCache.lookup(dbKey, raw);
+    if (kept === undefined) {
+      const present = this.#s.has.get(dbKey, raw, now) !== undefined;
+      if (!present) readCache.store(dbKey, raw, undefined);
+      return present;
+    }
+    return kept !== null && (kept[3] === null || kept[3] > now);
   }
 
   /**
@@ -1043,6 +1094,8 @@ export class Cache implements Disposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#tx.close();
+    this.#readCache = null;
+    this.#readCacheOwned?.close();
     this.#s = closedStatements(this.#directory);
     this.#culler.configure({ ...this.#cull, statements: this.#s });
     this.#db.close();

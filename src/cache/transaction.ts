@@ -29,6 +29,12 @@ export interface TransactorOptions {
   readonly removeFile: (relative: string) => void;
   /** What the lock belongs to, for messages (the directory or the database file). */
   readonly name: string;
+  /**
+   * Called before every write on this connection, before the statement or transaction runs (the
+   * Cache's read cache drops its rows: SQLite's `data_version` does not change for a
+   * connection's own commits).
+   */
+  readonly beforeWrite?: () => void;
 }
 
 /**
@@ -109,6 +115,7 @@ export class Transactor {
    * `writtenFile` is a value file written for this statement: deleted if it fails.
    */
   run<T>(retry: boolean, writtenFile: string | null, statement: () => T): T {
+    this.#options.beforeWrite?.();
     if (this.#depth > 0) {
       if (writtenFile !== null) this.#written.push(writtenFile);
       return statement();
@@ -145,6 +152,7 @@ export class Transactor {
    * before it started.
    */
   write<T>(retry: boolean, writtenFile: string | null, body: () => T): T {
+    this.#options.beforeWrite?.();
     if (this.#depth > 0) {
       if (writtenFile !== null) this.#written.push(writtenFile);
       return body();
