@@ -47,7 +47,7 @@ import {
   type EntryRow,
   prepareStatements,
 } from './statements.js';
-import { Transactor } from './transaction.js';
+import { type Settled, Transactor } from './transaction.js';
 import type {
   CacheOptions,
   CheckWarning,
@@ -186,6 +186,20 @@ const ASYNC_METHODS = [
   'volume',
   'reset',
   'transact',
+] as const;
+
+/** The single-entry writes of `cache.async` committed in groups (group commit, async-view.ts). */
+const GROUPED_METHODS = [
+  'set',
+  'add',
+  'incr',
+  'decr',
+  'touch',
+  'delete',
+  'pop',
+  'popEntry',
+  'push',
+  'pull',
 ] as const;
 
 /**
@@ -1058,10 +1072,20 @@ export class Cache implements Disposable {
       ...asyncView(this as Cache, ASYNC_METHODS, {
         timeout: () => this.#timeout,
         name: () => this.#directory,
+        group: { methods: GROUPED_METHODS, commit: (ops) => this.groupCommit(ops) },
       }),
       setStream: this.setStream.bind(this),
     } as unknown as AsyncCache);
     return this.#async;
+  }
+
+  /**
+   * @internal Runs `ops` (calls of this object's methods) in ONE write transaction, each in a
+   * savepoint: an op that throws is undone alone and its error returned in its slot. The group
+   * commit of the `.async` views.
+   */
+  groupCommit(ops: readonly (() => unknown)[]): Settled[] {
+    return this.#tx.writeEach(ops);
   }
 
   /** The cache directory (absolute). */

@@ -62,6 +62,11 @@ export function failFast<T>(fn: () => T): T {
   }
 }
 
+/** The outcome of one op of `writeEach`. */
+export type Settled =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: unknown };
+
 /** Runs writes in transactions on one connection; one per Cache or WorkQueue object. */
 export class Transactor {
   readonly #db: Database.Database;
@@ -69,6 +74,8 @@ export class Transactor {
   readonly #begin: Database.Statement;
   readonly #commit: Database.Statement;
   readonly #rollback: Database.Statement;
+  /** SAVEPOINT / RELEASE / ROLLBACK TO for `writeEach`, prepared on first use. */
+  #savepoints: [Database.Statement, Database.Statement, Database.Statement] | undefined;
   /** Nesting depth of `write` on this object (re-entrancy). */
   #depth = 0;
   /** Value files to delete once the outermost transaction commits. */
@@ -180,6 +187,39 @@ export class Transactor {
       for (const file of removals) this.#options.removeFile(file);
     }
     return result;
+  }
+
+  /**
+   * Runs every one of `ops` inside ONE write transaction (group commit), each in a savepoint of its
+   * own: an op that throws is undone alone (its rows, and the value files written for it) and its
+   * error is returned in its slot, while the others commit together. Throws, committing nothing,
+   * when the transaction cannot begin or commit.
+   */
+  writeEach(ops: readonly (() => unknown)[]): Settled[] {
+    this.#savepoints ??= [
+      this.#db.prepare('SAVEPOINT diskcache_op'),
+      this.#db.prepare('RELEASE diskcache_op'),
+      this.#db.prepare('ROLLBACK TO diskcache_op'),
+    ];
+    const [savepoint, release, rollbackTo] = this.#savepoints;
+    return this.write(false, null, () =>
+      ops.map((op): Settled => {
+        const written = this.#written.length;
+        const removals = this.#pendingRemovals.length;
+        savepoint.run();
+        try {
+          const value = op();
+          release.run();
+          return { ok: true, value };
+        } catch (error) {
+          rollbackTo.run();
+          release.run();
+          for (const file of this.#written.splice(written)) this.#options.removeFile(file);
+          this.#pendingRemovals.length = removals; // the rows that referenced them are back
+          return { ok: false, error };
+        }
+      }),
+    );
   }
 
   /** Inside `failFast`: SQLite must not sleep in its busy handler on this connection. */
