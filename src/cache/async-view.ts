@@ -14,7 +14,7 @@
  */
 import type { Seconds } from './checks.js';
 import { isBusy, Timeout } from './errors.js';
-import { failFast, type Settled } from './transaction.js';
+import { collectRemovals, failFast, type Settled } from './transaction.js';
 import { Backoff, sleep } from './waiting.js';
 
 /** A method of `T` turned into one that returns a promise of its result. */
@@ -57,7 +57,10 @@ export async function retryWhileBusy<T>(
   let backoff: Backoff | undefined;
   for (;;) {
     try {
-      return failFast(attempt);
+      const removals: Promise<void>[] = [];
+      const result = failFast(() => collectRemovals(removals, attempt));
+      if (removals.length > 0) await Promise.all(removals);
+      return result;
     } catch (error) {
       if (!isLockTimeout(error)) throw error;
       if (error.count > 0) onPartial?.(error.count);
@@ -89,7 +92,7 @@ interface Pending {
 }
 
 /** Collects the ops issued in one tick and commits them together at the next microtask. */
-function grouper(
+export function grouper(
   group: GroupCommit,
   options: { readonly timeout: () => Seconds; readonly name: () => string },
 ): (op: () => unknown) => Promise<unknown> {
@@ -143,11 +146,13 @@ export function asyncView<T extends object, K extends keyof T & string>(
     readonly timeout: () => Seconds;
     readonly name: () => string;
     readonly group?: GroupCommit;
+    /** The group's queue, when the caller shares it with methods of its own (`grouper`). */
+    readonly enqueue?: (op: () => unknown) => Promise<unknown>;
   },
 ): AsyncMethods<T, K> {
   const view: Record<string, unknown> = {};
   const grouped = options.group ? new Set(options.group.methods) : new Set<string>();
-  const enqueue = options.group ? grouper(options.group, options) : undefined;
+  const enqueue = options.enqueue ?? (options.group ? grouper(options.group, options) : undefined);
   for (const name of methods) {
     const method = target[name] as unknown as (...args: unknown[]) => unknown;
     if (typeof method !== 'function') throw new TypeError(`asyncView: ${name} is not a method`);

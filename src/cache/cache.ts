@@ -18,7 +18,13 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Database from 'better-sqlite3';
-import { type AsyncMethods, asyncView } from './async-view.js';
+import {
+  type AsyncMethods,
+  asyncView,
+  type GroupCommit,
+  grouper,
+  retryWhileBusy,
+} from './async-view.js';
 import { CacheQueue } from './cache-queue.js';
 import { runCheck } from './check.js';
 import type { Seconds } from './checks.js';
@@ -33,6 +39,7 @@ import {
   MODE_TEXT,
   type StoredValue,
   Undecodable,
+  writeNewFileAsync,
 } from './disk.js';
 import { ClosedError, KeyError, storageError, Timeout, UnsupportedValueError } from './errors.js';
 import { POLICIES } from './eviction.js';
@@ -345,6 +352,7 @@ export class Cache implements Disposable {
       timeout: this.#timeout,
       busyWait: 'sqlite',
       removeFile: (file) => disk.remove(file),
+      removeFileAsync: this.#plainDisk ? (file) => disk.removeAsync(file) : undefined,
       name: this.#directory,
       beforeWrite: readCache === null ? undefined : () => readCache.invalidate(),
     });
@@ -431,15 +439,20 @@ export class Cache implements Disposable {
     try {
       return this.#disk.fetch(mode, filename, value);
     } catch (error) {
-      if (isMissingFile(error)) return undefined;
-      if (placeholder && error instanceof UnsupportedValueError)
-        return new Undecodable(
-          mode,
-          Buffer.isBuffer(value) ? value.length : undefined,
-          error.message,
-        );
-      throw error;
+      return this.#fetchFailed(error, mode, value, placeholder);
     }
+  }
+
+  /** What a failed fetch gives: undefined when the file is gone, a placeholder, or the error. */
+  #fetchFailed(error: unknown, mode: number, value: DbValue, placeholder = false): unknown {
+    if (isMissingFile(error)) return undefined;
+    if (placeholder && error instanceof UnsupportedValueError)
+      return new Undecodable(
+        mode,
+        Buffer.isBuffer(value) ? value.length : undefined,
+        error.message,
+      );
+    throw error;
   }
 
   /** One lookup with its metadata, recording access (LRU/LFU) and statistics where they are on. */
@@ -485,18 +498,47 @@ export class Cache implements Disposable {
     ];
   }
 
+  /** The row a `get` reads: recording access and statistics, or through the read cache. */
+  #getRow(dbKey: DbValue, raw: number, options: GetOptions<unknown> | undefined) {
+    if (this.#statistics || this.#recordsAccess)
+      return this.#lookup(dbKey, raw, options?.retry ?? false);
+    const now = Date.now() / 1000;
+    return this.#readCache === null
+      ? this.#s.get.get(dbKey, raw, now)
+      : this.#readRow(dbKey, raw, now);
+  }
+
+  /** `async.get`: the row as `get` reads it, and a value file read by async I/O. */
+  async #getAsync(key: unknown, options?: GetOptions<unknown>): Promise<unknown> {
+    const [dbKey, raw] = this.#disk.put(key);
+    const row = await retryWhileBusy(
+      () => this.#getRow(dbKey, raw, options),
+      this.#timeout,
+      options?.retry ?? false,
+      this.#directory,
+    );
+    if (row === undefined) return options?.default;
+    const [mode, filename, value] = row;
+    let fetched: unknown;
+    if (filename === null || !this.#plainDisk)
+      fetched = this.#fetch(mode, filename, value, dbKey, raw, options?.placeholder);
+    else {
+      try {
+        fetched = await this.#disk.fetchAsync(mode, filename, value);
+      } catch (error) {
+        fetched = this.#fetchFailed(error, mode, value, options?.placeholder);
+      }
+    }
+    return fetched === undefined ? options?.default : fetched;
+  }
+
   /**
    * The value of `key`, or `options.default` (undefined) when it is missing or expired.
    * Never returns an expired value. With statistics or an LRU/LFU policy a get takes the write lock.
    */
   get<V = unknown, D = undefined>(key: unknown, options?: GetOptions<D>): V | D {
     const [dbKey, raw] = this.#disk.put(key);
-    const row =
-      this.#statistics || this.#recordsAccess
-        ? this.#lookup(dbKey, raw, options?.retry ?? false)
-        : this.#readCache === null
-          ? this.#s.get.get(dbKey, raw, Date.now() / 1000)
-          : this.#readRow(dbKey, raw, Date.now() / 1000);
+    const row = this.#getRow(dbKey, raw, options);
     if (row === undefined) return options?.default as D;
     const [mode, filename, value] = row;
     const fetched = this.#fetch(mode, filename, value, dbKey, raw, options?.placeholder);
@@ -579,8 +621,10 @@ export class Cache implements Disposable {
     now: number,
     retry: boolean,
     onlyIfAbsent = false,
+    ownsFile = true,
   ): boolean {
-    return this.#tx.write(retry, stored.filename, () => {
+    return this.#tx.write(retry, ownsFile ? stored.filename : null, () => {
+      if (!ownsFile && stored.filename !== null) this.#tx.addWritten([stored.filename]);
       const s = this.#s;
       const { size, mode, filename, dbValue } = stored;
       const existing = s.selectRow.get(dbKey, raw);
@@ -613,6 +657,23 @@ export class Cache implements Disposable {
     const tag = options?.tag == null ? null : bindTag(options.tag);
     const retry = options?.retry ?? false;
     const stored = this.#disk.store(value, key);
+    return this.#setStored(dbKey, raw, stored, expireTime, tag, now, retry, true);
+  }
+
+  /**
+   * `set` of a value already stored (its file written). `ownsFile`: a failed attempt deletes the
+   * value file (else the caller does, when it gives up: `async.set` retries with the same file).
+   */
+  #setStored(
+    dbKey: DbValue,
+    raw: number,
+    stored: StoredValue,
+    expireTime: number | null,
+    tag: DbValue,
+    now: number,
+    retry: boolean,
+    ownsFile: boolean,
+  ): boolean {
     if (stored.filename === null) {
       // One statement: insert, or update in place when the old value has no file to delete.
       const s = this.#s;
@@ -631,7 +692,36 @@ export class Cache implements Disposable {
         return true;
       }
     }
-    this.#storeRow(dbKey, raw, stored, expireTime, tag, now, retry);
+    this.#storeRow(dbKey, raw, stored, expireTime, tag, now, retry, false, ownsFile);
+    return true;
+  }
+
+  /** `async.set`: a value file written by async I/O, then the row (committed in a group). */
+  async #setAsync(
+    key: unknown,
+    value: unknown,
+    options: SetOptions | undefined,
+    enqueue: (op: () => unknown) => Promise<unknown>,
+  ): Promise<boolean> {
+    const [dbKey, raw] = this.#disk.put(key);
+    const now = Date.now() / 1000;
+    const expireTime = options?.expire == null ? null : expireAt(now, options.expire);
+    const tag = options?.tag == null ? null : bindTag(options.tag);
+    const retry = options?.retry ?? false;
+    const { stored, bytes } = this.#disk.storeLater(value, key);
+    const file = stored.filename;
+    if (file !== null && bytes !== null)
+      await writeNewFileAsync(this.#disk.fullPath(file), bytes).catch(async (error) => {
+        await this.#disk.removeAsync(file); // the directories made for it
+        throw error;
+      });
+    const op = () => this.#setStored(dbKey, raw, stored, expireTime, tag, now, retry, false);
+    try {
+      await (retry ? retryWhileBusy(op, this.#timeout, true, this.#directory) : enqueue(op));
+    } catch (error) {
+      if (file !== null) await this.#disk.removeAsync(file);
+      throw error;
+    }
     return true;
   }
 
@@ -1068,12 +1158,22 @@ export class Cache implements Disposable {
    * @example await cache.async.set('k', 1); const v = await cache.async.get('k');
    */
   get async(): AsyncCache {
-    this.#async ??= Object.freeze({
-      ...asyncView(this as Cache, ASYNC_METHODS, {
-        timeout: () => this.#timeout,
-        name: () => this.#directory,
-        group: { methods: GROUPED_METHODS, commit: (ops) => this.groupCommit(ops) },
-      }),
+    if (this.#async) return this.#async;
+    const options = { timeout: () => this.#timeout, name: () => this.#directory };
+    const group: GroupCommit = {
+      methods: GROUPED_METHODS,
+      commit: (ops) => this.groupCommit(ops),
+    };
+    const enqueue = grouper(group, options);
+    const view = asyncView(this as Cache, ASYNC_METHODS, { ...options, group, enqueue });
+    // With the default Disk, get and set read and write value files by async I/O.
+    const plain = this.#plainDisk;
+    this.#async = Object.freeze({
+      ...view,
+      get: plain ? (key: unknown, o?: GetOptions<unknown>) => this.#getAsync(key, o) : view.get,
+      set: plain
+        ? (key: unknown, value: unknown, o?: SetOptions) => this.#setAsync(key, value, o, enqueue)
+        : view.set,
       setStream: this.setStream.bind(this),
     } as unknown as AsyncCache);
     return this.#async;

@@ -35,6 +35,25 @@ export interface TransactorOptions {
    * connection's own commits).
    */
   readonly beforeWrite?: () => void;
+  /** `removeFile` by async I/O (never rejects): used inside `collectRemovals`. */
+  readonly removeFileAsync?: (relative: string) => Promise<void>;
+}
+
+/** Where value-file removals go while `collectRemovals` runs (null: removed synchronously). */
+let removalSink: Promise<void>[] | null = null;
+
+/**
+ * Runs `fn` (synchronous) so that the value files it deletes are deleted by async I/O: the
+ * removals are started, and their promises pushed onto `sink` for the caller to await.
+ */
+export function collectRemovals<T>(sink: Promise<void>[], fn: () => T): T {
+  const outer = removalSink;
+  removalSink = sink;
+  try {
+    return fn();
+  } finally {
+    removalSink = outer;
+  }
 }
 
 /**
@@ -146,7 +165,7 @@ export class Transactor {
             }
           } else if (retry) continue;
         }
-        if (writtenFile !== null) this.#options.removeFile(writtenFile);
+        if (writtenFile !== null) this.#removeFile(writtenFile);
         throw isBusy(error) ? this.timeoutError(error) : storageError(error, this.#options.name);
       }
     }
@@ -173,8 +192,8 @@ export class Transactor {
     } catch (error) {
       this.#depth = 0;
       if (this.#db.inTransaction) this.#rollback.run();
-      if (writtenFile !== null) this.#options.removeFile(writtenFile);
-      for (const file of this.#written) this.#options.removeFile(file);
+      if (writtenFile !== null) this.#removeFile(writtenFile);
+      for (const file of this.#written) this.#removeFile(file);
       this.#written = [];
       this.#pendingRemovals = []; // the rows that referenced them are back
       throw isBusy(error) ? this.timeoutError(error) : storageError(error, this.#options.name);
@@ -184,7 +203,7 @@ export class Transactor {
     const removals = this.#pendingRemovals;
     if (removals.length > 0) {
       this.#pendingRemovals = [];
-      for (const file of removals) this.#options.removeFile(file);
+      for (const file of removals) this.#removeFile(file);
     }
     return result;
   }
@@ -214,12 +233,19 @@ export class Transactor {
         } catch (error) {
           rollbackTo.run();
           release.run();
-          for (const file of this.#written.splice(written)) this.#options.removeFile(file);
+          for (const file of this.#written.splice(written)) this.#removeFile(file);
           this.#pendingRemovals.length = removals; // the rows that referenced them are back
           return { ok: false, error };
         }
       }),
     );
+  }
+
+  /** Deletes a value file: by async I/O inside `collectRemovals`, else at once. */
+  #removeFile(file: string): void {
+    const removeAsync = this.#options.removeFileAsync;
+    if (removalSink !== null && removeAsync !== undefined) removalSink.push(removeAsync(file));
+    else this.#options.removeFile(file);
   }
 
   /** Inside `failFast`: SQLite must not sleep in its busy handler on this connection. */
@@ -239,7 +265,7 @@ export class Transactor {
   removeLater(filename: unknown): void {
     if (typeof filename !== 'string') return;
     if (this.#depth > 0) this.#pendingRemovals.push(filename);
-    else this.#options.removeFile(filename);
+    else this.#removeFile(filename);
   }
 
   /** Registers value files written for the open transaction (deleted if it rolls back). */
@@ -250,6 +276,6 @@ export class Transactor {
   /** Deletes a file registered by `addWritten`/`write` now (its row was not written after all). */
   discardWritten(file: string): void {
     this.#written = this.#written.filter((written) => written !== file);
-    this.#options.removeFile(file);
+    this.#removeFile(file);
   }
 }
