@@ -183,7 +183,12 @@ export class Disk {
    */
   async fetchAsync(mode: number, filename: string | null, dbValue: DbValue): Promise<unknown> {
     if (filename === null || mode === MODE_RAW) return this.fetch(mode, filename, dbValue);
-    const bytes = await fs.promises.readFile(this.fullPath(filename));
+    // The callback API: fs.promises.readFile reads in chunks with more round trips to the pool.
+    const bytes = await new Promise<Buffer>((resolve, reject) =>
+      fs.readFile(this.fullPath(filename), (error, data) =>
+        error ? reject(error) : resolve(data),
+      ),
+    );
     switch (mode) {
       case MODE_BINARY:
         return bytes;
@@ -492,7 +497,9 @@ export async function writeNewFileAsync(full: string, bytes: Buffer): Promise<vo
   for (let attempt = 0; ; attempt++) {
     try {
       await fs.promises.mkdir(path.dirname(full), { recursive: true });
-      await fs.promises.writeFile(full, bytes, { flag: 'wx' });
+      await new Promise<void>((resolve, reject) =>
+        fs.writeFile(full, bytes, { flag: 'wx' }, (error) => (error ? reject(error) : resolve())),
+      );
       return;
     } catch (error) {
       if (attempt < 9 && (error as NodeJS.ErrnoException).code === 'ENOENT') continue;

@@ -1,0 +1,553 @@
+/**
+ * Issue 14's benchmark, in one run: hot get (1,000 keys, read-mostly) through the read cache
+ * against the floor, Python diskcache and lmdb-js; delete against the floor and Python; Deque
+ * append/popLeft per operation and `.async` grouped appends from 100 concurrent callers against
+ * Python; the `.async` overhead per operation against the sync call (get/set/delete, inline and
+ * file-backed values). Systems are interleaved round by round (the order rotating); each figure
+ * is the median over the rounds, each ratio the median of the per-round ratios. Writes
+ * `bench/results/latest-perf.json` and the chart `docs/benchmarks-perf.svg` (generated from it).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Cache, Deque } from '../src/index.js';
+import { openLmdb, openRaw, type SyncStore } from './cache-systems.js';
+import { keyName, STRIDE, valueFor } from './cache-workload.js';
+import { itemValue } from './collections-workload.js';
+import {
+  BENCH_DIR,
+  type BenchContext,
+  type BenchModule,
+  collectGarbage,
+  findPythonDiskcache,
+  formatNumber,
+  formatRate,
+  formatTable,
+  freshDirectory,
+  loadAverage,
+  measure,
+  summarize,
+  writeResult,
+} from './lib.js';
+import { PythonWorker } from './python-system.js';
+
+/** One system's figures over the rounds of one operation. */
+interface Row {
+  readonly operation: string;
+  readonly system: string;
+  /** Mean µs per op, by round. */
+  readonly means: number[];
+  /** p50 µs per op, by round. */
+  readonly p50s: number[];
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** The median over rounds of this row's mean divided by the reference's mean in the same round. */
+function ratio(row: Row, reference: Row | undefined): number {
+  if (!reference) return Number.NaN;
+  return median(row.means.map((mean, i) => mean / reference.means[i]!));
+}
+
+/** A timed system: runs `ops` calls of the operation from call number `start`, gives µs stats. */
+type Runner = (start: number, ops: number) => Promise<{ meanUs: number; p50Us: number }>;
+
+/** Runs every system once per round, rotating the order, and collects rows. */
+async function rounds(
+  context: BenchContext,
+  operation: string,
+  systems: readonly (readonly [string, Runner])[],
+  roundCount: number,
+  ops: number,
+): Promise<Row[]> {
+  const rows = systems.map(([system]) => ({ operation, system, means: [], p50s: [] }) as Row);
+  for (let round = 0; round < roundCount; round++) {
+    for (let k = 0; k < systems.length; k++) {
+      const index = (round + k) % systems.length;
+      const [system, run] = systems[index]!;
+      context.progress(`perf: ${operation}, ${system}, round ${round + 1}/${roundCount}`);
+      collectGarbage();
+      const stats = await run(round * ops, ops);
+      rows[index]!.means.push(stats.meanUs);
+      rows[index]!.p50s.push(stats.p50Us);
+    }
+  }
+  return rows;
+}
+
+/** A synchronous store timed in-process with `measure`. */
+function syncRunner(fn: (i: number) => unknown, warmup: number): Runner {
+  return async (start, ops) => measure((i) => fn(start + i), { ops, warmup });
+}
+
+/** Times an async call per op, each awaited before the next. */
+function asyncRunner(fn: (i: number) => Promise<unknown>, warmup: number): Runner {
+  return async (start, ops) => {
+    for (let i = 0; i < warmup; i++) await fn(start + i);
+    const ns = new Float64Array(ops);
+    for (let i = 0; i < ops; i++) {
+      const begin = process.hrtime.bigint();
+      await fn(start + warmup + i);
+      ns[i] = Number(process.hrtime.bigint() - begin);
+    }
+    return summarize(ns);
+  };
+}
+
+/** A Python worker's operation, timed per call in Python. */
+function pythonRunner(worker: PythonWorker, op: string, warmup: number): Runner {
+  return async (start, ops) => {
+    const answer = await worker.send({ cmd: 'run', op, start, warmup, ops, maxMs: 60_000 });
+    return summarize(answer.samples as number[]);
+  };
+}
+
+/** Opens a Cache-backed SyncStore with options. */
+function cacheStore(directory: string, options: ConstructorParameters<typeof Cache>[1]): SyncStore {
+  const cache = new Cache(directory, options);
+  return {
+    get: (key) => cache.get(key),
+    set: (key, value) => {
+      cache.set(key, value);
+    },
+    delete: (key) => {
+      cache.delete(key);
+    },
+    transact: (fn) => cache.transact(fn),
+    close: () => cache.close(),
+  };
+}
+
+interface Opened {
+  readonly close: () => Promise<void>;
+}
+
+/** A key-value section (hot get, delete): every system on its own fresh directory of `keys` keys. */
+async function keyValueSection(
+  context: BenchContext,
+  operation: 'getHit' | 'delete',
+  keys: number,
+  roundCount: number,
+  ops: number,
+  notes: string[],
+): Promise<Row[]> {
+  const value = valueFor('buffer', 0);
+  const names = Array.from({ length: keys }, (_, i) => keyName(i));
+  const key = (i: number) => names[(i * STRIDE) % keys]!;
+  const opened: Opened[] = [];
+  const systems: [string, Runner][] = [];
+  const warmup = operation === 'getHit' ? 2000 : 0;
+  const addStore = (system: string, store: SyncStore, remove: () => void) => {
+    for (let start = 0; start < keys; start += 1000)
+      store.transact(() => {
+        for (let i = start; i < Math.min(keys, start + 1000); i++) store.set(names[i]!, value);
+      });
+    const fn =
+      operation === 'getHit'
+        ? (i: number) => store.get(key(i))
+        : (i: number) => store.delete(key(i));
+    systems.push([system, syncRunner(fn, warmup)]);
+    opened.push({
+      close: async () => {
+        await store.close();
+        remove();
+      },
+    });
+  };
+  const dir = () => freshDirectory('perf');
+  let d = dir();
+  addStore('this Cache (read cache)', cacheStore(d.directory, {}), d.remove);
+  if (operation === 'getHit') {
+    d = dir();
+    addStore(
+      'this Cache, readCache: false',
+      cacheStore(d.directory, { readCache: false }),
+      d.remove,
+    );
+  }
+  d = dir();
+  const raw = openRaw(d.directory);
+  if ('store' in raw) addStore('raw SQLite (floor)', raw.store, d.remove);
+  if (operation === 'getHit') {
+    d = dir();
+    const lmdb = await openLmdb(d.directory, { noSync: false });
+    if ('store' in lmdb) addStore('lmdb-js', lmdb.store, d.remove);
+    else notes.push(lmdb.missing);
+  }
+  const python = findPythonDiskcache();
+  if ('python' in python) {
+    d = dir();
+    const worker = new PythonWorker(python.python);
+    await worker.send({
+      cmd: 'open',
+      directory: d.directory,
+      keys,
+      stride: STRIDE,
+      value: 'buffer',
+    });
+    systems.push(['Python diskcache', pythonRunner(worker, operation, warmup)]);
+    const remove = d.remove;
+    opened.push({
+      close: async () => {
+        await worker.close();
+        remove();
+      },
+    });
+  } else notes.push(python.missing);
+  try {
+    const label = operation === 'getHit' ? 'hot get (1,000 keys)' : 'delete';
+    return await rounds(context, label, systems, roundCount, ops);
+  } finally {
+    for (const item of opened) await item.close();
+  }
+}
+
+/** Deque: per-op append/popLeft (sync and `.async`), and 100 concurrent `.async` appends. */
+async function dequeSection(
+  context: BenchContext,
+  roundCount: number,
+  ops: number,
+  notes: string[],
+): Promise<Row[]> {
+  const value = itemValue(0);
+  const d1 = freshDirectory('perf-deque');
+  const deque = new Deque<string>(d1.directory);
+  const CONCURRENT = 100;
+  const grouped: Runner = async (_start, total) => {
+    const batches = Math.max(1, Math.floor(total / CONCURRENT));
+    const ns = new Float64Array(batches);
+    for (let b = 0; b < batches; b++) {
+      const begin = process.hrtime.bigint();
+      await Promise.all(Array.from({ length: CONCURRENT }, () => deque.async.append(value)));
+      ns[b] = Number(process.hrtime.bigint() - begin);
+    }
+    return summarize(ns, CONCURRENT);
+  };
+  const appendSystems: [string, Runner][] = [
+    ['Deque.append (sync)', syncRunner(() => deque.append(value), 50)],
+    ['deque.async.append, awaited one by one', asyncRunner(() => deque.async.append(value), 50)],
+    [`deque.async.append, ${CONCURRENT} concurrent callers`, grouped],
+  ];
+  const popSystems: [string, Runner][] = [
+    ['Deque.popLeft (sync)', syncRunner(() => deque.popLeft(), 0)],
+  ];
+  const python = findPythonDiskcache();
+  let worker: PythonWorker | undefined;
+  const d2 = freshDirectory('perf-pydeque');
+  const d3 = freshDirectory('perf-pyindex');
+  if ('python' in python) {
+    worker = new PythonWorker(python.python, 'python_collections.py');
+    await worker.send({
+      cmd: 'open',
+      deque: d2.directory,
+      index: d3.directory,
+      keys: 1000,
+      stride: STRIDE,
+    });
+    appendSystems.push(['Python Deque.append', pythonRunner(worker, 'append', 50)]);
+    popSystems.push(['Python Deque.popleft', pythonRunner(worker, 'popLeft', 0)]);
+  } else notes.push(python.missing);
+  try {
+    const rows = await rounds(context, 'Deque append', appendSystems, roundCount, ops);
+    // Everything appended above is there to pop (each system popped `ops` per round at most).
+    rows.push(...(await rounds(context, 'Deque popLeft', popSystems, roundCount, ops)));
+    return rows;
+  } finally {
+    deque.close();
+    await worker?.close();
+    d1.remove();
+    d2.remove();
+    d3.remove();
+  }
+}
+
+/** `.async` against the sync call, per operation, awaited one by one. */
+async function asyncOverheadSection(
+  context: BenchContext,
+  roundCount: number,
+  ops: number,
+): Promise<Row[]> {
+  const d = freshDirectory('perf-async');
+  const cache = new Cache(d.directory);
+  const small = valueFor('buffer', 0);
+  const large = Buffer.alloc(100_000, 5); // a value file (minFileSize is 32 KiB)
+  const keys = 1000;
+  const names = Array.from({ length: keys }, (_, i) => keyName(i));
+  const key = (i: number) => names[(i * STRIDE) % keys]!;
+  cache.transact(() => {
+    for (const name of names) cache.set(name, small);
+  });
+  for (let i = 0; i < 50; i++) cache.set(`large-${i}`, large);
+  const largeKey = (i: number) => `large-${i % 50}`;
+  const rows: Row[] = [];
+  try {
+    const pairs: [string, [string, Runner][]][] = [
+      [
+        'get (1 KB, read cache)',
+        [
+          ['sync', syncRunner((i) => cache.get(key(i)), 1000)],
+          ['.async', asyncRunner((i) => cache.async.get(key(i)), 1000)],
+        ],
+      ],
+      [
+        'set (1 KB)',
+        [
+          ['sync', syncRunner((i) => cache.set(key(i), small), 50)],
+          ['.async', asyncRunner((i) => cache.async.set(key(i), small), 50)],
+        ],
+      ],
+      [
+        'get (100 KB file)',
+        [
+          ['sync', syncRunner((i) => cache.get(largeKey(i)), 20)],
+          ['.async', asyncRunner((i) => cache.async.get(largeKey(i)), 20)],
+        ],
+      ],
+      [
+        'set (100 KB file)',
+        [
+          ['sync', syncRunner((i) => cache.set(largeKey(i), large), 10)],
+          ['.async', asyncRunner((i) => cache.async.set(largeKey(i), large), 10)],
+        ],
+      ],
+      [
+        'delete + set back (1 KB)',
+        [
+          [
+            'sync',
+            syncRunner((i) => {
+              cache.delete(key(i));
+              cache.set(key(i), small);
+            }, 20),
+          ],
+          [
+            '.async',
+            asyncRunner(async (i) => {
+              await cache.async.delete(key(i));
+              await cache.async.set(key(i), small);
+            }, 20),
+          ],
+        ],
+      ],
+    ];
+    for (const [operation, systems] of pairs) {
+      const opsHere = operation.includes('100 KB') ? Math.max(50, Math.floor(ops / 20)) : ops;
+      rows.push(...(await rounds(context, `async: ${operation}`, systems, roundCount, opsHere)));
+    }
+    return rows;
+  } finally {
+    cache.close();
+    d.remove();
+  }
+}
+
+// ---- the chart ------------------------------------------------------------------------------------
+
+interface Bar {
+  readonly label: string;
+  readonly value: number;
+  readonly highlight: boolean;
+}
+interface Panel {
+  readonly title: string;
+  readonly unit: string;
+  readonly bars: readonly Bar[];
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A horizontal bar chart, one panel per operation, as an SVG document. */
+export function barChartSvg(title: string, subtitle: string, panels: readonly Panel[]): string {
+  const width = 760;
+  const labelWidth = 300;
+  const barArea = width - labelWidth - 90;
+  const barHeight = 18;
+  const gap = 6;
+  let y = 56;
+  const parts: string[] = [];
+  for (const panel of panels) {
+    parts.push(
+      `<text x="10" y="${y}" font-weight="bold">${escapeXml(panel.title)} <tspan font-weight="normal" fill="#555">(${escapeXml(panel.unit)})</tspan></text>`,
+    );
+    y += 10;
+    const max = Math.max(...panel.bars.map((bar) => bar.value).filter(Number.isFinite), 1e-9);
+    for (const bar of panel.bars) {
+      const w = Number.isFinite(bar.value) ? Math.max(1, (bar.value / max) * barArea) : 0;
+      parts.push(
+        `<text x="${labelWidth - 8}" y="${y + 13}" text-anchor="end">${escapeXml(bar.label)}</text>`,
+        `<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${bar.highlight ? '#2b6cb0' : '#a0aec0'}"/>`,
+        `<text x="${(labelWidth + w + 6).toFixed(1)}" y="${y + 13}">${escapeXml(formatNumber(bar.value))}</text>`,
+      );
+      y += barHeight + gap;
+    }
+    y += 22;
+  }
+  const height = y;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="10" y="22" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
+    `<text x="10" y="40" fill="#555">${escapeXml(subtitle)}</text>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+// ---- the module ----------------------------------------------------------------------------------
+
+const perf: BenchModule = {
+  name: 'perf',
+  title:
+    'Issue 14: hot get (read cache) vs floor/Python/lmdb-js, delete, Deque per-op and grouped .async appends vs Python, .async overhead',
+  async run(context) {
+    const quick = context.quick;
+    const roundCount = quick ? 3 : 5;
+    const notes: string[] = [];
+    const loadBefore = loadAverage();
+    const hot = await keyValueSection(
+      context,
+      'getHit',
+      1000,
+      roundCount,
+      quick ? 20_000 : 100_000,
+      notes,
+    );
+    const deletes = await keyValueSection(
+      context,
+      'delete',
+      quick ? 10_000 : 40_000,
+      roundCount,
+      quick ? 1_000 : 4_000,
+      notes,
+    );
+    const deque = await dequeSection(context, roundCount, quick ? 500 : 3_000, notes);
+    const overhead = await asyncOverheadSection(context, roundCount, quick ? 1_000 : 5_000);
+    const loadAfter = loadAverage();
+
+    const find = (rows: Row[], system: string) => rows.find((row) => row.system === system);
+    const report = (rows: Row[], references: [string, string][]) => {
+      const columns = [
+        { header: 'operation', align: 'left' as const },
+        { header: 'system', align: 'left' as const },
+        { header: 'mean µs', align: 'right' as const },
+        { header: 'p50 µs', align: 'right' as const },
+        { header: 'ops/s', align: 'right' as const },
+        ...references.map(([label]) => ({ header: `time vs ${label}`, align: 'right' as const })),
+        { header: 'mean µs by round', align: 'left' as const },
+      ];
+      const table = rows.map((row) => {
+        const mean = median(row.means);
+        return [
+          row.operation,
+          row.system,
+          formatNumber(mean),
+          formatNumber(median(row.p50s)),
+          formatRate(1e6 / mean),
+          ...references.map(([, system]) => `${formatNumber(ratio(row, find(rows, system)))}×`),
+          row.means.map(formatNumber).join(' / '),
+        ];
+      });
+      context.log(formatTable(columns, table));
+      context.log();
+    };
+    context.log(`Load average before: ${loadBefore}; after: ${loadAfter}. ${roundCount} rounds.`);
+    context.log();
+    report(hot, [
+      ['floor', 'raw SQLite (floor)'],
+      ['Python', 'Python diskcache'],
+      ['lmdb-js', 'lmdb-js'],
+    ]);
+    report(deletes, [
+      ['floor', 'raw SQLite (floor)'],
+      ['Python', 'Python diskcache'],
+    ]);
+    const appends = deque.filter((row) => row.operation === 'Deque append');
+    const pops = deque.filter((row) => row.operation === 'Deque popLeft');
+    report(appends, [
+      ['Python', 'Python Deque.append'],
+      ['sync', 'Deque.append (sync)'],
+    ]);
+    report(pops, [['Python', 'Python Deque.popleft']]);
+    for (const operation of [...new Set(overhead.map((row) => row.operation))])
+      report(
+        overhead.filter((row) => row.operation === operation),
+        [['sync', 'sync']],
+      );
+    for (const note of notes) context.log(`- ${note}`);
+
+    const targets = {
+      hotGetVsFloor: ratio(find(hot, 'this Cache (read cache)')!, find(hot, 'raw SQLite (floor)')),
+      hotGetVsLmdb: ratio(find(hot, 'this Cache (read cache)')!, find(hot, 'lmdb-js')),
+      deleteVsPython: ratio(
+        find(deletes, 'this Cache (read cache)')!,
+        find(deletes, 'Python diskcache'),
+      ),
+      groupedAppendRateVsPython:
+        1 /
+        ratio(
+          find(appends, 'deque.async.append, 100 concurrent callers')!,
+          find(appends, 'Python Deque.append'),
+        ),
+    };
+    context.log();
+    context.log(
+      `- target hot get ≤ 0.4× the floor's time: ${formatNumber(targets.hotGetVsFloor)}× (lmdb-js: ${formatNumber(targets.hotGetVsLmdb)}×)`,
+    );
+    context.log(`- target delete ≤ 0.6× Python's time: ${formatNumber(targets.deleteVsPython)}×`);
+    context.log(
+      `- target grouped .async appends (100 callers) ≥ 5× Python's append rate: ${formatNumber(targets.groupedAppendRateVsPython)}×`,
+    );
+
+    const all = [...hot, ...deletes, ...deque, ...overhead];
+    const result = {
+      machine: context.machine,
+      load: { before: loadBefore, after: loadAfter },
+      rounds: roundCount,
+      quick,
+      rows: all.map((row) => ({ ...row, meanUs: median(row.means), p50Us: median(row.p50s) })),
+      targets,
+      notes,
+    };
+    writeResult(quick ? 'quick-perf.json' : 'latest-perf.json', result);
+    const chart = barChartSvg(
+      'node-diskcache: issue 14 benchmark (median µs per operation, lower is better)',
+      `${context.machine.cpu}, ${context.machine.cores} cores — load average ${loadBefore} → ${loadAfter}; ${roundCount} rounds`,
+      [
+        {
+          title: 'hot get, 1,000 keys, 1 KB values',
+          unit: 'µs',
+          bars: bars(hot, 'this Cache (read cache)'),
+        },
+        { title: 'delete', unit: 'µs', bars: bars(deletes, 'this Cache (read cache)') },
+        {
+          title: 'Deque append, per item',
+          unit: 'µs',
+          bars: bars(appends, 'deque.async.append, 100 concurrent callers'),
+        },
+        { title: 'Deque popLeft', unit: 'µs', bars: bars(pops, 'Deque.popLeft (sync)') },
+      ],
+    );
+    const chartPath = quick
+      ? path.join(BENCH_DIR, 'results', 'quick-perf.svg')
+      : path.join(BENCH_DIR, '..', 'docs', 'benchmarks-perf.svg');
+    fs.writeFileSync(chartPath, chart);
+    context.log(`- chart: ${path.relative(process.cwd(), chartPath)}`);
+  },
+};
+
+function bars(rows: readonly Row[], highlight: string): Bar[] {
+  return rows.map((row) => ({
+    label: row.system,
+    value: median(row.means),
+    highlight: row.system === highlight,
+  }));
+}
+
+export default perf;
