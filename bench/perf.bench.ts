@@ -7,8 +7,10 @@
  * is the median over the rounds, each ratio the median of the per-round ratios. Writes
  * `bench/results/latest-perf.json` and the chart `docs/benchmarks-perf.svg` (generated from it).
  */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { Cache, Deque } from '../src/index.js';
 import { openLmdb, openRaw, type SyncStore } from './cache-systems.js';
 import { keyName, STRIDE, valueFor } from './cache-workload.js';
@@ -345,6 +347,123 @@ async function asyncOverheadSection(
   }
 }
 
+/** One long-lived process of the mixed workload: `go()` runs its operations, gives ms. */
+interface MixedProcess {
+  go(): Promise<number>;
+  close(): Promise<void>;
+}
+
+function nodeMixed(directory: string, readCache: 'on' | 'off', ops: number, seed: number) {
+  const child: ChildProcess = fork(
+    path.join(BENCH_DIR, 'perf-mixed-child.ts'),
+    [directory, readCache, String(ops), String(seed)],
+    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  const next = () =>
+    new Promise<unknown>((resolve, reject) => {
+      child.once('message', resolve);
+      child.once('exit', (code) => reject(new Error(`perf-mixed-child exited (${code})`)));
+    });
+  const ready = next();
+  return {
+    ready,
+    process: {
+      go: async () => {
+        const answer = next();
+        child.send('go');
+        return ((await answer) as { ms: number }).ms;
+      },
+      close: async () => {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.send('exit');
+        await exited;
+      },
+    } satisfies MixedProcess,
+  };
+}
+
+function pythonMixed(python: string, directory: string, ops: number, seed: number) {
+  const child = spawn(
+    python,
+    [path.join(BENCH_DIR, 'python_mixed.py'), directory, String(ops), String(seed)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const lines = createInterface({ input: child.stdout });
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (line) => waiting.shift()?.(line));
+  const next = () => new Promise<string>((resolve) => waiting.push(resolve));
+  const ready = next();
+  return {
+    ready,
+    process: {
+      go: async () => {
+        const answer = next();
+        child.stdin.write('go\n');
+        return Number(await answer);
+      },
+      close: async () => {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.stdin.end('exit\n');
+        await exited;
+        lines.close();
+      },
+    } satisfies MixedProcess,
+  };
+}
+
+/** 4 processes, each 90% get / 10% set over 1,000 shared keys; µs per op from the wall time. */
+async function mixedSection(
+  context: BenchContext,
+  roundCount: number,
+  ops: number,
+  notes: string[],
+): Promise<Row[]> {
+  const PROCESSES = 4;
+  const value = valueFor('buffer', 0);
+  const systems: [string, Runner][] = [];
+  const cleanups: (() => Promise<void>)[] = [];
+  const open = async (
+    system: string,
+    start: (directory: string, seed: number) => { ready: Promise<unknown>; process: MixedProcess },
+  ) => {
+    const d = freshDirectory('perf-mixed');
+    const cache = new Cache(d.directory);
+    cache.transact(() => {
+      for (let i = 0; i < 1000; i++) cache.set(keyName(i), value);
+    });
+    cache.close();
+    const started = Array.from({ length: PROCESSES }, (_, p) => start(d.directory, 12345 + p));
+    await Promise.all(started.map((item) => item.ready));
+    const processes = started.map((item) => item.process);
+    systems.push([
+      system,
+      async () => {
+        const begin = performance.now();
+        await Promise.all(processes.map((item) => item.go()));
+        const us = ((performance.now() - begin) * 1000) / (PROCESSES * ops);
+        return { meanUs: us, p50Us: Number.NaN };
+      },
+    ]);
+    cleanups.push(async () => {
+      for (const item of processes) await item.close();
+      d.remove();
+    });
+  };
+  try {
+    await open('this Cache (read cache)', (dir, seed) => nodeMixed(dir, 'on', ops, seed));
+    await open('this Cache, readCache: false', (dir, seed) => nodeMixed(dir, 'off', ops, seed));
+    const python = findPythonDiskcache();
+    if ('python' in python)
+      await open('Python diskcache', (dir, seed) => pythonMixed(python.python, dir, ops, seed));
+    else notes.push(python.missing);
+    return await rounds(context, '4 processes, 90% get / 10% set', systems, roundCount, ops);
+  } finally {
+    for (const cleanup of cleanups) await cleanup();
+  }
+}
+
 // ---- the chart ------------------------------------------------------------------------------------
 
 interface Bar {
@@ -429,6 +548,7 @@ const perf: BenchModule = {
     );
     const deque = await dequeSection(context, roundCount, quick ? 500 : 3_000, notes);
     const overhead = await asyncOverheadSection(context, roundCount, quick ? 1_000 : 5_000);
+    const mixed = await mixedSection(context, roundCount, quick ? 5_000 : 25_000, notes);
     const loadAfter = loadAverage();
 
     const find = (rows: Row[], system: string) => rows.find((row) => row.system === system);
@@ -475,6 +595,10 @@ const perf: BenchModule = {
       ['sync', 'Deque.append (sync)'],
     ]);
     report(pops, [['Python', 'Python Deque.popleft']]);
+    report(mixed, [
+      ['Python', 'Python diskcache'],
+      ['no read cache', 'this Cache, readCache: false'],
+    ]);
     for (const operation of [...new Set(overhead.map((row) => row.operation))])
       report(
         overhead.filter((row) => row.operation === operation),
@@ -488,6 +612,10 @@ const perf: BenchModule = {
       deleteVsPython: ratio(
         find(deletes, 'this Cache (read cache)')!,
         find(deletes, 'Python diskcache'),
+      ),
+      mixedVsPython: ratio(
+        find(mixed, 'this Cache (read cache)')!,
+        find(mixed, 'Python diskcache'),
       ),
       groupedAppendRateVsPython:
         1 /
@@ -505,7 +633,7 @@ const perf: BenchModule = {
       `- target grouped .async appends (100 callers) ≥ 5× Python's append rate: ${formatNumber(targets.groupedAppendRateVsPython)}×`,
     );
 
-    const all = [...hot, ...deletes, ...deque, ...overhead];
+    const all = [...hot, ...deletes, ...deque, ...mixed, ...overhead];
     const result = {
       machine: context.machine,
       load: { before: loadBefore, after: loadAfter },
@@ -532,6 +660,11 @@ const perf: BenchModule = {
           bars: bars(appends, 'deque.async.append, 100 concurrent callers'),
         },
         { title: 'Deque popLeft', unit: 'µs', bars: bars(pops, 'Deque.popLeft (sync)') },
+        {
+          title: '4 processes, 90% get / 10% set, per operation (wall time)',
+          unit: 'µs',
+          bars: bars(mixed, 'this Cache (read cache)'),
+        },
       ],
     );
     const chartPath = quick

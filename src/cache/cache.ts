@@ -478,7 +478,8 @@ export class Cache implements Disposable {
    */
   #readRow(dbKey: DbValue, raw: number, now: number): EntryRow | undefined {
     const readCache = this.#readCache;
-    if (readCache === null || this.#tx.active) return this.#s.getEntry.get(dbKey, raw, now);
+    if (readCache === null || this.#tx.active || !readCache.use())
+      return this.#s.getEntry.get(dbKey, raw, now);
     readCache.validate();
     const kept = readCache.lookup(dbKey, raw);
     if (kept === undefined) {
@@ -565,7 +566,7 @@ export class Cache implements Disposable {
     const [dbKey, raw] = this.#disk.put(key);
     const now = Date.now() / 1000;
     const readCache = this.#readCache;
-    if (readCache === null || this.#tx.active)
+    if (readCache === null || this.#tx.active || !readCache.use())
       return this.#s.has.get(dbKey, raw, now) !== undefined;
     readCache.validate();
     const kept = readCache.lookup(dbKey, raw);

@@ -17,6 +17,10 @@
  * kept) and "missing" for keys that were absent. Values are kept as the stored bytes and decoded
  * per call; Buffers are copied on the way in and on the way out, so a caller can never change the
  * cache through a returned object. Bounded by entries and bytes: the oldest row goes first.
+ * When the rows are dropped before they are read again (other processes commit between most of
+ * this object's reads), keeping them costs more than it saves: after a window of lookups that
+ * found under a quarter of their rows, the cache stands aside for a while (reads go to SQLite, as
+ * with `readCache: false`), then tries again.
  * It holds no statements other than the validator's; the Cache decides when it may be used
  * (never inside a transaction, never with statistics or an LRU/LFU policy).
  */
@@ -150,6 +154,11 @@ function sizeOf(value: DbValue): number {
   return 8;
 }
 
+/** Lookups per window of the hit-rate check; reads bypassed after a poor window (doubling). */
+const WINDOW = 64;
+const BYPASS_FIRST = 256;
+const BYPASS_MAX = 8192;
+
 /** A kept row and the bytes it was counted for. */
 interface Kept {
   readonly row: CachedRow;
@@ -167,6 +176,12 @@ export class ReadCache {
   #bytes = 0;
   /** Set by this connection's own writes: the rows may be stale although no other connection committed. */
   #stale = true;
+  /** Lookups in the current window, and how many found a row. */
+  #lookups = 0;
+  #found = 0;
+  /** Reads left that bypass the cache (it stood aside), and the next pause's length. */
+  #bypass = 0;
+  #pause = BYPASS_FIRST;
 
   constructor(db: Database.Database, limits: ReadCacheLimits) {
     this.#limits = limits;
@@ -176,6 +191,16 @@ export class ReadCache {
   /** Drops every row before the next lookup (this connection is about to write). */
   invalidate(): void {
     this.#stale = true;
+  }
+
+  /**
+   * Whether this read should use the cache: false while it stands aside (see the header). Then
+   * call `validate` and `lookup`.
+   */
+  use(): boolean {
+    if (this.#bypass === 0) return true;
+    this.#bypass--;
+    return false;
   }
 
   /** Drops every row now if anything was committed since they were read. Call before `lookup`. */
@@ -195,6 +220,15 @@ export class ReadCache {
       typeof dbKey === 'string' && raw === 1
         ? this.#strings.get(dbKey)
         : this.#others.get(otherKey(dbKey, raw));
+    if (kept !== undefined) this.#found++;
+    if (++this.#lookups === WINDOW) {
+      if (this.#found * 4 < WINDOW) {
+        this.#bypass = this.#pause;
+        this.#pause = Math.min(this.#pause * 2, BYPASS_MAX);
+      } else this.#pause = BYPASS_FIRST;
+      this.#lookups = 0;
+      this.#found = 0;
+    }
     return kept?.row;
   }
 

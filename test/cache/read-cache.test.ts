@@ -252,6 +252,27 @@ describe('read cache', () => {
     b.close();
   });
 
+  it('stays right while it stands aside (other commits between most reads) and after it resumes', () => {
+    const directory = tempDir('read-cache');
+    const reader = new Cache(directory);
+    const writer = new Cache(directory);
+    for (let i = 0; i < 300; i++) {
+      writer.set('k', i);
+      expect(reader.get('k')).toBe(i);
+    }
+    writer.set('k', 1000);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5000; i++) expect(reader.get('k')).toBe(1000 + round);
+      writer.set('k', 1001 + round);
+      expect(reader.get('k')).toBe(1001 + round);
+      expect(reader.has('k')).toBe(true);
+    }
+    writer.delete('k');
+    expect(reader.has('k')).toBe(false);
+    reader.close();
+    writer.close();
+  });
+
   it('statistics stay exact: with statistics on every get is counted', () => {
     const cache = new Cache(tempDir('read-cache'), { statistics: true });
     cache.set('k', 1);
