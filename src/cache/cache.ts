@@ -166,34 +166,16 @@ function addNumbers(a: unknown, b: number | bigint): number | bigint {
   return Number(a) + Number(b);
 }
 
-/** The methods of `cache.async` (the iterators, `read` and `memoize` stay synchronous). */
-const ASYNC_METHODS = [
-  'get',
-  'getEntry',
-  'has',
-  'set',
-  'add',
-  'incr',
-  'decr',
-  'touch',
-  'delete',
-  'pop',
-  'popEntry',
-  'push',
-  'pushMany',
-  'pull',
-  'peek',
-  'peekItem',
-  'expire',
-  'evict',
-  'clear',
-  'cull',
-  'check',
-  'stats',
-  'volume',
-  'reset',
-  'transact',
-] as const;
+/** The checked arguments of a write of one entry (set, add, setStream). */
+interface RowWrite {
+  readonly dbKey: DbValue;
+  readonly raw: number;
+  readonly expireTime: number | null;
+  readonly tag: DbValue;
+  /** Epoch seconds: the store and access time. */
+  readonly now: number;
+  readonly retry: boolean;
+}
 
 /** The single-entry writes of `cache.async` committed in groups (group commit, async-view.ts). */
 const GROUPED_METHODS = [
@@ -207,6 +189,26 @@ const GROUPED_METHODS = [
   'popEntry',
   'push',
   'pull',
+] as const;
+
+/** The methods of `cache.async` (the iterators, `read` and `memoize` stay synchronous). */
+const ASYNC_METHODS = [
+  'get',
+  'getEntry',
+  'has',
+  ...GROUPED_METHODS,
+  'pushMany',
+  'peek',
+  'peekItem',
+  'expire',
+  'evict',
+  'clear',
+  'cull',
+  'check',
+  'stats',
+  'volume',
+  'reset',
+  'transact',
 ] as const;
 
 /**
@@ -613,17 +615,8 @@ export class Cache implements Disposable {
    * Writes a row for an already stored value in one transaction: the general path of set, add
    * (`onlyIfAbsent`: not over a live entry; returns false then) and setStream.
    */
-  #storeRow(
-    dbKey: DbValue,
-    raw: number,
-    stored: StoredValue,
-    expireTime: number | null,
-    tag: DbValue,
-    now: number,
-    retry: boolean,
-    onlyIfAbsent = false,
-    ownsFile = true,
-  ): boolean {
+  #storeRow(write: RowWrite, stored: StoredValue, onlyIfAbsent = false, ownsFile = true): boolean {
+    const { dbKey, raw, expireTime, tag, now, retry } = write;
     return this.#tx.write(retry, ownsFile ? stored.filename : null, () => {
       if (!ownsFile && stored.filename !== null) this.#tx.addWritten([stored.filename]);
       const s = this.#s;
@@ -651,31 +644,32 @@ export class Cache implements Disposable {
    * @throws TypeError for an invalid key or value; Timeout when the write lock cannot be had.
    */
   set(key: unknown, value: unknown, options?: SetOptions): boolean {
-    const [dbKey, raw] = this.#disk.put(key);
     // Every argument is checked before the value is stored: a rejected call leaves no file.
+    const write = this.#rowWrite(key, options);
+    return this.#setStored(write, this.#disk.store(value, key), true);
+  }
+
+  /** The checked arguments of a write of `key` (every one checked before any file is written). */
+  #rowWrite(key: unknown, options: SetOptions | undefined): RowWrite {
+    const [dbKey, raw] = this.#disk.put(key);
     const now = Date.now() / 1000;
-    const expireTime = options?.expire == null ? null : expireAt(now, options.expire);
-    const tag = options?.tag == null ? null : bindTag(options.tag);
-    const retry = options?.retry ?? false;
-    const stored = this.#disk.store(value, key);
-    return this.#setStored(dbKey, raw, stored, expireTime, tag, now, retry, true);
+    return {
+      dbKey,
+      raw,
+      now,
+      expireTime: options?.expire == null ? null : expireAt(now, options.expire),
+      tag: options?.tag == null ? null : bindTag(options.tag),
+      retry: options?.retry ?? false,
+    };
   }
 
   /**
    * `set` of a value already stored (its file written). `ownsFile`: a failed attempt deletes the
    * value file (else the caller does, when it gives up: `async.set` retries with the same file).
    */
-  #setStored(
-    dbKey: DbValue,
-    raw: number,
-    stored: StoredValue,
-    expireTime: number | null,
-    tag: DbValue,
-    now: number,
-    retry: boolean,
-    ownsFile: boolean,
-  ): boolean {
+  #setStored(write: RowWrite, stored: StoredValue, ownsFile: boolean): boolean {
     if (stored.filename === null) {
+      const { dbKey, raw, expireTime, tag, now, retry } = write;
       // One statement: insert, or update in place when the old value has no file to delete.
       const s = this.#s;
       const { mode, dbValue } = stored;
@@ -693,7 +687,7 @@ export class Cache implements Disposable {
         return true;
       }
     }
-    this.#storeRow(dbKey, raw, stored, expireTime, tag, now, retry, false, ownsFile);
+    this.#storeRow(write, stored, false, ownsFile);
     return true;
   }
 
@@ -704,11 +698,7 @@ export class Cache implements Disposable {
     options: SetOptions | undefined,
     enqueue: (op: () => unknown) => Promise<unknown>,
   ): Promise<boolean> {
-    const [dbKey, raw] = this.#disk.put(key);
-    const now = Date.now() / 1000;
-    const expireTime = options?.expire == null ? null : expireAt(now, options.expire);
-    const tag = options?.tag == null ? null : bindTag(options.tag);
-    const retry = options?.retry ?? false;
+    const write = this.#rowWrite(key, options);
     const { stored, bytes } = this.#disk.storeLater(value, key);
     const file = stored.filename;
     if (file !== null && bytes !== null)
@@ -716,9 +706,9 @@ export class Cache implements Disposable {
         await this.#disk.removeAsync(file); // the directories made for it
         throw error;
       });
-    const op = () => this.#setStored(dbKey, raw, stored, expireTime, tag, now, retry, false);
+    const op = () => this.#setStored(write, stored, false);
     try {
-      await (retry ? retryWhileBusy(op, this.#timeout, true, this.#directory) : enqueue(op));
+      await (write.retry ? retryWhileBusy(op, this.#timeout, true, this.#directory) : enqueue(op));
     } catch (error) {
       if (file !== null) await this.#disk.removeAsync(file);
       throw error;
@@ -747,15 +737,8 @@ export class Cache implements Disposable {
     const size = fs.statSync(full).size;
     const now = Date.now() / 1000;
     const stored: StoredValue = { size, mode: MODE_BINARY, filename: relative, dbValue: null };
-    this.#storeRow(
-      dbKey,
-      raw,
-      stored,
-      expireAt(now, options?.expire),
-      tag,
-      now,
-      options?.retry ?? false,
-    );
+    const expireTime = expireAt(now, options?.expire);
+    this.#storeRow({ dbKey, raw, expireTime, tag, now, retry: options?.retry ?? false }, stored);
     return true;
   }
 
@@ -781,7 +764,7 @@ export class Cache implements Disposable {
         return true;
       }
     }
-    return this.#storeRow(dbKey, raw, stored, expireTime, tag, now, retry, true);
+    return this.#storeRow({ dbKey, raw, expireTime, tag, now, retry }, stored, true);
   }
 
   /**
