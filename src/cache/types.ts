@@ -85,7 +85,8 @@ export interface CacheOptions {
    * `getEntry` and `has` of entries no process has changed are answered from memory, validated
    * on every call against SQLite's commit counter (any commit by any process drops it). Used only
    * when `statistics` is off and the eviction policy is 'least-recently-stored' or 'none' (LRU and
-   * LFU record every read in the database). `false` turns it off.
+   * LFU record every read in the database). `false` turns it off. A FanoutCache applies the
+   * limits to each shard.
    * @default { entries: 4096, bytes: 8388608 }
    */
   readonly readCache?: ReadCacheOptions | false;
