@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { Cache } from '../src/index.js';
+import { Cache, type CacheOptions } from '../src/index.js';
 import { importOptional } from './lib.js';
 
 /** A value as the workload writes it: 1 KB of bytes or a 1 KB string. */
@@ -25,11 +25,11 @@ export interface SyncStore {
 /** A system that could be opened, or the reason it is left out of the table. */
 export type Opened = { store: SyncStore; note: string } | { missing: string };
 
-/** (a) This library's Cache with default settings. */
-export function openCache(directory: string): Opened {
-  const cache = new Cache(directory);
+/** (a) This library's Cache with default settings (or `options`). */
+export function openCache(directory: string, options: CacheOptions = {}): Opened {
+  const cache = new Cache(directory, options);
   return {
-    note: 'Cache from src/index.ts, default settings',
+    note: `Cache from src/index.ts, ${Object.keys(options).length === 0 ? 'default settings' : JSON.stringify(options)}`,
     store: {
       get: (key) => cache.get(key),
       set: (key, value) => {

@@ -18,7 +18,13 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Database from 'better-sqlite3';
-import { type AsyncMethods, asyncView } from './async-view.js';
+import {
+  type AsyncMethods,
+  asyncView,
+  type GroupCommit,
+  grouper,
+  retryWhileBusy,
+} from './async-view.js';
 import { CacheQueue } from './cache-queue.js';
 import { runCheck } from './check.js';
 import type { Seconds } from './checks.js';
@@ -33,10 +39,12 @@ import {
   MODE_TEXT,
   type StoredValue,
   Undecodable,
+  writeNewFileAsync,
 } from './disk.js';
 import { ClosedError, KeyError, storageError, Timeout, UnsupportedValueError } from './errors.js';
 import { POLICIES } from './eviction.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from './memoize.js';
+import { checkReadCacheOption, ReadCache } from './read-cache.js';
 import { openDatabase, optionsToSettings, type SettingValue } from './schema.js';
 import { resetSetting } from './settings.js';
 import {
@@ -46,7 +54,7 @@ import {
   type EntryRow,
   prepareStatements,
 } from './statements.js';
-import { Transactor } from './transaction.js';
+import { type Settled, Transactor } from './transaction.js';
 import type {
   CacheOptions,
   CheckWarning,
@@ -158,11 +166,19 @@ function addNumbers(a: unknown, b: number | bigint): number | bigint {
   return Number(a) + Number(b);
 }
 
-/** The methods of `cache.async` (the iterators, `read` and `memoize` stay synchronous). */
-const ASYNC_METHODS = [
-  'get',
-  'getEntry',
-  'has',
+/** The checked arguments of a write of one entry (set, add, setStream). */
+interface RowWrite {
+  readonly dbKey: DbValue;
+  readonly raw: number;
+  readonly expireTime: number | null;
+  readonly tag: DbValue;
+  /** Epoch seconds: the store and access time. */
+  readonly now: number;
+  readonly retry: boolean;
+}
+
+/** The single-entry writes of `cache.async` committed in groups (group commit, async-view.ts). */
+const GROUPED_METHODS = [
   'set',
   'add',
   'incr',
@@ -172,8 +188,16 @@ const ASYNC_METHODS = [
   'pop',
   'popEntry',
   'push',
-  'pushMany',
   'pull',
+] as const;
+
+/** The methods of `cache.async` (the iterators, `read` and `memoize` stay synchronous). */
+const ASYNC_METHODS = [
+  'get',
+  'getEntry',
+  'has',
+  ...GROUPED_METHODS,
+  'pushMany',
   'peek',
   'peekItem',
   'expire',
@@ -271,6 +295,10 @@ export class Cache implements Disposable {
   #cull!: CullSettings;
   #closed = false;
   #async: AsyncCache | undefined;
+  /** The read cache this object was opened with (null: `readCache: false`). */
+  #readCacheOwned: ReadCache | null = null;
+  /** The read cache in use: null also while statistics or an LRU/LFU policy are on. */
+  #readCache: ReadCache | null = null;
 
   /**
    * Opens (creating if needed) the cache in `directory`; with no directory, a new temporary one.
@@ -289,6 +317,7 @@ export class Cache implements Disposable {
     // cache.db there. diskcache fails on '' too.
     if (directory === '') throw new TypeError('directory must be a non-empty path, got ""');
     const given = optionsToSettings(options);
+    const readCacheLimits = checkReadCacheOption(options.readCache);
     const DiskType: DiskClass = options.disk ?? Disk;
     if (
       typeof DiskType !== 'function' ||
@@ -322,11 +351,15 @@ export class Cache implements Disposable {
     }
     this.#plainDisk = DiskType === Disk;
     const disk = this.#disk;
+    if (readCacheLimits !== null) this.#readCacheOwned = new ReadCache(this.#db, readCacheLimits);
+    const readCache = this.#readCacheOwned;
     this.#tx = new Transactor(this.#db, {
       timeout: this.#timeout,
       busyWait: 'sqlite',
       removeFile: (file) => disk.remove(file),
+      removeFileAsync: this.#plainDisk ? (file) => disk.removeAsync(file) : undefined,
       name: this.#directory,
+      beforeWrite: readCache === null ? undefined : () => readCache.invalidate(),
     });
     this.#culler = new Culler(this.#tx, opened.pageSize, this.#prepare());
     this.#queue = new CacheQueue({
@@ -353,6 +386,8 @@ export class Cache implements Disposable {
     this.#statistics = Boolean(Number(settings.statistics));
     this.#recordsAccess = policy.access !== null;
     this.#cullLimit = Number(settings.cull_limit);
+    this.#readCacheOwned?.invalidate();
+    this.#readCache = this.#statistics || this.#recordsAccess ? null : this.#readCacheOwned;
     (this.#disk as { minFileSize: number }).minFileSize = Number(settings.disk_min_file_size);
     this.#s = prepareStatements(this.#db, policy, this.#cullLimit);
     this.#cull = {
@@ -409,15 +444,20 @@ export class Cache implements Disposable {
     try {
       return this.#disk.fetch(mode, filename, value);
     } catch (error) {
-      if (isMissingFile(error)) return undefined;
-      if (placeholder && error instanceof UnsupportedValueError)
-        return new Undecodable(
-          mode,
-          Buffer.isBuffer(value) ? value.length : undefined,
-          error.message,
-        );
-      throw error;
+      return this.#fetchFailed(error, mode, value, placeholder);
     }
+  }
+
+  /** What a failed fetch gives: undefined when the file is gone, a placeholder, or the error. */
+  #fetchFailed(error: unknown, mode: number, value: DbValue, placeholder = false): unknown {
+    if (isMissingFile(error)) return undefined;
+    if (placeholder && error instanceof UnsupportedValueError)
+      return new Undecodable(
+        mode,
+        Buffer.isBuffer(value) ? value.length : undefined,
+        error.message,
+      );
+    throw error;
   }
 
   /** One lookup with its metadata, recording access (LRU/LFU) and statistics where they are on. */
@@ -426,7 +466,7 @@ export class Cache implements Disposable {
     const s = this.#s;
     const getAccess = s.getAccess;
     if (!this.#statistics) {
-      if (getAccess === null) return s.getEntry.get(dbKey, raw, now);
+      if (getAccess === null) return this.#readRow(dbKey, raw, now);
       return this.#tx.run(retry, null, () => returning(getAccess, now, dbKey, raw, now));
     }
     return this.#tx.write(retry, null, () => {
@@ -437,15 +477,74 @@ export class Cache implements Disposable {
   }
 
   /**
+   * The live row of `key` through the read cache (read-cache.ts), when it is in use and no
+   * transaction of this object is open (its rows are not committed yet). A kept row is returned
+   * with its Buffers copied.
+   */
+  #readRow(dbKey: DbValue, raw: number, now: number): EntryRow | undefined {
+    const readCache = this.#readCache;
+    if (readCache === null || this.#tx.active || !readCache.use())
+      return this.#s.getEntry.get(dbKey, raw, now);
+    readCache.validate();
+    const kept = readCache.lookup(dbKey, raw);
+    if (kept === undefined) {
+      const row = this.#s.getEntry.get(dbKey, raw, now);
+      readCache.store(dbKey, raw, row);
+      return row;
+    }
+    if (kept === null) return undefined;
+    const [mode, filename, value, expireTime, tag] = kept;
+    if (expireTime !== null && expireTime <= now) return undefined;
+    return [
+      mode,
+      filename,
+      Buffer.isBuffer(value) ? Buffer.from(value) : value,
+      expireTime,
+      Buffer.isBuffer(tag) ? Buffer.from(tag) : tag,
+    ];
+  }
+
+  /** The row a `get` reads: recording access and statistics, or through the read cache. */
+  #getRow(dbKey: DbValue, raw: number, options: GetOptions<unknown> | undefined) {
+    if (this.#statistics || this.#recordsAccess)
+      return this.#lookup(dbKey, raw, options?.retry ?? false);
+    const now = Date.now() / 1000;
+    return this.#readCache === null
+      ? this.#s.get.get(dbKey, raw, now)
+      : this.#readRow(dbKey, raw, now);
+  }
+
+  /** `async.get`: the row as `get` reads it, and a value file read by async I/O. */
+  async #getAsync(key: unknown, options?: GetOptions<unknown>): Promise<unknown> {
+    const [dbKey, raw] = this.#disk.put(key);
+    const row = await retryWhileBusy(
+      () => this.#getRow(dbKey, raw, options),
+      this.#timeout,
+      options?.retry ?? false,
+      this.#directory,
+    );
+    if (row === undefined) return options?.default;
+    const [mode, filename, value] = row;
+    let fetched: unknown;
+    if (filename === null || !this.#plainDisk)
+      fetched = this.#fetch(mode, filename, value, dbKey, raw, options?.placeholder);
+    else {
+      try {
+        fetched = await this.#disk.fetchAsync(mode, filename, value);
+      } catch (error) {
+        fetched = this.#fetchFailed(error, mode, value, options?.placeholder);
+      }
+    }
+    return fetched === undefined ? options?.default : fetched;
+  }
+
+  /**
    * The value of `key`, or `options.default` (undefined) when it is missing or expired.
    * Never returns an expired value. With statistics or an LRU/LFU policy a get takes the write lock.
    */
   get<V = unknown, D = undefined>(key: unknown, options?: GetOptions<D>): V | D {
     const [dbKey, raw] = this.#disk.put(key);
-    const row =
-      this.#statistics || this.#recordsAccess
-        ? this.#lookup(dbKey, raw, options?.retry ?? false)
-        : this.#s.get.get(dbKey, raw, Date.now() / 1000);
+    const row = this.#getRow(dbKey, raw, options);
     if (row === undefined) return options?.default as D;
     const [mode, filename, value] = row;
     const fetched = this.#fetch(mode, filename, value, dbKey, raw, options?.placeholder);
@@ -473,7 +572,18 @@ export class Cache implements Disposable {
   /** Whether `key` is present and not expired. Takes no lock and counts no statistics. */
   has(key: unknown): boolean {
     const [dbKey, raw] = this.#disk.put(key);
-    return this.#s.has.get(dbKey, raw, Date.now() / 1000) !== undefined;
+    const now = Date.now() / 1000;
+    const readCache = this.#readCache;
+    if (readCache === null || this.#tx.active || !readCache.use())
+      return this.#s.has.get(dbKey, raw, now) !== undefined;
+    readCache.validate();
+    const kept = readCache.lookup(dbKey, raw);
+    if (kept === undefined) {
+      const present = this.#s.has.get(dbKey, raw, now) !== undefined;
+      if (!present) readCache.store(dbKey, raw, undefined);
+      return present;
+    }
+    return kept !== null && (kept[3] === null || kept[3] > now);
   }
 
   /**
@@ -511,17 +621,10 @@ export class Cache implements Disposable {
    * Writes a row for an already stored value in one transaction: the general path of set, add
    * (`onlyIfAbsent`: not over a live entry; returns false then) and setStream.
    */
-  #storeRow(
-    dbKey: DbValue,
-    raw: number,
-    stored: StoredValue,
-    expireTime: number | null,
-    tag: DbValue,
-    now: number,
-    retry: boolean,
-    onlyIfAbsent = false,
-  ): boolean {
-    return this.#tx.write(retry, stored.filename, () => {
+  #storeRow(write: RowWrite, stored: StoredValue, onlyIfAbsent = false, ownsFile = true): boolean {
+    const { dbKey, raw, expireTime, tag, now, retry } = write;
+    return this.#tx.write(retry, ownsFile ? stored.filename : null, () => {
+      if (!ownsFile && stored.filename !== null) this.#tx.addWritten([stored.filename]);
       const s = this.#s;
       const { size, mode, filename, dbValue } = stored;
       const existing = s.selectRow.get(dbKey, raw);
@@ -547,14 +650,32 @@ export class Cache implements Disposable {
    * @throws TypeError for an invalid key or value; Timeout when the write lock cannot be had.
    */
   set(key: unknown, value: unknown, options?: SetOptions): boolean {
-    const [dbKey, raw] = this.#disk.put(key);
     // Every argument is checked before the value is stored: a rejected call leaves no file.
+    const write = this.#rowWrite(key, options);
+    return this.#setStored(write, this.#disk.store(value, key), true);
+  }
+
+  /** The checked arguments of a write of `key` (every one checked before any file is written). */
+  #rowWrite(key: unknown, options: SetOptions | undefined): RowWrite {
+    const [dbKey, raw] = this.#disk.put(key);
     const now = Date.now() / 1000;
-    const expireTime = options?.expire == null ? null : expireAt(now, options.expire);
-    const tag = options?.tag == null ? null : bindTag(options.tag);
-    const retry = options?.retry ?? false;
-    const stored = this.#disk.store(value, key);
+    return {
+      dbKey,
+      raw,
+      now,
+      expireTime: options?.expire == null ? null : expireAt(now, options.expire),
+      tag: options?.tag == null ? null : bindTag(options.tag),
+      retry: options?.retry ?? false,
+    };
+  }
+
+  /**
+   * `set` of a value already stored (its file written). `ownsFile`: a failed attempt deletes the
+   * value file (else the caller does, when it gives up: `async.set` retries with the same file).
+   */
+  #setStored(write: RowWrite, stored: StoredValue, ownsFile: boolean): boolean {
     if (stored.filename === null) {
+      const { dbKey, raw, expireTime, tag, now, retry } = write;
       // One statement: insert, or update in place when the old value has no file to delete.
       const s = this.#s;
       const { mode, dbValue } = stored;
@@ -572,7 +693,32 @@ export class Cache implements Disposable {
         return true;
       }
     }
-    this.#storeRow(dbKey, raw, stored, expireTime, tag, now, retry);
+    this.#storeRow(write, stored, false, ownsFile);
+    return true;
+  }
+
+  /** `async.set`: a value file written by async I/O, then the row (committed in a group). */
+  async #setAsync(
+    key: unknown,
+    value: unknown,
+    options: SetOptions | undefined,
+    enqueue: (op: () => unknown) => Promise<unknown>,
+  ): Promise<boolean> {
+    const write = this.#rowWrite(key, options);
+    const { stored, bytes } = this.#disk.storeLater(value, key);
+    const file = stored.filename;
+    if (file !== null && bytes !== null)
+      await writeNewFileAsync(this.#disk.fullPath(file), bytes).catch(async (error) => {
+        await this.#disk.removeAsync(file); // the directories made for it
+        throw error;
+      });
+    const op = () => this.#setStored(write, stored, false);
+    try {
+      await (write.retry ? retryWhileBusy(op, this.#timeout, true, this.#directory) : enqueue(op));
+    } catch (error) {
+      if (file !== null) await this.#disk.removeAsync(file);
+      throw error;
+    }
     return true;
   }
 
@@ -597,15 +743,8 @@ export class Cache implements Disposable {
     const size = fs.statSync(full).size;
     const now = Date.now() / 1000;
     const stored: StoredValue = { size, mode: MODE_BINARY, filename: relative, dbValue: null };
-    this.#storeRow(
-      dbKey,
-      raw,
-      stored,
-      expireAt(now, options?.expire),
-      tag,
-      now,
-      options?.retry ?? false,
-    );
+    const expireTime = expireAt(now, options?.expire);
+    this.#storeRow({ dbKey, raw, expireTime, tag, now, retry: options?.retry ?? false }, stored);
     return true;
   }
 
@@ -631,7 +770,7 @@ export class Cache implements Disposable {
         return true;
       }
     }
-    return this.#storeRow(dbKey, raw, stored, expireTime, tag, now, retry, true);
+    return this.#storeRow({ dbKey, raw, expireTime, tag, now, retry }, stored, true);
   }
 
   /**
@@ -1009,14 +1148,34 @@ export class Cache implements Disposable {
    * @example await cache.async.set('k', 1); const v = await cache.async.get('k');
    */
   get async(): AsyncCache {
-    this.#async ??= Object.freeze({
-      ...asyncView(this as Cache, ASYNC_METHODS, {
-        timeout: () => this.#timeout,
-        name: () => this.#directory,
-      }),
+    if (this.#async) return this.#async;
+    const options = { timeout: () => this.#timeout, name: () => this.#directory };
+    const group: GroupCommit = {
+      methods: GROUPED_METHODS,
+      commit: (ops) => this.groupCommit(ops),
+    };
+    const enqueue = grouper(group, options);
+    const view = asyncView(this as Cache, ASYNC_METHODS, { ...options, group, enqueue });
+    // With the default Disk, get and set read and write value files by async I/O.
+    const plain = this.#plainDisk;
+    this.#async = Object.freeze({
+      ...view,
+      get: plain ? (key: unknown, o?: GetOptions<unknown>) => this.#getAsync(key, o) : view.get,
+      set: plain
+        ? (key: unknown, value: unknown, o?: SetOptions) => this.#setAsync(key, value, o, enqueue)
+        : view.set,
       setStream: this.setStream.bind(this),
     } as unknown as AsyncCache);
     return this.#async;
+  }
+
+  /**
+   * @internal Runs `ops` (calls of this object's methods) in ONE write transaction, each in a
+   * savepoint: an op that throws is undone alone and its error returned in its slot. The group
+   * commit of the `.async` views.
+   */
+  groupCommit(ops: readonly (() => unknown)[]): Settled[] {
+    return this.#tx.writeEach(ops);
   }
 
   /** The cache directory (absolute). */
@@ -1049,6 +1208,8 @@ export class Cache implements Disposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#tx.close();
+    this.#readCache = null;
+    this.#readCacheOwned?.close();
     this.#s = closedStatements(this.#directory);
     this.#culler.configure({ ...this.#cull, statements: this.#s });
     this.#db.close();

@@ -60,6 +60,8 @@ function isWellFormed(text: string): boolean {
 export class Disk {
   readonly directory: string;
   readonly minFileSize: number;
+  /** Set by `storeLater`: value files are not written but their bytes kept here. */
+  #deferred: { bytes: Buffer | null } | null = null;
 
   constructor(directory: string, options: DiskOptions) {
     this.directory = directory;
@@ -160,9 +162,68 @@ export class Disk {
     return this.#storeFile(bytes, MODE_PICKLE, key, value);
   }
 
+  /**
+   * @internal `store` without writing the value file: a large value's bytes are returned beside
+   * its columns, for the caller to write to `fullPath(stored.filename)` (the `.async` views write
+   * them with `writeNewFileAsync`). `bytes` is null for an inline value.
+   */
+  storeLater(value: unknown, key?: unknown): { stored: StoredValue; bytes: Buffer | null } {
+    const deferred = { bytes: null as Buffer | null };
+    this.#deferred = deferred;
+    try {
+      return { stored: this.store(value, key), bytes: deferred.bytes };
+    } finally {
+      this.#deferred = null;
+    }
+  }
+
+  /**
+   * @internal `fetch` with the value file read by async I/O (`fs.promises`); rejects with ENOENT
+   * when the file is gone, as `fetch` throws.
+   */
+  async fetchAsync(mode: number, filename: string | null, dbValue: DbValue): Promise<unknown> {
+    if (filename === null || mode === MODE_RAW) return this.fetch(mode, filename, dbValue);
+    // The callback API: fs.promises.readFile reads in chunks with more round trips to the pool.
+    const bytes = await new Promise<Buffer>((resolve, reject) =>
+      fs.readFile(this.fullPath(filename), (error, data) =>
+        error ? reject(error) : resolve(data),
+      ),
+    );
+    switch (mode) {
+      case MODE_BINARY:
+        return bytes;
+      case MODE_TEXT:
+        return bytes.toString('utf8');
+      case MODE_PICKLE:
+        return deserialize(bytes);
+      default:
+        throw new UnsupportedValueError(`unknown value mode ${mode}`);
+    }
+  }
+
+  /** @internal `remove` by async I/O; never rejects. */
+  async removeAsync(relative: string): Promise<void> {
+    const full = this.fullPath(relative);
+    await fs.promises.unlink(full).catch(() => {});
+    let dir = path.dirname(full);
+    const root = path.resolve(this.directory);
+    while (path.resolve(dir) !== root && dir.length > root.length) {
+      try {
+        await fs.promises.rmdir(dir);
+      } catch {
+        return;
+      }
+      dir = path.dirname(dir);
+    }
+  }
+
   /** Writes `bytes` to a new value file, named by `filename(key, value)` as diskcache does. */
   #storeFile(bytes: Buffer, mode: number, key: unknown, value: unknown): StoredValue {
     const { relative, full } = this.filename(key, value);
+    if (this.#deferred !== null) {
+      this.#deferred.bytes = bytes;
+      return { size: bytes.length, mode, filename: relative, dbValue: null };
+    }
     try {
       writeNewFile(full, bytes);
     } catch (error) {
@@ -428,6 +489,24 @@ export class JSONDisk extends Disk {
     return JSON.parse(
       zlib.inflateSync(super.fetch(mode, filename, dbValue) as Buffer).toString('utf8'),
     );
+  }
+}
+
+/** `writeNewFile` by async I/O (`fs.promises`). */
+export async function writeNewFileAsync(full: string, bytes: Buffer): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.promises.mkdir(path.dirname(full), { recursive: true });
+      await new Promise<void>((resolve, reject) =>
+        fs.writeFile(full, bytes, { flag: 'wx' }, (error) => (error ? reject(error) : resolve())),
+      );
+      return;
+    } catch (error) {
+      if (attempt < 9 && (error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST')
+        await fs.promises.rm(full, { force: true });
+      throw storageError(error, `writing the value file ${full}`);
+    }
   }
 }
 

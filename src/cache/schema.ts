@@ -58,6 +58,7 @@ const OPTION_NAMES = new Set([
   'evictionPolicy',
   'statistics',
   'tagIndex',
+  'readCache',
   'minFileSize',
   'sqlite',
 ]);

@@ -29,6 +29,31 @@ export interface TransactorOptions {
   readonly removeFile: (relative: string) => void;
   /** What the lock belongs to, for messages (the directory or the database file). */
   readonly name: string;
+  /**
+   * Called before every write on this connection, before the statement or transaction runs (the
+   * Cache's read cache drops its rows: SQLite's `data_version` does not change for a
+   * connection's own commits).
+   */
+  readonly beforeWrite?: () => void;
+  /** `removeFile` by async I/O (never rejects): used inside `collectRemovals`. */
+  readonly removeFileAsync?: (relative: string) => Promise<void>;
+}
+
+/** Where value-file removals go while `collectRemovals` runs (null: removed synchronously). */
+let removalSink: Promise<void>[] | null = null;
+
+/**
+ * Runs `fn` (synchronous) so that the value files it deletes are deleted by async I/O: the
+ * removals are started, and their promises pushed onto `sink` for the caller to await.
+ */
+export function collectRemovals<T>(sink: Promise<void>[], fn: () => T): T {
+  const outer = removalSink;
+  removalSink = sink;
+  try {
+    return fn();
+  } finally {
+    removalSink = outer;
+  }
 }
 
 /**
@@ -56,6 +81,11 @@ export function failFast<T>(fn: () => T): T {
   }
 }
 
+/** The outcome of one op of `writeEach`. */
+export type Settled =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: unknown };
+
 /** Runs writes in transactions on one connection; one per Cache or WorkQueue object. */
 export class Transactor {
   readonly #db: Database.Database;
@@ -63,6 +93,8 @@ export class Transactor {
   readonly #begin: Database.Statement;
   readonly #commit: Database.Statement;
   readonly #rollback: Database.Statement;
+  /** SAVEPOINT / RELEASE / ROLLBACK TO for `writeEach`, prepared on first use. */
+  #savepoints: [Database.Statement, Database.Statement, Database.Statement] | undefined;
   /** Nesting depth of `write` on this object (re-entrancy). */
   #depth = 0;
   /** Value files to delete once the outermost transaction commits. */
@@ -109,6 +141,7 @@ export class Transactor {
    * `writtenFile` is a value file written for this statement: deleted if it fails.
    */
   run<T>(retry: boolean, writtenFile: string | null, statement: () => T): T {
+    this.#options.beforeWrite?.();
     if (this.#depth > 0) {
       if (writtenFile !== null) this.#written.push(writtenFile);
       return statement();
@@ -132,7 +165,7 @@ export class Transactor {
             }
           } else if (retry) continue;
         }
-        if (writtenFile !== null) this.#options.removeFile(writtenFile);
+        if (writtenFile !== null) this.#removeFile(writtenFile);
         throw isBusy(error) ? this.timeoutError(error) : storageError(error, this.#options.name);
       }
     }
@@ -145,6 +178,7 @@ export class Transactor {
    * before it started.
    */
   write<T>(retry: boolean, writtenFile: string | null, body: () => T): T {
+    this.#options.beforeWrite?.();
     if (this.#depth > 0) {
       if (writtenFile !== null) this.#written.push(writtenFile);
       return body();
@@ -158,8 +192,8 @@ export class Transactor {
     } catch (error) {
       this.#depth = 0;
       if (this.#db.inTransaction) this.#rollback.run();
-      if (writtenFile !== null) this.#options.removeFile(writtenFile);
-      for (const file of this.#written) this.#options.removeFile(file);
+      if (writtenFile !== null) this.#removeFile(writtenFile);
+      for (const file of this.#written) this.#removeFile(file);
       this.#written = [];
       this.#pendingRemovals = []; // the rows that referenced them are back
       throw isBusy(error) ? this.timeoutError(error) : storageError(error, this.#options.name);
@@ -169,9 +203,49 @@ export class Transactor {
     const removals = this.#pendingRemovals;
     if (removals.length > 0) {
       this.#pendingRemovals = [];
-      for (const file of removals) this.#options.removeFile(file);
+      for (const file of removals) this.#removeFile(file);
     }
     return result;
+  }
+
+  /**
+   * Runs every one of `ops` inside ONE write transaction (group commit), each in a savepoint of its
+   * own: an op that throws is undone alone (its rows, and the value files written for it) and its
+   * error is returned in its slot, while the others commit together. Throws, committing nothing,
+   * when the transaction cannot begin or commit.
+   */
+  writeEach(ops: readonly (() => unknown)[]): Settled[] {
+    this.#savepoints ??= [
+      this.#db.prepare('SAVEPOINT diskcache_op'),
+      this.#db.prepare('RELEASE diskcache_op'),
+      this.#db.prepare('ROLLBACK TO diskcache_op'),
+    ];
+    const [savepoint, release, rollbackTo] = this.#savepoints;
+    return this.write(false, null, () =>
+      ops.map((op): Settled => {
+        const written = this.#written.length;
+        const removals = this.#pendingRemovals.length;
+        savepoint.run();
+        try {
+          const value = op();
+          release.run();
+          return { ok: true, value };
+        } catch (error) {
+          rollbackTo.run();
+          release.run();
+          for (const file of this.#written.splice(written)) this.#removeFile(file);
+          this.#pendingRemovals.length = removals; // the rows that referenced them are back
+          return { ok: false, error };
+        }
+      }),
+    );
+  }
+
+  /** Deletes a value file: by async I/O inside `collectRemovals`, else at once. */
+  #removeFile(file: string): void {
+    const removeAsync = this.#options.removeFileAsync;
+    if (removalSink !== null && removeAsync !== undefined) removalSink.push(removeAsync(file));
+    else this.#options.removeFile(file);
   }
 
   /** Inside `failFast`: SQLite must not sleep in its busy handler on this connection. */
@@ -191,7 +265,7 @@ export class Transactor {
   removeLater(filename: unknown): void {
     if (typeof filename !== 'string') return;
     if (this.#depth > 0) this.#pendingRemovals.push(filename);
-    else this.#options.removeFile(filename);
+    else this.#removeFile(filename);
   }
 
   /** Registers value files written for the open transaction (deleted if it rolls back). */
@@ -202,6 +276,6 @@ export class Transactor {
   /** Deletes a file registered by `addWritten`/`write` now (its row was not written after all). */
   discardWritten(file: string): void {
     this.#written = this.#written.filter((written) => written !== file);
-    this.#options.removeFile(file);
+    this.#removeFile(file);
   }
 }

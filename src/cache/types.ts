@@ -4,6 +4,7 @@
  */
 import type { Seconds } from './checks.js';
 import type { Disk } from './disk.js';
+import type { ReadCacheOptions } from './read-cache.js';
 
 /** Keys stored natively (as Python's diskcache stores them: TEXT, INTEGER, REAL, BLOB). */
 export type NativeKey = string | number | bigint | Buffer | Uint8Array;
@@ -79,6 +80,16 @@ export interface CacheOptions {
   readonly minFileSize?: number;
   /** SQLite pragmas. */
   readonly sqlite?: SqliteOptions;
+  /**
+   * The in-process read cache (not persisted: each Cache object has its own): repeated `get`,
+   * `getEntry` and `has` of entries no process has changed are answered from memory, validated
+   * on every call against SQLite's commit counter (any commit by any process drops it). Used only
+   * when `statistics` is off and the eviction policy is 'least-recently-stored' or 'none' (LRU and
+   * LFU record every read in the database). `false` turns it off. A FanoutCache applies the
+   * limits to each shard.
+   * @default { entries: 4096, bytes: 8388608 }
+   */
+  readonly readCache?: ReadCacheOptions | false;
 }
 
 /** Options of `set`, `add` and `push`. */

@@ -249,6 +249,7 @@ export class Deque<T = unknown> extends PersistentCollection implements Iterable
     const base = asyncView(this as Deque<T>, ASYNC_METHODS, {
       timeout: () => cache.timeout,
       name: () => cache.directory,
+      group: { methods: ['append', 'appendLeft'], commit: (ops) => cache.groupCommit(ops) },
     });
     const pop = async (side: Side, options: PopOptions = {}): Promise<T | undefined> => {
       const wait = checkOptionalSeconds('wait', options.wait, {

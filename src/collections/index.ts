@@ -109,6 +109,10 @@ export class Index<K extends Key = Key, V = unknown>
     this.#async ??= asyncView(this as Index<K, V>, ASYNC_METHODS, {
       timeout: () => this.cache.timeout,
       name: () => this.cache.directory,
+      group: {
+        methods: ['set', 'delete', 'pop', 'setDefault', 'push', 'pull'],
+        commit: (ops) => this.cache.groupCommit(ops),
+      },
     });
     return this.#async;
   }

@@ -1,0 +1,295 @@
+/**
+ * read-cache: the in-process read cache of a Cache object — rows of entries that no process has
+ * changed since they were read, answered from memory.
+ *
+ * Validation. Before every use the cache asks whether any connection (another process, another
+ * Cache object, another thread) has committed since the rows were read; if so, every row is
+ * dropped. The question is SQLite's `PRAGMA data_version`, asked cheaply: in WAL mode (the
+ * default) the connection reads the two copies of the WAL-index header at the start of
+ * `cache.db-shm` (96 bytes, one `pread`). Every commit rewrites that header (its change counter
+ * `iChange`, `mxFrame` and checksums), and it is the header that makes a commit visible to
+ * SQLite's readers, so a commit that a SELECT could see has changed it. A torn read (the two
+ * copies differ, a writer is between them) counts as a change. In any other journal mode it runs
+ * `PRAGMA data_version` (≈ a statement's cost). This connection's own writes do not change
+ * `data_version`: the Transactor calls `invalidate()` before each of them.
+ *
+ * What is kept: the row of a live inline entry (mode, value, expiry, tag; values in files are not
+ * kept) and "missing" for keys that were absent. Values are kept as the stored bytes and decoded
+ * per call; Buffers are copied on the way in and on the way out, so a caller can never change the
+ * cache through a returned object. Bounded by entries and bytes: the oldest row goes first.
+ * When the rows are dropped before they are read again (other processes commit between most of
+ * this object's reads), keeping them costs more than it saves: after a window of lookups that
+ * found under a quarter of their rows, the cache stands aside for a while (reads go to SQLite, as
+ * with `readCache: false`), then tries again.
+ * It holds no statements other than the validator's; the Cache decides when it may be used
+ * (never inside a transaction, never with statistics or an LRU/LFU policy).
+ */
+import * as fs from 'node:fs';
+import type Database from 'better-sqlite3';
+import { checkInteger, checkOptions } from './checks.js';
+import type { DbValue } from './disk.js';
+import { describeValue } from './errors.js';
+import type { EntryRow } from './statements.js';
+
+/** Limits of the read cache (`readCache` option of a Cache). */
+export interface ReadCacheOptions {
+  /** Most rows kept (present and missing keys). @default 4096 */
+  readonly entries?: number;
+  /** Most bytes of keys and values kept (approximate: strings count 2 bytes a character). @default 8388608 (8 MiB) */
+  readonly bytes?: number;
+}
+
+/** The limits in force. */
+export interface ReadCacheLimits {
+  readonly entries: number;
+  readonly bytes: number;
+}
+
+export const DEFAULT_READ_CACHE: ReadCacheLimits = Object.freeze({
+  entries: 4096,
+  bytes: 8 * 1024 * 1024,
+});
+
+/** Validates the `readCache` option: the limits, or null when it is off. */
+export function checkReadCacheOption(value: unknown): ReadCacheLimits | null {
+  if (value === undefined || value === true) return DEFAULT_READ_CACHE;
+  if (value === false || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new TypeError(
+      `readCache must be false or an object {entries, bytes}, got ${describeValue(value)}`,
+    );
+  checkOptions(value as object, ['entries', 'bytes'], { where: 'readCache' });
+  const { entries, bytes } = value as ReadCacheOptions;
+  return {
+    entries:
+      entries === undefined
+        ? DEFAULT_READ_CACHE.entries
+        : checkInteger('readCache.entries', entries, { min: 1 }),
+    bytes:
+      bytes === undefined
+        ? DEFAULT_READ_CACHE.bytes
+        : checkInteger('readCache.bytes', bytes, { min: 1 }),
+  };
+}
+
+/** A kept row, or null for a key that was missing. */
+export type CachedRow = EntryRow | null;
+
+/** Says whether any connection committed since the last call (true on the first call). */
+interface Validator {
+  changed(): boolean;
+  close(): void;
+}
+
+const HEADER_BYTES = 96; // two copies of the 48-byte WalIndexHdr
+
+/** WAL mode: compares the WAL-index header (the first 96 bytes of `-shm`) with the last one seen. */
+class ShmHeader implements Validator {
+  readonly #fd: number;
+  readonly #read = Buffer.alloc(HEADER_BYTES);
+  readonly #last = Buffer.alloc(HEADER_BYTES);
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  changed(): boolean {
+    const read = this.#read;
+    const n = fs.readSync(this.#fd, read, 0, HEADER_BYTES, 0);
+    if (n < HEADER_BYTES) {
+      this.#last.fill(0);
+      return true;
+    }
+    const torn = read.compare(read, 0, 48, 48, HEADER_BYTES) !== 0;
+    if (!torn && read.equals(this.#last)) return false;
+    read.copy(this.#last);
+    return true;
+  }
+
+  close(): void {
+    fs.closeSync(this.#fd);
+  }
+}
+
+/** Any journal mode: `PRAGMA data_version`. */
+class DataVersion implements Validator {
+  readonly #statement: Database.Statement<[], number>;
+  #last = -1;
+
+  constructor(db: Database.Database) {
+    this.#statement = db.prepare<[], number>('PRAGMA data_version').pluck(true);
+  }
+
+  changed(): boolean {
+    const version = this.#statement.get()!;
+    if (version === this.#last) return false;
+    this.#last = version;
+    return true;
+  }
+
+  close(): void {}
+}
+
+/** Opens the cheapest validator this connection allows. */
+function openValidator(db: Database.Database): Validator {
+  const mode = String(db.pragma('journal_mode', { simple: true })).toLowerCase();
+  if (mode === 'wal' && !db.memory) {
+    // The connection has read the database, so its -shm exists and is mapped.
+    try {
+      return new ShmHeader(fs.openSync(`${db.name}-shm`, 'r'));
+    } catch {
+      // no shm file to read (a VFS without one): fall back
+    }
+  }
+  return new DataVersion(db);
+}
+
+function copyBuffer(value: DbValue): DbValue {
+  return Buffer.isBuffer(value) ? Buffer.from(value) : value;
+}
+
+function sizeOf(value: DbValue): number {
+  if (typeof value === 'string') return value.length * 2;
+  if (Buffer.isBuffer(value)) return value.length;
+  return 8;
+}
+
+/** Lookups per window of the hit-rate check; reads bypassed after a poor window (doubling). */
+const WINDOW = 64;
+const BYPASS_FIRST = 256;
+const BYPASS_MAX = 8192;
+
+/** A kept row and the bytes it was counted for. */
+interface Kept {
+  readonly row: CachedRow;
+  readonly bytes: number;
+}
+
+/** The read cache of one Cache object (one connection). */
+export class ReadCache {
+  readonly #limits: ReadCacheLimits;
+  readonly #validator: Validator;
+  /** Rows of string keys (raw = 1), by the key itself. */
+  readonly #strings = new Map<string, Kept>();
+  /** Rows of other keys: numbers and bigints as themselves, byte keys as 'b'/'o' + latin1. */
+  readonly #others = new Map<unknown, Kept>();
+  #bytes = 0;
+  /** Set by this connection's own writes: the rows may be stale although no other connection committed. */
+  #stale = true;
+  /** Lookups in the current window, and how many found a row. */
+  #lookups = 0;
+  #found = 0;
+  /** Reads left that bypass the cache (it stood aside), and the next pause's length. */
+  #bypass = 0;
+  #pause = BYPASS_FIRST;
+
+  constructor(db: Database.Database, limits: ReadCacheLimits) {
+    this.#limits = limits;
+    this.#validator = openValidator(db);
+  }
+
+  /** Drops every row before the next lookup (this connection is about to write). */
+  invalidate(): void {
+    this.#stale = true;
+  }
+
+  /**
+   * Whether this read should use the cache: false while it stands aside (see the header). Then
+   * call `validate` and `lookup`.
+   */
+  use(): boolean {
+    if (this.#bypass === 0) return true;
+    this.#bypass--;
+    return false;
+  }
+
+  /** Drops every row now if anything was committed since they were read. Call before `lookup`. */
+  validate(): void {
+    // Both are evaluated: the validator must record the current state even when stale is set.
+    if (this.#validator.changed() || this.#stale) {
+      this.#stale = false;
+      if (this.#strings.size > 0) this.#strings.clear();
+      if (this.#others.size > 0) this.#others.clear();
+      this.#bytes = 0;
+    }
+  }
+
+  /** The kept row of a key (null: known missing), or undefined when not kept. */
+  lookup(dbKey: DbValue, raw: number): CachedRow | undefined {
+    const kept =
+      typeof dbKey === 'string' && raw === 1
+        ? this.#strings.get(dbKey)
+        : this.#others.get(otherKey(dbKey, raw));
+    if (kept !== undefined) this.#found++;
+    if (++this.#lookups === WINDOW) {
+      if (this.#found * 4 < WINDOW) {
+        this.#bypass = this.#pause;
+        this.#pause = Math.min(this.#pause * 2, BYPASS_MAX);
+      } else this.#pause = BYPASS_FIRST;
+      this.#lookups = 0;
+      this.#found = 0;
+    }
+    return kept?.row;
+  }
+
+  /**
+   * Keeps the row read for a key after `validate()` (undefined: the key is missing). Values in
+   * files are not kept. Buffers are copied: the caller keeps the row it read.
+   */
+  store(dbKey: DbValue, raw: number, row: EntryRow | undefined): void {
+    let kept: CachedRow = null;
+    let bytes = sizeOf(dbKey) + 64;
+    if (row !== undefined) {
+      const [mode, filename, value, expireTime, tag] = row;
+      if (filename !== null) return;
+      kept = [mode, null, copyBuffer(value), expireTime, copyBuffer(tag)];
+      bytes += sizeOf(value) + sizeOf(tag);
+    }
+    const limits = this.#limits;
+    if (bytes > limits.bytes) return;
+    const strings = typeof dbKey === 'string' && raw === 1;
+    const map: Map<unknown, Kept> = strings ? this.#strings : this.#others;
+    const key = strings ? dbKey : otherKey(dbKey, raw);
+    const old = map.get(key);
+    if (old !== undefined) {
+      map.delete(key);
+      this.#bytes -= old.bytes;
+    }
+    while (
+      this.#strings.size + this.#others.size >= limits.entries ||
+      this.#bytes + bytes > limits.bytes
+    ) {
+      this.#evictOldest();
+    }
+    map.set(key, { row: kept, bytes });
+    this.#bytes += bytes;
+  }
+
+  #evictOldest(): void {
+    const map: Map<unknown, Kept> = this.#strings.size > 0 ? this.#strings : this.#others;
+    const first = map.entries().next();
+    if (first.done) {
+      this.#bytes = 0;
+      return;
+    }
+    map.delete(first.value[0]);
+    this.#bytes -= first.value[1].bytes;
+  }
+
+  /** Rows kept now (for tests and diagnosis). */
+  get size(): number {
+    return this.#strings.size + this.#others.size;
+  }
+
+  close(): void {
+    this.#strings.clear();
+    this.#others.clear();
+    this.#validator.close();
+  }
+}
+
+/** The map key of a key that is not a raw string. */
+function otherKey(dbKey: DbValue, raw: number): unknown {
+  if (Buffer.isBuffer(dbKey)) return (raw === 1 ? 'b' : 'o') + dbKey.toString('latin1');
+  return dbKey;
+}
