@@ -165,13 +165,16 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
   );
   if (fs.existsSync(path.join(directory, 'results'))) {
     const queue = new WorkQueue(directory);
-    const { leased } = queue.stats();
-    const { leaseSeconds } = queue.settings;
+    const holders = queue.leaseHolders();
     queue.close();
-    if (leased > 0)
+    const gone = holders.reduce((sum, h) => sum + (h.status === 'dead' ? h.jobs : 0), 0);
+    if (gone > 0)
       context.note(
-        `resuming: ${leased} pages are still held by a previous run; if it is gone, they come back within ${leaseSeconds} s, when their leases run out`,
+        `resuming: ${gone} pages were held by processes of a previous run that are gone; they are taken back at once`,
       );
+    const { describeWaiting } = await import('../crawler/crawl.js');
+    const waiting = describeWaiting(holders);
+    if (waiting) context.note(`resuming: ${waiting} (they come back when their leases run out)`);
   }
   const controller = new AbortController();
   const removeSignals = onStopSignals(controller);

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Index } from '../collections/index.js';
-import { WorkQueue } from '../collections/work-queue.js';
+import { type LeaseHolder, WorkQueue } from '../collections/work-queue.js';
 import { type HandlerModule, handlerPath, loadHandler } from '../runner/handler.js';
 import type { RunProgress } from '../runner/progress.js';
 import { type RunnerEvent, runWorkers } from '../runner/run-workers.js';
@@ -63,8 +63,9 @@ export interface CrawlOptions {
   readonly timeoutSeconds?: number;
   /**
    * Seconds a worker holds a page before another may take it (renewed every third of it while
-   * fetching). After a crash, a rerun waits at most this long for the pages the dead run held.
-   * @default 10
+   * fetching). After a crash, a rerun on the same machine takes back at once the pages that the
+   * dead processes held; it waits this long at most for pages held by processes it cannot see
+   * (another machine) or that still run. @default 10
    */
   readonly leaseSeconds?: number;
   /** Tries per page before it goes to the failed list (5xx, 429, timeouts, resets). @default 4 */
@@ -78,6 +79,7 @@ export interface CrawlOptions {
   readonly fresh?: boolean;
   /** Aborting stops the crawl gracefully; run it again to resume. */
   readonly signal?: AbortSignal;
+  /** Progress, 4 times a second; `waitingFor` says what holds pages outside this run, if anything. */
   readonly onProgress?: (progress: RunProgress) => void;
   readonly onEvent?: (event: RunnerEvent) => void;
 }
@@ -211,6 +213,38 @@ function requeueDeferred(
   return requeued;
 }
 
+function pages(count: number): string {
+  return count === 1 ? '1 page' : `${count} pages`;
+}
+
+/**
+ * What a crawl waits for, from the queue's lease holders: the pages held by processes other than
+ * `ours` (this run's workers) that still run or that cannot be seen (another machine, an older
+ * version); undefined when nothing is. Dead holders are left out: the next take reclaims them.
+ * @example 'waiting for 3 pages leased by pid 1234 (alive) · lease ends in 8 s'
+ */
+export function describeWaiting(
+  holders: readonly LeaseHolder[],
+  ours: ReadonlySet<number> = new Set(),
+  now = Date.now() / 1000,
+): string | undefined {
+  const parts: string[] = [];
+  for (const { pid, status, jobs, leaseEndsAt } of holders) {
+    if (status === 'dead' || (pid !== undefined && ours.has(pid))) continue;
+    const who =
+      status === 'unknown' || pid === undefined
+        ? 'a process it cannot see'
+        : status === 'other-machine'
+          ? `pid ${pid} on another machine`
+          : status === 'supervised'
+            ? `pid ${pid} (gone; its supervisor gives them back)`
+            : `pid ${pid} (alive)`;
+    const ends = Math.max(0, Math.ceil(leaseEndsAt - now));
+    parts.push(`${pages(jobs)} leased by ${who} · lease ends in ${ends} s`);
+  }
+  return parts.length === 0 ? undefined : `waiting for ${parts.join('; ')}`;
+}
+
 /** Why a start page failed, following its redirects through the records; undefined if it did not. */
 function startError(queue: WorkQueue<CrawlJob>, startUrl: string): string | undefined {
   let url = startUrl;
@@ -253,6 +287,11 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
   );
   const requeued = requeueDeferred(queue, deferred, config);
 
+  // This run's workers, to tell their leases from those of other (older, crashed or parallel) runs.
+  const ours = new Set<number>();
+  let waitingFor: string | undefined;
+  let surveyedAt = 0;
+  const onProgress = options.onProgress;
   const previous = process.env[CRAWL_CONFIG_VARIABLE];
   process.env[CRAWL_CONFIG_VARIABLE] = JSON.stringify(config);
   try {
@@ -265,8 +304,21 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
       graceSeconds: 10,
       progressIntervalSeconds: 0.25,
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(onProgress
+        ? {
+            onProgress: (progress: RunProgress) => {
+              if (progress.leased > 0 && Date.now() - surveyedAt >= 1000) {
+                surveyedAt = Date.now();
+                waitingFor = describeWaiting(queue.leaseHolders(), ours);
+              } else if (progress.leased === 0) waitingFor = undefined;
+              onProgress(waitingFor === undefined ? progress : { ...progress, waitingFor });
+            },
+          }
+        : {}),
+      onEvent: (event: RunnerEvent) => {
+        if (event.type === 'spawn') ours.add(event.pid);
+        options.onEvent?.(event);
+      },
     });
     const byStatus: Record<string, number> = {};
     let pages = 0;
