@@ -18,12 +18,9 @@ import type { DemoSite } from '../crawler/demo-site.js';
 import type { ExportFormat } from '../crawler/export.js';
 import { createProgressReporter, formatDuration, type RunProgress } from '../runner/progress.js';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
-import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { CliError, EXIT } from './exit-codes.js';
 import { helpExamples, parseCount, parseSeconds } from './output.js';
 import { onStopSignals } from './work-command.js';
-
-/** Exit code of a crawl stopped by Ctrl-C (SIGINT) or SIGTERM before it finished (128 + 2). */
-export const EXIT_INTERRUPTED = 130 as ExitCode;
 
 interface CrawlCommandOptions {
   readonly processes: number;
@@ -239,7 +236,7 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
       );
     if (summary.reason === 'stopped')
       throw new CliError(
-        EXIT_INTERRUPTED,
+        EXIT.INTERRUPTED,
         `interrupted: ${summary.remaining} pages still queued${kept ? '; run the same command again to resume' : ''}`,
       );
   } finally {

@@ -256,6 +256,12 @@ function startError(queue: WorkQueue<CrawlJob>, startUrl: string): string | unde
       return undefined; // not fetched yet (stopped) or deferred: not an error
     }
     if (record.skipped === 'robots') return `${url}: robots.txt disallows it`;
+    if (record.skipped === 'redirect-out-of-scope') {
+      const elsewhere = new URL(record.finalUrl).origin !== new URL(url).origin;
+      return elsewhere
+        ? `${url}: redirects to ${record.finalUrl}, another origin, which --same-origin does not follow: start from ${record.finalUrl}, or give --no-same-origin`
+        : `${url}: redirects to ${record.finalUrl}, which --include/--exclude leave out`;
+    }
     if (record.skipped) return `${url}: redirects to ${record.finalUrl} (${record.skipped})`;
     if (record.error) return `${url}: ${record.error}`;
     if (record.finalUrl !== url) {

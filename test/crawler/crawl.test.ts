@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LeaseHolder, WorkQueue } from '../../src/collections/work-queue.js';
@@ -8,6 +9,7 @@ import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
 import { formatProgressLine } from '../../src/runner/progress.js';
 import { exited, FIXTURES, forkFixture, message } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 /** The pages recorded in a crawl directory, by URL. */
 function recorded(directory: string): Map<string, PageRecord> {
@@ -124,6 +126,47 @@ describe('crawl', () => {
       await limitSite.close();
     }
   }, 120_000);
+
+  it('workers whose parent died stop quietly: no stack trace, no process left', async () => {
+    const orphanSite = await startDemoSite({ pages: 200, seed: 13, slowMs: 60 });
+    const directory = tempDir('crawl-orphans');
+    const log = path.join(directory, 'stderr.log');
+    const stderr = fs.openSync(log, 'w');
+    try {
+      // stdout a pipe that this test closes once the parent is dead (a worker writing to it gets
+      // EPIPE), stderr a file to read afterwards; detached, to wait for the whole group.
+      const child = fork(path.join(FIXTURES, 'crawl-run.ts'), [orphanSite.url, directory, '2'], {
+        execArgv: ['--import', 'tsx'],
+        detached: true,
+        stdio: ['ignore', 'pipe', stderr, 'ipc'],
+      });
+      await new Promise<void>((resolve) => {
+        child.on('message', (message: { type: string; done?: number }) => {
+          if (message.type === 'progress' && (message.done ?? 0) >= 20) resolve();
+        });
+      });
+      child.kill('SIGKILL'); // the parent only: its workers lose their IPC channel
+      expect(await exited(child)).toBe('SIGKILL');
+      child.stdout!.destroy();
+      await until(
+        () => {
+          try {
+            process.kill(-child.pid!, 0);
+            return false;
+          } catch {
+            return true; // ESRCH: no process of the group is left
+          }
+        },
+        'every worker has exited',
+        { timeoutMs: 60_000 },
+      );
+      const text = fs.readFileSync(log, 'utf8');
+      expect(text).not.toMatch(/\n\s+at |Error|EPIPE/);
+    } finally {
+      fs.closeSync(stderr);
+      await orphanSite.close();
+    }
+  });
 
   it('says what it waits for while another process that still runs holds pages', async () => {
     const directory = tempDir('crawl-held');
