@@ -14,14 +14,10 @@ import { type LeaseHolder, WorkQueue } from '../collections/work-queue.js';
 import { type HandlerModule, handlerPath, loadHandler } from '../runner/handler.js';
 import type { RunProgress } from '../runner/progress.js';
 import { type RunnerEvent, runWorkers } from '../runner/run-workers.js';
-import { CRAWL_CONFIG_VARIABLE, type CrawlConfig } from './crawl-config.js';
-import {
-  type CrawlJob,
-  type DeferredLink,
-  deferredDirectory,
-  type PageRecord,
-} from './crawl-handler.js';
-import { normalizeUrl } from './links.js';
+import { CRAWL_CONFIG_VARIABLE, type CrawlConfig, deferredDirectory } from './crawl-config.js';
+// Types only: the workers load the fetcher and the parser, this (parent) process does not.
+import type { CrawlJob, DeferredLink, PageRecord } from './crawl-handler.js';
+import { normalizeUrl } from './urls.js';
 
 /** Options of `crawl`. */
 export interface CrawlOptions {
