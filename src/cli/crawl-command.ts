@@ -266,7 +266,7 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
     .addOption(
       new Option('-p, --processes <n>', 'worker processes')
         .argParser(positive('--processes'))
-        .default(3),
+        .default(1),
     )
     .addOption(
       new Option('-c, --concurrency <m>', 'requests each process runs at once')

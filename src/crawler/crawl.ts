@@ -25,7 +25,7 @@ export interface CrawlOptions {
   readonly startUrl: string | readonly string[];
   /** The crawl directory (a work queue); run again on the same directory to resume. */
   readonly directory: string;
-  /** Worker processes. @default 3 */
+  /** Worker processes. @default 1 (docs/crawler.md#speed-and-memory says why) */
   readonly processes?: number;
   /** Pages each worker fetches at once. @default 8 */
   readonly concurrency?: number;
@@ -178,7 +178,7 @@ function checkOptions(options: CrawlOptions) {
   return {
     startUrls,
     config,
-    processes: positiveInteger('processes', options.processes, 3),
+    processes: positiveInteger('processes', options.processes, 1),
     concurrency: positiveInteger('concurrency', options.concurrency, 8),
     maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, 4),
   };
