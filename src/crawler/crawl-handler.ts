@@ -114,7 +114,8 @@ export interface DeferredLink {
 interface Worker {
   readonly config: CrawlConfig;
   readonly frontier: WorkQueue<CrawlJob>;
-  readonly deferred: Index<string, DeferredLink>;
+  /** Opened when a link is first deferred (most crawls never do): one connection less. */
+  deferred: Index<string, DeferredLink> | undefined;
   readonly politeness: Politeness;
   readonly scope: ReturnType<typeof scopeOf>;
   readonly pageHandler: Promise<PageHandler | undefined>;
@@ -129,7 +130,7 @@ function open(): Worker {
   worker = {
     config,
     frontier: new WorkQueue<CrawlJob>(config.queueDirectory),
-    deferred: new Index<string, DeferredLink>(deferredDirectory(config.queueDirectory)),
+    deferred: undefined,
     politeness: new Politeness(config.queueDirectory, {
       rate: config.rate ?? undefined,
       hostConcurrency: config.hostConcurrency,
@@ -277,7 +278,7 @@ function roomLeft(frontier: WorkQueue<CrawlJob>, maxPages: number, wanted: numbe
 
 /** Queues links (or defers them past the limits); returns how many were deferred. */
 function queueLinks(
-  { config, frontier, deferred }: Worker,
+  work: Worker,
   links: readonly string[],
   depth: number,
   from: string,
@@ -286,6 +287,7 @@ function queueLinks(
   // A URL this process already queued (or found queued) is in the queue for good: no statement.
   const fresh = links.filter((url) => !known.has(url));
   if (fresh.length === 0) return 0;
+  const { config, frontier } = work;
   const later: DeferredLink[] = [];
   if (depth > config.maxDepth) {
     for (const url of fresh) later.push({ url, depth, reason: 'max-depth', from });
@@ -308,10 +310,13 @@ function queueLinks(
     for (const url of fresh.slice(next))
       later.push({ url, depth, reason: 'max-pages', from, ...(redirects ? { redirects } : {}) });
   }
-  if (later.length > 0)
+  if (later.length > 0) {
+    work.deferred ??= new Index<string, DeferredLink>(deferredDirectory(config.queueDirectory));
+    const deferred = work.deferred;
     deferred.transact(() => {
       for (const link of later) if (!deferred.has(link.url)) deferred.set(link.url, link);
     });
+  }
   return later.length;
 }
 
