@@ -1,13 +1,15 @@
 /**
  * Crawl benchmark: pages per second and peak memory of `crawl()` on the built-in demo site (2,000
- * pages on 127.0.0.1) with 1, 2 and 4 worker processes, beside a bare in-memory undici crawler
- * (same parser, nothing durable). Memory is summed over the crawl's processes (RSS, and PSS where
- * /proc gives it: shared pages counted once), sampled every 100 ms. Each contender runs in a
- * child of its own (bench/crawl-child.ts); the site runs here. It reports; it never asserts.
- * crawlee is not compared yet (it is not in bench/package.json).
+ * pages on 127.0.0.1) with 1, 2 and 4 worker processes, beside crawlee's CheerioCrawler (storage
+ * in memory) and a bare in-memory undici crawler (same parser, nothing durable), in one run.
+ * Memory is summed over each contender's processes (RSS, and PSS where /proc gives it: shared
+ * pages counted once), sampled every 100 ms. Each contender runs in a child of its own
+ * (bench/crawl-child.mjs, plain node on the compiled crawler in dist/, built first); the site runs
+ * here. It reports; it never asserts.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { startDemoSite } from '../src/crawler/index.js';
 import {
@@ -64,11 +66,11 @@ interface Outcome {
 
 function runContender(args: string[]): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(BENCH_DIR, 'crawl-child.ts'), ...args],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const child = spawn(process.execPath, [path.join(BENCH_DIR, 'crawl-child.mjs'), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      // crawlee writes nothing with persistStorage: false; should it, then in a temporary place.
+      cwd: os.tmpdir(),
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -106,8 +108,15 @@ function runContender(args: string[]): Promise<Outcome> {
 
 const bench: BenchModule = {
   name: 'crawl',
-  title: 'crawl(): pages/s and peak memory with 1, 2, 4 processes vs an in-memory undici crawler',
+  title:
+    "crawl(): pages/s and peak memory with 1, 2, 4 processes vs crawlee's CheerioCrawler and an in-memory undici crawler",
   async run(context: BenchContext) {
+    context.progress('building dist/ (the contenders run the compiled crawler)');
+    const build = spawnSync('npm', ['run', '--silent', 'build'], {
+      cwd: path.dirname(BENCH_DIR),
+      stdio: ['ignore', 2, 2],
+    });
+    if (build.status !== 0) throw new Error('npm run build failed');
     const sitePages = context.quick ? 300 : 2000;
     const concurrency = 16;
     const site = await startDemoSite({ pages: sitePages, slowMs: 10 });
@@ -119,6 +128,10 @@ const bench: BenchModule = {
           'in-memory undici crawler (2 × 16 requests)',
           ['memory', site.url, '2', String(concurrency)],
         ],
+        [
+          "crawlee's CheerioCrawler (32 requests, memory storage)",
+          ['crawlee', site.url, '2', String(concurrency)],
+        ],
         ...[1, 2, 4].map((processes): [string, string[]] => [
           `crawl(), ${processes} process${processes > 1 ? 'es' : ''} × ${concurrency}`,
           ['diskcache', site.url, String(processes), String(concurrency)],
@@ -128,13 +141,20 @@ const bench: BenchModule = {
         context.progress(`${label} (load ${loadAverage()})`);
         const outcome = await runContender(args);
         results[label] = outcome;
+      }
+      const memory = Object.values(results)[0]!;
+      const crawlee = Object.values(results)[1]!;
+      for (const [label, outcome] of Object.entries(results)) {
+        const speed = outcome.pages / outcome.seconds;
         rows.push([
           label,
           String(outcome.pages),
           formatNumber(outcome.seconds),
-          formatNumber(outcome.pages / outcome.seconds),
+          formatNumber(speed),
+          `${formatNumber(speed / (memory.pages / memory.seconds))}×`,
           formatNumber(outcome.peakRssMiB),
           outcome.peakPssMiB === undefined ? '–' : formatNumber(outcome.peakPssMiB),
+          `${formatNumber(outcome.peakRssMiB / crawlee.peakRssMiB)}×`,
         ]);
       }
     } finally {
@@ -147,14 +167,16 @@ const bench: BenchModule = {
           { header: 'pages' },
           { header: 'seconds' },
           { header: 'pages/s' },
+          { header: 'vs in-memory' },
           { header: 'peak RSS MiB' },
           { header: 'peak PSS MiB' },
+          { header: 'RSS vs crawlee' },
         ],
         rows,
       ),
     );
     context.log(
-      `\nDemo site: ${sitePages} pages, slow pages +10 ms; seconds include starting the worker processes (tsx). Memory is summed over each crawler's processes. Load: ${loadAverage()}.`,
+      `\nDemo site: ${sitePages} pages, slow pages +10 ms; seconds include starting the processes (plain node, compiled). crawl() keeps every page's state durable (queue, records, politeness) in SQLite. Memory is summed over each crawler's processes. Load: ${loadAverage()}.`,
     );
     writeResult('latest-crawl.json', { machine: context.machine, sitePages, results });
   },

@@ -18,12 +18,9 @@ import type { DemoSite } from '../crawler/demo-site.js';
 import type { ExportFormat } from '../crawler/export.js';
 import { createProgressReporter, formatDuration, type RunProgress } from '../runner/progress.js';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
-import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { CliError, EXIT } from './exit-codes.js';
 import { helpExamples, parseCount, parseSeconds } from './output.js';
 import { onStopSignals } from './work-command.js';
-
-/** Exit code of a crawl stopped by Ctrl-C (SIGINT) or SIGTERM before it finished (128 + 2). */
-export const EXIT_INTERRUPTED = 130 as ExitCode;
 
 interface CrawlCommandOptions {
   readonly processes: number;
@@ -166,13 +163,16 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
   );
   if (fs.existsSync(path.join(directory, 'results'))) {
     const queue = new WorkQueue(directory);
-    const { leased } = queue.stats();
-    const { leaseSeconds } = queue.settings;
+    const holders = queue.leaseHolders();
     queue.close();
-    if (leased > 0)
+    const gone = holders.reduce((sum, h) => sum + (h.status === 'dead' ? h.jobs : 0), 0);
+    if (gone > 0)
       context.note(
-        `resuming: ${leased} pages are still held by a previous run; if it is gone, they come back within ${leaseSeconds} s, when their leases run out`,
+        `resuming: ${gone} pages were held by processes of a previous run that are gone; they are taken back at once`,
       );
+    const { describeWaiting } = await import('../crawler/crawl.js');
+    const waiting = describeWaiting(holders);
+    if (waiting) context.note(`resuming: ${waiting} (they come back when their leases run out)`);
   }
   const controller = new AbortController();
   const removeSignals = onStopSignals(controller);
@@ -238,7 +238,7 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
       );
     if (summary.reason === 'stopped')
       throw new CliError(
-        EXIT_INTERRUPTED,
+        EXIT.INTERRUPTED,
         `interrupted: ${summary.remaining} pages still queued${kept ? '; run the same command again to resume' : ''}`,
       );
   } finally {
@@ -268,7 +268,7 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
     .addOption(
       new Option('-p, --processes <n>', 'worker processes')
         .argParser(positive('--processes'))
-        .default(3),
+        .default(1),
     )
     .addOption(
       new Option('-c, --concurrency <m>', 'requests each process runs at once')

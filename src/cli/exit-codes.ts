@@ -31,6 +31,11 @@ export const EXIT = Object.freeze({
   STORAGE_FULL: 7,
   /** The directory or cache.db cannot be written (a read-only mount, no permission). */
   READ_ONLY: 8,
+  /**
+   * Stopped by Ctrl-C (SIGINT) or SIGTERM before it finished (128 + SIGINT's 2): `crawl`, whose
+   * work is resumable, and a second Ctrl-C of `work`.
+   */
+  INTERRUPTED: 130,
 });
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -45,7 +50,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   5  bad cache directory (missing, not a cache, or an unusable cache.db)
   6  any other failure
   7  the disk or the database is full (nothing was written)
-  8  the directory or cache.db cannot be written (read-only)`;
+  8  the directory or cache.db cannot be written (read-only)
+  130  interrupted by Ctrl-C or SIGTERM before it finished (crawl; a second Ctrl-C of work)`;
 
 /** A failure a command reports to the user with a chosen exit code; `details` go to --json output. */
 export class CliError extends Error {
@@ -82,6 +88,8 @@ export function exitCodeName(code: ExitCode): string {
       return 'storage-full';
     case EXIT.READ_ONLY:
       return 'read-only';
+    case EXIT.INTERRUPTED:
+      return 'interrupted';
     default:
       return 'failure';
   }

@@ -94,7 +94,7 @@ function summaryText(summary: RunSummary, queueDirectory: string): string {
 export function onStopSignals(controller: AbortController): () => void {
   let signals = 0;
   const handle = () => {
-    if (++signals > 1) process.exit(130);
+    if (++signals > 1) process.exit(EXIT.INTERRUPTED);
     controller.abort();
   };
   process.on('SIGINT', handle);

@@ -61,6 +61,12 @@ export interface WorkQueueOptions {
    * @default Disk, or the stored choice
    */
   readonly disk?: typeof Disk;
+  /**
+   * The pid of a process that gives back this process's leases itself if this one dies (the
+   * runner's parent does, with `releaseById`): while it runs, other processes do not reclaim the
+   * leases of this dead one at once. Not persisted.
+   */
+  readonly leaseSupervisor?: number;
 }
 
 /** How a queue's results are encoded: `Disk`'s default, or pickle (`PickleDisk`). */
@@ -95,7 +101,14 @@ export type NumericQueueSetting = (typeof NUMERIC_SETTINGS)[number];
 
 const RESULTS_FORMATS: readonly ResultsFormat[] = ['default', 'pickle'];
 
-const OPTION_NAMES = new Set(['leaseSeconds', 'maxAttempts', 'backoffSeconds', 'timeout', 'disk']);
+const OPTION_NAMES = new Set([
+  'leaseSeconds',
+  'maxAttempts',
+  'backoffSeconds',
+  'timeout',
+  'leaseSupervisor',
+  'disk',
+]);
 
 /** Validates the constructor's options; returns the settings given (only those). */
 export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSettings> {
@@ -119,6 +132,8 @@ export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSetti
     });
   }
   if (options.timeout !== undefined) checkSeconds('timeout', options.timeout, { allowZero: true });
+  if (options.leaseSupervisor !== undefined)
+    checkInteger('leaseSupervisor', options.leaseSupervisor, { min: 1 });
   return given;
 }
 
@@ -152,6 +167,17 @@ const DDL = [
 ];
 
 /**
+ * Columns added after version 1 shipped, to tables of any age (older readers ignore them, so the
+ * schema version stays 1). holder: who took the lease (lease-holder.ts), so that a process on the
+ * same machine can reclaim at once the leases of a dead one; holder_lease: the lease_token it was
+ * written for, so a lease taken by an older version (which leaves holder alone) has no holder.
+ */
+const ADDED_COLUMNS: readonly [string, string][] = [
+  ['holder', 'holder TEXT'],
+  ['holder_lease', 'holder_lease INTEGER'],
+];
+
+/**
  * Creates the queue's tables if needed (in one write transaction) and returns the settings:
  * defaults, overridden by those stored, overridden by `given` (which are then stored).
  */
@@ -162,6 +188,14 @@ export function initialiseQueue(
   db.prepare('BEGIN IMMEDIATE').run();
   try {
     for (const sql of DDL) db.exec(sql);
+    const columns = new Set(
+      db
+        .prepare("SELECT name FROM pragma_table_info('WorkQueue_jobs')")
+        .pluck(true)
+        .all() as string[],
+    );
+    for (const [name, definition] of ADDED_COLUMNS)
+      if (!columns.has(name)) db.exec(`ALTER TABLE WorkQueue_jobs ADD COLUMN ${definition}`);
     const read = db.prepare('SELECT value FROM WorkQueue_settings WHERE key = ?').pluck(true);
     const write = db.prepare(
       'INSERT OR REPLACE INTO WorkQueue_settings (key, value) VALUES (?, ?)',
@@ -229,8 +263,21 @@ export function prepareQueueStatements(db: Database.Database): QueueStatements {
         ' finished_at = CASE WHEN attempt >= @max THEN @now ELSE NULL END' +
         ` WHERE state = ${LEASED} AND available_at <= @now`,
     ),
+    // The holders of the current leases (NULL: unknown), for the reclaim of dead ones.
+    holders: raw(
+      `SELECT CASE WHEN holder_lease = lease_token THEN holder END AS h, count(*), min(available_at)` +
+        ` FROM ${jobs} WHERE state = ${LEASED} GROUP BY h`,
+    ),
+    // Like `reclaim`, for the leases of one holder that is gone (see lease-holder.ts).
+    reclaimHolder: db.prepare(
+      `UPDATE ${jobs} SET state = CASE WHEN attempt >= @max THEN ${FAILED} ELSE ${PENDING} END, available_at = @now,` +
+        " error = CASE WHEN attempt >= @max THEN 'the lease of attempt ' || attempt || ' was held by process ' || @pid || ', which died' ELSE error END," +
+        ' finished_at = CASE WHEN attempt >= @max THEN @now ELSE NULL END' +
+        ` WHERE state = ${LEASED} AND holder = @holder AND holder_lease = lease_token`,
+    ),
     claim: raw(
-      `UPDATE ${jobs} SET state = ${LEASED}, available_at = ?, attempt = attempt + 1, lease_token = lease_token + 1` +
+      `UPDATE ${jobs} SET state = ${LEASED}, available_at = ?, attempt = attempt + 1, lease_token = lease_token + 1,` +
+        ' holder = ?, holder_lease = lease_token + 1' +
         ` WHERE id IN (SELECT id FROM ${jobs} WHERE state = ${PENDING} AND available_at <= ? ORDER BY available_at, id LIMIT ?)` +
         ' RETURNING id, key, attempt, lease_token, payload',
     ),
@@ -273,6 +320,8 @@ export type QueueStatements = Readonly<
     | 'insert'
     | 'ready'
     | 'reclaim'
+    | 'holders'
+    | 'reclaimHolder'
     | 'claim'
     | 'ack'
     | 'fail'

@@ -33,6 +33,7 @@ import { failFast, Transactor } from '../cache/transaction.js';
 import type { Key } from '../cache/types.js';
 import { abortError, Backoff, sleep, wakeAll } from '../cache/waiting.js';
 import { Index } from './index.js';
+import { type HolderStatus, holderOf, holderStatus, parseHolder } from './lease-holder.js';
 import { SqliteAsyncWorkQueue } from './work-queue-async.js';
 import { backoffFor, decodePayload, encodePayload, errorText } from './work-queue-codec.js';
 import {
@@ -81,6 +82,29 @@ export type {
  */
 const POLL_FIRST_MS = 2;
 const POLL_MAX_MS = 50;
+/**
+ * How often `take` looks for leases held by processes that died (one query over the leased rows
+ * and a read of /proc per holder): at the first take of a queue object, then at most every 500 ms.
+ */
+const SURVEY_EVERY_MS = 500;
+
+/** Who holds leases in a queue (`leaseHolders()`), one entry per holder. */
+export interface LeaseHolder {
+  /** The holder's process id; undefined when the leases do not say (see `status: 'unknown'`). */
+  readonly pid: number | undefined;
+  /**
+   * `alive`: a process on this machine that still runs. `supervised`: gone, but the process that
+   * supervises it (the runner's parent) still runs and gives its jobs back. `dead`: gone; the next
+   * `take` reclaims its leases. `other-machine`: another machine (or PID namespace) holds them,
+   * they come back when they run out. `unknown`: taken by an older version or on a system without
+   * /proc; they come back when they run out.
+   */
+  readonly status: HolderStatus;
+  /** Jobs it holds. */
+  readonly jobs: number;
+  /** When the first of its leases runs out (epoch seconds) unless extended. */
+  readonly leaseEndsAt: number;
+}
 
 function nowSeconds(): number {
   return Date.now() / 1000;
@@ -111,6 +135,9 @@ export class WorkQueue<T = unknown> implements Disposable {
   #results: Index<Key, unknown> | undefined;
   #resultsCache: Cache | undefined;
   #closed = false;
+  /** This process as the holder of its leases (null when unknowable: no /proc). */
+  readonly #holder: string | null;
+  #nextSurvey = 0;
 
   /**
    * Opens (creating if needed) the work queue in `directory`, a diskcache cache directory.
@@ -121,6 +148,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     if (typeof directory !== 'string' || directory === '')
       throw new TypeError(`directory must be a non-empty string path, got ${String(directory)}`);
     const given = checkQueueOptions(options);
+    this.#holder = holderOf(options.leaseSupervisor);
     const timeout = options.timeout ?? 60;
     this.#timeout = timeout;
     // The queue lives in a diskcache directory that never evicts (its results Index neither).
@@ -249,7 +277,8 @@ export class WorkQueue<T = unknown> implements Disposable {
 
   /**
    * Leases up to `max` ready jobs in one transaction (in ready-time order). Expired leases are
-   * reclaimed first. Returns `[]` when nothing is ready, without taking the write lock.
+   * reclaimed first, and so are the leases of processes on this machine that died (looked for at
+   * most twice a second). Returns `[]` when nothing is ready, without taking the write lock.
    */
   takeMany(max: number, options: TakeOptions = {}): Job<T>[] {
     checkInteger('max', max);
@@ -264,13 +293,17 @@ export class WorkQueue<T = unknown> implements Disposable {
       number,
       number,
     ];
-    if (!pending && !expired) return [];
+    const dead = this.#deadHolders();
+    if (!pending && !expired && dead.length === 0) return [];
     let expires = 0;
     const rows = this.#write(() => {
       const now = nowSeconds();
-      if (expired) this.#s.reclaim.run({ max: BigInt(this.#settings.maxAttempts), now });
+      const attempts = BigInt(this.#settings.maxAttempts);
+      if (expired) this.#s.reclaim.run({ max: attempts, now });
+      for (const [holder, pid] of dead)
+        this.#s.reclaimHolder.run({ max: attempts, now, holder, pid: BigInt(pid) });
       expires = now + leaseSeconds;
-      return this.#s.claim.all(expires, now, BigInt(max)) as [
+      return this.#s.claim.all(expires, this.#holder, now, BigInt(max)) as [
         number,
         string | null,
         number,
@@ -282,6 +315,43 @@ export class WorkQueue<T = unknown> implements Disposable {
     return rows.map(([id, key, attempt, token, payload]) => {
       const lease: Lease = { queue: this as WorkQueue<unknown>, token, expires, settled: false };
       return new Job<T>(lease, id, key ?? undefined, decodePayload(payload) as T, attempt);
+    });
+  }
+
+  /** The holders of current leases, each with what is known of it (a read; nothing is changed). */
+  #surveyHolders(): { holder: string | null; jobs: number; leaseEndsAt: number }[] {
+    const rows = this.#whenFree(() => this.#s.holders.all()) as [string | null, number, number][];
+    return rows.map(([holder, jobs, leaseEndsAt]) => ({ holder, jobs, leaseEndsAt }));
+  }
+
+  /** Holders on this machine that died, with their pid; due at most every SURVEY_EVERY_MS. */
+  #deadHolders(): [string, number][] {
+    if (this.#holder === null || Date.now() < this.#nextSurvey) return [];
+    this.#nextSurvey = Date.now() + SURVEY_EVERY_MS;
+    const dead: [string, number][] = [];
+    for (const { holder } of this.#surveyHolders()) {
+      if (holder === null || holder === this.#holder) continue;
+      const parsed = parseHolder(holder);
+      if (parsed !== undefined && holderStatus(parsed) === 'dead') dead.push([holder, parsed.pid]);
+    }
+    return dead;
+  }
+
+  /**
+   * Who holds the jobs leased now, and whether they still run (see `LeaseHolder`): what a
+   * process starting on a crashed run's queue waits for. Dead holders' leases are reclaimed by
+   * the next `take`, not by this call.
+   */
+  leaseHolders(): LeaseHolder[] {
+    this.#check();
+    return this.#surveyHolders().map(({ holder, jobs, leaseEndsAt }) => {
+      const parsed = holder === null ? undefined : parseHolder(holder);
+      return {
+        pid: parsed?.pid,
+        status: parsed === undefined ? 'unknown' : holderStatus(parsed),
+        jobs,
+        leaseEndsAt,
+      };
     });
   }
 

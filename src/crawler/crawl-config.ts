@@ -3,6 +3,12 @@
  * its workers through one environment variable (the runner forks children with the parent's
  * environment), and the scope test they imply. It holds no state of its own.
  */
+import * as path from 'node:path';
+
+/** The directory of the deferred links inside a crawl directory. */
+export function deferredDirectory(crawlDirectory: string): string {
+  return path.join(crawlDirectory, 'deferred');
+}
 
 /** What a crawl worker needs to know. */
 export interface CrawlConfig {

@@ -8,11 +8,10 @@
  * queue retries them with backoff (a Retry-After first pauses the host for every process);
  * 4xx answers are records (a dead link is a fact, not a failure).
  */
-import * as path from 'node:path';
 import { Index } from '../collections/index.js';
 import { WorkQueue } from '../collections/work-queue.js';
 import { type JobContext, loadHandler } from '../runner/handler.js';
-import { type CrawlConfig, readCrawlConfig, scopeOf } from './crawl-config.js';
+import { type CrawlConfig, deferredDirectory, readCrawlConfig, scopeOf } from './crawl-config.js';
 import { describeFetchError, type FetchResult, fetchPage, retryAfterSeconds } from './fetcher.js';
 import { decodeBody, isHtml, normalizeUrl, parseHtml } from './links.js';
 import { Politeness } from './politeness.js';
@@ -112,15 +111,11 @@ export interface DeferredLink {
   readonly redirects?: readonly RedirectHop[];
 }
 
-/** The directory of the deferred links inside a crawl directory. */
-export function deferredDirectory(crawlDirectory: string): string {
-  return path.join(crawlDirectory, 'deferred');
-}
-
 interface Worker {
   readonly config: CrawlConfig;
   readonly frontier: WorkQueue<CrawlJob>;
-  readonly deferred: Index<string, DeferredLink>;
+  /** Opened when a link is first deferred (most crawls never do): one connection less. */
+  deferred: Index<string, DeferredLink> | undefined;
   readonly politeness: Politeness;
   readonly scope: ReturnType<typeof scopeOf>;
   readonly pageHandler: Promise<PageHandler | undefined>;
@@ -135,7 +130,7 @@ function open(): Worker {
   worker = {
     config,
     frontier: new WorkQueue<CrawlJob>(config.queueDirectory),
-    deferred: new Index<string, DeferredLink>(deferredDirectory(config.queueDirectory)),
+    deferred: undefined,
     politeness: new Politeness(config.queueDirectory, {
       rate: config.rate ?? undefined,
       hostConcurrency: config.hostConcurrency,
@@ -251,39 +246,77 @@ async function fetchRobots(work: Worker, origin: string, signal: AbortSignal): P
   return Robots.allowAll(origin); // too many redirects: RFC 9309 treats it as unavailable
 }
 
+/**
+ * URLs this process knows to be in the queue (it put them, or its put found them there): their
+ * links need no statement. Bounded: past KNOWN_MAX URLs it starts over (the queue's unique key
+ * still deduplicates; this only saves the statements).
+ */
+const known = new Set<string>();
+const KNOWN_MAX = 200_000;
+
+function remember(urls: readonly string[]): void {
+  if (known.size + urls.length > KNOWN_MAX) known.clear();
+  for (const url of urls) known.add(url);
+}
+
+/**
+ * Jobs in the queue (all states), as last counted plus those this process added since. Counting
+ * reads every row, so it is done again only when the estimate comes near `maxPages` or is more
+ * than a second old (other processes add jobs too: the limit is approximate, as documented).
+ */
+const queued = { estimate: 0, countedAt: Number.NEGATIVE_INFINITY };
+
+function roomLeft(frontier: WorkQueue<CrawlJob>, maxPages: number, wanted: number): number {
+  const now = performance.now();
+  if (queued.estimate + wanted * 2 >= maxPages || now - queued.countedAt > 1000) {
+    const { pending, leased, done, failed } = frontier.stats();
+    queued.estimate = pending + leased + done + failed;
+    queued.countedAt = now;
+  }
+  return maxPages - queued.estimate;
+}
+
 /** Queues links (or defers them past the limits); returns how many were deferred. */
 function queueLinks(
-  { config, frontier, deferred }: Worker,
+  work: Worker,
   links: readonly string[],
   depth: number,
   from: string,
   redirects?: readonly RedirectHop[],
 ): number {
-  if (links.length === 0) return 0;
+  // A URL this process already queued (or found queued) is in the queue for good: no statement.
+  const fresh = links.filter((url) => !known.has(url));
+  if (fresh.length === 0) return 0;
+  const { config, frontier } = work;
   const later: DeferredLink[] = [];
   if (depth > config.maxDepth) {
-    for (const url of links) later.push({ url, depth, reason: 'max-depth', from });
+    for (const url of fresh) later.push({ url, depth, reason: 'max-depth', from });
   } else {
-    const { pending, leased, done, failed } = frontier.stats();
-    let room = config.maxPages - (pending + leased + done + failed);
+    let room = roomLeft(frontier, config.maxPages, fresh.length);
     let next = 0;
     // Known URLs take no room: put in batches of the room left until it is used up.
-    while (next < links.length && room > 0) {
-      const batch = links.slice(next, next + room);
+    while (next < fresh.length && room > 0) {
+      const batch = fresh.slice(next, next + room);
       next += batch.length;
       const ids = frontier.putMany(
         batch.map((url) => (redirects ? { url, depth, redirects } : { url, depth })),
         { key: (job) => job.url },
       );
-      room -= ids.filter((id) => id !== undefined).length;
+      const added = ids.filter((id) => id !== undefined).length;
+      room -= added;
+      queued.estimate += added;
+      remember(batch);
     }
-    for (const url of links.slice(next))
+    for (const url of fresh.slice(next))
       later.push({ url, depth, reason: 'max-pages', from, ...(redirects ? { redirects } : {}) });
   }
-  if (later.length > 0)
+  if (later.length > 0) {
+    work.deferred ??= new Index<string, DeferredLink>(deferredDirectory(config.queueDirectory));
+    const deferred = work.deferred;
     deferred.transact(() => {
       for (const link of later) if (!deferred.has(link.url)) deferred.set(link.url, link);
     });
+  }
   return later.length;
 }
 

@@ -12,18 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { checkBoolean } from '../cache/checks.js';
 import { Disk, PickleDisk } from '../cache/disk.js';
 import { Index } from '../collections/index.js';
-import { WorkQueue } from '../collections/work-queue.js';
+import { type LeaseHolder, WorkQueue } from '../collections/work-queue.js';
 import { type HandlerModule, handlerPath, loadHandler } from '../runner/handler.js';
 import type { RunProgress } from '../runner/progress.js';
 import { type RunnerEvent, runWorkers } from '../runner/run-workers.js';
-import { CRAWL_CONFIG_VARIABLE, type CrawlConfig } from './crawl-config.js';
-import {
-  type CrawlJob,
-  type DeferredLink,
-  deferredDirectory,
-  type PageRecord,
-} from './crawl-handler.js';
-import { normalizeUrl } from './links.js';
+import { CRAWL_CONFIG_VARIABLE, type CrawlConfig, deferredDirectory } from './crawl-config.js';
+// Types only: the workers load the fetcher and the parser, this (parent) process does not.
+import type { CrawlJob, DeferredLink, PageRecord } from './crawl-handler.js';
+import { normalizeUrl } from './urls.js';
 
 /** Options of `crawl`. */
 export interface CrawlOptions {
@@ -31,7 +27,7 @@ export interface CrawlOptions {
   readonly startUrl: string | readonly string[];
   /** The crawl directory (a work queue); run again on the same directory to resume. */
   readonly directory: string;
-  /** Worker processes. @default 3 */
+  /** Worker processes. @default 1 (docs/crawler.md#speed-and-memory says why) */
   readonly processes?: number;
   /** Pages each worker fetches at once. @default 8 */
   readonly concurrency?: number;
@@ -65,8 +61,9 @@ export interface CrawlOptions {
   readonly timeoutSeconds?: number;
   /**
    * Seconds a worker holds a page before another may take it (renewed every third of it while
-   * fetching). After a crash, a rerun waits at most this long for the pages the dead run held.
-   * @default 10
+   * fetching). After a crash, a rerun on the same machine takes back at once the pages that the
+   * dead processes held; it waits this long at most for pages held by processes it cannot see
+   * (another machine) or that still run. @default 10
    */
   readonly leaseSeconds?: number;
   /** Tries per page before it goes to the failed list (5xx, 429, timeouts, resets). @default 4 */
@@ -89,6 +86,7 @@ export interface CrawlOptions {
   readonly pickle?: boolean;
   /** Aborting stops the crawl gracefully; run it again to resume. */
   readonly signal?: AbortSignal;
+  /** Progress, 4 times a second; `waitingFor` says what holds pages outside this run, if anything. */
   readonly onProgress?: (progress: RunProgress) => void;
   readonly onEvent?: (event: RunnerEvent) => void;
 }
@@ -191,7 +189,7 @@ function checkOptions(options: CrawlOptions) {
   return {
     startUrls,
     config,
-    processes: positiveInteger('processes', options.processes, 3),
+    processes: positiveInteger('processes', options.processes, 1),
     concurrency: positiveInteger('concurrency', options.concurrency, 8),
     maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, 4),
     pickle: options.pickle === undefined ? true : checkBoolean('pickle', options.pickle),
@@ -223,6 +221,38 @@ function requeueDeferred(
   return requeued;
 }
 
+function pages(count: number): string {
+  return count === 1 ? '1 page' : `${count} pages`;
+}
+
+/**
+ * What a crawl waits for, from the queue's lease holders: the pages held by processes other than
+ * `ours` (this run's workers) that still run or that cannot be seen (another machine, an older
+ * version); undefined when nothing is. Dead holders are left out: the next take reclaims them.
+ * @example 'waiting for 3 pages leased by pid 1234 (alive) · lease ends in 8 s'
+ */
+export function describeWaiting(
+  holders: readonly LeaseHolder[],
+  ours: ReadonlySet<number> = new Set(),
+  now = Date.now() / 1000,
+): string | undefined {
+  const parts: string[] = [];
+  for (const { pid, status, jobs, leaseEndsAt } of holders) {
+    if (status === 'dead' || (pid !== undefined && ours.has(pid))) continue;
+    const who =
+      status === 'unknown' || pid === undefined
+        ? 'a process it cannot see'
+        : status === 'other-machine'
+          ? `pid ${pid} on another machine`
+          : status === 'supervised'
+            ? `pid ${pid} (gone; its supervisor gives them back)`
+            : `pid ${pid} (alive)`;
+    const ends = Math.max(0, Math.ceil(leaseEndsAt - now));
+    parts.push(`${pages(jobs)} leased by ${who} · lease ends in ${ends} s`);
+  }
+  return parts.length === 0 ? undefined : `waiting for ${parts.join('; ')}`;
+}
+
 /** Why a start page failed, following its redirects through the records; undefined if it did not. */
 function startError(queue: WorkQueue<CrawlJob>, startUrl: string): string | undefined {
   let url = startUrl;
@@ -234,6 +264,12 @@ function startError(queue: WorkQueue<CrawlJob>, startUrl: string): string | unde
       return undefined; // not fetched yet (stopped) or deferred: not an error
     }
     if (record.skipped === 'robots') return `${url}: robots.txt disallows it`;
+    if (record.skipped === 'redirect-out-of-scope') {
+      const elsewhere = new URL(record.finalUrl).origin !== new URL(url).origin;
+      return elsewhere
+        ? `${url}: redirects to ${record.finalUrl}, another origin, which --same-origin does not follow: start from ${record.finalUrl}, or give --no-same-origin`
+        : `${url}: redirects to ${record.finalUrl}, which --include/--exclude leave out`;
+    }
     if (record.skipped) return `${url}: redirects to ${record.finalUrl} (${record.skipped})`;
     if (record.error) return `${url}: ${record.error}`;
     if (record.finalUrl !== url) {
@@ -266,6 +302,11 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
   );
   const requeued = requeueDeferred(queue, deferred, config);
 
+  // This run's workers, to tell their leases from those of other (older, crashed or parallel) runs.
+  const ours = new Set<number>();
+  let waitingFor: string | undefined;
+  let surveyedAt = 0;
+  const onProgress = options.onProgress;
   const previous = process.env[CRAWL_CONFIG_VARIABLE];
   process.env[CRAWL_CONFIG_VARIABLE] = JSON.stringify(config);
   try {
@@ -278,8 +319,21 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
       graceSeconds: 10,
       progressIntervalSeconds: 0.25,
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(onProgress
+        ? {
+            onProgress: (progress: RunProgress) => {
+              if (progress.leased > 0 && Date.now() - surveyedAt >= 1000) {
+                surveyedAt = Date.now();
+                waitingFor = describeWaiting(queue.leaseHolders(), ours);
+              } else if (progress.leased === 0) waitingFor = undefined;
+              onProgress(waitingFor === undefined ? progress : { ...progress, waitingFor });
+            },
+          }
+        : {}),
+      onEvent: (event: RunnerEvent) => {
+        if (event.type === 'spawn') ours.add(event.pid);
+        options.onEvent?.(event);
+      },
     });
     const byStatus: Record<string, number> = {};
     let pages = 0;

@@ -7,19 +7,9 @@
  */
 import { TextDecoder } from 'node:util';
 import { Parser } from 'htmlparser2';
+import { normalizeUrl } from './urls.js';
 
-/** Normalizes a URL for de-duplication: resolved, no fragment, lower-case host; query kept as is. */
-export function normalizeUrl(href: string, base?: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(href, base);
-  } catch {
-    return null;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
-  url.hash = '';
-  return url.href;
-}
+export { normalizeUrl };
 
 /** Whether a Content-Type names an HTML document (case-insensitive; parameters ignored). */
 export function isHtml(contentType: string): boolean {

@@ -87,7 +87,8 @@ async function main(): Promise<void> {
     process.stderr.write(`diskcache worker ${process.pid}: ${(error as Error).message}\n`);
     process.exit(EXIT_HANDLER_MODULE);
   }
-  const queue = new WorkQueue(config.queue);
+  // Its parent gives back the jobs of a child that dies: others must not reclaim them at once.
+  const queue = new WorkQueue(config.queue, { leaseSupervisor: process.ppid });
   send({ type: 'ready' });
   const counts = emptyCounts();
   // Also the parent's sign of life: a child that stays silent is stuck (see run-workers.ts).

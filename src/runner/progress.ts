@@ -24,6 +24,11 @@ export interface RunProgress {
   readonly workers: number;
   /** Worker processes restarted after dying. */
   readonly restarts: number;
+  /**
+   * What the run waits for, when something outside it holds jobs (the crawler sets it: pages
+   * leased by another run's processes that still run, or whose holder is unknown).
+   */
+  readonly waitingFor?: string;
 }
 
 /** Seconds of history the rate is computed over. */
@@ -69,7 +74,8 @@ function rateText(rate: number): string {
 /** The counts part shared by both forms. */
 function summary(p: RunProgress): string {
   const eta = p.etaSeconds === undefined ? 'ETA --' : `ETA ${formatDuration(p.etaSeconds)}`;
-  return `${count(p.done)} done · ${count(p.failed)} failed · ${count(p.pending)} pending · ${count(p.leased)} running · ${rateText(p.rate)} · ${eta}`;
+  const waiting = p.waitingFor ? ` · ${p.waitingFor}` : '';
+  return `${count(p.done)} done · ${count(p.failed)} failed · ${count(p.pending)} pending · ${count(p.leased)} running · ${rateText(p.rate)} · ${eta}${waiting}`;
 }
 
 /** A plain progress line (no control characters). */

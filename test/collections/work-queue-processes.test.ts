@@ -1,11 +1,12 @@
 /**
  * WorkQueue across real processes on one directory: concurrent workers complete every job exactly
- * once; a worker SIGKILLed while holding leases loses nothing (its jobs come back when the leases
- * run out); next() notices a job put by another process; Python's diskcache opens the directory.
+ * once; a worker SIGKILLed while holding leases loses nothing (its jobs come back at once, since
+ * its process is gone; those of a stalled worker when the leases run out); next() notices a job put by another process; Python's diskcache opens the directory.
  */
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { WorkQueue } from '../../src/collections/work-queue.js';
+import { holderOf, holderStatus, parseHolder } from '../../src/collections/lease-holder.js';
+import { type Job, WorkQueue } from '../../src/collections/work-queue.js';
 import { ackCounts, installAckAudit } from '../fixtures/queue-audit.js';
 import { exited, forkFixture, message } from '../helpers/children.js';
 import { findPython, PYTHON_MISSING_REASON, runPython } from '../helpers/python.js';
@@ -36,30 +37,100 @@ describe('WorkQueue across processes', () => {
     queue.close();
   });
 
-  it('gives the jobs of a SIGKILLed worker to another worker when their leases run out', async () => {
+  it('takes back at once, long before the lease runs out, the jobs of a SIGKILLed worker', async () => {
     const directory = tempDir('wq-kill');
     const queue = new WorkQueue<number>(directory);
     queue.putMany(Array.from({ length: 10 }, (_, i) => i));
-    // Leases of 2 s: the checks below that the four are still leased have that much slack.
-    const holder = forkFixture('queue-hold.ts', [directory, '4', '2']);
-    const { taken } = await message<{ taken: number[] }>(holder);
-    expect(taken).toEqual([1, 2, 3, 4]);
+    // Leases of 120 s: anything that waited for them would time the test out.
+    const holder = forkFixture('queue-hold.ts', [directory, '4', '120']);
+    const first = await message<{ taken: number[] }>(holder);
+    expect(first.taken).toEqual([1, 2, 3, 4]);
+    expect(queue.leaseHolders()).toEqual([
+      { pid: holder.pid, status: 'alive', jobs: 4, leaseEndsAt: expect.any(Number) },
+    ]);
     holder.kill('SIGKILL');
     expect(await exited(holder)).toBe('SIGKILL');
-    expect(queue.stats()).toMatchObject({ pending: 6, leased: 4 });
+    expect(queue.leaseHolders()).toMatchObject([{ pid: holder.pid, status: 'dead', jobs: 4 }]);
+    // A fresh process takes everything, the dead worker's jobs as their second attempt.
+    const started = performance.now();
+    const taker = forkFixture('queue-hold.ts', [directory, '100', '120']);
+    const second = await message<{ taken: number[]; attempts: number[] }>(taker);
+    const seconds = (performance.now() - started) / 1000;
+    expect(second.taken).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(second.attempts).toEqual([2, 2, 2, 2, 1, 1, 1, 1, 1, 1]);
+    expect(seconds).toBeLessThan(60); // a process start under load; the leases had 120 s
+    taker.kill('SIGKILL');
+    expect(await exited(taker)).toBe('SIGKILL');
+    // And this process (not the holder, whose queue object was opened before) as well.
+    const jobs = queue.takeMany(100);
+    expect(jobs.map((job) => job.attempt)).toEqual([3, 3, 3, 3, 2, 2, 2, 2, 2, 2]);
+    expect(queue.ackMany(jobs)).toEqual([]);
+    expect(queue.stats()).toEqual({ pending: 0, leased: 0, done: 10, failed: 0 });
+    queue.close();
+  });
+
+  it('a dead holder on its last attempt sends the job to the failed list, saying so', async () => {
+    const directory = tempDir('wq-kill-last');
+    const queue = new WorkQueue<number>(directory, { maxAttempts: 1 });
+    queue.put(1);
+    const holder = forkFixture('queue-hold.ts', [directory, '1', '120']);
+    await message(holder);
+    holder.kill('SIGKILL');
+    await exited(holder);
+    expect(queue.take()).toBeUndefined();
+    expect(queue.failed()).toMatchObject([
+      {
+        id: 1,
+        attempts: 1,
+        error: `the lease of attempt 1 was held by process ${holder.pid}, which died`,
+      },
+    ]);
+    queue.close();
+  });
+
+  it('waits for the lease of a holder that still runs, or whose supervisor still runs', async () => {
+    const directory = tempDir('wq-stalled');
+    const queue = new WorkQueue<number>(directory);
+    queue.putMany(Array.from({ length: 10 }, (_, i) => i));
+    // A stalled worker (alive, leases of 2 s) and a dead one supervised by this process.
+    const stalled = forkFixture('queue-hold.ts', [directory, '2', '2']);
+    expect((await message<{ taken: number[] }>(stalled)).taken).toEqual([1, 2]);
+    const supervised = forkFixture('queue-hold.ts', [directory, '2', '2', String(process.pid)]);
+    expect((await message<{ taken: number[] }>(supervised)).taken).toEqual([3, 4]);
+    supervised.kill('SIGKILL');
+    await exited(supervised);
+    const holders = queue.leaseHolders().sort((a, b) => a.pid! - b.pid!);
+    expect(holders.map(({ pid, status, jobs }) => ({ pid, status, jobs }))).toEqual(
+      [
+        { pid: stalled.pid, status: 'alive', jobs: 2 },
+        { pid: supervised.pid, status: 'supervised', jobs: 2 },
+      ].sort((a, b) => a.pid! - b.pid!),
+    );
     const survivors = queue.takeMany(100);
     expect(survivors.map((job) => job.id)).toEqual([5, 6, 7, 8, 9, 10]);
-    const recovered = await queue.next({ timeoutSeconds: 30 });
-    const rest = [recovered!, ...queue.takeMany(100)];
-    expect(rest.map((job) => [job.id, job.attempt])).toEqual([
+    // Both come back when their leases run out, as their second attempt.
+    const recovered: Job<number>[] = [];
+    while (recovered.length < 4) recovered.push((await queue.next({ timeoutSeconds: 60 }))!);
+    expect(recovered.map((job) => [job.id, job.attempt]).sort()).toEqual([
       [1, 2],
       [2, 2],
       [3, 2],
       [4, 2],
     ]);
-    expect(queue.ackMany([...survivors, ...rest])).toEqual([]);
+    stalled.kill('SIGKILL');
+    await exited(stalled);
+    expect(queue.ackMany([...survivors, ...recovered])).toEqual([]);
     expect(queue.stats()).toEqual({ pending: 0, leased: 0, done: 10, failed: 0 });
     queue.close();
+  });
+
+  it('tells a reused pid from the holder by its start time, and another machine from this one', () => {
+    const self = parseHolder(holderOf()!)!;
+    expect(self.pid).toBe(process.pid);
+    expect(holderStatus(self)).toBe('alive');
+    // This pid, but a process started at another time: the holder is gone.
+    expect(holderStatus({ ...self, start: String(Number(self.start) + 1) })).toBe('dead');
+    expect(holderStatus({ ...self, machine: `${self.machine}x` })).toBe('other-machine');
   });
 
   it('next() notices a job put by another process', async () => {

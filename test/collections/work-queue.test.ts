@@ -358,6 +358,25 @@ describe('settings, layout and lifecycle', () => {
     expect(settings.eviction_policy).toBe('none');
   });
 
+  it('opens a queue written before leases named their holder, and its leases run out as before', async () => {
+    const directory = tempDir('wq');
+    const old = new WorkQueue<string>(directory);
+    old.putMany(['held', 'waiting']);
+    expect(old.take({ leaseSeconds: 0.5 })?.payload).toBe('held');
+    old.close();
+    // The tables as the first version wrote them: no holder columns.
+    const db = new Database(path.join(directory, 'cache.db'));
+    db.exec('ALTER TABLE WorkQueue_jobs DROP COLUMN holder');
+    db.exec('ALTER TABLE WorkQueue_jobs DROP COLUMN holder_lease');
+    db.close();
+    const q = queue<string>(directory);
+    expect(q.leaseHolders()).toMatchObject([{ pid: undefined, status: 'unknown', jobs: 1 }]);
+    expect(q.take()?.payload).toBe('waiting');
+    const again = await q.next({ timeoutSeconds: 30 });
+    expect([again?.payload, again?.attempt]).toEqual(['held', 2]);
+    expect(q.leaseHolders()).toMatchObject([{ pid: process.pid, status: 'alive', jobs: 2 }]);
+  });
+
   it('throws once closed', () => {
     const q = new WorkQueue(tempDir('wq'));
     q.close();

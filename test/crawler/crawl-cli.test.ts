@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { CrawlSummary } from '../../src/crawler/crawl.js';
 import { startDemoSite } from '../../src/crawler/demo-site.js';
 import { runCli } from '../cli/run-cli.js';
+import { startTrapSite } from '../fixtures/crawl-site.js';
 import { tempDir } from '../helpers/tmp.js';
 
 type Report = CrawlSummary & { readonly site: string; readonly directory: string };
@@ -59,7 +60,7 @@ describe('diskcache crawl', () => {
     expect(lines).toHaveLength(two.pages + 1);
   }, 120_000);
 
-  it('exits 6 with the reason when the start page cannot be fetched, 2 on bad flags', async () => {
+  it('exits 6 with the reason when the start page cannot be fetched or redirects to another origin, 2 on bad flags', async () => {
     const site = await startDemoSite({ pages: 5 });
     try {
       const missing = await runCli(['crawl', `${site.url}page/99999`, '-p', '1', '--timeout', '2']);
@@ -69,6 +70,25 @@ describe('diskcache crawl', () => {
       );
     } finally {
       await site.close();
+    }
+    // A start page that redirects to another origin: not followed under --same-origin, and said.
+    const traps = await startTrapSite();
+    try {
+      const start = `${traps.url}to-other`;
+      const other = await runCli(['crawl', start, '-p', '1', '--json']);
+      expect(other.code).toBe(6);
+      const target = (JSON.parse(other.stdout) as Report).startErrors[0];
+      expect(target).toMatch(
+        /to-other: redirects to (http:\/\/127\.0\.0\.1:\d+\/target), another origin, which --same-origin does not follow: start from \1, or give --no-same-origin$/,
+      );
+      expect(other.stderr).toContain('the start page could not be fetched');
+      expect(traps.otherHits()).toBe(0);
+      const followed = await runCli(['crawl', start, '-p', '1', '--no-same-origin', '--json']);
+      expect(followed.code, followed.stderr).toBe(0);
+      expect((JSON.parse(followed.stdout) as Report).byStatus).toEqual({ '200': 1, '302': 1 });
+      expect(traps.otherHits()).toBe(2); // its robots.txt, then /target
+    } finally {
+      await traps.close();
     }
     const bad = await runCli(['crawl', '--include', '(', '--rate', '0']);
     expect(bad.code).toBe(2);

@@ -1,12 +1,15 @@
 import { fork } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkQueue } from '../../src/collections/work-queue.js';
-import { crawl } from '../../src/crawler/crawl.js';
+import { type LeaseHolder, WorkQueue } from '../../src/collections/work-queue.js';
+import { crawl, describeWaiting } from '../../src/crawler/crawl.js';
 import type { PageRecord } from '../../src/crawler/crawl-handler.js';
 import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
-import { exited, FIXTURES } from '../helpers/children.js';
+import { formatProgressLine } from '../../src/runner/progress.js';
+import { exited, FIXTURES, forkFixture, message } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 /** The pages recorded in a crawl directory, by URL. */
 function recorded(directory: string): Map<string, PageRecord> {
@@ -25,12 +28,14 @@ describe('crawl', () => {
   });
   afterAll(() => site.close());
 
-  it('resumes after the whole crawl (parent and workers) is SIGKILLed, losing nothing it recorded', async () => {
+  it('resumes at once after the whole crawl (parent and workers) is SIGKILLed, losing nothing it recorded', async () => {
     const resumeSite = await startDemoSite({ pages: 200, seed: 11, slowMs: 60 });
     try {
       const directory = tempDir('crawl-resume');
       // Detached: its own process group, so one kill takes the runner and its workers at once.
-      const child = fork(path.join(FIXTURES, 'crawl-run.ts'), [resumeSite.url, directory, '2'], {
+      // Leases of 120 s: a rerun that waited for the dead run's leases would time the test out.
+      const args = [resumeSite.url, directory, '2', '120'];
+      const child = fork(path.join(FIXTURES, 'crawl-run.ts'), args, {
         execArgv: ['--import', 'tsx'],
         detached: true,
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -48,13 +53,28 @@ describe('crawl', () => {
       expect(before.size).toBeGreaterThanOrEqual(40);
       expect(before.size).toBeLessThan(200);
 
+      const started = performance.now();
+      let firstNewPage: number | undefined;
+      let waited = false;
       const summary = await crawl({
         startUrl: resumeSite.url,
         directory,
         processes: 2,
         concurrency: 4,
-        leaseSeconds: 2,
+        onProgress: (progress) => {
+          if (progress.waitingFor) waited = true;
+          if (firstNewPage === undefined && progress.done > before.size)
+            firstNewPage = (performance.now() - started) / 1000;
+        },
       });
+      const seconds = (performance.now() - started) / 1000;
+      // The dead run's pages were taken back at once: no wait for their leases, nothing to wait for.
+      console.log(
+        `resume after SIGKILL: first new page after ${firstNewPage?.toFixed(2)} s, done after ${seconds.toFixed(2)} s (${summary.pages - before.size} pages), ${resumeSite.duplicateFetches().length} fetched twice`,
+      );
+      expect(waited).toBe(false);
+      expect(firstNewPage).toBeLessThan(30);
+      expect(seconds).toBeLessThan(60);
       expect(summary.resumed).toBe(true);
       expect(summary.reason).toBe('drained');
       expect(summary.remaining).toBe(0);
@@ -106,6 +126,99 @@ describe('crawl', () => {
       await limitSite.close();
     }
   }, 120_000);
+
+  it('workers whose parent died stop quietly: no stack trace, no process left', async () => {
+    const orphanSite = await startDemoSite({ pages: 200, seed: 13, slowMs: 60 });
+    const directory = tempDir('crawl-orphans');
+    const log = path.join(directory, 'stderr.log');
+    const stderr = fs.openSync(log, 'w');
+    try {
+      // stdout a pipe that this test closes once the parent is dead (a worker writing to it gets
+      // EPIPE), stderr a file to read afterwards; detached, to wait for the whole group.
+      const child = fork(path.join(FIXTURES, 'crawl-run.ts'), [orphanSite.url, directory, '2'], {
+        execArgv: ['--import', 'tsx'],
+        detached: true,
+        stdio: ['ignore', 'pipe', stderr, 'ipc'],
+      });
+      await new Promise<void>((resolve) => {
+        child.on('message', (message: { type: string; done?: number }) => {
+          if (message.type === 'progress' && (message.done ?? 0) >= 20) resolve();
+        });
+      });
+      child.kill('SIGKILL'); // the parent only: its workers lose their IPC channel
+      expect(await exited(child)).toBe('SIGKILL');
+      child.stdout!.destroy();
+      await until(
+        () => {
+          try {
+            process.kill(-child.pid!, 0);
+            return false;
+          } catch {
+            return true; // ESRCH: no process of the group is left
+          }
+        },
+        'every worker has exited',
+        { timeoutMs: 60_000 },
+      );
+      const text = fs.readFileSync(log, 'utf8');
+      expect(text).not.toMatch(/\n\s+at |Error|EPIPE/);
+    } finally {
+      fs.closeSync(stderr);
+      await orphanSite.close();
+    }
+  });
+
+  it('says what it waits for while another process that still runs holds pages', async () => {
+    const directory = tempDir('crawl-held');
+    const queue = new WorkQueue(directory);
+    queue.put({ url: site.url, depth: 0 }, { key: site.url });
+    queue.close();
+    // A live process holds the start page for 3 s: the crawl waits for it, and says so.
+    const holder = forkFixture('queue-hold.ts', [directory, '1', '3']);
+    await message(holder);
+    try {
+      const lines = new Set<string>();
+      const summary = await crawl({
+        startUrl: site.url,
+        directory,
+        processes: 1,
+        onProgress: (progress) => {
+          if (progress.waitingFor) lines.add(formatProgressLine(progress));
+        },
+      });
+      expect(summary).toMatchObject({ reason: 'drained', startErrors: [] });
+      expect([...lines][0]).toMatch(
+        new RegExp(
+          `· waiting for 1 page leased by pid ${holder.pid} \\(alive\\) · lease ends in [0-3] s · 1 workers$`,
+        ),
+      );
+    } finally {
+      holder.kill('SIGKILL');
+      await exited(holder);
+    }
+  });
+
+  it('describes what it waits for, leaving out dead holders and its own workers', () => {
+    const now = 1000;
+    const held = (pid: number | undefined, status: LeaseHolder['status'], jobs: number) => ({
+      pid,
+      status,
+      jobs,
+      leaseEndsAt: now + 7.2,
+    });
+    expect(describeWaiting([held(1, 'dead', 3), held(2, 'alive', 4)], new Set([2]), now)).toBe(
+      undefined,
+    );
+    expect(
+      describeWaiting(
+        [held(5, 'other-machine', 1), held(undefined, 'unknown', 2), held(6, 'supervised', 3)],
+        new Set(),
+        now,
+      ),
+    ).toBe(
+      'waiting for 1 page leased by pid 5 on another machine · lease ends in 8 s; 2 pages leased by a process it cannot see · lease ends in 8 s; 3 pages leased by pid 6 (gone; its supervisor gives them back) · lease ends in 8 s',
+    );
+  });
 
   it('rejects bad options with errors that name them', async () => {
     await expect(crawl({ startUrl: 'ftp://x', directory: tempDir('crawl') })).rejects.toThrow(

@@ -1,0 +1,90 @@
+/**
+ * One contender of bench/crawl.bench.ts, in a process of its own so that its memory can be
+ * measured apart from the site it crawls. argv: kind ('diskcache' | 'memory' | 'crawlee'), start
+ * URL, processes, concurrency. Prints one JSON line {pages, seconds} on stdout.
+ * Plain JavaScript on the compiled crawler (dist/, built by crawl.bench.ts), so that no process of
+ * any contender carries tsx's loader: memory is the crawlers' own.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import PQueue from 'p-queue';
+import { request } from 'undici';
+import { crawl } from '../dist/crawler/index.js';
+import { decodeBody, isHtml, parseHtml } from '../dist/crawler/links.js';
+
+const [kind, startUrl, processes, concurrency] = process.argv.slice(2);
+
+/** A bare crawler: everything in memory, one process, same parser; nothing survives a crash. */
+async function memoryCrawl(start, parallel) {
+  const origin = new URL(start).origin;
+  const seen = new Set([start]);
+  const pool = new PQueue({ concurrency: parallel });
+  let pages = 0;
+  const visit = async (url, attempt = 1) => {
+    const response = await request(url);
+    const body = Buffer.from(await response.body.arrayBuffer());
+    const type = String(response.headers['content-type'] ?? '');
+    if (response.statusCode >= 500 && attempt < 4) return visit(url, attempt + 1);
+    pages++;
+    if (response.statusCode !== 200 || !isHtml(type)) return;
+    for (const link of parseHtml(decodeBody(body, type).text, url).links) {
+      if (seen.has(link) || new URL(link).origin !== origin) continue;
+      seen.add(link);
+      void pool.add(() => visit(link));
+    }
+  };
+  await pool.add(() => visit(start));
+  await pool.onIdle();
+  return pages;
+}
+
+/**
+ * crawlee's CheerioCrawler (bench/node_modules), same-origin links, its storage in memory
+ * (persistStorage: false, so nothing is written to ./storage), at a fixed concurrency.
+ */
+async function crawleeCrawl(start, parallel) {
+  const { CheerioCrawler, Configuration, EnqueueStrategy } = await import('@crawlee/cheerio');
+  const config = new Configuration({ persistStorage: false, purgeOnStart: true });
+  let pages = 0;
+  const crawler = new CheerioCrawler(
+    {
+      minConcurrency: parallel,
+      maxConcurrency: parallel,
+      maxRequestRetries: 3,
+      maxRequestsPerCrawl: 100_000,
+      async requestHandler({ enqueueLinks }) {
+        pages++;
+        await enqueueLinks({ strategy: EnqueueStrategy.SameOrigin });
+      },
+      failedRequestHandler() {
+        pages++;
+      },
+    },
+    config,
+  );
+  await crawler.run([start]);
+  return pages;
+}
+
+const began = performance.now();
+let pages;
+if (kind === 'memory') {
+  pages = await memoryCrawl(startUrl, Number(concurrency) * Number(processes));
+} else if (kind === 'crawlee') {
+  pages = await crawleeCrawl(startUrl, Number(concurrency) * Number(processes));
+} else {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-bench-crawl-'));
+  try {
+    const summary = await crawl({
+      startUrl: startUrl,
+      directory,
+      processes: Number(processes),
+      concurrency: Number(concurrency),
+    });
+    pages = summary.pages;
+  } finally {
+    fs.rmSync(directory, { recursive: true, force: true });
+  }
+}
+process.stdout.write(`${JSON.stringify({ pages, seconds: (performance.now() - began) / 1000 })}\n`);
