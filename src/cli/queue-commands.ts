@@ -32,11 +32,23 @@ function inline(value: unknown): string {
  */
 export function queueLocator(context: CommandContext, given: string | undefined): string {
   const named = given !== undefined && given !== '' ? given : undefined;
-  if (named !== undefined && isRedisQueueLocator(named)) return named;
-  if (named === undefined) {
-    const flag = context.options.dir ?? context.io.env.DISKCACHE_DIR;
-    if (flag !== undefined && isRedisQueueLocator(flag)) return flag;
+  const flag = context.options.dir;
+  if (named !== undefined && isRedisQueueLocator(named)) {
+    if (flag !== undefined && flag !== '' && flag !== named)
+      throw new CliError(
+        EXIT.USAGE,
+        `two queues given: --dir ${shownLocator(flag)} and ${redacted(named)} (name the queue once)`,
+      );
+    return named;
   }
+  if (named === undefined) {
+    const fallback = flag ?? context.io.env.DISKCACHE_DIR;
+    if (fallback !== undefined && isRedisQueueLocator(fallback)) return fallback;
+  } else if (flag !== undefined && isRedisQueueLocator(flag))
+    throw new CliError(
+      EXIT.USAGE,
+      `two queues given: --dir ${redacted(flag)} and ${named} (name the queue once)`,
+    );
   return context.directory(named);
 }
 

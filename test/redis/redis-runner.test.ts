@@ -282,6 +282,33 @@ describe.skipIf(!findRedisServer())(redisTitle('the runner on a Redis queue'), (
     await queue.close();
   });
 
+  it('examples/queue-anywhere.ts started twice on one Redis locator: both share the work and end', {
+    timeout: 180_000,
+  }, async () => {
+    const locator = server.locator('anywhere');
+    const run = () =>
+      new Promise<Finished>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', path.join(ROOT, 'examples', 'queue-anywhere.ts'), locator],
+          { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+        child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+      });
+    const results = await Promise.all([run(), run()]);
+    let done = 0;
+    for (const result of results) {
+      expect(result.code, result.stderr).toBe(0);
+      done += Number(/this runner did (\d+) jobs/.exec(result.stdout)?.[1]);
+      expect(result.stdout).toContain('jumps → 5');
+    }
+    expect(done).toBe(8); // the eight distinct words, each run once across both
+  });
+
   it('diskcache queue put|stats|failed|retry-failed take a Redis locator, never printing its password', {
     timeout: 120_000,
   }, async () => {
