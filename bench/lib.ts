@@ -3,7 +3,7 @@
  * line and the shape of a benchmark module that `bench/run.ts` discovers (`bench/*.bench.ts`).
  * It measures and prints; it never asserts a time, and it must not import benchmark modules.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -302,6 +302,22 @@ export async function importOptional<T>(
       missing: `${name} is not installed in bench/node_modules (npm ci --prefix bench): ${(error as Error).message.split('\n')[0]}`,
     };
   }
+}
+
+/** The median of `values` (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Resolves when a forked worker exits with code 0; rejects with how it ended otherwise. */
+export function exitOf(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`worker exited with ${signal ?? code}`)),
+    ),
+  );
 }
 
 // ---- the library as users run it ---------------------------------------------------------------

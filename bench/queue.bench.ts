@@ -20,6 +20,7 @@ import {
   type BenchContext,
   type BenchModule,
   buildLibrary,
+  exitOf,
   findPythonDiskcache,
   formatRate,
   formatTable,
@@ -27,6 +28,7 @@ import {
   importOptional,
   type Library,
   loadAverage,
+  median,
   writeResult,
 } from './lib.js';
 
@@ -66,14 +68,6 @@ const quiet = { error: console.error, warn: console.warn, info: () => {}, debug:
 
 function payloads(jobs: number): { jobId: number }[] {
   return Array.from({ length: jobs }, (_, jobId) => ({ jobId }));
-}
-
-function exitOf(child: ReturnType<typeof fork>): Promise<void> {
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`worker exited with ${signal ?? code}`)),
-    ),
-  );
 }
 
 async function runLibrary(library: Library, processes: number, jobs: number): Promise<Run> {
@@ -181,12 +175,6 @@ async function runPython(executable: string, processes: number, jobs: number): P
   } finally {
     remove();
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const bench: BenchModule = {

@@ -21,12 +21,14 @@ import {
   type BenchContext,
   type BenchModule,
   buildLibrary,
+  exitOf,
   formatRate,
   formatTable,
   freshDirectory,
   importOptional,
   type Library,
   loadAverage,
+  median,
   writeResult,
 } from './lib.js';
 
@@ -81,14 +83,6 @@ function tally(directory: string, jobs: number): { lost: number; duplicated: num
   }
   const unique = seen.filter((count) => count > 0).length;
   return { lost: jobs - unique, duplicated: runs - unique };
-}
-
-function exitOf(child: ReturnType<typeof fork>): Promise<void> {
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`worker exited with ${signal ?? code}`)),
-    ),
-  );
 }
 
 /** The library's runner on `locator` (a Redis URL or a directory). */
@@ -152,12 +146,6 @@ async function runBullmq(
   } finally {
     await queue.close();
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const bench: BenchModule = {

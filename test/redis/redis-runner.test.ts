@@ -102,6 +102,13 @@ async function fill(queue: AsyncWorkQueue<number>, jobs: number): Promise<void> 
   );
 }
 
+/** A new queue at `locator` holding `jobs` keyed jobs, and an empty directory for the run logs. */
+async function filled(locator: string, jobs: number, label: string) {
+  const queue = await openQueue<number>(locator, QUEUE_OPTIONS);
+  await fill(queue, jobs);
+  return { queue, runsDirectory: tempDir(label) };
+}
+
 /** Every job done and its result one of its logged runs; returns the runs per key. */
 async function expectEveryJobDone(
   queue: AsyncWorkQueue<number>,
@@ -193,9 +200,7 @@ describe('runners on one directory as separate process groups', () => {
     timeout: 300_000,
   }, async () => {
     const directory = tempDir('machines-dir');
-    const runsDirectory = tempDir('machines-dir-runs');
-    const queue = await openQueue<number>(directory, QUEUE_OPTIONS);
-    await fill(queue, JOBS);
+    const { queue, runsDirectory } = await filled(directory, JOBS, 'machines-dir-runs');
     installAckAudit(directory);
     await twoMachines(directory, runsDirectory, 300);
     await expectEveryJobDone(queue, JOBS, runsDirectory);
@@ -217,9 +222,7 @@ describe.skipIf(!findRedisServer())(redisTitle('the runner on a Redis queue'), (
     timeout: 180_000,
   }, async () => {
     const locator = server.locator('run');
-    const runsDirectory = tempDir('redis-run-runs');
-    const queue = await openQueue<number>(locator, QUEUE_OPTIONS);
-    await fill(queue, 500);
+    const { queue, runsDirectory } = await filled(locator, 500, 'redis-run-runs');
     process.env.RUNNER_TEST_RUNS = runsDirectory;
     const progress: number[] = [];
     try {
@@ -250,9 +253,7 @@ describe.skipIf(!findRedisServer())(redisTitle('the runner on a Redis queue'), (
     timeout: 300_000,
   }, async () => {
     const locator = server.locator('machines');
-    const runsDirectory = tempDir('redis-machines-runs');
-    const queue = await openQueue<number>(locator, QUEUE_OPTIONS);
-    await fill(queue, JOBS);
+    const { queue, runsDirectory } = await filled(locator, JOBS, 'redis-machines-runs');
     await twoMachines(locator, runsDirectory, 300);
     await expectEveryJobDone(queue, JOBS, runsDirectory);
     expectAckedOnce(redisAcks(server, 'machines'), JOBS);
@@ -263,9 +264,7 @@ describe.skipIf(!findRedisServer())(redisTitle('the runner on a Redis queue'), (
     timeout: 300_000,
   }, async () => {
     const locator = server.locator('restart');
-    const runsDirectory = tempDir('redis-restart-runs');
-    const queue = await openQueue<number>(locator, QUEUE_OPTIONS);
-    await fill(queue, JOBS);
+    const { queue, runsDirectory } = await filled(locator, JOBS, 'redis-restart-runs');
     await sleep(1100); // the puts reach the disk (appendfsync everysec)
     const a = startRunner(locator, runsDirectory);
     const b = startRunner(locator, runsDirectory);
@@ -332,6 +331,10 @@ describe.skipIf(!findRedisServer())(redisTitle('the runner on a Redis queue'), (
       expect((await runCli(['-d', locator, 'queue', 'stats', '--json'])).stdout).toContain(
         '"pending": 2',
       );
+      // Two different queues named at once: a usage error, the password not shown.
+      const twice = await runCli(['-d', tempDir('redis-cli-dir'), 'queue', 'stats', locator]);
+      expect(twice.code).toBe(2);
+      expect(twice.stderr).toMatch(/two queues given: .* and redis:\/\/:\*\*\*@/);
 
       // A job that fails its only attempt, through the CLI runner on the same locator.
       const queue = await openQueue<string>(locator, { maxAttempts: 1 });
@@ -362,7 +365,7 @@ describe.skipIf(!findRedisServer())(redisTitle('the runner on a Redis queue'), (
         `redis://:s3cret-pw@127.0.0.1:${server.port}`,
       ]);
       expect(noName.code).toBe(2);
-      for (const result of [put, stats, work, failed, refused, noName])
+      for (const result of [put, stats, twice, work, failed, refused, noName])
         expect(result.stdout + result.stderr).not.toMatch(/s3cret-pw|wrong-pw/);
     } finally {
       await admin.config('SET', 'requirepass', '');
