@@ -87,7 +87,7 @@ export {
   type WorkQueueOptions,
   type WorkQueueStats,
 } from './collections/work-queue.js';
-export { Averager, type AveragerOptions } from './recipes/averager.js';
+export { type AsyncAverager, Averager, type AveragerOptions } from './recipes/averager.js';
 export {
   type Barriered,
   type BarrierOptions,

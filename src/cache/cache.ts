@@ -196,7 +196,10 @@ export type AsyncCache = Omit<
   GenericMethod
 > & {
   get<V = unknown, D = undefined>(key: unknown, options?: GetOptions<D>): Promise<V | D>;
-  getEntry<V = unknown>(key: unknown, options?: { retry?: boolean }): Promise<Entry<V> | undefined>;
+  getEntry<V = unknown>(
+    key: unknown,
+    options?: { retry?: boolean; placeholder?: boolean },
+  ): Promise<Entry<V> | undefined>;
   pop<V = unknown, D = undefined>(
     key: unknown,
     options?: { default?: D; retry?: boolean },
@@ -450,12 +453,15 @@ export class Cache implements Disposable {
   }
 
   /** The entry of `key` with its expiry time and tag (diskcache's `get(expire_time=True, tag=True)`). */
-  getEntry<V = unknown>(key: unknown, options?: { retry?: boolean }): Entry<V> | undefined {
+  getEntry<V = unknown>(
+    key: unknown,
+    options?: { retry?: boolean; placeholder?: boolean },
+  ): Entry<V> | undefined {
     const [dbKey, raw] = this.#disk.put(key);
     const row = this.#lookup(dbKey, raw, options?.retry ?? false);
     if (row === undefined) return undefined;
     const [mode, filename, value, expireTime] = row;
-    const fetched = this.#fetch(mode, filename, value, dbKey, raw);
+    const fetched = this.#fetch(mode, filename, value, dbKey, raw, options?.placeholder);
     if (fetched === undefined) return undefined;
     let tag: unknown = row[4];
     // better-sqlite3 read an INTEGER tag beyond 2**53 as an inexact number: read it exactly.

@@ -162,13 +162,13 @@ export function checkWaitOptions(
 }
 
 /**
- * Calls `attempt` until it returns something other than `undefined`, pausing with backoff (or
+ * Calls `attempt` (sync or async) until it returns something other than `undefined`, pausing with backoff (or
  * until woken on `channel`) between tries. Rejects with `Timeout` after `options.timeout` seconds
  * (after at least one try) and with `AbortError` when `options.signal` aborts (before any try if
  * it already has). `what` names the wait in error messages, e.g. `acquire lock "jobs"`.
  */
 export async function waitFor<T>(
-  attempt: () => T | undefined,
+  attempt: () => T | undefined | Promise<T | undefined>,
   options: WaitOptions | undefined,
   what: string,
   channel?: string,
@@ -177,7 +177,7 @@ export async function waitFor<T>(
   if (signal?.aborted) throw abortError(signal, what);
   const backoff = new Backoff();
   for (;;) {
-    const result = attempt();
+    const result = await attempt();
     if (result !== undefined) return result;
     const left = deadline - performance.now();
     if (left <= 0) throw new Timeout(`${what}: timed out after ${options?.timeout} s`);

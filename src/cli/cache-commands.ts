@@ -196,7 +196,9 @@ function getCommand(program: Command, io: CliIo): void {
     action(io, (context, keyText) => {
       const key = context.parseKey(keyText!);
       return context.withCache({ create: false }, (cache) => {
-        const entry = cache.getEntry(key);
+        // A value this process cannot decode (a pickle naming code, another language's object)
+        // prints as its placeholder, as listings show it: the entry exists.
+        const entry = cache.getEntry(key, { placeholder: true });
         if (entry === undefined) throw notFound(key);
         if (context.opts<{ raw?: boolean }>().raw && !context.json) {
           const { value } = entry;

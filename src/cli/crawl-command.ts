@@ -38,6 +38,7 @@ interface CrawlCommandOptions {
   readonly exclude?: string;
   readonly handler?: string;
   readonly fresh?: boolean;
+  readonly pickle: boolean;
   readonly sitePages: number;
   readonly keep?: boolean;
   readonly queue?: string;
@@ -191,6 +192,7 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
         maxPages: options.maxPages,
         maxDepth: options.maxDepth,
         sameOrigin: options.sameOrigin,
+        pickle: options.pickle,
         ...(options.rate !== undefined ? { rate: options.rate } : {}),
         ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
         ...(options.timeout !== undefined ? { timeoutSeconds: options.timeout } : {}),
@@ -304,6 +306,10 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
     .option('--exclude <regex>', 'do not follow URLs matching this regex', regex('--exclude'))
     .option('--handler <module>', 'a module whose default export returns extra fields per page')
     .option('--fresh', 'delete the crawl directory first: start over instead of resuming')
+    .option(
+      '--no-pickle',
+      "store records with v8's structured clone instead of pickle (for --handler fields pickle cannot carry: Date, undefined...); Python then cannot read them",
+    )
     .addOption(
       new Option('--site-pages <n>', 'pages of the built-in demo site')
         .argParser(positive('--site-pages'))

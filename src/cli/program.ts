@@ -12,6 +12,7 @@ import { registerCacheCommands } from './cache-commands.js';
 import { registerDequeCommands, registerIndexCommands } from './collection-commands.js';
 import { addGlobalOptions, type CliIo } from './context.js';
 import { registerCrawlCommand } from './crawl-command.js';
+import { registerDashboardCommand } from './dashboard-command.js';
 import {
   CliError,
   EXIT,
@@ -35,6 +36,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerQueueCommands,
   registerWorkCommand,
   registerCrawlCommand,
+  registerDashboardCommand,
 ];
 
 const ENVIRONMENT_HELP = `Environment:

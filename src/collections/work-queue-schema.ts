@@ -13,6 +13,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { checkInteger, checkOptions, checkSeconds, type Seconds } from '../cache/checks.js';
+import { Disk, PickleDisk } from '../cache/disk.js';
+import { DatabaseError, describeValue } from '../cache/errors.js';
 import { DBNAME } from '../cache/schema.js';
 
 /** Version of the tables below; a newer one on disk is refused rather than misread. */
@@ -50,33 +52,63 @@ export interface WorkQueueOptions {
    * @default 60
    */
   readonly timeout?: Seconds;
+  /**
+   * How results are written: `PickleDisk` writes objects, arrays and null as pickle, so Python's
+   * `diskcache.Index(directory + '/results')` reads them as dicts, lists and None; `Disk` (the
+   * default) writes them with v8's structured clone (any value structured clone carries). Only
+   * these two classes: the choice is persisted, so every process that opens the queue, the
+   * runner's workers included, writes results the same way. Both read either format.
+   * @default Disk, or the stored choice
+   */
+  readonly disk?: typeof Disk;
 }
+
+/** How a queue's results are encoded: `Disk`'s default, or pickle (`PickleDisk`). */
+export type ResultsFormat = 'default' | 'pickle';
 
 /** The persisted options, as this opener uses them. */
 export interface QueueSettings {
   leaseSeconds: number;
   maxAttempts: number;
   backoffSeconds: number;
+  resultsFormat: ResultsFormat;
 }
 
 export const DEFAULT_QUEUE_SETTINGS: Readonly<QueueSettings> = Object.freeze({
   leaseSeconds: 30,
   maxAttempts: 3,
   backoffSeconds: 1,
+  resultsFormat: 'default',
 });
 
 const SETTING_NAMES: Record<keyof QueueSettings, string> = {
   leaseSeconds: 'lease_seconds',
   maxAttempts: 'max_attempts',
   backoffSeconds: 'backoff_seconds',
+  resultsFormat: 'results_format',
 };
 
-const OPTION_NAMES = new Set(['leaseSeconds', 'maxAttempts', 'backoffSeconds', 'timeout']);
+const NUMERIC_SETTINGS = ['leaseSeconds', 'maxAttempts', 'backoffSeconds'] as const;
+
+/** The settings stored as numbers. */
+export type NumericQueueSetting = (typeof NUMERIC_SETTINGS)[number];
+
+const RESULTS_FORMATS: readonly ResultsFormat[] = ['default', 'pickle'];
+
+const OPTION_NAMES = new Set(['leaseSeconds', 'maxAttempts', 'backoffSeconds', 'timeout', 'disk']);
 
 /** Validates the constructor's options; returns the settings given (only those). */
 export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSettings> {
   checkOptions(options, OPTION_NAMES);
   const given: Partial<QueueSettings> = {};
+  if (options.disk !== undefined) {
+    if (options.disk !== Disk && options.disk !== PickleDisk) {
+      throw new TypeError(
+        `disk must be Disk or PickleDisk (a WorkQueue persists the results format), got ${describeValue(options.disk)}`,
+      );
+    }
+    given.resultsFormat = options.disk === PickleDisk ? 'pickle' : 'default';
+  }
   if (options.leaseSeconds !== undefined)
     given.leaseSeconds = checkSeconds('leaseSeconds', options.leaseSeconds);
   if (options.maxAttempts !== undefined)
@@ -142,7 +174,7 @@ export function initialiseQueue(
     }
     if (version === undefined) write.run('version', BigInt(SCHEMA_VERSION));
     const settings = { ...DEFAULT_QUEUE_SETTINGS };
-    for (const name of Object.keys(SETTING_NAMES) as (keyof QueueSettings)[]) {
+    for (const name of NUMERIC_SETTINGS) {
       const stored = read.get(SETTING_NAMES[name]);
       if (typeof stored === 'number') settings[name] = stored;
       const value = given[name];
@@ -150,6 +182,19 @@ export function initialiseQueue(
         settings[name] = value;
         write.run(SETTING_NAMES[name], Number.isSafeInteger(value) ? BigInt(value) : value);
       }
+    }
+    const format = read.get(SETTING_NAMES.resultsFormat);
+    if (format !== undefined) {
+      if (!RESULTS_FORMATS.includes(format as ResultsFormat)) {
+        throw new DatabaseError(
+          `the work queue's setting results_format is ${describeValue(format)}: expected 'default' or 'pickle'`,
+        );
+      }
+      settings.resultsFormat = format as ResultsFormat;
+    }
+    if (given.resultsFormat !== undefined) {
+      settings.resultsFormat = given.resultsFormat;
+      write.run(SETTING_NAMES.resultsFormat, given.resultsFormat);
     }
     db.prepare('COMMIT').run();
     return settings;

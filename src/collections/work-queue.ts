@@ -18,6 +18,7 @@
  */
 import * as path from 'node:path';
 import type Database from 'better-sqlite3';
+import { Cache } from '../cache/cache.js';
 import {
   checkInteger,
   checkSeconds,
@@ -25,6 +26,7 @@ import {
   checkString,
   type Seconds,
 } from '../cache/checks.js';
+import { PickleDisk } from '../cache/disk.js';
 import { isBusy, LeaseLostError, Timeout } from '../cache/errors.js';
 import { DBNAME, openDatabase } from '../cache/schema.js';
 import { failFast, Transactor } from '../cache/transaction.js';
@@ -107,6 +109,7 @@ export class WorkQueue<T = unknown> implements Disposable {
   readonly #settings: QueueSettings;
   readonly #s: QueueStatements;
   #results: Index<Key, unknown> | undefined;
+  #resultsCache: Cache | undefined;
   #closed = false;
 
   /**
@@ -555,7 +558,16 @@ export class WorkQueue<T = unknown> implements Disposable {
    */
   get results(): Index<Key, unknown> {
     this.#check();
-    this.#results ??= new Index(path.join(this.#directory, 'results'));
+    if (this.#results === undefined) {
+      const directory = path.join(this.#directory, 'results');
+      if (this.#settings.resultsFormat === 'pickle') {
+        // An Index in a cache this queue owns (fromCache leaves the cache to its owner).
+        this.#resultsCache = new Cache(directory, { evictionPolicy: 'none', disk: PickleDisk });
+        this.#results = Index.fromCache(this.#resultsCache);
+      } else {
+        this.#results = new Index(directory);
+      }
+    }
     return this.#results;
   }
 
@@ -596,6 +608,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     this.#tx.close();
     this.#db.close();
     this.#results?.close();
+    this.#resultsCache?.close();
   }
 
   [Symbol.dispose](): void {

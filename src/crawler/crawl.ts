@@ -9,6 +9,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkBoolean } from '../cache/checks.js';
+import { Disk, PickleDisk } from '../cache/disk.js';
 import { Index } from '../collections/index.js';
 import { WorkQueue } from '../collections/work-queue.js';
 import { type HandlerModule, handlerPath, loadHandler } from '../runner/handler.js';
@@ -76,6 +78,15 @@ export interface CrawlOptions {
   readonly handler?: HandlerModule;
   /** Delete what the directory holds first (start over instead of resuming). @default false */
   readonly fresh?: boolean;
+  /**
+   * Store the records as pickle (`PickleDisk`), so Python's `diskcache.Index(dir + '/results')`
+   * reads each as a dict. The crawler's own fields are plain data, so nothing is lost; the fields
+   * a page handler returns must then be plain data too (null, booleans, numbers, strings, arrays,
+   * plain objects, Maps, Sets; no `undefined`, Date or class instance: such a page fails with the
+   * TypeError). `false` stores them with v8's structured clone (Node reads them, Python does not).
+   * @default true
+   */
+  readonly pickle?: boolean;
   /** Aborting stops the crawl gracefully; run it again to resume. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RunProgress) => void;
@@ -183,6 +194,7 @@ function checkOptions(options: CrawlOptions) {
     processes: positiveInteger('processes', options.processes, 3),
     concurrency: positiveInteger('concurrency', options.concurrency, 8),
     maxAttempts: positiveInteger('maxAttempts', options.maxAttempts, 4),
+    pickle: options.pickle === undefined ? true : checkBoolean('pickle', options.pickle),
   };
 }
 
@@ -236,10 +248,11 @@ function startError(queue: WorkQueue<CrawlJob>, startUrl: string): string | unde
 
 /** Crawls from `startUrl` until nothing is left (or `signal` aborts); resumable. */
 export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
-  const { startUrls, config, processes, concurrency, maxAttempts } = checkOptions(options);
+  const { startUrls, config, processes, concurrency, maxAttempts, pickle } = checkOptions(options);
   if (config.handler !== null) await loadHandler(config.handler); // a clear error before forking
   if (options.fresh) fs.rmSync(config.queueDirectory, { recursive: true, force: true });
   const queue = new WorkQueue<CrawlJob>(config.queueDirectory, {
+    disk: pickle ? PickleDisk : Disk,
     leaseSeconds: options.leaseSeconds ?? 10,
     maxAttempts,
     backoffSeconds: 0.5,

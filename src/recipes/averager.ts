@@ -17,6 +17,8 @@ export interface AveragerOptions {
 
 type Pair = readonly [total: number, count: number];
 
+const RETRY = { retry: true } as const;
+
 const readTotals = (value: unknown): Pair => readPair<Pair>(value, 'number', 'number') ?? [0, 0];
 
 /**
@@ -31,6 +33,7 @@ export class Averager {
   readonly key: unknown;
   readonly #expire: number | null;
   readonly #tag: Tag;
+  #async: AsyncAverager | undefined;
 
   constructor(cache: RecipeCache, key: unknown, options?: AveragerOptions) {
     this.cache = checkCache(cache, 'new Averager()');
@@ -42,30 +45,59 @@ export class Averager {
 
   /** Adds `value` to the average (atomically, in one transaction). */
   add(value: number): void {
-    if (typeof value !== 'number' || !Number.isFinite(value))
-      throw new TypeError(`Averager.add(): value must be a finite number, got ${String(value)}`);
-    this.cache.transact(
-      () => {
-        const [total, count] = readTotals(this.cache.get(this.key, { retry: true }));
-        this.cache.set(this.key, [total + value, count + 1], {
-          expire: this.#expire,
-          tag: this.#tag,
-          retry: true,
-        });
-      },
-      { retry: true },
-    );
+    this.cache.transact(this.#adding(value), RETRY);
   }
 
   /** The average of the values added so far, or `undefined` when there are none. */
   get(): number | undefined {
-    const [total, count] = readTotals(this.cache.get(this.key, { retry: true }));
-    return count === 0 ? undefined : total / count;
+    return mean(this.cache.get(this.key, RETRY));
   }
 
   /** Removes the entry and returns its average (`undefined` when there was none). */
   pop(): number | undefined {
-    const [total, count] = readTotals(this.cache.pop(this.key, { retry: true }));
-    return count === 0 ? undefined : total / count;
+    return mean(this.cache.pop(this.key, RETRY));
   }
+
+  /**
+   * The same methods returning promises: a busy database (another process writing) is waited
+   * for with async pauses, never blocking the event loop. For servers.
+   * @example await latency.async.add(12.5); const mean = await latency.async.get();
+   */
+  get async(): AsyncAverager {
+    this.#async ??= Object.freeze({
+      add: async (value: number) => {
+        const adding = this.#adding(value);
+        await this.cache.async.transact(adding, RETRY);
+      },
+      get: async () => mean(await this.cache.async.get(this.key, RETRY)),
+      pop: async () => mean(await this.cache.async.pop(this.key, RETRY)),
+    });
+    return this.#async;
+  }
+
+  /** The transaction that adds `value` (checked first: TypeError for a non-finite number). */
+  #adding(value: number): () => void {
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new TypeError(`Averager.add(): value must be a finite number, got ${String(value)}`);
+    return () => {
+      const [total, count] = readTotals(this.cache.get(this.key, RETRY));
+      this.cache.set(this.key, [total + value, count + 1], {
+        expire: this.#expire,
+        tag: this.#tag,
+        retry: true,
+      });
+    };
+  }
+}
+
+/** `averager.async`: `add`, `get` and `pop` returning promises. */
+export interface AsyncAverager {
+  add(value: number): Promise<void>;
+  get(): Promise<number | undefined>;
+  pop(): Promise<number | undefined>;
+}
+
+function mean(stored: unknown): number | undefined {
+  const [total, count] = readTotals(stored);
+  return count === 0 ? undefined : total / count;
 }

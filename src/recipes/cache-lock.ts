@@ -11,7 +11,10 @@ import type { AcquireOptions, LockOptions, RecipeCache } from './types.js';
 /** A lock-like object, as `barrier()` needs it. */
 export interface Acquirable {
   acquire(options?: AcquireOptions): Promise<unknown>;
-  release(): void;
+  /** Synchronous for the SQLite locks, a promise for the Redis ones. */
+  release(): void | Promise<void>;
+  /** `release()` without blocking the event loop, when the lock has one (the SQLite locks). */
+  releaseAsync?(): Promise<void>;
 }
 
 /**
@@ -33,7 +36,7 @@ export async function underLock<T>(
     throw error;
   } finally {
     try {
-      lock.release();
+      await (lock.releaseAsync ? lock.releaseAsync() : lock.release());
     } catch (error) {
       // biome-ignore lint/correctness/noUnsafeFinally: the release error must reach the caller when fn succeeded.
       if (!failed) throw error;
@@ -64,11 +67,20 @@ export abstract class CacheLock implements Acquirable, AsyncDisposable {
     this.#what = `${kind} ${describeKey(key)}`;
   }
 
-  /** Takes the lock if it is free now; never waits. */
+  /**
+   * Takes the lock if it is free now; never waits for a holder (it may wait, blocking, for a busy
+   * write lock of the database, up to the cache's `timeout`: in a server use `tryAcquireAsync`).
+   */
   abstract tryAcquire(): boolean;
+
+  /** `tryAcquire()` that waits for a busy database with async pauses (the event loop stays free). */
+  abstract tryAcquireAsync(): Promise<boolean>;
 
   /** Gives the lock back. @throws NotOwnedError when this owner does not hold it (any more). */
   abstract release(): void;
+
+  /** `release()` that waits for a busy database with async pauses (the event loop stays free). */
+  abstract releaseAsync(): Promise<void>;
 
   /** Whether anyone (in any process) holds the lock now. */
   abstract locked(): boolean;
@@ -78,12 +90,13 @@ export abstract class CacheLock implements Acquirable, AsyncDisposable {
 
   /**
    * Waits until the lock is taken and resolves with this object, so that
-   * `await using held = await lock.acquire()` releases it at the end of the block.
+   * `await using held = await lock.acquire()` releases it at the end of the block. The wait never
+   * blocks the event loop, also while another process holds the database's write lock.
    * @throws Timeout after `options.timeout` seconds; AbortError when `options.signal` aborts.
    */
   async acquire(options?: AcquireOptions): Promise<this> {
     await waitFor(
-      () => (this.tryAcquire() ? true : undefined),
+      async () => ((await this.tryAcquireAsync()) ? true : undefined),
       options,
       `acquire ${this.#what}`,
       this.channel,
@@ -100,7 +113,7 @@ export abstract class CacheLock implements Acquirable, AsyncDisposable {
 
   /** Releases the lock if this object holds it; does nothing otherwise (for `await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.holdsHere()) this.release();
+    if (this.holdsHere()) await this.releaseAsync();
   }
 
   /** Lets the oldest waiter of this process try again now (after a release). */

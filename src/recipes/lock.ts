@@ -9,6 +9,8 @@ import { CacheLock } from './cache-lock.js';
 import { ownerToken } from './options.js';
 import type { LockOptions, RecipeCache } from './types.js';
 
+const RETRY = { retry: true } as const;
+
 /**
  * A cross-process mutex on one cache key.
  *
@@ -36,10 +38,21 @@ export class Lock extends CacheLock {
 
   tryAcquire(): boolean {
     const token = ownerToken();
-    if (!this.cache.add(this.key, token, { expire: this.expire, tag: this.tag, retry: true }))
-      return false;
-    this.#token = token;
-    return true;
+    return this.#took(token, this.cache.add(this.key, token, this.#addOptions()));
+  }
+
+  async tryAcquireAsync(): Promise<boolean> {
+    const token = ownerToken();
+    return this.#took(token, await this.cache.async.add(this.key, token, this.#addOptions()));
+  }
+
+  #addOptions() {
+    return { expire: this.expire, tag: this.tag, retry: true };
+  }
+
+  #took(token: string, added: boolean): boolean {
+    if (added) this.#token = token;
+    return added;
   }
 
   /**
@@ -50,16 +63,25 @@ export class Lock extends CacheLock {
   release(): void {
     const token = this.#token;
     this.#token = undefined;
-    const released =
-      token !== undefined &&
-      this.cache.transact(
-        () =>
-          this.cache.get(this.key, { retry: true }) === token &&
-          this.cache.delete(this.key, { retry: true }),
-        {
-          retry: true,
-        },
-      );
+    this.#released(token, token !== undefined && this.cache.transact(this.#drop(token), RETRY));
+  }
+
+  /** `release()` without blocking the event loop on a busy database. */
+  async releaseAsync(): Promise<void> {
+    const token = this.#token;
+    this.#token = undefined;
+    this.#released(
+      token,
+      token !== undefined && (await this.cache.async.transact(this.#drop(token), RETRY)),
+    );
+  }
+
+  /** The transaction that deletes the entry if `token` still holds it. */
+  #drop(token: string): () => boolean {
+    return () => this.cache.get(this.key, RETRY) === token && this.cache.delete(this.key, RETRY);
+  }
+
+  #released(token: string | undefined, released: boolean): void {
     if (!released) {
       throw new NotOwnedError(
         token === undefined

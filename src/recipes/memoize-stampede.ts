@@ -110,18 +110,20 @@ export function memoizeStampede(
   const setOptions = { expire, tag: options.tag ?? null, retry: true };
   const tokenOptions = { expire: Number.isFinite(waitTimeout) ? waitTimeout : null, retry: true };
 
-  const read = (key: unknown[]): Stored | undefined => {
-    const entry = target.getEntry(key, { retry: true });
+  // Every cache call goes through `.async`: a busy database (another process writing) is waited
+  // for with async pauses, never blocking the event loop.
+  const read = async (key: unknown[]): Promise<Stored | undefined> => {
+    const entry = await target.async.getEntry(key, { retry: true });
     const pair = entry?.value;
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[1] !== 'number') return undefined; // missing, or not ours
     return { value: pair[0], delta: pair[1], expireTime: entry!.expireTime };
   };
-  const takeToken = (tokenKey: unknown): string | undefined => {
+  const takeToken = async (tokenKey: unknown): Promise<string | undefined> => {
     const token = ownerToken();
-    return target.add(tokenKey, token, tokenOptions) ? token : undefined;
+    return (await target.async.add(tokenKey, token, tokenOptions)) ? token : undefined;
   };
-  const dropToken = (tokenKey: unknown, token: string): void => {
-    target.transact(
+  const dropToken = async (tokenKey: unknown, token: string): Promise<void> => {
+    await target.async.transact(
       () =>
         target.get(tokenKey, { retry: true }) === token && target.delete(tokenKey, { retry: true }),
       { retry: true },
@@ -137,7 +139,7 @@ export function memoizeStampede(
     const compute = async (thisArg: unknown, args: unknown[], key: unknown[]): Promise<unknown> => {
       const started = performance.now();
       const value = await fn.apply(thisArg, args);
-      target.set(key, [value, (performance.now() - started) / 1000], setOptions);
+      await target.async.set(key, [value, (performance.now() - started) / 1000], setOptions);
       return value;
     };
 
@@ -151,59 +153,49 @@ export function memoizeStampede(
       const deadline = performance.now() + waitTimeout * 1000;
       const backoff = new Backoff();
       for (;;) {
-        const token = takeToken(tokenKey);
+        const token = await takeToken(tokenKey);
         if (token !== undefined) {
           try {
-            const stored = read(key); // stored by the previous holder between our miss and our token?
+            const stored = await read(key); // stored by the previous holder between our miss and our token?
             return stored ? stored.value : await compute(thisArg, args, key);
           } finally {
-            dropToken(tokenKey, token);
+            await dropToken(tokenKey, token);
           }
         }
         const left = deadline - performance.now();
         if (left <= 0) return compute(thisArg, args, key);
         await sleep(Math.min(left, backoff.next()));
-        const stored = read(key);
+        const stored = await read(key);
         if (stored) return stored.value;
       }
     };
 
     /** A hit that XFetch picked for early recomputation: at most one at a time, across processes. */
-    const refresh = (thisArg: unknown, args: unknown[], key: unknown[]): void => {
+    const refresh = async (thisArg: unknown, args: unknown[], key: unknown[]): Promise<void> => {
       const tokenKey = tokenKeyOf(key);
-      const token = takeToken(tokenKey);
+      const token = await takeToken(tokenKey);
       if (token === undefined) return;
-      void (async () => {
-        try {
-          await compute(thisArg, args, key);
-        } catch {
-          // The stored value stays until it expires; see "Not guaranteed" above.
-        } finally {
-          try {
-            dropToken(tokenKey, token);
-          } catch {
-            // Nobody awaits this; the token expires by itself after waitTimeout.
-          }
-        }
-      })();
+      try {
+        await compute(thisArg, args, key);
+      } finally {
+        await dropToken(tokenKey, token);
+      }
     };
 
-    const wrapper = function (this: unknown, ...args: unknown[]): Promise<unknown> {
-      let key: unknown[];
-      let stored: Stored | undefined;
-      try {
-        key = keyOf(args);
-        stored = read(key);
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    const wrapper = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+      const key = keyOf(args);
+      const stored = await read(key);
       if (stored) {
         const ttl =
           stored.expireTime === null
             ? Number.POSITIVE_INFINITY
             : stored.expireTime - Date.now() / 1000;
-        if (-stored.delta * beta * Math.log(Math.random()) >= ttl) refresh(this, args, key);
-        return Promise.resolve(stored.value);
+        if (-stored.delta * beta * Math.log(Math.random()) >= ttl)
+          refresh(this, args, key).catch(() => {
+            // Nobody awaits this: the stored value stays until it expires (see "Not guaranteed"
+            // above), and a token left behind expires by itself after waitTimeout.
+          });
+        return stored.value;
       }
       const id = encodeStructuredKey(key).toString('latin1');
       let running = inflight.get(id);

@@ -26,6 +26,11 @@ const CACHE_METHODS = [
 export function checkCache(cache: unknown, where: string): RecipeCache {
   if (cache === null || typeof cache !== 'object')
     throw new TypeError(`${where}: cache must be a Cache or FanoutCache, got ${String(cache)}`);
+  const view = (cache as { async?: unknown }).async;
+  if (view === null || typeof view !== 'object')
+    throw new TypeError(
+      `${where}: cache must be a Cache or FanoutCache (it has no .async view for waiting without blocking)`,
+    );
   for (const method of CACHE_METHODS) {
     if (typeof (cache as Record<string, unknown>)[method] !== 'function') {
       throw new TypeError(

@@ -26,6 +26,8 @@ function childContext(parent: OwnerContext | undefined): OwnerContext {
 
 type Stored = readonly [owner: string, count: number];
 
+const RETRY = { retry: true } as const;
+
 const readStored = (value: unknown) => readPair<Stored>(value, 'string', 'number');
 
 /**
@@ -61,19 +63,29 @@ export class RLock extends CacheLock {
 
   tryAcquire(): boolean {
     const context = owners.getStore();
+    return this.#took(context, this.cache.transact(this.#take(context), RETRY));
+  }
+
+  async tryAcquireAsync(): Promise<boolean> {
+    const context = owners.getStore();
+    return this.#took(context, await this.cache.async.transact(this.#take(context), RETRY));
+  }
+
+  /** The transaction that takes (or re-enters) the lock: the owner, or undefined when held. */
+  #take(context: OwnerContext | undefined): () => string | undefined {
     const fresh = context?.id ?? ownerToken();
-    const owner = this.cache.transact(
-      () => {
-        const stored = readStored(this.cache.get(this.key, { retry: true }));
-        let next: Stored;
-        if (stored === undefined || stored[1] <= 0) next = [fresh, 1];
-        else if (context?.lineage.has(stored[0])) next = [stored[0], stored[1] + 1];
-        else return undefined;
-        this.cache.set(this.key, next, { expire: this.expire, tag: this.tag, retry: true });
-        return next[0];
-      },
-      { retry: true },
-    );
+    return () => {
+      const stored = readStored(this.cache.get(this.key, RETRY));
+      let next: Stored;
+      if (stored === undefined || stored[1] <= 0) next = [fresh, 1];
+      else if (context?.lineage.has(stored[0])) next = [stored[0], stored[1] + 1];
+      else return undefined;
+      this.cache.set(this.key, next, { expire: this.expire, tag: this.tag, retry: true });
+      return next[0];
+    };
+  }
+
+  #took(context: OwnerContext | undefined, owner: string | undefined): boolean {
     if (owner === undefined) return false;
     if (context === undefined) this.#contextless.push(owner);
     this.#held.set(owner, (this.#held.get(owner) ?? 0) + 1);
@@ -87,23 +99,43 @@ export class RLock extends CacheLock {
    */
   release(): void {
     const context = owners.getStore();
-    const mine: ReadonlySet<string> = context?.lineage ?? new Set(this.#contextless.slice(-1));
-    const result = this.cache.transact(
-      () => {
-        const stored = readStored(this.cache.get(this.key, { retry: true }));
-        if (stored === undefined || stored[1] <= 0 || !mine.has(stored[0])) return undefined;
-        const count = stored[1] - 1;
-        if (count === 0) this.cache.delete(this.key, { retry: true });
-        else
-          this.cache.set(this.key, [stored[0], count], {
-            expire: this.expire,
-            tag: this.tag,
-            retry: true,
-          });
-        return { owner: stored[0], count };
-      },
-      { retry: true },
-    );
+    const mine = this.#mine(context);
+    this.#released(context, mine, this.cache.transact(this.#give(mine), RETRY));
+  }
+
+  /** `release()` without blocking the event loop on a busy database. */
+  async releaseAsync(): Promise<void> {
+    const context = owners.getStore();
+    const mine = this.#mine(context);
+    this.#released(context, mine, await this.cache.async.transact(this.#give(mine), RETRY));
+  }
+
+  #mine(context: OwnerContext | undefined): ReadonlySet<string> {
+    return context?.lineage ?? new Set(this.#contextless.slice(-1));
+  }
+
+  /** The transaction that undoes one acquire of an owner in `mine`. */
+  #give(mine: ReadonlySet<string>): () => { owner: string; count: number } | undefined {
+    return () => {
+      const stored = readStored(this.cache.get(this.key, RETRY));
+      if (stored === undefined || stored[1] <= 0 || !mine.has(stored[0])) return undefined;
+      const count = stored[1] - 1;
+      if (count === 0) this.cache.delete(this.key, RETRY);
+      else
+        this.cache.set(this.key, [stored[0], count], {
+          expire: this.expire,
+          tag: this.tag,
+          retry: true,
+        });
+      return { owner: stored[0], count };
+    };
+  }
+
+  #released(
+    context: OwnerContext | undefined,
+    mine: ReadonlySet<string>,
+    result: { owner: string; count: number } | undefined,
+  ): void {
     if (result === undefined) {
       for (const owner of mine) this.#forget(owner, Number.POSITIVE_INFINITY); // an expired hold is gone for good
       throw new NotOwnedError(

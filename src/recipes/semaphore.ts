@@ -18,6 +18,8 @@ export interface BoundedSemaphoreOptions extends LockOptions {
   readonly value?: number;
 }
 
+const RETRY = { retry: true } as const;
+
 /** Holder token → absolute expiry time (epoch seconds) or null (never). */
 type Holders = Record<string, number | null>;
 
@@ -65,17 +67,27 @@ export class BoundedSemaphore extends CacheLock {
 
   tryAcquire(): boolean {
     const token = ownerToken();
-    const taken = this.cache.transact(
-      () => {
-        const now = Date.now() / 1000;
-        const holders = liveHolders(this.cache.get(this.key, { retry: true }), now);
-        if (Object.keys(holders).length >= this.value) return false;
-        holders[token] = this.expire === null ? null : now + this.expire;
-        this.#store(holders, now);
-        return true;
-      },
-      { retry: true },
-    );
+    return this.#took(token, this.cache.transact(this.#take(token), RETRY));
+  }
+
+  async tryAcquireAsync(): Promise<boolean> {
+    const token = ownerToken();
+    return this.#took(token, await this.cache.async.transact(this.#take(token), RETRY));
+  }
+
+  /** The transaction that adds `token` as a holder when a permit is free. */
+  #take(token: string): () => boolean {
+    return () => {
+      const now = Date.now() / 1000;
+      const holders = liveHolders(this.cache.get(this.key, RETRY), now);
+      if (Object.keys(holders).length >= this.value) return false;
+      holders[token] = this.expire === null ? null : now + this.expire;
+      this.#store(holders, now);
+      return true;
+    };
+  }
+
+  #took(token: string, taken: boolean): boolean {
     if (taken) this.#tokens.push(token);
     return taken;
   }
@@ -86,21 +98,29 @@ export class BoundedSemaphore extends CacheLock {
    * they expired).
    */
   release(): void {
-    const released = this.cache.transact(
-      () => {
-        const now = Date.now() / 1000;
-        const holders = liveHolders(this.cache.get(this.key, { retry: true }), now);
-        const index = this.#tokens.findIndex((token) => token in holders);
-        const lapsed = index < 0 ? this.#tokens.length : index;
-        const token = this.#tokens[index];
-        this.#tokens.splice(0, token === undefined ? lapsed : lapsed + 1); // lapsed permits are gone for good
-        if (token === undefined) return false;
-        delete holders[token];
-        this.#store(holders, now);
-        return true;
-      },
-      { retry: true },
-    );
+    this.#released(this.cache.transact(this.#give, RETRY));
+  }
+
+  /** `release()` without blocking the event loop on a busy database. */
+  async releaseAsync(): Promise<void> {
+    this.#released(await this.cache.async.transact(this.#give, RETRY));
+  }
+
+  /** The transaction that gives back the oldest permit this object still holds. */
+  readonly #give = (): boolean => {
+    const now = Date.now() / 1000;
+    const holders = liveHolders(this.cache.get(this.key, RETRY), now);
+    const index = this.#tokens.findIndex((token) => token in holders);
+    const lapsed = index < 0 ? this.#tokens.length : index;
+    const token = this.#tokens[index];
+    this.#tokens.splice(0, token === undefined ? lapsed : lapsed + 1); // lapsed permits are gone for good
+    if (token === undefined) return false;
+    delete holders[token];
+    this.#store(holders, now);
+    return true;
+  };
+
+  #released(released: boolean): void {
     if (!released)
       throw new NotOwnedError(
         `${this.what} has no permit held by this object (none taken, all released, or expired)`,

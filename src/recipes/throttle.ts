@@ -77,9 +77,12 @@ export function throttle(
   const tag = options.tag ?? null;
   const rate = count / period;
 
-  /** Takes a token if there is one; else says how many seconds until there will be. */
-  const take = (key: string): number =>
-    target.transact(
+  /**
+   * Takes a token if there is one; else says how many seconds until there will be. Through
+   * `.async`, so a busy database never blocks the event loop.
+   */
+  const take = (key: string): Promise<number> =>
+    target.async.transact(
       () => {
         const now = Date.now() / 1000;
         const [last, tokens] = readBucket(target.get(key, { retry: true })) ?? [now, count];
@@ -102,7 +105,7 @@ export function throttle(
         'throttle(): the function has no name; pass { name } so that every process shares one bucket',
       );
     const throttled = async function (this: unknown, ...args: A): Promise<Awaited<R>> {
-      for (let delay = take(key); delay > 0; delay = take(key)) {
+      for (let delay = await take(key); delay > 0; delay = await take(key)) {
         // A little jitter so that waiters of one process do not all wake at the same instant.
         await sleep(delay * 1000 * (1 + Math.random() * 0.1));
       }

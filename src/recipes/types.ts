@@ -20,6 +20,18 @@ export interface RecipeCache {
   pop(key: unknown, options?: { default?: unknown; retry?: boolean }): unknown;
   has(key: unknown): boolean;
   transact<T>(fn: () => T, options?: { retry?: boolean }): T;
+  /** The same methods returning promises, never blocking the event loop on a busy write lock. */
+  readonly async: RecipeAsyncCache;
+}
+
+/** The part of `cache.async` the recipes use while they wait (Cache's and FanoutCache's fit). */
+export interface RecipeAsyncCache {
+  get(key: unknown, options?: { default?: unknown; retry?: boolean }): Promise<unknown>;
+  getEntry(key: unknown, options?: { retry?: boolean }): Promise<Entry | undefined>;
+  set(key: unknown, value: unknown, options?: SetOptions): Promise<boolean>;
+  add(key: unknown, value: unknown, options?: SetOptions): Promise<boolean>;
+  pop(key: unknown, options?: { default?: unknown; retry?: boolean }): Promise<unknown>;
+  transact<T>(fn: () => T, options?: { retry?: boolean }): Promise<T>;
 }
 
 /** Options of `Lock` and `RLock` (and the base of `BoundedSemaphoreOptions`). */

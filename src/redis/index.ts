@@ -9,6 +9,16 @@ export {
   type RedisLike,
   type RedisLocator,
 } from './redis-client.js';
+export { RedisDeque, type RedisDequeOptions } from './redis-deque.js';
+export type { RedisTarget } from './redis-handle.js';
+export { RedisIndex, type RedisIndexKey } from './redis-index.js';
+export {
+  RedisLock,
+  type RedisLockOptions,
+  RedisThrottle,
+  type RedisThrottleOptions,
+  redisThrottle,
+} from './redis-lock.js';
 export {
   REDIS_SCHEMA_VERSION,
   type RedisQueueTarget,

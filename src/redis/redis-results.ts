@@ -6,15 +6,15 @@
  */
 import type { AsyncResults, ResultKey } from '../collections/async-work-queue.js';
 import { decodeValue, encodeValue, resultField, resultKey } from './redis-codec.js';
-import type { ScriptName } from './scripts.js';
+import type { MapScriptName } from './scripts.js';
 
 /** Results read per page by `keys()` and `entries()`. */
 const RESULT_PAGE = 500;
 
-/** Runs one of the queue's scripts (connecting first). */
-export type RunScript = (name: ScriptName, args: (string | number)[]) => Promise<unknown>;
+/** Runs one of the map scripts (connecting first). */
+export type RunScript = (name: MapScriptName, args: (string | number)[]) => Promise<unknown>;
 
-/** The results map on top of the queue's script runner. */
+/** The results map on top of a script runner (the queue's, or a RedisIndex's). */
 export function redisResults(run: RunScript): AsyncResults {
   async function* page(withValues: boolean): AsyncGenerator<[ResultKey, unknown]> {
     let after = '0';

@@ -32,6 +32,7 @@ import type { FailOptions, FailOutcome } from '../collections/work-queue-job.js'
 import {
   checkQueueOptions,
   DEFAULT_QUEUE_SETTINGS,
+  type NumericQueueSetting,
   type QueueSettings,
   type WorkQueueOptions,
 } from '../collections/work-queue-schema.js';
@@ -43,15 +44,9 @@ import type {
   TakeOptions,
   WorkQueueStats,
 } from '../collections/work-queue-types.js';
-import {
-  checkQueueName,
-  connectRedis,
-  parseRedisLocator,
-  type RedisLike,
-  redacted,
-  ScriptRunner,
-} from './redis-client.js';
+import { type RedisLike, redacted, ScriptRunner } from './redis-client.js';
 import { decodeValue, encodeValue, resultField } from './redis-codec.js';
+import { quitClient, resolveTarget, wakeUpOn } from './redis-handle.js';
 import { redisResults } from './redis-results.js';
 import { type ScriptName, scriptText } from './scripts.js';
 
@@ -63,8 +58,6 @@ const CHUNK = 1000;
 /** First and longest sleep of `next()` between polls, in seconds (pub/sub wakes it sooner). */
 const POLL_START_SECONDS = 0.01;
 const POLL_CAP_SECONDS = 1;
-/** How long `close()` lets QUIT wait before dropping the connection. */
-const CLOSE_WAIT_MS = 1000;
 
 /** Options of `new RedisWorkQueue(locator, options)`: the WorkQueue's, stored in Redis. */
 export type RedisWorkQueueOptions = Omit<WorkQueueOptions, 'timeout'>;
@@ -95,7 +88,7 @@ function delayOf(delaySeconds: number | undefined): number {
     : checkSeconds('delaySeconds', delaySeconds, { allowZero: true });
 }
 
-const SETTING_NAMES: Record<keyof QueueSettings, string> = {
+const SETTING_NAMES: Record<NumericQueueSetting, string> = {
   leaseSeconds: 'lease_seconds',
   maxAttempts: 'max_attempts',
   backoffSeconds: 'backoff_seconds',
@@ -143,26 +136,16 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   constructor(locator: string | RedisQueueTarget, options: RedisWorkQueueOptions = {}) {
     if ((options as WorkQueueOptions).timeout !== undefined)
       throw new TypeError('a Redis queue has no timeout option (it takes no lock)');
+    if ((options as WorkQueueOptions).disk !== undefined)
+      throw new TypeError('a Redis queue has no disk option (its results are stored in Redis)');
     this.#given = checkQueueOptions(options);
     this.#settings = { ...DEFAULT_QUEUE_SETTINGS, ...this.#given };
-    let connect: () => Promise<RedisLike>;
-    if (typeof locator === 'string') {
-      const parsed = parseRedisLocator(locator);
-      this.name = parsed.name;
-      this.locator = locator;
-      this.#ownsClient = true;
-      connect = () => connectRedis(parsed.url);
-    } else {
-      if (locator === null || typeof locator !== 'object' || locator.client === undefined)
-        throw new TypeError('expected a redis:// locator or {client, name}');
-      this.name = checkQueueName(locator.name);
-      this.locator = `redis://#${encodeURIComponent(this.name)}`;
-      this.#ownsClient = false;
-      const client = locator.client;
-      connect = async () => client;
-    }
+    const target = resolveTarget('new RedisWorkQueue()', locator);
+    this.name = target.name;
+    this.locator = target.locator;
+    this.#ownsClient = target.ownsClient;
     this.#prefix = `dq:{${this.name}}:`;
-    this.#connect = connect;
+    this.#connect = target.connect;
     // Start connecting now; a failure is reported by the first call (and retried by the next).
     this.#ready().catch(() => {});
     this.results = redisResults((name, args) => this.#run(name, args));
@@ -203,13 +186,13 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     this.#scripts ??= new ScriptRunner(this.#client, this.#prefix);
     const args: (string | number)[] = [REDIS_SCHEMA_VERSION];
     for (const [name, value] of Object.entries(this.#given))
-      args.push(SETTING_NAMES[name as keyof QueueSettings], value);
+      args.push(SETTING_NAMES[name as NumericQueueSetting], value);
     const flat = (await this.#scripts.run(scriptText('init'), args)) as string[];
     for (const [name, stored] of Object.entries(SETTING_NAMES)) {
       const index = flat.indexOf(stored);
       if (index >= 0 && index % 2 === 0) {
         const value = Number(flat[index + 1]);
-        if (Number.isFinite(value)) this.#settings[name as keyof QueueSettings] = value;
+        if (Number.isFinite(value)) this.#settings[name as NumericQueueSetting] = value;
       }
     }
   }
@@ -392,35 +375,14 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
 
   /** A wake-up registered now; `wait` sleeps until it fires, the time passes, or `signal` aborts. */
   #wakeSignal(): { wait(seconds: number, signal?: AbortSignal): Promise<void>; cancel(): void } {
-    let fired = false;
-    let onWake: (() => void) | undefined;
-    const wake = () => {
-      fired = true;
-      onWake?.();
+    const woken = wakeUpOn((wake) => {
+      this.#waiters.add(wake);
+      return () => this.#waiters.delete(wake);
+    }, 'the wait for work');
+    return {
+      wait: (seconds, signal) => woken.wait(seconds * 1000, signal),
+      cancel: woken.cancel,
     };
-    this.#waiters.add(wake);
-    const cancel = () => this.#waiters.delete(wake);
-    const wait = (seconds: number, signal?: AbortSignal) =>
-      new Promise<void>((resolve, reject) => {
-        if (fired) return resolve(void cancel());
-        if (signal?.aborted) return reject(abortError(signal, 'the wait for work'));
-        const finish = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-          cancel();
-        };
-        const onAbort = () => {
-          finish();
-          reject(abortError(signal!, 'the wait for work'));
-        };
-        onWake = () => {
-          finish();
-          resolve();
-        };
-        const timer = setTimeout(onWake, seconds * 1000);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-    return { wait, cancel };
   }
 
   /** One subscriber connection per queue object, on `dq:{name}:wake`. */
@@ -638,15 +600,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
       connection?.disconnect();
     }
     const client = await this.#connecting?.catch(() => undefined);
-    if (!this.#ownsClient || client === undefined) return;
-    // QUIT waits for the replies still due; a server that is down would make it wait long.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), CLOSE_WAIT_MS);
-    });
-    const quitted = await Promise.race([client.quit().catch(() => 'late' as const), late]);
-    clearTimeout(timer);
-    if (quitted === 'late') client.disconnect();
+    if (this.#ownsClient && client !== undefined) await quitClient(client);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -24,14 +24,17 @@
  * This file holds text only: it must not talk to Redis.
  */
 
-/** Helpers prepended to every script. */
-const PRELUDE = `
+/** The key prefix and the server's clock in ms: the start of every script of the Redis backend. */
+export const LUA_BASE = `
 local P = KEYS[1]
 local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function member(id) return string.format('%015d', tonumber(id)) end
+`;
+
+/** Helpers prepended to every queue script. */
+const PRELUDE = `${LUA_BASE}local function member(id) return string.format('%015d', tonumber(id)) end
 local function jobKey(id) return P .. 'job:' .. string.format('%d', tonumber(id)) end
 -- Fencing: the job is leased and its current lease is the caller's.
 local function fenced(id, token)
@@ -354,41 +357,52 @@ end
 return #page
 `;
 
-/** Results: set ARGV[1] = ARGV[2] (a new field goes to the end of the order). */
-const RESULT_SET = `
-if redis.call('HSET', P .. 'results', ARGV[1], ARGV[2]) == 1 then
-  redis.call('ZADD', P .. 'results:order', redis.call('INCR', P .. 'results:seq'), ARGV[1])
+/**
+ * The scripts of an insertion-ordered map: hash `base` (field -> value), zset `base:order` (field
+ * -> insertion number from the counter `base:seq`). The queue's results use base `results`;
+ * RedisIndex uses the same scripts on its own keys. Bodies only: the caller adds what defines `P`.
+ */
+export function mapScripts(base: string) {
+  const H = `P .. '${base}'`;
+  const ORDER = `P .. '${base}:order'`;
+  return {
+    /** Set ARGV[1] = ARGV[2] (a new field goes to the end of the order). */
+    resultSet: `
+if redis.call('HSET', ${H}, ARGV[1], ARGV[2]) == 1 then
+  redis.call('ZADD', ${ORDER}, redis.call('INCR', P .. '${base}:seq'), ARGV[1])
 end
 return 1
-`;
-
-/** Results: delete ARGV[1]; returns 1 if it was there. */
-const RESULT_DELETE = `
-redis.call('ZREM', P .. 'results:order', ARGV[1])
-return redis.call('HDEL', P .. 'results', ARGV[1])
-`;
-
-/** Results: one value (ARGV[1] = 'get'), existence ('has') or the count ('size'). */
-const RESULT_READ = `
-if ARGV[1] == 'get' then return redis.call('HGET', P .. 'results', ARGV[2]) end
-if ARGV[1] == 'has' then return redis.call('HEXISTS', P .. 'results', ARGV[2]) end
-return redis.call('HLEN', P .. 'results')
-`;
-
-/**
- * Results: a page in insertion order after insertion number ARGV[1] (exclusive), at most ARGV[2],
- * with values when ARGV[3] = '1'. Returns (field, number, value?)*.
- */
-const RESULT_PAGE = `
-local page = redis.call('ZRANGEBYSCORE', P .. 'results:order', '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+`,
+    /** Delete ARGV[1]; returns 1 if it was there. */
+    resultDelete: `
+redis.call('ZREM', ${ORDER}, ARGV[1])
+return redis.call('HDEL', ${H}, ARGV[1])
+`,
+    /** One value (ARGV[1] = 'get'), existence ('has') or the count ('size'). */
+    resultRead: `
+if ARGV[1] == 'get' then return redis.call('HGET', ${H}, ARGV[2]) end
+if ARGV[1] == 'has' then return redis.call('HEXISTS', ${H}, ARGV[2]) end
+return redis.call('HLEN', ${H})
+`,
+    /**
+     * A page in insertion order after insertion number ARGV[1] (exclusive), at most ARGV[2], with
+     * values when ARGV[3] = '1'. Returns (field, number, value?)*.
+     */
+    resultPage: `
+local page = redis.call('ZRANGEBYSCORE', ${ORDER}, '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 for i = 1, #page, 2 do
   out[#out + 1] = page[i]
   out[#out + 1] = page[i + 1]
-  if ARGV[3] == '1' then out[#out + 1] = redis.call('HGET', P .. 'results', page[i]) end
+  if ARGV[3] == '1' then out[#out + 1] = redis.call('HGET', ${H}, page[i]) end
 end
 return out
-`;
+`,
+  };
+}
+
+/** The names of the map scripts (see `mapScripts`). */
+export type MapScriptName = keyof ReturnType<typeof mapScripts>;
 
 /** Every script, by name, with the prelude. */
 export const SCRIPTS = {
@@ -405,10 +419,7 @@ export const SCRIPTS = {
   failed: FAILED,
   retryFailed: RETRY_FAILED,
   purgeDone: PURGE_DONE,
-  resultSet: RESULT_SET,
-  resultDelete: RESULT_DELETE,
-  resultRead: RESULT_READ,
-  resultPage: RESULT_PAGE,
+  ...mapScripts('results'),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -5,35 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Cache, Deque, FanoutCache, Index, Timeout, WorkQueue } from '../../src/index.js';
-import { exited, forkFixture, message, sent } from '../helpers/children.js';
+import { exited, forkFixture, message } from '../helpers/children.js';
+import { holdLock, maxLagDuring } from '../helpers/event-loop.js';
 import { tempDir } from '../helpers/tmp.js';
-
-/** Starts a child that holds the write lock of `dir` for `ms` from now; resolves once it holds it. */
-async function holdLock(dir: string, ms: number) {
-  const child = forkFixture('cache-hold-lock.ts', [dir, String(ms)]);
-  await message(child, (m) => m === 'locked');
-  await sent(child, 'release'); // it lets go `ms` after this message
-  return child;
-}
-
-/** Measures the longest gap between ticks of a 10 ms interval while `work` runs. */
-async function maxLagDuring<T>(work: () => Promise<T> | T): Promise<{ lag: number; result: T }> {
-  let last = performance.now();
-  let lag = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    lag = Math.max(lag, now - last - 10);
-    last = now;
-  }, 10);
-  try {
-    const result = await work();
-    const now = performance.now();
-    lag = Math.max(lag, now - last - 10);
-    return { lag, result };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 describe('cache.async', () => {
   it('has the same results as the synchronous methods', async () => {

@@ -261,8 +261,8 @@ describe('5: bad cache directory', () => {
   });
 });
 
-describe('6: other failures', () => {
-  it('a Python pickle that would call code cannot be shown: exit 6 with the reason', async () => {
+describe('a value that cannot be decoded', () => {
+  it('a Python pickle that would call code is shown as a placeholder with the reason, exit 0', async () => {
     const dir = cacheWith();
     const db = new Database(path.join(dir, 'cache.db'));
     // A row as Python's diskcache writes a pickled value (mode 4), naming os.system: refused.
@@ -271,8 +271,17 @@ describe('6: other failures', () => {
     ).run();
     db.close();
     const result = await runCli(['-d', dir, 'get', 'py']);
-    expect(result.code).toBe(6);
-    expect(result.stderr).toMatch(/opcode STACK_GLOBAL .* can name or call code/);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /^<undecodable value: mode 4, 16 bytes: .*opcode STACK_GLOBAL .* can name or call code.*>\n$/,
+    );
+    const json = await runCli(['-d', dir, '--json', 'get', 'py']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).value).toMatchObject({ type: 'Undecodable', mode: 4, size: 16 });
+    // --raw cannot write it: a usage error naming the placeholder.
+    const raw = await runCli(['-d', dir, 'get', 'py', '--raw']);
+    expect(raw.code).toBe(2);
+    expect(raw.stderr).toMatch(/--raw needs a string or bytes value; this one is <undecodable/);
     // The key is still listed.
     expect((await runCli(['-d', dir, 'keys'])).stdout).toBe('py\n');
   });

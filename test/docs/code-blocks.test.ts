@@ -37,6 +37,7 @@ const ENTRY_POINTS: Record<string, string> = {
   'node-diskcache': 'src/index.ts',
   'node-diskcache/keyv': 'src/adapters/keyv.ts',
   'node-diskcache/crawler': 'src/crawler/index.ts',
+  'node-diskcache/redis': 'src/redis/index.ts',
 };
 const TS = new Set(['ts', 'typescript', 'js', 'javascript']);
 const SH = new Set(['sh', 'bash', 'shell']);

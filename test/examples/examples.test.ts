@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findRedisServer, RedisServer } from '../helpers/redis-server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const examplesDir = path.join(root, 'examples');
@@ -32,7 +33,13 @@ const USAGE_PATTERNS: Record<string, string> = {
   throttle: 'throttle-api-client.ts',
   'a work queue on a Deque': 'work-queue-deque.ts',
   'a resumable WorkQueue run by worker processes': 'resumable-hash.ts',
+  'a RedisDeque and a RedisIndex shared by machines': 'redis-deque-index.ts',
+  'a RedisLock and a RedisThrottle shared by machines': 'redis-lock-throttle.ts',
 };
+
+/** Examples named `redis-*.ts` run against a redis-server this file starts (REDIS_URL). */
+const isRedisExample = (file: string) => file.startsWith('redis-');
+let redis: RedisServer | undefined;
 
 const examples = fs
   .readdirSync(examplesDir)
@@ -46,6 +53,13 @@ const examples = fs
   .sort();
 
 describe('examples', () => {
+  beforeAll(async () => {
+    if (findRedisServer() !== null) redis = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
   it('there are examples to run', () => {
     expect(examples.length).toBeGreaterThan(3);
   });
@@ -64,23 +78,31 @@ describe('examples', () => {
   // Examples covered by their own test (SPECIAL[file].skip) are not run twice.
   for (const file of examples.filter((name) => !SPECIAL[name]?.skip)) {
     const special = SPECIAL[file] ?? {};
-    it(`${file} runs to completion`, () => {
-      const result = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', path.join(examplesDir, file), ...(special.args ?? [])],
-        {
-          cwd: root,
-          encoding: 'utf8',
-          timeout: 90_000,
-          env: { ...process.env, ...special.env, CI: 'true' },
-        },
-      );
-      if (result.status !== 0) {
-        throw new Error(
-          `${file} exited with ${result.status ?? result.signal}\n${result.stdout}\n${result.stderr}`,
+    const needsRedis = isRedisExample(file) && findRedisServer() === null;
+    it.skipIf(needsRedis)(
+      `${file} runs to completion${needsRedis ? ' (skipped: no redis-server)' : ''}`,
+      () => {
+        const redisEnv = isRedisExample(file)
+          ? { REDIS_URL: `redis://127.0.0.1:${redis!.port}/0` }
+          : {};
+        const result = spawnSync(
+          process.execPath,
+          ['--import', 'tsx', path.join(examplesDir, file), ...(special.args ?? [])],
+          {
+            cwd: root,
+            encoding: 'utf8',
+            timeout: 90_000,
+            env: { ...process.env, ...special.env, ...redisEnv, CI: 'true' },
+          },
         );
-      }
-      expect(result.status).toBe(0);
-    }, 120_000);
+        if (result.status !== 0) {
+          throw new Error(
+            `${file} exited with ${result.status ?? result.signal}\n${result.stdout}\n${result.stderr}`,
+          );
+        }
+        expect(result.status).toBe(0);
+      },
+      120_000,
+    );
   }
 });

@@ -3,7 +3,8 @@
  * tarball into a temporary app's node_modules (its dependencies symlinked from this repository's
  * node_modules: only the package's own dependency closure, plus keyv for the Keyv adapter), then
  * check it as a user's compiler and Node see it: strict tsc without skipLibCheck (node16 and
- * bundler resolution), a user file run by node, what importing the root loads, require(esm),
+ * bundler resolution), a user file run by node, what importing the root loads, the dashboard
+ * serving its assets (uPlot from the dependency) from the installed bin, require(esm),
  * publint and attw. Nothing here touches the repository's dist/. See docs/packaging.md.
  */
 import { type SpawnSyncOptions, spawn, spawnSync } from 'node:child_process';
@@ -421,6 +422,37 @@ describe('a user project', () => {
     // The probe does see undici where it is loaded: the crawler's page handler (run in workers).
     const handler = pathToFileURL(path.join(installed, 'dist', 'crawler', 'crawl-handler.js'));
     expect(loadedPackages(handler.href).names.has('undici')).toBe(true);
+  });
+
+  it('serves the dashboard from the installed package, uPlot included (no CDN, no build step)', async () => {
+    const cli = path.join(installed, 'dist', 'cli', 'main.js');
+    const queue = path.join(work, 'dashboard-queue');
+    run(process.execPath, [cli, 'queue', 'put', queue, 'one'], { cwd: app });
+    const child = spawn(process.execPath, [cli, 'dashboard', queue], {
+      cwd: app,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('\n')) resolve(out);
+        });
+        child.once('exit', (code) => reject(new Error(`diskcache dashboard exited with ${code}`)));
+      });
+      const address = new URL(/^dashboard: (\S+)\n$/.exec(line)![1]!);
+      const token = address.searchParams.get('token')!;
+      for (const asset of ['/uplot.js', '/uplot.css', '/app.js']) {
+        const response = await fetch(new URL(`${asset}?token=${token}`, address));
+        expect(response.status, asset).toBe(200);
+        expect((await response.text()).length, asset).toBeGreaterThan(1000);
+      }
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
   });
 
   it('require() works where Node has require(esm) (no top-level await), else ERR_REQUIRE_ESM', () => {
