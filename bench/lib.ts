@@ -3,12 +3,12 @@
  * line and the shape of a benchmark module that `bench/run.ts` discovers (`bench/*.bench.ts`).
  * It measures and prints; it never asserts a time, and it must not import benchmark modules.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
@@ -302,6 +302,48 @@ export async function importOptional<T>(
       missing: `${name} is not installed in bench/node_modules (npm ci --prefix bench): ${(error as Error).message.split('\n')[0]}`,
     };
   }
+}
+
+/** The median of `values` (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Resolves when a forked worker exits with code 0; rejects with how it ended otherwise. */
+export function exitOf(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`worker exited with ${signal ?? code}`)),
+    ),
+  );
+}
+
+// ---- the library as users run it ---------------------------------------------------------------
+
+/** The library's exports (as compiled by `buildLibrary`). */
+export type Library = typeof import('../src/index.js');
+
+/**
+ * Compiles src/ with the project's build settings into .tmp/bench-dist and imports it, so that
+ * the runner's workers run as plain JavaScript (a TypeScript loader costs a few hundred ms of CPU
+ * per process start).
+ */
+export async function buildLibrary(): Promise<Library> {
+  const root = path.dirname(BENCH_DIR);
+  const build = path.join(root, '.tmp', 'bench-dist');
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const result = spawnSync(
+    process.execPath,
+    [tsc, '-p', path.join(root, 'tsconfig.build.json'), '--outDir', build],
+    { cwd: root, encoding: 'utf8' },
+  );
+  if (result.status !== 0)
+    throw new Error(
+      `tsc failed building the library for the benchmark:\n${result.stdout}${result.stderr}`,
+    );
+  return (await import(pathToFileURL(path.join(build, 'index.js')).href)) as Library;
 }
 
 // ---- benchmark modules --------------------------------------------------------------------------

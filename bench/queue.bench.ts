@@ -12,49 +12,30 @@
  * package, so that neither pays a TypeScript loader at every worker start (tsx costs a few hundred
  * ms of CPU per process here). It reports; it never asserts a time.
  */
-import { fork, spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { fork, spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import {
   BENCH_DIR,
   type BenchContext,
   type BenchModule,
+  buildLibrary,
+  exitOf,
   findPythonDiskcache,
   formatRate,
   formatTable,
   freshDirectory,
   importOptional,
+  type Library,
   loadAverage,
+  median,
   writeResult,
 } from './lib.js';
 
-type Library = typeof import('../src/index.js');
-
 const PROCESS_COUNTS = [1, 2, 4] as const;
 const ROOT = path.dirname(BENCH_DIR);
-const BUILD = path.join(ROOT, '.tmp', 'bench-dist');
 const HANDLER = path.join(BENCH_DIR, 'queue-noop-handler.mjs');
 const PLAINJOB_WORKER = path.join(BENCH_DIR, 'queue-plainjob-worker.mjs');
-
-/** Compiles src/ with the project's build settings into BUILD and imports it. */
-async function buildLibrary(): Promise<Library> {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const result = spawnSync(
-    process.execPath,
-    [tsc, '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD],
-    {
-      cwd: ROOT,
-      encoding: 'utf8',
-    },
-  );
-  if (result.status !== 0)
-    throw new Error(
-      `tsc failed building the library for the benchmark:\n${result.stdout}${result.stderr}`,
-    );
-  return (await import(pathToFileURL(path.join(BUILD, 'index.js')).href)) as Library;
-}
 
 interface Plan {
   readonly jobs: number;
@@ -87,14 +68,6 @@ const quiet = { error: console.error, warn: console.warn, info: () => {}, debug:
 
 function payloads(jobs: number): { jobId: number }[] {
   return Array.from({ length: jobs }, (_, jobId) => ({ jobId }));
-}
-
-function exitOf(child: ReturnType<typeof fork>): Promise<void> {
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`worker exited with ${signal ?? code}`)),
-    ),
-  );
 }
 
 async function runLibrary(library: Library, processes: number, jobs: number): Promise<Run> {
@@ -202,12 +175,6 @@ async function runPython(executable: string, processes: number, jobs: number): P
   } finally {
     remove();
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const bench: BenchModule = {

@@ -55,6 +55,7 @@ export {
   type AsyncResults,
   type AsyncWorkQueue,
   type FailedListOptions,
+  type LeaseId,
   type PurgeDoneOptions,
   type QueueSettings,
   type ResultKey,

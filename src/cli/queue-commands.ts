@@ -1,13 +1,15 @@
 /**
- * The queue command group of the CLI: `diskcache queue stats|put|failed|retry-failed <dir>` on a
- * work queue directory. Each command is a thin layer over one WorkQueue method. `put` creates the
+ * The queue command group of the CLI: `diskcache queue stats|put|failed|retry-failed <queue>` on a
+ * work queue: a directory or a `redis://…#name` locator (a password in it is never printed). Each command is a thin layer over one WorkQueue method. `put` creates the
  * queue if needed; the others refuse a directory that holds no work queue, so a mistyped path
  * never leaves an empty queue behind. It must not hold queue logic of its own.
  */
 import * as fs from 'node:fs';
 import { type Command, Option } from 'commander';
-import { WorkQueue } from '../collections/work-queue.js';
+import type { AsyncWorkQueue } from '../collections/async-work-queue.js';
+import { isRedisQueueLocator, openQueue } from '../collections/open-queue.js';
 import { isWorkQueueDirectory } from '../collections/work-queue-schema.js';
+import { redacted } from '../redis/redis-client.js';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
 import {
@@ -24,12 +26,61 @@ function inline(value: unknown): string {
   return formatValue(value, { inline: true });
 }
 
-/** Opens the queue; unless `create`, the directory must already hold one (exit 5 otherwise). */
-export function openQueue(
+/**
+ * The queue named by `given` (a positional argument or `--queue`), else by -d/--dir or
+ * $DISKCACHE_DIR: a `redis://…#name` locator as given, or a directory, resolved.
+ */
+export function queueLocator(context: CommandContext, given: string | undefined): string {
+  const named = given !== undefined && given !== '' ? given : undefined;
+  const flag = context.options.dir;
+  if (named !== undefined && isRedisQueueLocator(named)) {
+    if (flag !== undefined && flag !== '' && flag !== named)
+      throw new CliError(
+        EXIT.USAGE,
+        `two queues given: --dir ${shownLocator(flag)} and ${redacted(named)} (name the queue once)`,
+      );
+    return named;
+  }
+  if (named === undefined) {
+    const fallback = flag ?? context.io.env.DISKCACHE_DIR;
+    if (fallback !== undefined && isRedisQueueLocator(fallback)) return fallback;
+  } else if (flag !== undefined && isRedisQueueLocator(flag))
+    throw new CliError(
+      EXIT.USAGE,
+      `two queues given: --dir ${redacted(flag)} and ${named} (name the queue once)`,
+    );
+  return context.directory(named);
+}
+
+/** The locator as it may be printed: a Redis password is replaced by `***`. */
+export function shownLocator(locator: string): string {
+  return isRedisQueueLocator(locator) ? redacted(locator) : locator;
+}
+
+/** Where the queue is, for a JSON document: `{directory}` or `{queue}` (a Redis locator, redacted). */
+function whereIs(locator: string): { directory: string } | { queue: string } {
+  return isRedisQueueLocator(locator) ? { queue: redacted(locator) } : { directory: locator };
+}
+
+/**
+ * Opens the queue at `locator` (see `queueLocator`). A directory, unless `create`, must already
+ * hold a work queue (exit 5 otherwise), so a mistyped path never leaves an empty queue behind.
+ */
+export async function openQueueAt(
   context: CommandContext,
-  directory: string,
+  locator: string,
   options: { create: boolean },
-): WorkQueue<unknown> {
+): Promise<AsyncWorkQueue<unknown>> {
+  if (isRedisQueueLocator(locator)) {
+    try {
+      return await openQueue(locator);
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError)
+        throw new CliError(EXIT.USAGE, error.message, { cause: error });
+      throw error;
+    }
+  }
+  const directory = locator;
   if (fs.existsSync(directory) && !fs.statSync(directory).isDirectory())
     throw new CliError(EXIT.BAD_DIRECTORY, `${directory} is not a directory`);
   if (!options.create) {
@@ -41,20 +92,21 @@ export function openQueue(
         `${directory} is not a work queue (no WorkQueue_jobs table in its cache.db)`,
       );
   }
-  return new WorkQueue(directory, { timeout: context.options.timeout });
+  return await openQueue(directory, { timeout: context.options.timeout });
 }
 
 async function withQueue<T>(
   context: CommandContext,
   given: string | undefined,
   create: boolean,
-  body: (queue: WorkQueue<unknown>) => T | Promise<T>,
+  body: (queue: AsyncWorkQueue<unknown>, locator: string) => T | Promise<T>,
 ): Promise<T> {
-  const queue = openQueue(context, context.directory(given), { create });
+  const locator = queueLocator(context, given);
+  const queue = await openQueueAt(context, locator, { create });
   try {
-    return await body(queue);
+    return await body(queue, locator);
   } finally {
-    queue.close();
+    await queue.close();
   }
 }
 
@@ -66,23 +118,27 @@ function statsCommand(group: Command, io: CliIo): void {
       'after',
       helpExamples('diskcache queue stats ./jobs', 'diskcache -d ./jobs queue stats --json'),
     )
-    .argument('[dir]', 'the queue directory (default: --dir or $DISKCACHE_DIR)')
+    .argument(
+      '[queue]',
+      'the queue: a directory or redis://[user:password@]host[:port][/db]#name (default: --dir or $DISKCACHE_DIR)',
+    )
     .action(
       action(io, (context, dir) =>
-        withQueue(context, dir, false, (queue) => {
-          const stats = queue.stats();
-          const document = { directory: queue.directory, ...stats, settings: queue.settings };
+        withQueue(context, dir, false, async (queue, locator) => {
+          const stats = await queue.stats();
+          const settings = await queue.settings();
+          const document = { ...whereIs(locator), ...stats, settings };
           context.print(document, () =>
             formatTable(
               [
-                ['directory', queue.directory],
+                [isRedisQueueLocator(locator) ? 'queue' : 'directory', shownLocator(locator)],
                 ['pending', String(stats.pending)],
                 ['leased', String(stats.leased)],
                 ['done', String(stats.done)],
                 ['failed', String(stats.failed)],
-                ['leaseSeconds', String(queue.settings.leaseSeconds)],
-                ['maxAttempts', String(queue.settings.maxAttempts)],
-                ['backoffSeconds', String(queue.settings.backoffSeconds)],
+                ['leaseSeconds', String(settings.leaseSeconds)],
+                ['maxAttempts', String(settings.maxAttempts)],
+                ['backoffSeconds', String(settings.backoffSeconds)],
               ],
               { right: [] },
             ),
@@ -114,8 +170,8 @@ function putCommand(group: Command, io: CliIo): void {
       ),
     )
     .argument(
-      '[dir]',
-      'the queue directory, created if needed (with -d/--dir DIR, this is the first payload)',
+      '[queue]',
+      'the queue: a directory (created if needed) or redis://…#name (with -d/--dir, this is the first payload)',
     )
     .argument('[payloads...]', 'the payloads: strings, or JSON documents with --json-payload')
     .option(
@@ -164,14 +220,14 @@ function putCommand(group: Command, io: CliIo): void {
             : text,
         );
         const keys = texts.map((text) => (options.unique ? text : options.key));
-        await withQueue(context, queueDir, true, (queue) => {
-          const ids = queue.putMany(payloads, {
+        await withQueue(context, queueDir, true, async (queue, locator) => {
+          const ids = await queue.putMany(payloads, {
             delaySeconds: options.delay,
             key: (_payload, index) => keys[index],
           });
           const queued = ids.filter((id): id is number => id !== undefined);
           const ignored = ids.length - queued.length;
-          context.print({ directory: queue.directory, queued, ignored }, () => {
+          context.print({ ...whereIs(locator), queued, ignored }, () => {
             const jobs = `${queued.length} ${queued.length === 1 ? 'job' : 'jobs'}`;
             return `queued ${jobs}${ignored > 0 ? ` (${ignored} already queued under the same key, ignored)` : ''}`;
           });
@@ -191,7 +247,10 @@ function failedCommand(group: Command, io: CliIo): void {
         'diskcache -d ./jobs queue failed --limit 10 --json',
       ),
     )
-    .argument('[dir]', 'the queue directory (default: --dir or $DISKCACHE_DIR)')
+    .argument(
+      '[queue]',
+      'the queue: a directory or redis://[user:password@]host[:port][/db]#name (default: --dir or $DISKCACHE_DIR)',
+    )
     .addOption(
       new Option('--limit <n>', 'list at most N jobs').argParser(
         optionParser((text) => parseCount(text, '--limit')),
@@ -199,9 +258,9 @@ function failedCommand(group: Command, io: CliIo): void {
     )
     .action(
       action(io, (context, dir) =>
-        withQueue(context, dir, false, (queue) => {
+        withQueue(context, dir, false, async (queue) => {
           const { limit } = context.opts<{ limit?: number }>();
-          const failed = queue.failed({ limit });
+          const failed = await queue.failed({ limit });
           context.print(failed, () => {
             if (failed.length === 0) return 'no failed jobs';
             const rows = failed.map((job) => [
@@ -233,13 +292,16 @@ function retryFailedCommand(group: Command, io: CliIo): void {
         'diskcache -d ./jobs queue retry-failed --json',
       ),
     )
-    .argument('[dir]', 'the queue directory (default: --dir or $DISKCACHE_DIR)')
+    .argument(
+      '[queue]',
+      'the queue: a directory or redis://[user:password@]host[:port][/db]#name (default: --dir or $DISKCACHE_DIR)',
+    )
     .action(
       action(io, (context, dir) =>
-        withQueue(context, dir, false, (queue) => {
-          const retried = queue.retryFailed();
+        withQueue(context, dir, false, async (queue, locator) => {
+          const retried = await queue.retryFailed();
           context.print(
-            { directory: queue.directory, retried },
+            { ...whereIs(locator), retried },
             () => `moved ${retried} failed ${retried === 1 ? 'job' : 'jobs'} back to pending`,
           );
         }),

@@ -1,5 +1,5 @@
 /**
- * `diskcache work <handler-module> --queue DIR`: the worker runner on the command line. It checks
+ * `diskcache work <handler-module> --queue DIR|redis://…#name`: the worker runner on the command line. It checks
  * the handler module before forking (exit 2 with a clear message when it is missing or exports no
  * function), runs `runWorkers`, draws progress on stderr (a bar on a terminal, plain lines
  * otherwise), and turns SIGINT/SIGTERM into a graceful stop: running jobs get `--grace-seconds`
@@ -15,7 +15,7 @@ import { type RunnerEvent, type RunSummary, runWorkers } from '../runner/run-wor
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { helpExamples, parseCount, parseSeconds } from './output.js';
-import { openQueue } from './queue-commands.js';
+import { openQueueAt, queueLocator, shownLocator } from './queue-commands.js';
 
 interface WorkOptions {
   readonly queue?: string;
@@ -61,7 +61,7 @@ function describeEvent(event: RunnerEvent, graceSeconds: number): string | undef
 /** Failures listed under the summary; the rest are in `diskcache queue failed`. */
 const FAILURES_SHOWN = 10;
 
-function summaryText(summary: RunSummary, queueDirectory: string): string {
+function summaryText(summary: RunSummary, locator: string): string {
   const { stats, counts } = summary;
   const how = summary.reason === 'drained' ? 'queue drained' : 'stopped';
   const extra = [
@@ -84,7 +84,7 @@ function summaryText(summary: RunSummary, queueDirectory: string): string {
     }
     const more = failures.length - FAILURES_SHOWN;
     lines.push(
-      `  ${more > 0 ? `… and ${more} more; ` : ''}all errors: diskcache queue failed ${JSON.stringify(queueDirectory)}`,
+      `  ${more > 0 ? `… and ${more} more; ` : ''}all errors: diskcache queue failed ${JSON.stringify(shownLocator(locator))}`,
     );
   }
   return lines.join('\n');
@@ -107,8 +107,8 @@ export function onStopSignals(controller: AbortController): () => void {
 
 async function work(context: CommandContext, handlerModule: string): Promise<void> {
   const options = context.opts<WorkOptions>();
-  const directory = context.directory(options.queue);
-  const queue = openQueue(context, directory, { create: false });
+  const locator = queueLocator(context, options.queue);
+  const queue = await openQueueAt(context, locator, { create: false });
   const controller = new AbortController();
   const removeSignals = onStopSignals(controller);
   const stderr = context.io.stderr as CliIo['stderr'] & { isTTY?: boolean; columns?: number };
@@ -139,14 +139,14 @@ async function work(context: CommandContext, handlerModule: string): Promise<voi
     });
     // The last snapshot (taken after the workers exited), as a line that stays.
     if (reporter && last) reporter.finish(last);
-    context.print(summary, () => summaryText(summary, directory));
+    context.print(summary, () => summaryText(summary, locator));
   } catch (error) {
     if (error instanceof HandlerModuleError)
       throw new CliError(EXIT.USAGE, error.message, { cause: error });
     throw error;
   } finally {
     removeSignals();
-    queue.close();
+    await queue.close();
   }
 }
 
@@ -166,11 +166,12 @@ export function registerWorkCommand(program: Command, io: CliIo): void {
       helpExamples(
         'diskcache work ./hash-file.js --queue ./jobs --processes 4 --concurrency 8 --once',
         'diskcache -d ./jobs work ./handler.ts --lease-seconds 60',
+        'diskcache work ./handler.js --queue redis://127.0.0.1:6379/0#jobs -p 4 -c 8',
       ),
     )
     .option(
-      '-q, --queue <dir>',
-      'the work queue directory (the same as -d/--dir; default: $DISKCACHE_DIR)',
+      '-q, --queue <queue>',
+      'the work queue: a directory (the same as -d/--dir; default: $DISKCACHE_DIR) or redis://[user:password@]host[:port][/db]#name',
     )
     .addOption(
       new Option('-p, --processes <n>', 'worker processes (default: the number of CPUs)').argParser(

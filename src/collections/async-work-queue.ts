@@ -43,6 +43,12 @@ export type AsyncAckItem<T> =
   | AsyncJob<T>
   | { readonly job: AsyncJob<T>; readonly result?: unknown };
 
+/** One lease named without its job object: the job's id and the attempt it was leased for. */
+export interface LeaseId {
+  readonly id: number;
+  readonly attempt: number;
+}
+
 /** Options of `purgeDone`. */
 export interface PurgeDoneOptions {
   /** Only done jobs finished at least this many seconds ago. @default 0 (every done job) */
@@ -155,6 +161,14 @@ export interface AsyncWorkQueue<T = unknown> extends AsyncDisposable {
   release(job: AsyncJob<T>): Promise<void>;
   /** Releases many jobs in one step; resolves with the jobs whose lease was lost. */
   releaseMany(jobs: Iterable<AsyncJob<T>>): Promise<AsyncJob<T>[]>;
+  /**
+   * Gives leases back to pending without charging their attempt, each named by its job's id and
+   * the attempt it was leased for: for a supervisor whose worker process died holding them (it
+   * has no job objects). A job settled, reclaimed or leased again since is left alone. Not fenced
+   * by a lease token: name only leases whose holder is known to be gone. Resolves the ids given
+   * back. @throws RangeError for an id or attempt that is not a positive integer.
+   */
+  releaseById(jobs: Iterable<LeaseId>): Promise<number[]>;
 
   /** Counts of jobs by state, taken atomically (on Redis: O(1)). */
   stats(): Promise<WorkQueueStats>;

@@ -40,7 +40,8 @@ export async function openQueue<T = unknown>(
     );
   if (isRedisQueueLocator(locator)) {
     const { RedisWorkQueue } = await import('../redis/redis-work-queue.js');
-    const { timeout: _ignored, ...queueOptions } = options;
+    // The lock timeout and the lease supervisor (a pid on this machine) are SQLite's alone.
+    const { timeout: _timeout, leaseSupervisor: _supervisor, ...queueOptions } = options;
     const queue = new RedisWorkQueue<T>(locator, queueOptions);
     try {
       await queue.settings();

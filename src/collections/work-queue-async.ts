@@ -17,6 +17,7 @@ import {
   type AsyncWorkQueue,
   ackEntry,
   type FailedListOptions,
+  type LeaseId,
   leaseOf,
   type PurgeDoneOptions,
   type ResultKey,
@@ -170,6 +171,11 @@ export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
       this.#queue.releaseMany(list.map((job) => this.#inner(job))),
     );
     return this.#settle(list, lost, true);
+  }
+
+  async releaseById(jobs: Iterable<LeaseId>): Promise<number[]> {
+    const list = [...jobs];
+    return await this.#run(() => this.#queue.releaseById(list));
   }
 
   async stats(): Promise<WorkQueueStats> {

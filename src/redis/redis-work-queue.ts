@@ -23,6 +23,7 @@ import {
   type AsyncWorkQueue,
   ackEntry,
   type FailedListOptions,
+  type LeaseId,
   leaseOf,
   type PurgeDoneOptions,
 } from '../collections/async-work-queue.js';
@@ -502,6 +503,14 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
       else lost.push(job);
     });
     return lost;
+  }
+
+  async releaseById(jobs: Iterable<LeaseId>): Promise<number[]> {
+    const args: number[] = [];
+    for (const { id, attempt } of jobs)
+      args.push(checkInteger('id', id, { min: 1 }), checkInteger('attempt', attempt, { min: 1 }));
+    if (args.length === 0) return [];
+    return (await this.#run('releaseById', args)) as number[];
   }
 
   /** (id, token) pairs of the jobs not yet settled; the settled ones are lost already. */

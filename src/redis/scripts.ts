@@ -269,6 +269,31 @@ if released > 0 then wake() end
 return out
 `;
 
+/**
+ * Gives leased jobs back to pending now, without counting the attempt, named by (id, attempt)
+ * instead of a token: for a supervisor whose worker process died holding them. ARGV: pairs (id,
+ * attempt). A job settled, reclaimed or leased again (another attempt) since is left alone.
+ * Returns the ids released.
+ */
+const RELEASE_BY_ID = `
+local now = nowMs()
+local out = {}
+for i = 1, #ARGV, 2 do
+  local id = ARGV[i]
+  local m = member(id)
+  local jk = jobKey(id)
+  if redis.call('ZSCORE', P .. 'leased', m) and tonumber(redis.call('HGET', jk, 'a')) == tonumber(ARGV[i + 1]) then
+    redis.call('ZREM', P .. 'leased', m)
+    redis.call('ZADD', P .. 'pending', now, m)
+    redis.call('HINCRBY', jk, 'a', -1)
+    redis.call('HSET', jk, 's', redis.call('HGET', jk, 't'))
+    out[#out + 1] = tonumber(id)
+  end
+end
+if #out > 0 then wake() end
+return out
+`;
+
 /** Why a lease was lost: {state, attempt, token} of job ARGV[1] (state 'gone' if purged). */
 const LOOKUP = `
 local m = member(ARGV[1])
@@ -388,6 +413,7 @@ export const SCRIPTS = {
   fail: FAIL,
   extend: EXTEND,
   release: RELEASE,
+  releaseById: RELEASE_BY_ID,
   lookup: LOOKUP,
   stats: STATS,
   failed: FAILED,

@@ -1,12 +1,12 @@
 /**
  * child: the entry of one runner child process (forked by run-workers.ts, never imported). It
- * loads the handler, opens the queue, runs the worker loop, reports what it holds (reporter.ts),
+ * loads the handler, opens the queue by its locator (a directory or a `redis://…#name` URL), runs the worker loop, reports what it holds (reporter.ts),
  * runs the parent's suspect jobs each alone in a quarantine process (quarantine.ts), and stops
  * gracefully on the parent's `stop` message, on SIGINT/SIGTERM (Ctrl-C reaches the whole process
  * group), or when the parent goes away (the IPC channel closes), so that no child outlives its
  * runner for long.
  */
-import { WorkQueue } from '../collections/work-queue.js';
+import { openQueue } from '../collections/open-queue.js';
 import { type JobHandler, loadHandler } from './handler.js';
 import {
   type ChildConfig,
@@ -87,8 +87,9 @@ async function main(): Promise<void> {
     process.stderr.write(`diskcache worker ${process.pid}: ${(error as Error).message}\n`);
     process.exit(EXIT_HANDLER_MODULE);
   }
-  // Its parent gives back the jobs of a child that dies: others must not reclaim them at once.
-  const queue = new WorkQueue(config.queue, { leaseSupervisor: process.ppid });
+  // Its parent gives back the jobs of a child that dies: others must not reclaim them at once
+  // (a directory's queue; on Redis leases simply run out).
+  const queue = await openQueue(config.queue, { leaseSupervisor: process.ppid });
   send({ type: 'ready' });
   const counts = emptyCounts();
   // Also the parent's sign of life: a child that stays silent is stuck (see run-workers.ts).
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(countsTimer);
     tracker.flush();
-    queue.close();
+    await queue.close();
   }
   // Exit explicitly: a handler may leave timers or sockets open that would keep the process alive.
   send({ type: 'counts', counts }, () => process.exit(0));

@@ -11,7 +11,7 @@ import type { WorkerCounts } from './worker-loop.js';
 
 /** The child's configuration (argv[2], JSON). */
 export interface ChildConfig {
-  /** The queue directory. */
+  /** The queue's locator: a directory, or `redis://…#name` (the child opens it with openQueue). */
   readonly queue: string;
   /** Absolute path of the handler module. */
   readonly handler: string;

@@ -5,7 +5,7 @@
  * batch taken, and otherwise at most one about every millisecond (never one per job), whatever
  * the jobs' speed. It knows nothing of the queue.
  */
-import type { Job } from '../collections/work-queue.js';
+import type { LeaseId } from '../collections/async-work-queue.js';
 import type { JobsReport } from './protocol.js';
 import type { JobTracker } from './worker-loop.js';
 
@@ -26,7 +26,7 @@ export class JobReporter implements JobTracker {
     this.#send = send;
   }
 
-  taken(jobs: readonly Job[]): void {
+  taken(jobs: readonly LeaseId[]): void {
     for (const job of jobs) this.#taken.push(job.id, job.attempt);
     // Before any of them starts: a job that kills the process at once must be known to be held.
     this.flush();
@@ -40,7 +40,7 @@ export class JobReporter implements JobTracker {
     else this.#schedule();
   }
 
-  ended(job: Job): void {
+  ended(job: LeaseId): void {
     this.#ended.push(job.id);
     this.#schedule();
   }

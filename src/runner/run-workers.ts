@@ -12,7 +12,10 @@ import * as os from 'node:os';
 import { checkInteger, checkSeconds, type Seconds } from '../cache/checks.js';
 import { HandlerModuleError } from '../cache/errors.js';
 import { retryDelay } from '../cache/waiting.js';
+import type { AsyncWorkQueue, FailedJob } from '../collections/async-work-queue.js';
+import { isRedisQueueLocator, openQueue } from '../collections/open-queue.js';
 import { WorkQueue, type WorkQueueStats } from '../collections/work-queue.js';
+import { redacted } from '../redis/redis-client.js';
 import { type HandlerModule, handlerPath, loadHandler } from './handler.js';
 import { ChildLedger, Suspects } from './ledger.js';
 import { RateMeter, type RunProgress } from './progress.js';
@@ -28,8 +31,13 @@ import { emptyCounts, type WorkerCounts } from './worker-loop.js';
 
 /** Options of `runWorkers`. */
 export interface RunWorkersOptions {
-  /** The queue: its directory, or an open WorkQueue (left open). */
-  readonly queue: string | WorkQueue<unknown>;
+  /**
+   * The queue: its locator (a directory, or `redis://[user:password@]host[:port][/db]#name`), or
+   * an open WorkQueue or AsyncWorkQueue (left open). The worker processes open it by its locator,
+   * so a queue object must have one they can open (a RedisWorkQueue made on your own client has
+   * none: pass its URL instead).
+   */
+  readonly queue: string | WorkQueue<unknown> | AsyncWorkQueue<unknown>;
   /**
    * The handler module (a path relative to the working directory, or a file URL). Its default
    * export, or its export named `handler`, is called as `handler(payload, job)` for every job.
@@ -41,7 +49,10 @@ export interface RunWorkersOptions {
   readonly concurrency?: number;
   /** Lease length in seconds (extended every third of it while a job runs). @default the queue's leaseSeconds */
   readonly leaseSeconds?: Seconds;
-  /** Stop when no job is pending or leased, instead of waiting for more work. @default false */
+  /**
+   * Stop when the whole queue is drained (no job pending or leased, by any runner on any
+   * machine), instead of waiting for more work. @default false
+   */
   readonly once?: boolean;
   /** Aborting it stops the run gracefully (the promise then resolves with reason 'stopped'). */
   readonly signal?: AbortSignal;
@@ -191,21 +202,17 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
       : checkSeconds('jobTimeoutSeconds', options.jobTimeoutSeconds);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
     throw new TypeError('signal must be an AbortSignal');
-  if (typeof options.queue !== 'string' && !(options.queue instanceof WorkQueue)) {
-    throw new TypeError(
-      `queue must be a directory path or a WorkQueue, got ${String(options.queue)}`,
-    );
-  }
+  const given = checkQueue(options.queue);
   const handlerFile = handlerPath(options.handler);
   await loadHandler(handlerFile);
   const execArgv = childExecArgv(handlerFile);
-  const queue = typeof options.queue === 'string' ? new WorkQueue(options.queue) : options.queue;
+  const queue = typeof given === 'string' ? await openQueue(given) : given;
   try {
     const config: ChildConfig = {
-      queue: queue.directory,
+      queue: queue.locator,
       handler: handlerFile,
       concurrency,
-      leaseSeconds: options.leaseSeconds ?? queue.settings.leaseSeconds,
+      leaseSeconds: options.leaseSeconds ?? (await queue.settings()).leaseSeconds,
       graceSeconds,
       jobTimeoutSeconds,
       suspects: [],
@@ -213,13 +220,47 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
     };
     return await new Supervisor(queue, config, execArgv, processes, interval, options).run();
   } finally {
-    if (typeof options.queue === 'string') queue.close();
+    if (typeof given === 'string') await queue.close();
   }
+}
+
+/** Whether `value` looks like an AsyncWorkQueue (any backend). */
+function isAsyncWorkQueue(value: unknown): value is AsyncWorkQueue<unknown> {
+  const queue = value as AsyncWorkQueue<unknown> | null;
+  return (
+    typeof queue === 'object' &&
+    queue !== null &&
+    typeof queue.locator === 'string' &&
+    typeof queue.takeMany === 'function' &&
+    typeof queue.releaseById === 'function'
+  );
+}
+
+/**
+ * The queue option as a locator string or an AsyncWorkQueue whose locator the children can open.
+ * @throws TypeError for anything else.
+ */
+function checkQueue(queue: RunWorkersOptions['queue']): string | AsyncWorkQueue<unknown> {
+  if (typeof queue === 'string') {
+    if (queue === '')
+      throw new TypeError('queue must be a directory or a redis:// locator, got an empty string');
+    return queue;
+  }
+  if (queue instanceof WorkQueue) return queue.async;
+  if (!isAsyncWorkQueue(queue))
+    throw new TypeError(
+      `queue must be a directory, a redis:// locator, a WorkQueue or an AsyncWorkQueue, got ${String(queue)}`,
+    );
+  if (isRedisQueueLocator(queue.locator) && /^rediss?:\/\/#/i.test(queue.locator))
+    throw new TypeError(
+      `queue ${redacted(queue.locator)} was opened on your own Redis client: the worker processes cannot open it; pass its redis://host:port#name locator instead`,
+    );
+  return queue;
 }
 
 /** One run: the children, their restarts, faults, progress and the stop. */
 class Supervisor {
-  readonly #queue: WorkQueue<unknown>;
+  readonly #queue: AsyncWorkQueue<unknown>;
   readonly #config: ChildConfig;
   readonly #execArgv: string[];
   readonly #slots: (Slot | undefined)[];
@@ -241,9 +282,11 @@ class Supervisor {
   #startFailures = 0;
   #fatal: Error | undefined;
   #allExited!: () => void;
+  /** Dead children's leases being given back (awaited before the run's summary). */
+  readonly #recovering = new Set<Promise<void>>();
 
   constructor(
-    queue: WorkQueue<unknown>,
+    queue: AsyncWorkQueue<unknown>,
     config: ChildConfig,
     execArgv: string[],
     processes: number,
@@ -271,57 +314,75 @@ class Supervisor {
 
   async run(): Promise<RunSummary> {
     const { signal, once } = this.#options;
-    if (signal?.aborted || (once && this.#queue.isDrained()))
-      return this.#summary(signal?.aborted ? 'stopped' : 'drained');
+    if (signal?.aborted || (once && (await this.#queue.isDrained())))
+      return await this.#summary(signal?.aborted ? 'stopped' : 'drained');
     const exited = new Promise<void>((resolve) => {
       this.#allExited = resolve;
     });
     const onAbort = () => this.#stop('stopped');
     signal?.addEventListener('abort', onAbort, { once: true });
     for (let index = 0; index < this.#slots.length; index++) this.#spawn(index);
-    this.#every(this.#interval * 1000, () => this.#options.onProgress?.(this.#progress()));
+    this.#every(this.#interval * 1000, async () => {
+      const progress = await this.#progress();
+      this.#options.onProgress?.(progress);
+    });
     if (once) {
-      this.#every(DRAIN_CHECK_MS, () => {
-        if (!this.#stopping && this.#queue.isDrained()) this.#stop('drained');
+      // The whole queue: jobs leased by runners on other machines keep this one going.
+      this.#every(DRAIN_CHECK_MS, async () => {
+        if (!this.#stopping && (await this.#queue.isDrained())) this.#stop('drained');
       });
     }
     if (this.#silenceLimit !== undefined) this.#watchSilence(this.#silenceLimit);
     try {
       await exited;
+      // The leases of the children that died last are given back before the counts are read.
+      while (this.#recovering.size > 0) await Promise.all(this.#recovering);
     } finally {
       signal?.removeEventListener('abort', onAbort);
       for (const timer of this.#timers) clearTimeout(timer);
     }
-    this.#options.onProgress?.(this.#progress());
+    if (this.#options.onProgress) this.#options.onProgress(await this.#progress());
     if (this.#fatal) throw this.#fatal;
-    return this.#summary(this.#reason);
+    return await this.#summary(this.#reason);
   }
 
-  #every(ms: number, tick: () => void): void {
-    const timer = setInterval(tick, ms);
+  /** Runs `tick` every `ms` (a tick still running is not started again; errors go to stderr). */
+  #every(ms: number, tick: () => Promise<void> | void): void {
+    let running = false;
+    const timer = setInterval(async () => {
+      if (running) return;
+      running = true;
+      try {
+        await tick();
+      } catch (error) {
+        process.stderr.write(`diskcache work: ${(error as Error)?.message ?? String(error)}\n`);
+      } finally {
+        running = false;
+      }
+    }, ms);
     this.#timers.add(timer);
   }
 
-  #summary(reason: RunSummary['reason']): RunSummary {
+  async #summary(reason: RunSummary['reason']): Promise<RunSummary> {
     const counts = { ...this.#finishedCounts };
     for (const slot of this.#slots) if (slot) addCounts(counts, slot.counts);
     return {
       reason,
-      stats: this.#queue.stats(),
+      stats: await this.#queue.stats(),
       counts,
       restarts: this.#restarts,
       requeued: this.#requeued,
       unresponsive: this.#unresponsive,
-      failures: this.#failures(),
+      failures: await this.#failures(),
       elapsedSeconds: monotonicSeconds() - this.#started,
     };
   }
 
   /** The jobs that moved to the failed list since the run started. */
-  #failures(): RunFailure[] {
-    let failed: ReturnType<WorkQueue<unknown>['failed']>;
+  async #failures(): Promise<RunFailure[]> {
+    let failed: FailedJob<unknown>[];
     try {
-      failed = this.#queue.failed();
+      failed = await this.#queue.failed();
     } catch {
       return [];
     }
@@ -332,8 +393,9 @@ class Supervisor {
       .map(({ id, key, attempts, error }) => ({ id, key, attempts, error }));
   }
 
-  #progress(): RunProgress {
-    const stats = this.#queue.stats();
+  /** A snapshot: the queue's global counts (every runner's work, on every machine). */
+  async #progress(): Promise<RunProgress> {
+    const stats = await this.#queue.stats();
     const now = monotonicSeconds();
     this.#meter.add(now, stats.done + stats.failed);
     const rate = this.#meter.rate();
@@ -445,7 +507,7 @@ class Supervisor {
    * Gives back the leases a dead child held, without charging an attempt; unless the run is
    * stopping, the jobs that were running become suspects. Returns [requeued, new suspects].
    */
-  #recover(slot: Slot): [number, number] {
+  async #recover(slot: Slot): Promise<[number, number]> {
     for (const pid of slot.quarantine.values()) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -463,7 +525,7 @@ class Supervisor {
     }
     let requeued = 0;
     try {
-      requeued = this.#queue.releaseById(leases).length;
+      requeued = (await this.#queue.releaseById(leases)).length;
     } catch (error) {
       // They come back when their leases run out (charged, as if this runner had died).
       process.stderr.write(
@@ -477,7 +539,19 @@ class Supervisor {
   #exited(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
     addCounts(this.#finishedCounts, slot.counts);
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
-    const [requeued, suspects] = this.#recover(slot);
+    const recovery = this.#recover(slot)
+      .then(([requeued, suspects]) => this.#afterExit(slot, code, signal, requeued, suspects))
+      .finally(() => this.#recovering.delete(recovery));
+    this.#recovering.add(recovery);
+  }
+
+  #afterExit(
+    slot: Slot,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    requeued: number,
+    suspects: number,
+  ): void {
     const event = {
       type: 'exit',
       worker: slot.index,

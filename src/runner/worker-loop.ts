@@ -5,7 +5,9 @@
  * started and gives running jobs a grace period. A job that runs past `jobTimeoutSeconds` fails
  * with JobTimeoutError (its signal aborted, its slot freed; the handler's promise is abandoned).
  * It knows nothing of processes or IPC (child.ts does; it learns what the loop holds through
- * `tracker`), so it could run in any process that has a WorkQueue.
+ * `tracker`), nor of the backend: it works only through the AsyncWorkQueue interface (SQLite or
+ * Redis). Settling is asynchronous: the jobs that complete while an ack is on its way are acked
+ * together by the next one, so a batch costs one transaction or one script call.
  *
  * Prefetch: a child holds `concurrency` running jobs plus a buffer sized to about PREFETCH_SECONDS
  * of work at the measured speed (0 for slow jobs, up to MAX_PREFETCH for trivial ones). Claiming
@@ -15,7 +17,12 @@
 import PQueue from 'p-queue';
 import { AbortError, JobTimeoutError, LeaseLostError } from '../cache/errors.js';
 import { sleep } from '../cache/waiting.js';
-import type { AckItem, Job, WorkQueue } from '../collections/work-queue.js';
+import type {
+  AsyncAckItem,
+  AsyncJob,
+  AsyncWorkQueue,
+  LeaseId,
+} from '../collections/async-work-queue.js';
 import type { JobContext, JobHandler } from './handler.js';
 
 /** Seconds of work (at the measured speed) a child keeps leased beyond what it runs. */
@@ -47,18 +54,18 @@ export interface WorkerCounts {
  * Told, synchronously, what the loop holds: a supervisor that keeps this in another process knows
  * which leases a dead worker held (the runner's child reports it to the parent).
  */
-export interface JobTracker<T = unknown> {
+export interface JobTracker {
   /** Jobs just leased, in the order they will start (called before any of them starts). */
-  taken(jobs: readonly Job<T>[]): void;
+  taken(jobs: readonly LeaseId[]): void;
   /** The next job in taken order is starting (or being skipped, if its lease is already gone). */
   started(): void;
   /** The loop no longer holds this job's lease (settled, given back, or lost). */
-  ended(job: Job<T>): void;
+  ended(job: LeaseId): void;
 }
 
 /** Options of `runWorkerLoop`. */
 export interface WorkerLoopOptions<T = unknown> {
-  readonly queue: WorkQueue<T>;
+  readonly queue: AsyncWorkQueue<T>;
   readonly handler: JobHandler<T>;
   /** Jobs run at once. */
   readonly concurrency: number;
@@ -74,17 +81,17 @@ export interface WorkerLoopOptions<T = unknown> {
    */
   readonly jobTimeoutSeconds?: number;
   /** Whether `jobTimeoutSeconds` applies to a job; one it does not apply to times itself. @default all */
-  readonly isTimed?: (job: Job<T>) => boolean;
+  readonly isTimed?: (job: AsyncJob<T>) => boolean;
   /** Updated as the loop goes (read it any time); the loop's result is this object. */
   readonly counts?: WorkerCounts;
   /** Told what the loop takes, starts and lets go of. */
-  readonly tracker?: JobTracker<T>;
+  readonly tracker?: JobTracker;
   /** Unexpected errors (not the handler's: those fail the job). @default writes to stderr */
   readonly onError?: (error: unknown) => void;
 }
 
 interface Held<T> {
-  readonly job: Job<T>;
+  readonly job: AsyncJob<T>;
   /** Created when the handler first reads `job.signal` (most never do; a controller costs µs). */
   controller: AbortController | undefined;
   /** Why the job must stop, if it must: given to the signal even if it is created later. */
@@ -107,8 +114,11 @@ function isUnstorableResult(error: unknown): boolean {
   return error instanceof TypeError;
 }
 
-function jobOf<T>(item: AckItem<T>): Job<T> {
-  return (item as { job: Job<T> }).job;
+/** A completed job and its result, as ackMany takes it. */
+type Completion<T> = { readonly job: AsyncJob<T>; readonly result: unknown };
+
+function jobOf<T>(item: Completion<T>): AsyncJob<T> {
+  return item.job;
 }
 
 /** The handler's view of a job; `signal` is made on first use. */
@@ -156,8 +166,10 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       ));
   const counts: WorkerCounts = options.counts ?? emptyCounts();
   const pool = new PQueue({ concurrency });
-  const held = new Map<Job<T>, Held<T>>();
-  const completions: AckItem<T>[] = [];
+  const held = new Map<AsyncJob<T>, Held<T>>();
+  const completions: Completion<T>[] = [];
+  /** Acks and failures on their way to the queue (awaited before the loop returns). */
+  const settling = new Set<Promise<void>>();
   let flushScheduled = false;
   let averageSeconds: number | undefined;
   let wake: (() => void) | undefined;
@@ -180,6 +192,16 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       stop.addEventListener('abort', done, { once: true });
     });
 
+  /** Runs `work` in the background, reporting its failure, until `drained()` awaits it. */
+  const track = (work: Promise<void>) => {
+    const tracked = work.catch(report).finally(() => settling.delete(tracked));
+    settling.add(tracked);
+  };
+
+  const drained = async () => {
+    while (settling.size > 0) await Promise.all(settling);
+  };
+
   const prefetch = () =>
     averageSeconds === undefined
       ? 0
@@ -189,7 +211,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
         );
 
   /** Counts acked and lost jobs of an ack, and forgets them. */
-  const acked = (batch: readonly AckItem<T>[], lost: ReadonlySet<Job<T>>) => {
+  const acked = (batch: readonly Completion<T>[], lost: ReadonlySet<AsyncJob<T>>) => {
     for (const item of batch) {
       const job = jobOf(item);
       // A job the heartbeat already found lost was counted then.
@@ -199,28 +221,25 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     }
   };
 
-  /** Acks every job completed since the last flush, in one transaction. */
-  const flush = () => {
-    flushScheduled = false;
-    if (completions.length === 0) return;
-    const batch = completions.splice(0);
+  /** Acks `batch` in one step (one transaction or one script call). */
+  const ackBatch = async (batch: Completion<T>[]) => {
     try {
-      acked(batch, new Set(queue.ackMany(batch)));
+      acked(batch, new Set(await queue.ackMany(batch as AsyncAckItem<T>[])));
     } catch (error) {
       if (!isUnstorableResult(error)) {
         // Not acked: the leases run out and the jobs run again (at-least-once).
         report(error);
         acked(batch, new Set(batch.map(jobOf)));
       } else {
-        // A result that cannot be stored rolls the whole batch back: ack the jobs one by one,
+        // A result that cannot be stored refuses the whole batch: ack the jobs one by one,
         // and fail the one whose result is refused, alone, with the error that refused it.
         for (const item of batch) {
           try {
-            acked([item], new Set(queue.ackMany([item])));
+            acked([item], new Set(await queue.ackMany([item])));
           } catch (itemError) {
             const entry = held.get(jobOf(item));
             if (entry !== undefined && isUnstorableResult(itemError))
-              settleFailure(entry, itemError);
+              await settleFailure(entry, itemError);
             else {
               report(itemError);
               acked([item], new Set([jobOf(item)]));
@@ -232,16 +251,23 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     changed();
   };
 
+  /** Acks every job completed since the last flush; the jobs completing meanwhile wait for the next. */
+  const flush = () => {
+    flushScheduled = false;
+    if (completions.length === 0) return;
+    track(ackBatch(completions.splice(0)));
+  };
+
   /** Forgets a held job; false when it was not held (already counted). */
-  const drop = (job: Job<T>): boolean => {
+  const drop = (job: AsyncJob<T>): boolean => {
     if (!held.delete(job)) return false;
     tracker?.ended(job);
     return true;
   };
 
-  const settleFailure = (entry: Held<T>, error: unknown) => {
+  const settleFailure = async (entry: Held<T>, error: unknown) => {
     try {
-      if (entry.job.fail(error) === 'failed') counts.failed++;
+      if ((await queue.fail(entry.job, error)) === 'failed') counts.failed++;
       else counts.retried++;
     } catch (failure) {
       if (failure instanceof LeaseLostError) counts.lost++;
@@ -293,7 +319,9 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     if (threw) {
       // Interrupted by the stop: shutDown gives the job back instead of failing it.
       if (entry.interrupted) return;
-      settleFailure(entry, result);
+      // The slot is free once the failure is recorded (as for a completed job's ack, which
+      // the next flush records): the failure is awaited before the loop returns.
+      track(settleFailure(entry, result));
       return;
     }
     completions.push({ job, result });
@@ -303,16 +331,11 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     }
   };
 
-  const heartbeat = setInterval(
-    () => {
-      if (held.size === 0) return;
-      let lost: Job<T>[];
-      try {
-        lost = queue.extendMany(held.keys(), leaseSeconds);
-      } catch (error) {
-        report(error);
-        return;
-      }
+  let extending = false;
+  const extendHeld = async () => {
+    extending = true;
+    try {
+      const lost = await queue.extendMany([...held.keys()], leaseSeconds);
       for (const job of lost) {
         const entry = held.get(job);
         if (entry === undefined) continue;
@@ -322,11 +345,21 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
         abortJob(entry, new LeaseLostError(`the lease of job ${job.id} was lost`));
       }
       if (lost.length > 0) changed();
+    } catch (error) {
+      report(error);
+    } finally {
+      extending = false;
+    }
+  };
+  const heartbeat = setInterval(
+    () => {
+      // One extension at a time: a slow backend must not pile them up.
+      if (held.size > 0 && !extending) void extendHeld();
     },
     Math.max(10, (leaseSeconds * 1000) / 3),
   );
 
-  const hold = (jobs: Job<T>[]) => {
+  const hold = (jobs: AsyncJob<T>[]) => {
     tracker?.taken(jobs);
     for (const job of jobs) {
       const entry: Held<T> = {
@@ -350,11 +383,12 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
         continue;
       }
       try {
-        let jobs = queue.takeMany(wanted, { leaseSeconds });
+        let jobs = await queue.takeMany(wanted, { leaseSeconds });
         if (jobs.length === 0) {
           const first = await queue.next({ signal: stop, leaseSeconds });
           if (first === undefined) continue;
-          jobs = [first, ...queue.takeMany(wanted - 1, { leaseSeconds })];
+          jobs = [first];
+          if (wanted > 1) jobs.push(...(await queue.takeMany(wanted - 1, { leaseSeconds })));
         }
         hold(jobs);
       } catch (error) {
@@ -370,22 +404,29 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
   }
   return counts;
 
+  /** Gives back the leases of `entries` (never to be run here) without charging an attempt. */
+  async function giveBack(entries: Held<T>[]): Promise<void> {
+    for (const entry of entries) {
+      drop(entry.job);
+      entry.lost = true; // never run it (or settle it) here
+    }
+    if (entries.length === 0) return;
+    try {
+      const lost = await queue.releaseMany(entries.map((entry) => entry.job));
+      counts.released += entries.length - lost.length;
+    } catch (error) {
+      report(error);
+    }
+  }
+
   async function shutDown(): Promise<void> {
     // Give back what has not started: another worker can run it now, not after its lease.
     const unstarted = [...held.values()].filter((entry) => !entry.started);
     pool.clear();
-    for (const entry of unstarted) {
-      drop(entry.job);
-      entry.lost = true; // never run it
-    }
-    try {
-      const lost = queue.releaseMany(unstarted.map((entry) => entry.job));
-      counts.released += unstarted.length - lost.length;
-    } catch (error) {
-      report(error);
-    }
+    await giveBack(unstarted);
     await Promise.race([pool.onIdle(), delay(options.graceSeconds() * 1000)]);
     flush();
+    await drained();
     if (held.size > 0) {
       // Out of time: tell the handlers, give them a moment, then give their jobs back.
       for (const entry of held.values()) {
@@ -394,18 +435,10 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       }
       await Promise.race([pool.onIdle(), delay(1000)]);
       flush();
-      const running = [...held.values()];
-      for (const entry of running) {
-        drop(entry.job);
-        entry.lost = true;
-      }
-      try {
-        const lost = queue.releaseMany(running.map((entry) => entry.job));
-        counts.released += running.length - lost.length;
-      } catch (error) {
-        report(error);
-      }
+      await drained();
+      await giveBack([...held.values()]);
     }
     clearInterval(heartbeat);
+    while (extending) await delay(5);
   }
 }

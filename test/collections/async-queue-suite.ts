@@ -263,6 +263,29 @@ export function describeAsyncQueue(backend: string, newStore: () => SuiteStore):
       expect(await q.stats()).toEqual({ pending: 1, leased: 0, done: 0, failed: 0 });
     });
 
+    it('releaseById gives back leases named by id and attempt, without counting the attempt, and nothing else', async () => {
+      const q = await queue<number>();
+      await q.putMany([1, 2, 3, 4]);
+      const [first, second, third, fourth] = await q.takeMany(4);
+      await third!.ack();
+      // A wrong attempt names another lease, a done job and an unknown id are left alone.
+      const released = await q.releaseById([
+        first!,
+        { id: second!.id, attempt: 2 },
+        third!,
+        { id: 99, attempt: 1 },
+      ]);
+      expect(released).toEqual([first!.id]);
+      expect(await q.stats()).toEqual({ pending: 1, leased: 2, done: 1, failed: 0 });
+      const again = (await q.take())!;
+      expect([again.id, again.attempt]).toEqual([first!.id, 1]);
+      // The old holder's lease is fenced off.
+      await expect(first!.ack()).rejects.toThrow(LeaseLostError);
+      await fourth!.ack();
+      expect(await q.releaseById([])).toEqual([]);
+      await expect(q.releaseById([{ id: 1.5, attempt: 1 }])).rejects.toThrow(RangeError);
+    });
+
     it('refuses a job object from another queue object, and a forged one', async () => {
       const openOn = store();
       const a = await openOn();

@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { JobTimeoutError } from '../../src/cache/errors.js';
-import { type Job, WorkQueue } from '../../src/collections/work-queue.js';
+import type { LeaseId } from '../../src/collections/async-work-queue.js';
+import { WorkQueue } from '../../src/collections/work-queue.js';
 import type { JobContext } from '../../src/runner/handler.js';
 import { runWorkerLoop } from '../../src/runner/worker-loop.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -41,7 +42,7 @@ describe('runWorkerLoop', () => {
       return 'stale result';
     };
     const counts = await runWorkerLoop({
-      queue,
+      queue: queue.async,
       handler,
       concurrency: 1,
       leaseSeconds: 1, // the heartbeat (every third of it) finds the lease gone
@@ -74,7 +75,7 @@ describe('runWorkerLoop', () => {
       return payload;
     };
     const counts = await runWorkerLoop({
-      queue,
+      queue: queue.async,
       handler,
       concurrency: 2,
       leaseSeconds: 30,
@@ -102,7 +103,7 @@ describe('runWorkerLoop', () => {
       throw job.signal.reason;
     };
     const loop = runWorkerLoop({
-      queue,
+      queue: queue.async,
       handler,
       concurrency: 2,
       leaseSeconds: 30,
@@ -129,7 +130,7 @@ describe('runWorkerLoop', () => {
       return new Promise(() => {}); // ignores the abort: abandoned
     };
     const counts = await runWorkerLoop({
-      queue,
+      queue: queue.async,
       handler,
       concurrency: 2,
       leaseSeconds: 30,
@@ -155,7 +156,7 @@ describe('runWorkerLoop', () => {
       return payload === 2 ? () => payload : payload;
     };
     const counts = await runWorkerLoop({
-      queue,
+      queue: queue.async,
       handler,
       concurrency: 4,
       leaseSeconds: 30,
@@ -182,16 +183,16 @@ describe('runWorkerLoop', () => {
       return payload;
     };
     await runWorkerLoop({
-      queue,
+      queue: queue.async,
       handler,
       concurrency: 1,
       leaseSeconds: 30,
       stop: stop.signal,
       graceSeconds: () => 5,
       tracker: {
-        taken: (jobs: readonly Job[]) => events.push(`taken ${jobs.map((job) => job.id)}`),
+        taken: (jobs: readonly LeaseId[]) => events.push(`taken ${jobs.map((job) => job.id)}`),
         started: () => events.push('started'),
-        ended: (job: Job) => events.push(`ended ${job.id}`),
+        ended: (job: LeaseId) => events.push(`ended ${job.id}`),
       },
     });
     const taken = events.filter((event) => event.startsWith('taken'));
