@@ -4,8 +4,10 @@
  * queue if needed; the others refuse a directory that holds no work queue, so a mistyped path
  * never leaves an empty queue behind. It must not hold queue logic of its own.
  */
+
 import * as fs from 'node:fs';
 import { type Command, Option } from 'commander';
+import { PickleDisk } from '../cache/disk.js';
 import type { AsyncWorkQueue } from '../collections/async-work-queue.js';
 import { isRedisQueueLocator, openQueue } from '../collections/open-queue.js';
 import { isWorkQueueDirectory } from '../collections/work-queue-schema.js';
@@ -69,9 +71,14 @@ function whereIs(locator: string): { directory: string } | { queue: string } {
 export async function openQueueAt(
   context: CommandContext,
   locator: string,
-  options: { create: boolean },
+  options: { create: boolean; pickle?: boolean },
 ): Promise<AsyncWorkQueue<unknown>> {
   if (isRedisQueueLocator(locator)) {
+    if (options.pickle)
+      throw new CliError(
+        EXIT.USAGE,
+        '--pickle applies to a directory queue (its results directory); a Redis queue keeps its results in Redis',
+      );
     try {
       return await openQueue(locator);
     } catch (error) {
@@ -92,7 +99,10 @@ export async function openQueueAt(
         `${directory} is not a work queue (no WorkQueue_jobs table in its cache.db)`,
       );
   }
-  return await openQueue(directory, { timeout: context.options.timeout });
+  return await openQueue(directory, {
+    timeout: context.options.timeout,
+    ...(options.pickle ? { disk: PickleDisk } : {}),
+  });
 }
 
 async function withQueue<T>(

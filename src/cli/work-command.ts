@@ -25,6 +25,7 @@ interface WorkOptions {
   readonly graceSeconds: number;
   readonly jobTimeout?: number;
   readonly once?: boolean;
+  readonly pickle?: boolean;
   readonly progressInterval?: number;
 }
 
@@ -108,7 +109,10 @@ export function onStopSignals(controller: AbortController): () => void {
 async function work(context: CommandContext, handlerModule: string): Promise<void> {
   const options = context.opts<WorkOptions>();
   const locator = queueLocator(context, options.queue);
-  const queue = await openQueueAt(context, locator, { create: false });
+  const queue = await openQueueAt(context, locator, {
+    create: false,
+    pickle: options.pickle ?? false,
+  });
   const controller = new AbortController();
   const removeSignals = onStopSignals(controller);
   const stderr = context.io.stderr as CliIo['stderr'] & { isTTY?: boolean; columns?: number };
@@ -201,6 +205,10 @@ export function registerWorkCommand(program: Command, io: CliIo): void {
       ).argParser(positive(parseSeconds, '--job-timeout')),
     )
     .option('--once', 'exit when no job is pending or running (instead of waiting for more)')
+    .option(
+      '--pickle',
+      "store results as pickle, so Python's diskcache.Index(QUEUE/results) reads objects as dicts (a directory queue; remembered by the queue)",
+    )
     .addOption(
       new Option(
         '--progress-interval <s>',

@@ -12,6 +12,7 @@ import { Cache } from '../../src/cache/cache.js';
 import { WorkQueue } from '../../src/collections/work-queue.js';
 import { ackCounts, installAckAudit } from '../fixtures/queue-audit.js';
 import { FIXTURES } from '../helpers/children.js';
+import { findPython, runPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 import { MAIN, ROOT } from './run-cli.js';
 
@@ -160,6 +161,33 @@ describe('diskcache work', () => {
     expect([...acks.values()].filter((count) => count !== 1)).toEqual([]);
     expect(ids.every((id) => queue.results.has(id))).toBe(true);
     queue.close();
+  });
+
+  it('--pickle stores results as pickle (remembered by the queue), so Python reads dicts', async () => {
+    const { directory, queue, env } = setUp('work-pickle', 12, { sleepMs: 1 });
+    queue.close();
+    const run = start(['work', HANDLER, '--queue', directory, '-p', '1', '--once', '--pickle'], {
+      env,
+    });
+    expect((await run.done).code).toBe(0);
+    const reopened = new WorkQueue(directory);
+    expect(reopened.settings.resultsFormat).toBe('pickle');
+    expect(reopened.stats().done).toBe(12);
+    reopened.close();
+    if (findPython() !== null) {
+      const types = runPython(
+        "import sys, diskcache\nprint(sorted({type(v).__name__ for v in diskcache.Index(sys.argv[1] + '/results').values()}))",
+        [directory],
+      );
+      expect(types.trim()).toBe("['dict']");
+    }
+    // On a Redis locator --pickle is a usage error (its results live in Redis).
+    const redis = start(['work', HANDLER, '--queue', 'redis://127.0.0.1:1/0#q', '--pickle'], {
+      env,
+    });
+    const refused = await redis.done;
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--pickle applies to a directory queue/);
   });
 
   it('fails with exit 2 before starting workers when the handler module is missing or exports no function', async () => {

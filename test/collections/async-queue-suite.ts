@@ -387,12 +387,14 @@ export function describeAsyncQueue(backend: string, newStore: () => SuiteStore):
         leaseSeconds: 7,
         maxAttempts: 5,
         backoffSeconds: 1,
+        resultsFormat: 'default',
       });
       const second = await openOn();
       expect(await second.settings()).toEqual({
         leaseSeconds: 7,
         maxAttempts: 5,
         backoffSeconds: 1,
+        resultsFormat: 'default',
       });
       expect(second.backoffSeconds(2)).toBe(2);
     });

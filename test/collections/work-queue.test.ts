@@ -323,6 +323,7 @@ describe('settings, layout and lifecycle', () => {
       leaseSeconds: 7,
       maxAttempts: 5,
       backoffSeconds: 0.5,
+      resultsFormat: 'default',
     });
     expect(queue(directory, { maxAttempts: 2 }).settings.maxAttempts).toBe(2);
     expect(() => new WorkQueue(directory, { leaseSeconds: 0 })).toThrow(
