@@ -139,6 +139,9 @@ function summaryLines(
     kept
       ? `results: an Index in ${path.join(directory, 'results')} (diskcache crawl export ${directory} --format jsonl|csv)`
       : 'results: in a temporary directory, now removed (give -d DIR to keep the crawl and resume it)',
+    kept
+      ? `see it in a browser: npx diskcache dashboard ${directory}`
+      : 'see a crawl in a browser: keep it with -d DIR, then npx diskcache dashboard DIR',
   );
   return lines;
 }

@@ -30,6 +30,10 @@ describe('diskcache crawl', () => {
     expect(two).toMatchObject({ reason: 'drained', resumed: true, site: one.site, failed: 0 });
     expect(two.requeued).toBeGreaterThan(0);
     expect(two.deferred).toEqual({ 'max-depth': 0, 'max-pages': 0 });
+    // The text summary says where the records are and how to see the crawl in a browser.
+    const third = await runCli(args.filter((arg) => arg !== '--json'));
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stdout).toContain(`see it in a browser: npx diskcache dashboard ${directory}`);
 
     const jsonl = await runCli(['crawl', 'export', directory, '--format', 'jsonl']);
     expect(jsonl.code, jsonl.stderr).toBe(0);
