@@ -33,6 +33,7 @@ import {
   MODE_TEXT,
   type StoredValue,
   Undecodable,
+  whyNotWritten,
 } from './disk.js';
 import { ClosedError, KeyError, storageError, Timeout, UnsupportedValueError } from './errors.js';
 import { POLICIES } from './eviction.js';
@@ -268,6 +269,8 @@ export class Cache implements Disposable {
   #cull!: CullSettings;
   #closed = false;
   #async: AsyncCache | undefined;
+  /** Opened for reading only (a read-only directory): reads record no access and no statistics. */
+  readonly #readOnly: boolean;
 
   /**
    * Opens (creating if needed) the cache in `directory`; with no directory, a new temporary one.
@@ -304,6 +307,7 @@ export class Cache implements Disposable {
     });
     this.#db = opened.db;
     this.#settings = opened.settings;
+    this.#readOnly = opened.readOnly;
     const diskOptions: Record<string, unknown> = {
       minFileSize: Number(this.#settings.disk_min_file_size),
     };
@@ -347,8 +351,8 @@ export class Cache implements Disposable {
     const policy =
       POLICIES[String(settings.eviction_policy) as EvictionPolicy] ??
       POLICIES['least-recently-stored'];
-    this.#statistics = Boolean(Number(settings.statistics));
-    this.#recordsAccess = policy.access !== null;
+    this.#statistics = !this.#readOnly && Boolean(Number(settings.statistics));
+    this.#recordsAccess = !this.#readOnly && policy.access !== null;
     this.#cullLimit = Number(settings.cull_limit);
     (this.#disk as { minFileSize: number }).minFileSize = Number(settings.disk_min_file_size);
     this.#s = prepareStatements(this.#db, policy, this.#cullLimit);
@@ -586,7 +590,7 @@ export class Cache implements Disposable {
       await pipeline(readable, fs.createWriteStream(full, { flags: 'wx' }));
     } catch (error) {
       this.#disk.remove(relative);
-      throw storageError(error, `writing the value file ${full}`);
+      throw storageError(whyNotWritten(error, full), `writing the value file ${full}`);
     }
     const size = fs.statSync(full).size;
     const now = Date.now() / 1000;

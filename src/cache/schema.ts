@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import {
   checkBoolean,
@@ -14,10 +15,23 @@ import {
   checkSeconds,
   type Seconds,
 } from './checks.js';
-import { DatabaseError, describeValue, isBusy, storageError, Timeout } from './errors.js';
+import { whyNotWritten } from './disk.js';
+import {
+  DatabaseError,
+  describeValue,
+  isBusy,
+  ReadOnlyError,
+  storageError,
+  Timeout,
+} from './errors.js';
 import { POLICIES } from './eviction.js';
 import type { CacheOptions, EvictionPolicy } from './types.js';
 import { Backoff, pauseSync } from './waiting.js';
+
+// better-sqlite3 reads SQLITE_USE_URI once, when its native addon loads (at the first
+// `new Database` of the process): URI file names let a read-only directory be opened `immutable`
+// (see openReadOnly). Only names that start with "file:" are read as URIs; ours are absolute paths.
+process.env.SQLITE_USE_URI ??= '1';
 
 /** The database file of a cache directory (diskcache's name). */
 export const DBNAME = 'cache.db';
@@ -169,6 +183,11 @@ export interface OpenedDatabase {
   readonly db: Database.Database;
   readonly settings: Record<string, SettingValue>;
   readonly pageSize: number;
+  /**
+   * Opened for reading only (a read-only directory, file or mount): writes throw ReadOnlyError,
+   * and reads record neither access times nor statistics.
+   */
+  readonly readOnly: boolean;
 }
 
 /** Applies a `sqlite_*` setting as a pragma, only when it differs (some pragmas are slow to re-set). */
@@ -213,6 +232,11 @@ export function openDatabase(directory: string, options: OpenOptions): OpenedDat
   try {
     fs.mkdirSync(directory, { recursive: true, mode: 0o755 });
   } catch (error) {
+    const storage = storageError(
+      whyNotWritten(error, directory),
+      `creating the cache directory ${JSON.stringify(directory)}`,
+    );
+    if (storage !== error) throw storage; // a read-only parent, a full disk
     throw new DatabaseError(
       `cache directory ${JSON.stringify(directory)} does not exist and could not be created: ${(error as Error).message}`,
       { cause: error },
@@ -223,6 +247,11 @@ export function openDatabase(directory: string, options: OpenOptions): OpenedDat
   try {
     db = new Database(file, { timeout: busyMilliseconds(options.openTimeout) });
   } catch (error) {
+    if (!isWritable(directory))
+      throw new ReadOnlyError(
+        `cannot create ${file}: the directory is read-only (${(error as Error).message})`,
+        { cause: error },
+      );
     throw new DatabaseError(`cannot open ${file}: ${(error as Error).message}`, { cause: error });
   }
   try {
@@ -234,11 +263,14 @@ export function openDatabase(directory: string, options: OpenOptions): OpenedDat
     );
     const pageSize = db.pragma('page_size', { simple: true }) as number;
     db.pragma(`busy_timeout = ${busyMilliseconds(options.busyTimeout)}`);
-    return { db, settings, pageSize };
+    return { db, settings, pageSize, readOnly: false };
   } catch (error) {
     db.close();
     const storage = storageError(error, `opening ${file}`);
-    if (storage !== error) throw storage; // a full disk, a read-only directory
+    // A read-only directory, file or mount: open it for reading (writes then throw ReadOnlyError).
+    if (storage instanceof ReadOnlyError || (isReadOnlyCode(error) && fs.existsSync(file)))
+      return openReadOnly(file, options, error);
+    if (storage !== error) throw storage; // a full disk
     const code = (error as { code?: string }).code;
     if (
       code === 'SQLITE_NOTADB' ||
@@ -256,17 +288,95 @@ export function openDatabase(directory: string, options: OpenOptions): OpenedDat
         { cause: error },
       );
     }
-    if (
-      code === 'SQLITE_READONLY' ||
-      code === 'SQLITE_CANTOPEN' ||
-      code === 'SQLITE_PERM' ||
-      code?.startsWith('SQLITE_IOERR')
-    ) {
+    if (isReadOnlyCode(error) || code?.startsWith('SQLITE_IOERR')) {
       throw new DatabaseError(`cannot write ${file}: ${(error as Error).message}`, {
         cause: error,
       });
     }
     throw error;
+  }
+}
+
+function isReadOnlyCode(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return (
+    typeof code === 'string' &&
+    (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM')
+  );
+}
+
+function isWritable(directory: string): boolean {
+  try {
+    fs.accessSync(directory, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A read-only connection to `file` in a directory this process cannot write: with its `-wal`
+ * present, an ordinary read-only open (SQLite reads the `-wal` and `-shm`); without, an
+ * `immutable` one (SQLite cannot create the `-shm` a WAL database needs, and every change is in
+ * the main file).
+ */
+export function openForReading(file: string, timeout = 0): Database.Database {
+  return fs.existsSync(`${file}-wal`)
+    ? new Database(file, { readonly: true, fileMustExist: true, timeout })
+    : new Database(`${pathToFileURL(file).href}?immutable=1`, { readonly: true, timeout });
+}
+
+/** The file of a connection (`db.name`, without the `file:` URI of a read-only open). */
+export function databaseFile(db: Database.Database): string {
+  return db.name.startsWith('file:') ? fileURLToPath(db.name.replace(/\?.*$/, '')) : db.name;
+}
+
+/**
+ * Opens `file` for reading only, after a read-write open failed with `cause` (a read-only
+ * directory, file or mount). With its `-wal` file present, SQLite reads it read-only (it needs the
+ * `-shm` file too, readable); with no `-wal` (every change is in `cache.db`: the last writer closed
+ * it cleanly), SQLite cannot create the `-shm` file it needs, so the file is opened `immutable`
+ * (no locks, no `-shm`): right for a read-only mount or snapshot, wrong if another user writes the
+ * directory meanwhile (documented in docs/reliability.md). Nothing is written: settings given by
+ * the opener apply to this object only.
+ */
+function openReadOnly(file: string, options: OpenOptions, cause: unknown): OpenedDatabase {
+  const timeout = busyMilliseconds(options.busyTimeout);
+  let db: Database.Database | undefined;
+  try {
+    db = openForReading(file, timeout);
+    const tables = db
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('Settings', 'Cache')",
+      )
+      .pluck()
+      .all();
+    if (tables.length < 2) {
+      db.close();
+      throw new ReadOnlyError(
+        `cannot initialise ${file}: it is read-only and holds no cache yet (${(cause as Error).message})`,
+        { cause },
+      );
+    }
+    const stored = Object.fromEntries(
+      db.prepare('SELECT key, value FROM Settings').raw().all() as [string, SettingValue][],
+    );
+    const settings: Record<string, SettingValue> = {
+      ...DEFAULT_SETTINGS,
+      ...stored,
+      ...options.given,
+    };
+    for (const name of Object.keys(METADATA)) delete settings[name];
+    checkSettings(settings, file);
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    return { db, settings, pageSize, readOnly: true };
+  } catch (error) {
+    if (db?.open) db.close();
+    if (error instanceof DatabaseError) throw error;
+    throw new ReadOnlyError(
+      `cannot open ${file} for reading (${(error as Error).message}); the read-write open failed with: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 
@@ -317,11 +427,7 @@ function initialise(
   }
   const settings: Record<string, SettingValue> = { ...DEFAULT_SETTINGS, ...stored, ...given };
   for (const name of Object.keys(METADATA)) delete settings[name];
-  if (!Object.hasOwn(POLICIES, String(settings.eviction_policy))) {
-    throw new RangeError(
-      `the stored eviction_policy ${describeValue(settings.eviction_policy)} is not one node-diskcache knows`,
-    );
-  }
+  checkSettings(settings, db.name);
 
   // Pragmas first: auto_vacuum must precede the first CREATE TABLE to take effect.
   for (const name of Object.keys(settings).sort()) {
@@ -361,6 +467,20 @@ function initialise(
     throw error;
   }
   return settings;
+}
+
+/**
+ * Checks the settings a cache opens with (stored ones may come from another program, or be
+ * corrupt): a value this library cannot use is a DatabaseError naming the setting, never a silent
+ * change of behaviour.
+ */
+export function checkSettings(settings: Record<string, SettingValue>, file: string): void {
+  const bad = (name: string, expected: string): DatabaseError =>
+    new DatabaseError(
+      `${file}: the setting ${name} is ${describeValue(settings[name])}, expected ${expected}; fix it (cache.reset('${name}', value) or diskcache's Cache.reset) or move the directory away`,
+    );
+  if (!Object.hasOwn(POLICIES, String(settings.eviction_policy)))
+    throw bad('eviction_policy', `one of ${Object.keys(POLICIES).map(describeValue).join(', ')}`);
 }
 
 /** The SQLite type a setting is written with (see `initialise`). */

@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { checkInteger, checkOptions, checkSeconds, type Seconds } from '../cache/checks.js';
-import { DBNAME } from '../cache/schema.js';
+import { ReadOnlyError } from '../cache/errors.js';
+import { DBNAME, databaseFile, openForReading } from '../cache/schema.js';
 
 /** Version of the tables below; a newer one on disk is refused rather than misread. */
 export const SCHEMA_VERSION = 1;
@@ -94,7 +95,13 @@ export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSetti
 export function isWorkQueueDirectory(directory: string): boolean {
   const file = path.join(directory, DBNAME);
   if (!fs.existsSync(file)) return false;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.prepare('SELECT 1 FROM sqlite_master').get();
+  } catch {
+    db = openForReading(file); // a read-only directory
+  }
   try {
     return (
       db
@@ -126,7 +133,9 @@ const DDL = [
 export function initialiseQueue(
   db: Database.Database,
   given: Partial<QueueSettings>,
+  readOnly = false,
 ): QueueSettings {
+  if (readOnly) return readQueueSettings(db, given);
   db.prepare('BEGIN IMMEDIATE').run();
   try {
     for (const sql of DDL) db.exec(sql);
@@ -157,6 +166,31 @@ export function initialiseQueue(
     if (db.inTransaction) db.prepare('ROLLBACK').run();
     throw error;
   }
+}
+
+/**
+ * The settings of a queue opened for reading only (a read-only directory): nothing is written;
+ * settings given apply to this object only.
+ */
+function readQueueSettings(db: Database.Database, given: Partial<QueueSettings>): QueueSettings {
+  const tables = db
+    .prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'WorkQueue_settings'",
+    )
+    .pluck()
+    .get() as number;
+  if (tables === 0)
+    throw new ReadOnlyError(
+      `${databaseFile(db)} holds no work queue yet and its directory is read-only`,
+    );
+  const read = db.prepare('SELECT value FROM WorkQueue_settings WHERE key = ?').pluck(true);
+  const settings = { ...DEFAULT_QUEUE_SETTINGS };
+  for (const name of Object.keys(SETTING_NAMES) as (keyof QueueSettings)[]) {
+    const stored = read.get(SETTING_NAMES[name]);
+    if (typeof stored === 'number') settings[name] = stored;
+    if (given[name] !== undefined) settings[name] = given[name];
+  }
+  return settings;
 }
 
 /** Prepares every statement a WorkQueue runs (once per connection; none is built on a hot path). */
