@@ -358,6 +358,7 @@ function openReadOnly(file: string, options: OpenOptions, cause: unknown): Opene
         { cause },
       );
     }
+    checkTables(db, file);
     const stored = Object.fromEntries(
       db.prepare('SELECT key, value FROM Settings').raw().all() as [string, SettingValue][],
     );
@@ -416,6 +417,7 @@ function initialise(
   const hasSettings = db
     .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'Settings'")
     .get();
+  checkTables(db, databaseFile(db));
   if (hasSettings) {
     const rows = db.prepare('SELECT key, value, typeof(value) FROM Settings').raw().all() as [
       string,
@@ -427,7 +429,7 @@ function initialise(
   }
   const settings: Record<string, SettingValue> = { ...DEFAULT_SETTINGS, ...stored, ...given };
   for (const name of Object.keys(METADATA)) delete settings[name];
-  checkSettings(settings, db.name);
+  checkSettings(settings, databaseFile(db));
 
   // Pragmas first: auto_vacuum must precede the first CREATE TABLE to take effect.
   for (const name of Object.keys(settings).sort()) {
@@ -469,18 +471,107 @@ function initialise(
   return settings;
 }
 
+/** The option that sets each checked setting (a DatabaseError tells the user which to pass). */
+const OPTION_OF_SETTING: Readonly<Record<string, string>> = {
+  size_limit: 'sizeLimit',
+  cull_limit: 'cullLimit',
+  eviction_policy: 'evictionPolicy',
+  statistics: 'statistics',
+  tag_index: 'tagIndex',
+  disk_min_file_size: 'minFileSize',
+  sqlite_auto_vacuum: 'sqlite.autoVacuum',
+  sqlite_cache_size: 'sqlite.cacheSize',
+  sqlite_journal_mode: 'sqlite.journalMode',
+  sqlite_mmap_size: 'sqlite.mmapSize',
+  sqlite_synchronous: 'sqlite.synchronous',
+};
+
+const isCount = (value: SettingValue, min = 0): boolean =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+
+/** What each setting must be: a description, and the test. */
+const SETTING_RULES: Readonly<Record<string, [string, (value: SettingValue) => boolean]>> = {
+  size_limit: [
+    'a number of bytes >= 0',
+    (value) => typeof value === 'number' && !Number.isNaN(value) && value >= 0,
+  ],
+  cull_limit: ['an integer >= 0', (value) => isCount(value)],
+  eviction_policy: [
+    `one of ${Object.keys(POLICIES).map(describeValue).join(', ')}`,
+    (value) => Object.hasOwn(POLICIES, String(value)),
+  ],
+  statistics: ['0 or 1', (value) => value === 0 || value === 1],
+  tag_index: ['0 or 1', (value) => value === 0 || value === 1],
+  disk_min_file_size: ['an integer >= 0', (value) => isCount(value)],
+  sqlite_auto_vacuum: ['0, 1 or 2', (value) => value === 0 || value === 1 || value === 2],
+  sqlite_cache_size: ['an integer', (value) => isCount(value, -(2 ** 31))],
+  sqlite_journal_mode: [
+    'one of delete, truncate, persist, memory, wal, off',
+    (value) =>
+      typeof value === 'string' && /^(delete|truncate|persist|memory|wal|off)$/i.test(value),
+  ],
+  sqlite_mmap_size: ['an integer >= 0', (value) => isCount(value)],
+  sqlite_synchronous: ['0, 1, 2 or 3', (value) => isCount(value) && (value as number) <= 3],
+};
+
 /**
  * Checks the settings a cache opens with (stored ones may come from another program, or be
  * corrupt): a value this library cannot use is a DatabaseError naming the setting, never a silent
- * change of behaviour.
+ * change of behaviour (diskcache would fail later, or cull nothing).
  */
 export function checkSettings(settings: Record<string, SettingValue>, file: string): void {
-  const bad = (name: string, expected: string): DatabaseError =>
-    new DatabaseError(
-      `${file}: the setting ${name} is ${describeValue(settings[name])}, expected ${expected}; fix it (cache.reset('${name}', value) or diskcache's Cache.reset) or move the directory away`,
+  for (const [name, [expected, test]] of Object.entries(SETTING_RULES)) {
+    if (!(name in settings) || test(settings[name]!)) continue;
+    const option = OPTION_OF_SETTING[name];
+    throw new DatabaseError(
+      `${file}: the stored setting ${name} is ${describeValue(settings[name])}, expected ${expected}; open the cache with the option ${option} to overwrite it`,
     );
-  if (!Object.hasOwn(POLICIES, String(settings.eviction_policy)))
-    throw bad('eviction_policy', `one of ${Object.keys(POLICIES).map(describeValue).join(', ')}`);
+  }
+}
+
+/** diskcache's columns of its two tables, in order. */
+const COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  Settings: ['key', 'value'],
+  Cache: [
+    'rowid',
+    'key',
+    'raw',
+    'store_time',
+    'expire_time',
+    'access_time',
+    'access_count',
+    'tag',
+    'size',
+    'mode',
+    'filename',
+    'value',
+  ],
+};
+
+/**
+ * Checks that the Settings and Cache tables that exist have diskcache's columns: a table of another
+ * program (or another version) is a DatabaseError naming the column, not a raw SqliteError later.
+ */
+export function checkTables(db: Database.Database, file: string): void {
+  for (const [table, expected] of Object.entries(COLUMNS)) {
+    const columns = db
+      .prepare(`SELECT name FROM pragma_table_info('${table}')`)
+      .pluck()
+      .all() as string[];
+    if (columns.length === 0) continue; // not created yet
+    const missing = expected.filter((name) => !columns.includes(name));
+    const extra = columns.filter((name) => !expected.includes(name));
+    if (missing.length === 0 && extra.length === 0) continue;
+    const what = [
+      missing.length ? `no column ${missing.join(', ')}` : '',
+      extra.length ? `an unknown column ${extra.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    throw new DatabaseError(
+      `${file} is not a diskcache database: its ${table} table has ${what} (expected ${expected.join(', ')})`,
+    );
+  }
 }
 
 /** The SQLite type a setting is written with (see `initialise`). */
