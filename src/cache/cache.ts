@@ -21,7 +21,7 @@ import type Database from 'better-sqlite3';
 import { type AsyncMethods, asyncView } from './async-view.js';
 import { CacheQueue } from './cache-queue.js';
 import { runCheck } from './check.js';
-import type { Seconds } from './checks.js';
+import { checkBoolean, type Seconds } from './checks.js';
 import { Culler, type CullSettings } from './cull.js';
 import {
   type DbValue,
@@ -934,7 +934,7 @@ export class Cache implements Disposable {
    * Holds the write lock during the scan.
    */
   check(options?: { fix?: boolean; retry?: boolean }): CheckWarning[] {
-    const fix = options?.fix ?? false;
+    const fix = checkBoolean('check({fix})', options?.fix ?? false);
     this.#tx.checkOpen();
     return runCheck(this.#db, this.#disk, fix, (body) =>
       this.#tx.write(options?.retry ?? false, null, body),
@@ -946,6 +946,9 @@ export class Cache implements Disposable {
    * off (left as it is when omitted).
    */
   stats(options?: { enable?: boolean; reset?: boolean }): { hits: number; misses: number } {
+    // Checked before anything is read or changed.
+    if (options?.enable !== undefined) checkBoolean('stats({enable})', options.enable);
+    if (options?.reset !== undefined) checkBoolean('stats({reset})', options.reset);
     const [hits, misses] = this.#s.stats.get()!;
     if (options?.reset) this.#tx.run(true, null, () => this.#s.resetStats.run());
     if (options?.enable !== undefined) this.reset('statistics', options.enable ? 1 : 0);
