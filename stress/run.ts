@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Cache, Deque, FanoutCache, Index, WorkQueue } from '../src/index.js';
+// The seeded PRNG of the multi-process tests (mulberry32): the same seed, the same operations.
+import { prng } from '../test/fixtures/cache-child-kit.js';
 
 const TARGETS = ['cache', 'fanout', 'deque', 'index', 'queue'] as const;
 type Target = (typeof TARGETS)[number];
@@ -92,18 +94,6 @@ function merge(into: Report, from: Report): Report {
 
 // ---- randomness and values ----------------------------------------------------------------------
 
-/** A small seeded PRNG (mulberry32): the same seed gives each actor the same operations. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function hash48(text: string | Buffer): number {
   return createHash('sha1').update(text).digest().readUIntBE(0, 6);
 }
@@ -169,22 +159,11 @@ interface KeyedStore {
 
 function keyedStore(target: Target, plan: Plan): { store: KeyedStore; close(): void } {
   const options = { evictionPolicy: plan.evictionPolicy, sizeLimit: plan.sizeLimit };
-  if (target === 'cache') {
-    const cache = new Cache(plan.dir, options);
-    return {
-      store: {
-        set: (k, v) => cache.set(k, v),
-        get: (k) => cache.get(k),
-        delete: (k) => cache.delete(k),
-        pop: (k) => cache.pop(k),
-        add: (k, v) => cache.add(k, v),
-        incr: (k, d) => cache.incr(k, d) as number,
-      },
-      close: () => cache.close(),
-    };
-  }
-  if (target === 'fanout') {
-    const cache = new FanoutCache(plan.dir, { ...options, shards: FANOUT_SHARDS, timeout: 60 });
+  if (target === 'cache' || target === 'fanout') {
+    const cache =
+      target === 'cache'
+        ? new Cache(plan.dir, options)
+        : new FanoutCache(plan.dir, { ...options, shards: FANOUT_SHARDS, timeout: 60 });
     return {
       store: {
         set: (k, v) => cache.set(k, v),
@@ -216,7 +195,7 @@ function keyedStore(target: Target, plan: Plan): { store: KeyedStore; close(): v
  */
 function keyedActor(plan: Plan, actor: number): Report {
   const report = emptyReport();
-  const rand = random(plan.seed * 1009 + actor);
+  const rand = prng(plan.seed * 1009 + actor);
   const { store, close } = keyedStore(plan.target, plan);
   const evicts =
     plan.target !== 'index' && plan.evictionPolicy !== 'none' && plan.sizeLimit < 2 ** 30;
@@ -332,7 +311,7 @@ function keyedActor(plan: Plan, actor: number): Report {
  */
 function dequeActor(plan: Plan, actor: number): Report {
   const report = emptyReport();
-  const rand = random(plan.seed * 1013 + actor);
+  const rand = prng(plan.seed * 1013 + actor);
   const own = new Deque<unknown>(path.join(plan.dir, `own-${actor}`));
   const shared = new Deque<string>(path.join(plan.dir, 'shared'));
   const model: string[] = [];
@@ -540,9 +519,7 @@ function parseOptions(argv: string[]): Options {
         : real('seconds', values.seconds),
     ops: values.ops === undefined ? Infinity : count('ops', values.ops),
     seed:
-      values.seed === undefined
-        ? Math.floor(Math.random() * 2 ** 31)
-        : count('seed', values.seed, 0),
+      values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : count('seed', values.seed, 0),
     evictionPolicy: policy as Policy,
     sizeLimit: real('size-limit', values['size-limit']!),
     largeFraction: real('large-fraction', values['large-fraction']!, 1),
@@ -613,7 +590,7 @@ async function runTarget(
   if (target === 'queue') {
     // Jobs first; then workers, killed at random and respawned until the time is up.
     const queue = new WorkQueue<{ n: number }>(dir, { leaseSeconds: 3, maxAttempts: 1000 });
-    const rand = random(plan.seed);
+    const rand = prng(plan.seed);
     const finite = Number.isFinite(options.ops);
     const putBatch = () => {
       const size = finite ? Math.min(2000, options.ops - total) : 2000;
