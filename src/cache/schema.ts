@@ -268,7 +268,11 @@ export function openDatabase(directory: string, options: OpenOptions): OpenedDat
     db.close();
     const storage = storageError(error, `opening ${file}`);
     // A read-only directory, file or mount: open it for reading (writes then throw ReadOnlyError).
-    if (storage instanceof ReadOnlyError || (isReadOnlyCode(error) && fs.existsSync(file)))
+    // (SQLITE_CANTOPEN alone may be something else: too many open files.)
+    if (
+      storage instanceof ReadOnlyError ||
+      (isReadOnlyCode(error) && fs.existsSync(file) && !isWritable(directory))
+    )
       return openReadOnly(file, options, error);
     if (storage !== error) throw storage; // a full disk
     const code = (error as { code?: string }).code;
