@@ -519,7 +519,9 @@ function parseOptions(argv: string[]): Options {
         : real('seconds', values.seconds),
     ops: values.ops === undefined ? Infinity : count('ops', values.ops),
     seed:
-      values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : count('seed', values.seed, 0),
+      values.seed === undefined
+        ? Math.floor(Math.random() * 2 ** 31)
+        : count('seed', values.seed, 0),
     evictionPolicy: policy as Policy,
     sizeLimit: real('size-limit', values['size-limit']!),
     largeFraction: real('large-fraction', values['large-fraction']!, 1),
