@@ -27,7 +27,7 @@ import {
 } from './async-view.js';
 import { CacheQueue } from './cache-queue.js';
 import { runCheck } from './check.js';
-import type { Seconds } from './checks.js';
+import { checkBoolean, type Seconds } from './checks.js';
 import { Culler, type CullSettings } from './cull.js';
 import {
   type DbValue,
@@ -39,6 +39,7 @@ import {
   MODE_TEXT,
   type StoredValue,
   Undecodable,
+  whyNotWritten,
   writeNewFileAsync,
 } from './disk.js';
 import { ClosedError, KeyError, storageError, Timeout, UnsupportedValueError } from './errors.js';
@@ -299,6 +300,8 @@ export class Cache implements Disposable {
   #readCacheOwned: ReadCache | null = null;
   /** The read cache in use: null also while statistics or an LRU/LFU policy are on. */
   #readCache: ReadCache | null = null;
+  /** Opened for reading only (a read-only directory): reads record no access and no statistics. */
+  readonly #readOnly: boolean;
 
   /**
    * Opens (creating if needed) the cache in `directory`; with no directory, a new temporary one.
@@ -336,6 +339,7 @@ export class Cache implements Disposable {
     });
     this.#db = opened.db;
     this.#settings = opened.settings;
+    this.#readOnly = opened.readOnly;
     const diskOptions: Record<string, unknown> = {
       minFileSize: Number(this.#settings.disk_min_file_size),
     };
@@ -383,11 +387,13 @@ export class Cache implements Disposable {
     const policy =
       POLICIES[String(settings.eviction_policy) as EvictionPolicy] ??
       POLICIES['least-recently-stored'];
-    this.#statistics = Boolean(Number(settings.statistics));
-    this.#recordsAccess = policy.access !== null;
+    this.#statistics = !this.#readOnly && Boolean(Number(settings.statistics));
+    this.#recordsAccess = !this.#readOnly && policy.access !== null;
     this.#cullLimit = Number(settings.cull_limit);
     this.#readCacheOwned?.invalidate();
-    this.#readCache = this.#statistics || this.#recordsAccess ? null : this.#readCacheOwned;
+    // Off while reads must be recorded, and for a read-only open (no -shm of its own to watch).
+    this.#readCache =
+      this.#statistics || this.#recordsAccess || this.#readOnly ? null : this.#readCacheOwned;
     (this.#disk as { minFileSize: number }).minFileSize = Number(settings.disk_min_file_size);
     this.#s = prepareStatements(this.#db, policy, this.#cullLimit);
     this.#cull = {
@@ -738,7 +744,7 @@ export class Cache implements Disposable {
       await pipeline(readable, fs.createWriteStream(full, { flags: 'wx' }));
     } catch (error) {
       this.#disk.remove(relative);
-      throw storageError(error, `writing the value file ${full}`);
+      throw storageError(whyNotWritten(error, full), `writing the value file ${full}`);
     }
     const size = fs.statSync(full).size;
     const now = Date.now() / 1000;
@@ -1075,7 +1081,7 @@ export class Cache implements Disposable {
    * Holds the write lock during the scan.
    */
   check(options?: { fix?: boolean; retry?: boolean }): CheckWarning[] {
-    const fix = options?.fix ?? false;
+    const fix = checkBoolean('check({fix})', options?.fix ?? false);
     this.#tx.checkOpen();
     return runCheck(this.#db, this.#disk, fix, (body) =>
       this.#tx.write(options?.retry ?? false, null, body),
@@ -1087,6 +1093,9 @@ export class Cache implements Disposable {
    * off (left as it is when omitted).
    */
   stats(options?: { enable?: boolean; reset?: boolean }): { hits: number; misses: number } {
+    // Checked before anything is read or changed.
+    if (options?.enable !== undefined) checkBoolean('stats({enable})', options.enable);
+    if (options?.reset !== undefined) checkBoolean('stats({reset})', options.reset);
     const [hits, misses] = this.#s.stats.get()!;
     if (options?.reset) this.#tx.run(true, null, () => this.#s.resetStats.run());
     if (options?.enable !== undefined) this.reset('statistics', options.enable ? 1 : 0);

@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Disk } from './disk.js';
+import { storageError } from './errors.js';
+import { databaseFile } from './schema.js';
 import type { CheckWarning } from './types.js';
 
 /**
@@ -35,7 +37,13 @@ export function runCheck(
   for (const { integrity_check: line } of integrity) {
     if (line !== 'ok') warnings.push({ kind: 'integrity', message: line });
   }
-  if (fix) db.exec('VACUUM');
+  if (fix) {
+    try {
+      db.exec('VACUUM');
+    } catch (error) {
+      throw storageError(error, `check({fix}): VACUUM of ${databaseFile(db)}`);
+    }
+  }
 
   inTransaction(() => {
     const referenced = new Set<string>();

@@ -522,8 +522,26 @@ export function writeNewFile(full: string, bytes: Buffer): void {
       if (attempt < 9 && (error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       // A write that failed half way (a full disk) must not leave its partial file behind.
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') fs.rmSync(full, { force: true });
-      throw storageError(error, `writing the value file ${full}`);
+      throw storageError(whyNotWritten(error, full), `writing the value file ${full}`);
     }
+  }
+}
+
+/**
+ * The real reason a value file could not be written: Node's recursive mkdir reports ENOENT when a
+ * parent directory cannot be created on a read-only mount; then the nearest existing ancestor's
+ * access error (EROFS, EACCES) is the reason.
+ */
+export function whyNotWritten(error: unknown, full: string): unknown {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return error;
+  let directory = path.dirname(full);
+  while (!fs.existsSync(directory) && path.dirname(directory) !== directory)
+    directory = path.dirname(directory);
+  try {
+    fs.accessSync(directory, fs.constants.W_OK);
+    return error;
+  } catch (reason) {
+    return reason;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import {
   checkBoolean,
@@ -14,10 +15,23 @@ import {
   checkSeconds,
   type Seconds,
 } from './checks.js';
-import { DatabaseError, describeValue, isBusy, storageError, Timeout } from './errors.js';
+import { whyNotWritten } from './disk.js';
+import {
+  DatabaseError,
+  describeValue,
+  isBusy,
+  ReadOnlyError,
+  storageError,
+  Timeout,
+} from './errors.js';
 import { POLICIES } from './eviction.js';
 import type { CacheOptions, EvictionPolicy } from './types.js';
 import { Backoff, pauseSync } from './waiting.js';
+
+// better-sqlite3 reads SQLITE_USE_URI once, when its native addon loads (at the first
+// `new Database` of the process): URI file names let a read-only directory be opened `immutable`
+// (see openReadOnly). Only names that start with "file:" are read as URIs; ours are absolute paths.
+process.env.SQLITE_USE_URI ??= '1';
 
 /** The database file of a cache directory (diskcache's name). */
 export const DBNAME = 'cache.db';
@@ -170,6 +184,11 @@ export interface OpenedDatabase {
   readonly db: Database.Database;
   readonly settings: Record<string, SettingValue>;
   readonly pageSize: number;
+  /**
+   * Opened for reading only (a read-only directory, file or mount): writes throw ReadOnlyError,
+   * and reads record neither access times nor statistics.
+   */
+  readonly readOnly: boolean;
 }
 
 /** Applies a `sqlite_*` setting as a pragma, only when it differs (some pragmas are slow to re-set). */
@@ -214,6 +233,11 @@ export function openDatabase(directory: string, options: OpenOptions): OpenedDat
   try {
     fs.mkdirSync(directory, { recursive: true, mode: 0o755 });
   } catch (error) {
+    const storage = storageError(
+      whyNotWritten(error, directory),
+      `creating the cache directory ${JSON.stringify(directory)}`,
+    );
+    if (storage !== error) throw storage; // a read-only parent, a full disk
     throw new DatabaseError(
       `cache directory ${JSON.stringify(directory)} does not exist and could not be created: ${(error as Error).message}`,
       { cause: error },
@@ -224,6 +248,11 @@ export function openDatabase(directory: string, options: OpenOptions): OpenedDat
   try {
     db = new Database(file, { timeout: busyMilliseconds(options.openTimeout) });
   } catch (error) {
+    if (!isWritable(directory))
+      throw new ReadOnlyError(
+        `cannot create ${file}: the directory is read-only (${(error as Error).message})`,
+        { cause: error },
+      );
     throw new DatabaseError(`cannot open ${file}: ${(error as Error).message}`, { cause: error });
   }
   try {
@@ -235,11 +264,18 @@ export function openDatabase(directory: string, options: OpenOptions): OpenedDat
     );
     const pageSize = db.pragma('page_size', { simple: true }) as number;
     db.pragma(`busy_timeout = ${busyMilliseconds(options.busyTimeout)}`);
-    return { db, settings, pageSize };
+    return { db, settings, pageSize, readOnly: false };
   } catch (error) {
     db.close();
     const storage = storageError(error, `opening ${file}`);
-    if (storage !== error) throw storage; // a full disk, a read-only directory
+    // A read-only directory, file or mount: open it for reading (writes then throw ReadOnlyError).
+    // (SQLITE_CANTOPEN alone may be something else: too many open files.)
+    if (
+      storage instanceof ReadOnlyError ||
+      (isReadOnlyCode(error) && fs.existsSync(file) && !isWritable(directory))
+    )
+      return openReadOnly(file, options, error);
+    if (storage !== error) throw storage; // a full disk
     const code = (error as { code?: string }).code;
     if (
       code === 'SQLITE_NOTADB' ||
@@ -257,17 +293,96 @@ export function openDatabase(directory: string, options: OpenOptions): OpenedDat
         { cause: error },
       );
     }
-    if (
-      code === 'SQLITE_READONLY' ||
-      code === 'SQLITE_CANTOPEN' ||
-      code === 'SQLITE_PERM' ||
-      code?.startsWith('SQLITE_IOERR')
-    ) {
+    if (isReadOnlyCode(error) || code?.startsWith('SQLITE_IOERR')) {
       throw new DatabaseError(`cannot write ${file}: ${(error as Error).message}`, {
         cause: error,
       });
     }
     throw error;
+  }
+}
+
+function isReadOnlyCode(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return (
+    typeof code === 'string' &&
+    (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM')
+  );
+}
+
+function isWritable(directory: string): boolean {
+  try {
+    fs.accessSync(directory, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A read-only connection to `file` in a directory this process cannot write: with its `-wal`
+ * present, an ordinary read-only open (SQLite reads the `-wal` and `-shm`); without, an
+ * `immutable` one (SQLite cannot create the `-shm` a WAL database needs, and every change is in
+ * the main file).
+ */
+export function openForReading(file: string, timeout = 0): Database.Database {
+  return fs.existsSync(`${file}-wal`)
+    ? new Database(file, { readonly: true, fileMustExist: true, timeout })
+    : new Database(`${pathToFileURL(file).href}?immutable=1`, { readonly: true, timeout });
+}
+
+/** The file of a connection (`db.name`, without the `file:` URI of a read-only open). */
+export function databaseFile(db: Database.Database): string {
+  return db.name.startsWith('file:') ? fileURLToPath(db.name.replace(/\?.*$/, '')) : db.name;
+}
+
+/**
+ * Opens `file` for reading only, after a read-write open failed with `cause` (a read-only
+ * directory, file or mount). With its `-wal` file present, SQLite reads it read-only (it needs the
+ * `-shm` file too, readable); with no `-wal` (every change is in `cache.db`: the last writer closed
+ * it cleanly), SQLite cannot create the `-shm` file it needs, so the file is opened `immutable`
+ * (no locks, no `-shm`): right for a read-only mount or snapshot, wrong if another user writes the
+ * directory meanwhile (documented in docs/reliability.md). Nothing is written: settings given by
+ * the opener apply to this object only.
+ */
+function openReadOnly(file: string, options: OpenOptions, cause: unknown): OpenedDatabase {
+  const timeout = busyMilliseconds(options.busyTimeout);
+  let db: Database.Database | undefined;
+  try {
+    db = openForReading(file, timeout);
+    const tables = db
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('Settings', 'Cache')",
+      )
+      .pluck()
+      .all();
+    if (tables.length < 2) {
+      db.close();
+      throw new ReadOnlyError(
+        `cannot initialise ${file}: it is read-only and holds no cache yet (${(cause as Error).message})`,
+        { cause },
+      );
+    }
+    checkTables(db, file);
+    const stored = Object.fromEntries(
+      db.prepare('SELECT key, value FROM Settings').raw().all() as [string, SettingValue][],
+    );
+    const settings: Record<string, SettingValue> = {
+      ...DEFAULT_SETTINGS,
+      ...stored,
+      ...options.given,
+    };
+    for (const name of Object.keys(METADATA)) delete settings[name];
+    checkSettings(settings, file);
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    return { db, settings, pageSize, readOnly: true };
+  } catch (error) {
+    if (db?.open) db.close();
+    if (error instanceof DatabaseError) throw error;
+    throw new ReadOnlyError(
+      `cannot open ${file} for reading (${(error as Error).message}); the read-write open failed with: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 
@@ -307,6 +422,7 @@ function initialise(
   const hasSettings = db
     .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'Settings'")
     .get();
+  checkTables(db, databaseFile(db));
   if (hasSettings) {
     const rows = db.prepare('SELECT key, value, typeof(value) FROM Settings').raw().all() as [
       string,
@@ -318,11 +434,7 @@ function initialise(
   }
   const settings: Record<string, SettingValue> = { ...DEFAULT_SETTINGS, ...stored, ...given };
   for (const name of Object.keys(METADATA)) delete settings[name];
-  if (!Object.hasOwn(POLICIES, String(settings.eviction_policy))) {
-    throw new RangeError(
-      `the stored eviction_policy ${describeValue(settings.eviction_policy)} is not one node-diskcache knows`,
-    );
-  }
+  checkSettings(settings, databaseFile(db));
 
   // Pragmas first: auto_vacuum must precede the first CREATE TABLE to take effect.
   for (const name of Object.keys(settings).sort()) {
@@ -362,6 +474,109 @@ function initialise(
     throw error;
   }
   return settings;
+}
+
+/** The option that sets each checked setting (a DatabaseError tells the user which to pass). */
+const OPTION_OF_SETTING: Readonly<Record<string, string>> = {
+  size_limit: 'sizeLimit',
+  cull_limit: 'cullLimit',
+  eviction_policy: 'evictionPolicy',
+  statistics: 'statistics',
+  tag_index: 'tagIndex',
+  disk_min_file_size: 'minFileSize',
+  sqlite_auto_vacuum: 'sqlite.autoVacuum',
+  sqlite_cache_size: 'sqlite.cacheSize',
+  sqlite_journal_mode: 'sqlite.journalMode',
+  sqlite_mmap_size: 'sqlite.mmapSize',
+  sqlite_synchronous: 'sqlite.synchronous',
+};
+
+const isCount = (value: SettingValue, min = 0): boolean =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+
+/** What each setting must be: a description, and the test. */
+const SETTING_RULES: Readonly<Record<string, [string, (value: SettingValue) => boolean]>> = {
+  size_limit: [
+    'a number of bytes >= 0',
+    (value) => typeof value === 'number' && !Number.isNaN(value) && value >= 0,
+  ],
+  cull_limit: ['an integer >= 0', (value) => isCount(value)],
+  eviction_policy: [
+    `one of ${Object.keys(POLICIES).map(describeValue).join(', ')}`,
+    (value) => Object.hasOwn(POLICIES, String(value)),
+  ],
+  statistics: ['0 or 1', (value) => value === 0 || value === 1],
+  tag_index: ['0 or 1', (value) => value === 0 || value === 1],
+  disk_min_file_size: ['an integer >= 0', (value) => isCount(value)],
+  sqlite_auto_vacuum: ['0, 1 or 2', (value) => value === 0 || value === 1 || value === 2],
+  sqlite_cache_size: ['an integer', (value) => isCount(value, -(2 ** 31))],
+  sqlite_journal_mode: [
+    'one of delete, truncate, persist, memory, wal, off',
+    (value) =>
+      typeof value === 'string' && /^(delete|truncate|persist|memory|wal|off)$/i.test(value),
+  ],
+  sqlite_mmap_size: ['an integer >= 0', (value) => isCount(value)],
+  sqlite_synchronous: ['0, 1, 2 or 3', (value) => isCount(value) && (value as number) <= 3],
+};
+
+/**
+ * Checks the settings a cache opens with (stored ones may come from another program, or be
+ * corrupt): a value this library cannot use is a DatabaseError naming the setting, never a silent
+ * change of behaviour (diskcache would fail later, or cull nothing).
+ */
+export function checkSettings(settings: Record<string, SettingValue>, file: string): void {
+  for (const [name, [expected, test]] of Object.entries(SETTING_RULES)) {
+    if (!(name in settings) || test(settings[name]!)) continue;
+    const option = OPTION_OF_SETTING[name];
+    throw new DatabaseError(
+      `${file}: the stored setting ${name} is ${describeValue(settings[name])}, expected ${expected}; open the cache with the option ${option} to overwrite it`,
+    );
+  }
+}
+
+/** diskcache's columns of its two tables, in order. */
+const COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  Settings: ['key', 'value'],
+  Cache: [
+    'rowid',
+    'key',
+    'raw',
+    'store_time',
+    'expire_time',
+    'access_time',
+    'access_count',
+    'tag',
+    'size',
+    'mode',
+    'filename',
+    'value',
+  ],
+};
+
+/**
+ * Checks that the Settings and Cache tables that exist have diskcache's columns: a table of another
+ * program (or another version) is a DatabaseError naming the column, not a raw SqliteError later.
+ */
+export function checkTables(db: Database.Database, file: string): void {
+  for (const [table, expected] of Object.entries(COLUMNS)) {
+    const columns = db
+      .prepare(`SELECT name FROM pragma_table_info('${table}')`)
+      .pluck()
+      .all() as string[];
+    if (columns.length === 0) continue; // not created yet
+    const missing = expected.filter((name) => !columns.includes(name));
+    const extra = columns.filter((name) => !expected.includes(name));
+    if (missing.length === 0 && extra.length === 0) continue;
+    const what = [
+      missing.length ? `no column ${missing.join(', ')}` : '',
+      extra.length ? `an unknown column ${extra.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    throw new DatabaseError(
+      `${file} is not a diskcache database: its ${table} table has ${what} (expected ${expected.join(', ')})`,
+    );
+  }
 }
 
 /** The SQLite type a setting is written with (see `initialise`). */

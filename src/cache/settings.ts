@@ -7,7 +7,14 @@
 import type Database from 'better-sqlite3';
 import { KeyError } from './errors.js';
 import { POLICIES } from './eviction.js';
-import { applyPragma, bindSetting, optionsToSettings, type SettingValue } from './schema.js';
+import {
+  applyPragma,
+  bindSetting,
+  checkSettings,
+  databaseFile,
+  optionsToSettings,
+  type SettingValue,
+} from './schema.js';
 import type { CacheStatements } from './statements.js';
 import type { Transactor } from './transaction.js';
 import type { CacheOptions, EvictionPolicy } from './types.js';
@@ -52,6 +59,7 @@ export function resetSetting(
     const row = host.statements().readSetting.get(name);
     if (row === undefined)
       throw new KeyError(setting, `unknown setting ${JSON.stringify(setting)}`);
+    checkSettings({ [name]: row[0] }, databaseFile(host.db));
     host.settings[name] = row[0];
     if (option) host.apply();
     return row[0];

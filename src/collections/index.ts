@@ -7,6 +7,7 @@
  */
 import { type AsyncMethods, asyncView } from '../cache/async-view.js';
 import type { Cache } from '../cache/cache.js';
+import { checkBoolean } from '../cache/checks.js';
 import { describeValue, KeyError } from '../cache/errors.js';
 import type { Memoized } from '../cache/memoize.js';
 import type { Key, MemoizeOptions, QueueOptions } from '../cache/types.js';
@@ -216,7 +217,8 @@ export class Index<K extends Key = Key, V = unknown>
    */
   popItem(options: { last?: boolean } = {}): [K, V] {
     return this.transact(() => {
-      const entry = this.cache.peekItem<V>({ last: options.last ?? true, retry: true });
+      const last = checkBoolean('popItem({last})', options.last ?? true);
+      const entry = this.cache.peekItem<V>({ last, retry: true });
       if (entry === undefined) throw new KeyError(undefined, 'Index.popItem(): the index is empty');
       this.cache.delete(entry.key, RETRY);
       return [entry.key as K, entry.value];
@@ -225,7 +227,8 @@ export class Index<K extends Key = Key, V = unknown>
 
   /** The last (`last: false`: the first) entry in insertion order, or `undefined` when empty. */
   peekItem(options: { last?: boolean } = {}): [K, V] | undefined {
-    const entry = this.cache.peekItem<V>({ last: options.last ?? true, retry: true });
+    const last = checkBoolean('peekItem({last})', options.last ?? true);
+    const entry = this.cache.peekItem<V>({ last, retry: true });
     return entry === undefined ? undefined : [entry.key as K, entry.value];
   }
 

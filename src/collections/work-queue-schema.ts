@@ -14,8 +14,8 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { checkInteger, checkOptions, checkSeconds, type Seconds } from '../cache/checks.js';
 import { Disk, PickleDisk } from '../cache/disk.js';
-import { DatabaseError, describeValue } from '../cache/errors.js';
-import { DBNAME } from '../cache/schema.js';
+import { DatabaseError, describeValue, ReadOnlyError } from '../cache/errors.js';
+import { DBNAME, databaseFile, openForReading } from '../cache/schema.js';
 
 /** Version of the tables below; a newer one on disk is refused rather than misread. */
 export const SCHEMA_VERSION = 1;
@@ -141,7 +141,13 @@ export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSetti
 export function isWorkQueueDirectory(directory: string): boolean {
   const file = path.join(directory, DBNAME);
   if (!fs.existsSync(file)) return false;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.prepare('SELECT 1 FROM sqlite_master').get();
+  } catch {
+    db = openForReading(file); // a read-only directory
+  }
   try {
     return (
       db
@@ -184,7 +190,9 @@ const ADDED_COLUMNS: readonly [string, string][] = [
 export function initialiseQueue(
   db: Database.Database,
   given: Partial<QueueSettings>,
+  readOnly = false,
 ): QueueSettings {
+  if (readOnly) return readQueueSettings(db, given);
   db.prepare('BEGIN IMMEDIATE').run();
   try {
     for (const sql of DDL) db.exec(sql);
@@ -207,35 +215,61 @@ export function initialiseQueue(
       );
     }
     if (version === undefined) write.run('version', BigInt(SCHEMA_VERSION));
-    const settings = { ...DEFAULT_QUEUE_SETTINGS };
+    const settings = storedSettings(read, given);
     for (const name of NUMERIC_SETTINGS) {
-      const stored = read.get(SETTING_NAMES[name]);
-      if (typeof stored === 'number') settings[name] = stored;
       const value = given[name];
-      if (value !== undefined) {
-        settings[name] = value;
+      if (value !== undefined)
         write.run(SETTING_NAMES[name], Number.isSafeInteger(value) ? BigInt(value) : value);
-      }
     }
-    const format = read.get(SETTING_NAMES.resultsFormat);
-    if (format !== undefined) {
-      if (!RESULTS_FORMATS.includes(format as ResultsFormat)) {
-        throw new DatabaseError(
-          `the work queue's setting results_format is ${describeValue(format)}: expected 'default' or 'pickle'`,
-        );
-      }
-      settings.resultsFormat = format as ResultsFormat;
-    }
-    if (given.resultsFormat !== undefined) {
-      settings.resultsFormat = given.resultsFormat;
+    if (given.resultsFormat !== undefined)
       write.run(SETTING_NAMES.resultsFormat, given.resultsFormat);
-    }
     db.prepare('COMMIT').run();
     return settings;
   } catch (error) {
     if (db.inTransaction) db.prepare('ROLLBACK').run();
     throw error;
   }
+}
+
+/**
+ * The settings of a queue opened for reading only (a read-only directory): nothing is written;
+ * settings given apply to this object only.
+ */
+function readQueueSettings(db: Database.Database, given: Partial<QueueSettings>): QueueSettings {
+  const tables = db
+    .prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'WorkQueue_settings'",
+    )
+    .pluck()
+    .get() as number;
+  if (tables === 0)
+    throw new ReadOnlyError(
+      `${databaseFile(db)} holds no work queue yet and its directory is read-only`,
+    );
+  return storedSettings(
+    db.prepare('SELECT value FROM WorkQueue_settings WHERE key = ?').pluck(true),
+    given,
+  );
+}
+
+/** Defaults, overridden by the settings stored, overridden by `given`. */
+function storedSettings(read: Database.Statement, given: Partial<QueueSettings>): QueueSettings {
+  const settings = { ...DEFAULT_QUEUE_SETTINGS };
+  for (const name of NUMERIC_SETTINGS) {
+    const stored = read.get(SETTING_NAMES[name]);
+    if (typeof stored === 'number') settings[name] = stored;
+  }
+  const format = read.get(SETTING_NAMES.resultsFormat);
+  if (format !== undefined) {
+    if (!RESULTS_FORMATS.includes(format as ResultsFormat)) {
+      throw new DatabaseError(
+        `the work queue's setting results_format is ${describeValue(format)}: expected 'default' or 'pickle'`,
+      );
+    }
+    settings.resultsFormat = format as ResultsFormat;
+  }
+  // `given` holds only the options given (see checkQueueOptions).
+  return { ...settings, ...given };
 }
 
 /** Prepares every statement a WorkQueue runs (once per connection; none is built on a hot path). */

@@ -161,7 +161,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     this.#directory = path.resolve(directory);
     this.#file = path.join(this.#directory, DBNAME);
     try {
-      this.#settings = initialiseQueue(this.#db, given);
+      this.#settings = initialiseQueue(this.#db, given, opened.readOnly);
       // From here on the Transactor waits for the lock itself (see its 'poll' mode).
       this.#db.pragma('busy_timeout = 0');
       this.#s = prepareQueueStatements(this.#db);
