@@ -391,7 +391,7 @@ export class Cache implements Disposable {
     this.#recordsAccess = !this.#readOnly && policy.access !== null;
     this.#cullLimit = Number(settings.cull_limit);
     this.#readCacheOwned?.invalidate();
-    // Off while reads must be recorded, and for a read-only open (no -shm of its own to watch).
+    // Off while reads must be recorded, and for a read-only open (an immutable one sees no commit).
     this.#readCache =
       this.#statistics || this.#recordsAccess || this.#readOnly ? null : this.#readCacheOwned;
     (this.#disk as { minFileSize: number }).minFileSize = Number(settings.disk_min_file_size);

@@ -4,15 +4,12 @@
  *
  * Validation. Before every use the cache asks whether any connection (another process, another
  * Cache object, another thread) has committed since the rows were read; if so, every row is
- * dropped. The question is SQLite's `PRAGMA data_version`, asked cheaply: in WAL mode (the
- * default) the connection reads the two copies of the WAL-index header at the start of
- * `cache.db-shm` (96 bytes, one `pread`). Every commit rewrites that header (its change counter
- * `iChange`, `mxFrame` and checksums), and it is the header that makes a commit visible to
- * SQLite's readers, so a commit that a SELECT could see has changed it. A torn read (the two
- * copies differ, a writer is between them) counts as a change. In any other journal mode it runs
- * `PRAGMA data_version` (≈ a statement's cost). This connection's own writes do not change
- * `data_version`: the Transactor calls `invalidate()` before each of them.
- *
+ * dropped. The question is SQLite's `PRAGMA data_version` (one cheap statement). This connection's
+ * own writes do not change `data_version`: the Transactor calls `invalidate()` before each of them.
+ * (Reading the WAL-index header in `cache.db-shm` directly would be cheaper, but it needs a file
+ * descriptor on `-shm`, and closing it drops every POSIX lock this process holds on that file,
+ * SQLite's included: other connections then see no lock and reset the WAL index under live
+ * writers, which corrupts the database. A stress run caught exactly that.)
  * What is kept: the row of a live inline entry (mode, value, expiry, tag; values in files are not
  * kept) and "missing" for keys that were absent. Values are kept as the stored bytes and decoded
  * per call; Buffers are copied on the way in and on the way out, so a caller can never change the
@@ -24,7 +21,6 @@
  * It holds no statements other than the validator's; the Cache decides when it may be used
  * (never inside a transaction, never with statistics or an LRU/LFU policy).
  */
-import * as fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { checkInteger, checkOptions } from './checks.js';
 import type { DbValue } from './disk.js';
@@ -81,37 +77,7 @@ interface Validator {
   close(): void;
 }
 
-const HEADER_BYTES = 96; // two copies of the 48-byte WalIndexHdr
-
-/** WAL mode: compares the WAL-index header (the first 96 bytes of `-shm`) with the last one seen. */
-class ShmHeader implements Validator {
-  readonly #fd: number;
-  readonly #read = Buffer.alloc(HEADER_BYTES);
-  readonly #last = Buffer.alloc(HEADER_BYTES);
-
-  constructor(fd: number) {
-    this.#fd = fd;
-  }
-
-  changed(): boolean {
-    const read = this.#read;
-    const n = fs.readSync(this.#fd, read, 0, HEADER_BYTES, 0);
-    if (n < HEADER_BYTES) {
-      this.#last.fill(0);
-      return true;
-    }
-    const torn = read.compare(read, 0, 48, 48, HEADER_BYTES) !== 0;
-    if (!torn && read.equals(this.#last)) return false;
-    read.copy(this.#last);
-    return true;
-  }
-
-  close(): void {
-    fs.closeSync(this.#fd);
-  }
-}
-
-/** Any journal mode: `PRAGMA data_version`. */
+/** `PRAGMA data_version`: changes when another connection has committed. */
 class DataVersion implements Validator {
   readonly #statement: Database.Statement<[], number>;
   #last = -1;
@@ -130,17 +96,8 @@ class DataVersion implements Validator {
   close(): void {}
 }
 
-/** Opens the cheapest validator this connection allows. */
+/** The validator of this connection: `PRAGMA data_version`. */
 function openValidator(db: Database.Database): Validator {
-  const mode = String(db.pragma('journal_mode', { simple: true })).toLowerCase();
-  if (mode === 'wal' && !db.memory) {
-    // The connection has read the database, so its -shm exists and is mapped.
-    try {
-      return new ShmHeader(fs.openSync(`${db.name}-shm`, 'r'));
-    } catch {
-      // no shm file to read (a VFS without one): fall back
-    }
-  }
   return new DataVersion(db);
 }
 
