@@ -162,7 +162,7 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
   }
   const startUrls = urls.length > 0 ? urls : [site!.url];
   context.note(
-    `crawling ${startUrls.join(' ')} with ${options.processes} worker processes × ${options.concurrency} requests each${options.rate ? `, at most ${options.rate} requests/s per host` : ''}; crawl directory ${directory}`,
+    `crawling ${startUrls.join(' ')} with ${options.processes} worker process${options.processes === 1 ? '' : 'es'} × ${options.concurrency} requests each${options.rate ? `, at most ${options.rate} requests/s per host` : ''}; crawl directory ${directory}`,
   );
   if (fs.existsSync(path.join(directory, 'results'))) {
     const queue = new WorkQueue(directory);
