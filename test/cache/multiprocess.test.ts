@@ -161,9 +161,12 @@ describe('child processes on one directory', () => {
           (warning) => warning.kind !== 'unknown-file' && warning.kind !== 'empty-dir',
         ),
       ).toEqual([]);
+      // At most two: the file of the transaction cut short before its commit, and the file that
+      // the last committed transaction replaced when the kill came between its commit and the
+      // removal of that file (removals run after the commit, so a crash never loses a value).
       expect(
         warnings.filter((warning) => warning.kind === 'unknown-file').length,
-      ).toBeLessThanOrEqual(1);
+      ).toBeLessThanOrEqual(2);
       cache.check({ fix: true });
       // Fix leaves an unknown file younger than its grace period (it could be a write another
       // process is about to commit); everything else is repaired.
