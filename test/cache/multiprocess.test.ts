@@ -41,6 +41,11 @@ interface RandomOpsResult {
   mismatches: string[];
 }
 
+/** The value file a check() warning names. */
+function valueFile(message: string): string {
+  return /\S+\.val/.exec(message)?.[0] ?? message;
+}
+
 describe('child processes on one directory', () => {
   it('4 children x 2,000 random operations: every key as its owner left it, check() clean', async () => {
     const cache = openCache({ minFileSize: CHILD_MIN_FILE_SIZE });
@@ -135,6 +140,8 @@ describe('child processes on one directory', () => {
 
   it('a child SIGKILLed in the middle of transactions leaves no half-written transaction', async () => {
     const cache = openCache({ minFileSize: 1024 });
+    // Unknown files that check({fix}) left in earlier rounds (younger than its grace period).
+    let leftBefore = new Set<string>();
     for (let round = 0; round < 3; round++) {
       const child = forkFixture('cache-transact-loop.ts', [cache.directory]);
       await message(child, (m) => m === 'running');
@@ -165,7 +172,10 @@ describe('child processes on one directory', () => {
       // the last committed transaction replaced when the kill came between its commit and the
       // removal of that file (removals run after the commit, so a crash never loses a value).
       expect(
-        warnings.filter((warning) => warning.kind === 'unknown-file').length,
+        warnings.filter(
+          (warning) =>
+            warning.kind === 'unknown-file' && !leftBefore.has(valueFile(warning.message)),
+        ).length,
       ).toBeLessThanOrEqual(2);
       cache.check({ fix: true });
       // Fix leaves an unknown file younger than its grace period (it could be a write another
@@ -173,6 +183,7 @@ describe('child processes on one directory', () => {
       const left = cache.check();
       expect(left.filter((warning) => warning.kind !== 'unknown-file')).toEqual([]);
       for (const warning of left) expect(warning.message).toMatch(/younger than 60 s/);
+      leftBefore = new Set(left.map((warning) => valueFile(warning.message)));
     }
   });
 });
