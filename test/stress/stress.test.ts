@@ -38,7 +38,7 @@ describe('npm run stress (short CI run)', () => {
       '--threads',
       '2',
       '--seconds',
-      '8',
+      '5',
       '--seed',
       String(seed),
       '--large-fraction',
