@@ -71,14 +71,11 @@ export function checkReadCacheOption(value: unknown): ReadCacheLimits | null {
 /** A kept row, or null for a key that was missing. */
 export type CachedRow = EntryRow | null;
 
-/** Says whether any connection committed since the last call (true on the first call). */
-interface Validator {
-  changed(): boolean;
-  close(): void;
-}
-
-/** `PRAGMA data_version`: changes when another connection has committed. */
-class DataVersion implements Validator {
+/**
+ * `PRAGMA data_version`: says whether any other connection committed since the last call (true
+ * on the first call).
+ */
+class DataVersion {
   readonly #statement: Database.Statement<[], number>;
   #last = -1;
 
@@ -92,13 +89,6 @@ class DataVersion implements Validator {
     this.#last = version;
     return true;
   }
-
-  close(): void {}
-}
-
-/** The validator of this connection: `PRAGMA data_version`. */
-function openValidator(db: Database.Database): Validator {
-  return new DataVersion(db);
 }
 
 function copyBuffer(value: DbValue): DbValue {
@@ -125,7 +115,7 @@ interface Kept {
 /** The read cache of one Cache object (one connection). */
 export class ReadCache {
   readonly #limits: ReadCacheLimits;
-  readonly #validator: Validator;
+  readonly #validator: DataVersion;
   /** Rows of string keys (raw = 1), by the key itself. */
   readonly #strings = new Map<string, Kept>();
   /** Rows of other keys: numbers and bigints as themselves, byte keys as 'b'/'o' + latin1. */
@@ -142,7 +132,7 @@ export class ReadCache {
 
   constructor(db: Database.Database, limits: ReadCacheLimits) {
     this.#limits = limits;
-    this.#validator = openValidator(db);
+    this.#validator = new DataVersion(db);
   }
 
   /** Drops every row before the next lookup (this connection is about to write). */
@@ -241,7 +231,6 @@ export class ReadCache {
   close(): void {
     this.#strings.clear();
     this.#others.clear();
-    this.#validator.close();
   }
 }
 

@@ -8,18 +8,9 @@ import type { PageRecord } from '../../src/crawler/crawl-handler.js';
 import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
 import { formatProgressLine } from '../../src/runner/progress.js';
 import { exited, FIXTURES, forkFixture, message } from '../helpers/children.js';
+import { recorded } from '../helpers/crawl-records.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
-
-/** The pages recorded in a crawl directory, by URL. */
-function recorded(directory: string): Map<string, PageRecord> {
-  const queue = new WorkQueue(directory);
-  const pages = new Map(
-    [...queue.results.entries()].map(([url, record]) => [String(url), record as PageRecord]),
-  );
-  queue.close();
-  return pages;
-}
 
 describe('crawl', () => {
   let site: DemoSite;

@@ -1,18 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkQueue } from '../../src/collections/work-queue.js';
 import { type CrawlSummary, crawl } from '../../src/crawler/crawl.js';
 import type { PageRecord } from '../../src/crawler/crawl-handler.js';
 import { startTrapSite, type TrapSite } from '../fixtures/crawl-site.js';
+import { recorded } from '../helpers/crawl-records.js';
 import { tempDir } from '../helpers/tmp.js';
-
-function recorded(directory: string): Map<string, PageRecord> {
-  const queue = new WorkQueue(directory);
-  const pages = new Map(
-    [...queue.results.entries()].map(([url, record]) => [String(url), record as PageRecord]),
-  );
-  queue.close();
-  return pages;
-}
 
 describe('crawl of a site full of traps', () => {
   let site: TrapSite;
