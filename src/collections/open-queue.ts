@@ -2,11 +2,11 @@
  * openQueue: a work queue by its locator, as an AsyncWorkQueue. A directory opens the SQLite
  * WorkQueue (for now through the simple adapter of work-queue-async.ts); a `redis://` or
  * `rediss://` URL with a `#name` opens a RedisWorkQueue, loading the Redis module (and ioredis)
- * only then, so the package root never loads a Redis client.
+ * only then, so the package root never loads a Redis client; likewise the SQLite engine is
+ * loaded only for a directory (a runner's worker on Redis never needs it).
  */
 import type { AsyncWorkQueue } from './async-work-queue.js';
-import { WorkQueue, type WorkQueueOptions } from './work-queue.js';
-import { SqliteAsyncWorkQueue } from './work-queue-async.js';
+import type { WorkQueueOptions } from './work-queue.js';
 
 /**
  * Options of `openQueue`: the queue's options (stored with the queue, so later openers inherit
@@ -51,5 +51,10 @@ export async function openQueue<T = unknown>(
     }
     return queue;
   }
+  // Loaded here too: a runner's worker on a Redis queue starts without the SQLite engine.
+  const [{ WorkQueue }, { SqliteAsyncWorkQueue }] = await Promise.all([
+    import('./work-queue.js'),
+    import('./work-queue-async.js'),
+  ]);
   return new SqliteAsyncWorkQueue<T>(new WorkQueue<T>(locator, options), { ownsQueue: true });
 }

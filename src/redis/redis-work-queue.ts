@@ -29,13 +29,15 @@ import {
 } from '../collections/async-work-queue.js';
 import { backoffFor, errorText } from '../collections/work-queue-codec.js';
 import type { FailOptions, FailOutcome } from '../collections/work-queue-job.js';
+import type { WorkQueueOptions } from '../collections/work-queue-schema.js';
 import {
-  checkQueueOptions,
+  checkQueueSettings,
   DEFAULT_QUEUE_SETTINGS,
+  NUMERIC_SETTINGS,
   type NumericQueueSetting,
   type QueueSettings,
-  type WorkQueueOptions,
-} from '../collections/work-queue-schema.js';
+  SETTING_NAMES,
+} from '../collections/work-queue-settings.js';
 import type {
   FailedJob,
   NextOptions,
@@ -88,12 +90,6 @@ function delayOf(delaySeconds: number | undefined): number {
     : checkSeconds('delaySeconds', delaySeconds, { allowZero: true });
 }
 
-const SETTING_NAMES: Record<NumericQueueSetting, string> = {
-  leaseSeconds: 'lease_seconds',
-  maxAttempts: 'max_attempts',
-  backoffSeconds: 'backoff_seconds',
-};
-
 /**
  * A work queue in Redis, shared by any number of processes on any number of machines. See
  * `AsyncWorkQueue` for what each method does; this class adds only how to open it.
@@ -138,7 +134,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
       throw new TypeError('a Redis queue has no timeout option (it takes no lock)');
     if ((options as WorkQueueOptions).disk !== undefined)
       throw new TypeError('a Redis queue has no disk option (its results are stored in Redis)');
-    this.#given = checkQueueOptions(options);
+    this.#given = checkQueueSettings(options);
     this.#settings = { ...DEFAULT_QUEUE_SETTINGS, ...this.#given };
     const target = resolveTarget('new RedisWorkQueue()', locator);
     this.name = target.name;
@@ -188,11 +184,11 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     for (const [name, value] of Object.entries(this.#given))
       args.push(SETTING_NAMES[name as NumericQueueSetting], value);
     const flat = (await this.#scripts.run(scriptText('init'), args)) as string[];
-    for (const [name, stored] of Object.entries(SETTING_NAMES)) {
-      const index = flat.indexOf(stored);
+    for (const name of NUMERIC_SETTINGS) {
+      const index = flat.indexOf(SETTING_NAMES[name]);
       if (index >= 0 && index % 2 === 0) {
         const value = Number(flat[index + 1]);
-        if (Number.isFinite(value)) this.#settings[name as NumericQueueSetting] = value;
+        if (Number.isFinite(value)) this.#settings[name] = value;
       }
     }
   }
