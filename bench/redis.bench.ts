@@ -8,8 +8,11 @@
  *  - BullMQ 5/6: a Worker with concurrency 8 in each process, on the same server,
  *  - node-diskcache's SQLite WorkQueue through `runWorkers` (a directory), beside them.
  * Every run counts the jobs each handler ran (written by each process at exit): lost = jobs never
- * run, duplicated = runs beyond one per job. Bulk enqueue: `putMany` vs BullMQ's `addBulk`. The
- * library runs compiled (as users run it). It reports; it never asserts a time.
+ * run, duplicated = runs beyond one per job. Bulk enqueue: `putMany` vs BullMQ's `addBulk`. Both
+ * contenders' worker processes run as plain JavaScript on the same node, without a TypeScript
+ * loader: the library compiled (as users run it; its runner forks its children with no loader for
+ * a .js entry and a .mjs handler), BullMQ's worker a .mjs file forked with no execArgv. It
+ * reports; it never asserts a time.
  */
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -247,7 +250,7 @@ const bench: BenchModule = {
     const ratio = (a: number, b: number) =>
       Number.isFinite(a / b) ? `${(a / b).toFixed(1)}×` : '–';
     context.log(
-      `${plan.jobs.toLocaleString('en-US')} no-op jobs put first; jobs/s = jobs ÷ wall time from starting the workers until all exited (start-up included), concurrency ${CONCURRENCY} per process; median of ${plan.rounds} interleaved round(s); one redis-server ${server.port ? '(no persistence)' : ''} for both Redis systems.\n`,
+      `${plan.jobs.toLocaleString('en-US')} no-op jobs put first; jobs/s = jobs ÷ wall time from starting the workers until all exited (start-up included), concurrency ${CONCURRENCY} per process; median of ${plan.rounds} interleaved round(s); one redis-server (no persistence) for both Redis systems. Every worker process of both runs as plain JavaScript on node ${process.version} (the library compiled with tsc, BullMQ's worker a .mjs file; no TypeScript loader in either).\n`,
     );
     context.log(
       formatTable(
