@@ -44,7 +44,8 @@ interface Plan {
   readonly jobs: number;
   readonly rounds: number;
 }
-const FULL: Plan = { jobs: 32_000, rounds: 2 };
+/** Three rounds: on a shared, loaded machine one round can be twice as slow as the next. */
+const FULL: Plan = { jobs: 32_000, rounds: 3 };
 const QUICK: Plan = { jobs: 4_000, rounds: 1 };
 
 type System = 'redis' | 'bullmq' | 'sqlite';
@@ -273,6 +274,17 @@ const bench: BenchModule = {
     context.log(
       `\nBulk enqueue of ${plan.jobs.toLocaleString('en-US')} jobs: RedisWorkQueue putMany ${formatRate(enqueue('redis'))} jobs/s; BullMQ addBulk ${formatRate(enqueue('bullmq'))} jobs/s (${ratio(enqueue('redis'), enqueue('bullmq'))}); SQLite putMany ${formatRate(enqueue('sqlite'))} jobs/s.`,
     );
+    // Each round's Redis and BullMQ runs are neighbours in time (the same load): their ratio.
+    const paired = PROCESS_COUNTS.map((processes) => {
+      const ours = listOf('redis', processes);
+      const theirs = listOf('bullmq', processes);
+      const ratios = ours
+        .map((run, i) => (theirs[i] ? theirs[i].drainMs / run.drainMs : Number.NaN))
+        .filter(Number.isFinite)
+        .map((value) => `${value.toFixed(1)}×`);
+      return `${processes}: ${ratios.join(', ') || '–'}`;
+    });
+    context.log(`Redis vs BullMQ round by round (processes: ratios): ${paired.join('; ')}.`);
     context.log(
       `Counted in every run: ${systems.map((system) => `${system} ${faults(system)}`).join('; ')}.`,
     );
