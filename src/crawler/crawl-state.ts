@@ -1,0 +1,113 @@
+/**
+ * crawl-state: what a crawl shares beside its work queue, on the queue's own backend: the links
+ * deferred by the limits, and the politeness state (a rate bucket and a Retry-After pause per
+ * host). A crawl directory keeps them in an Index (`DIR/deferred`) and a Cache
+ * (`DIR/politeness`); a Redis crawl (`redis://…#name`) keeps them in Redis too (crawl-state-redis.ts),
+ * so that every machine on the locator spends one budget. The crawl's parent and its workers
+ * reach both backends through these interfaces alone.
+ */
+import * as path from 'node:path';
+import { Cache } from '../cache/cache.js';
+import { Index } from '../collections/index.js';
+import { isRedisQueueLocator } from '../collections/open-queue.js';
+import { throttle } from '../recipes/throttle.js';
+import { deferredDirectory } from './crawl-config.js';
+import type { DeferredLink } from './crawl-handler.js';
+
+/** Runs `request` when the rate allows it. */
+export type Limiter = <R>(request: () => Promise<R>) => Promise<R>;
+
+/** The per-host politeness state that every process of a crawl shares. */
+export interface PolitenessStore {
+  /** Seconds `host` stays paused (0 or less: not paused). */
+  pausedFor(host: string): Promise<number>;
+  /** Pauses `host` for `seconds` from now for every process, unless it is paused longer already. */
+  pause(host: string, seconds: number): Promise<void>;
+  /** One request to `host` per `period` seconds, across every process of the crawl. */
+  limiter(host: string, period: number): Limiter;
+}
+
+/** The links deferred by `maxDepth`/`maxPages`, by URL, oldest first. */
+export interface DeferredStore {
+  /** Keeps the links whose URL is not kept already. */
+  addMany(links: readonly DeferredLink[]): Promise<void>;
+  entries(): AsyncIterable<[string, DeferredLink]>;
+  delete(url: string): Promise<void>;
+}
+
+/** A crawl's shared state in one process. */
+export interface CrawlState {
+  readonly politeness: PolitenessStore;
+  /** The deferred links (opened at the first call: most crawls never defer one). */
+  deferred(): DeferredStore;
+  close(): Promise<void>;
+}
+
+/** The state of the crawl whose queue is `locator` (a directory or `redis://…#name`). */
+export async function openCrawlState(locator: string): Promise<CrawlState> {
+  if (!isRedisQueueLocator(locator)) return directoryState(locator);
+  const { openRedisCrawlState } = await import('./crawl-state-redis.js');
+  return openRedisCrawlState(locator);
+}
+
+/** The state in a crawl directory: an Index and a Cache beside the queue. */
+function directoryState(directory: string): CrawlState {
+  const cache = new Cache(path.join(directory, 'politeness'), { evictionPolicy: 'none' });
+  let index: Index<string, DeferredLink> | undefined;
+  const politeness: PolitenessStore = {
+    async pausedFor(host) {
+      const until = cache.get(`pause:${host}`);
+      return typeof until === 'number' ? until - Date.now() / 1000 : 0;
+    },
+    async pause(host, seconds) {
+      const until = Date.now() / 1000 + seconds;
+      const key = `pause:${host}`;
+      cache.transact(
+        () => {
+          const current = cache.get(key, { retry: true });
+          if (typeof current !== 'number' || current < until)
+            cache.set(key, until, { expire: seconds + 60, retry: true });
+        },
+        { retry: true },
+      );
+    },
+    limiter(host, period) {
+      // One token per period and a bucket of one: no burst above the rate.
+      const limited = throttle(cache, {
+        count: 1,
+        seconds: period,
+        name: `rate:${host}`,
+        expire: 3600,
+      })((request: () => Promise<unknown>) => request());
+      return limited as Limiter;
+    },
+  };
+  let store: DeferredStore | undefined;
+  const deferred = (): DeferredStore => {
+    if (store) return store;
+    const links = new Index<string, DeferredLink>(deferredDirectory(directory));
+    index = links;
+    store = {
+      async addMany(later) {
+        links.transact(() => {
+          for (const link of later) if (!links.has(link.url)) links.set(link.url, link);
+        });
+      },
+      async *entries() {
+        yield* links.entries();
+      },
+      async delete(url) {
+        links.delete(url);
+      },
+    };
+    return store;
+  };
+  return {
+    politeness,
+    deferred,
+    async close() {
+      index?.close();
+      cache.close();
+    },
+  };
+}
