@@ -23,13 +23,13 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 /** ARGV: host → ms the host stays paused (negative: not paused). */
-const PAUSED_FOR = `${NOW}local until = tonumber(redis.call('HGET', KEYS[1] .. 'pauses', ARGV[1]) or '0')
-return until - now`;
+const PAUSED_FOR = `${NOW}local ends = tonumber(redis.call('HGET', KEYS[1] .. 'pauses', ARGV[1]) or '0')
+return ends - now`;
 /** ARGV: host, ms → pauses the host that long from now unless it is paused longer. */
 const PAUSE = `${NOW}local key = KEYS[1] .. 'pauses'
-local until = now + tonumber(ARGV[2])
-if tonumber(redis.call('HGET', key, ARGV[1]) or '0') < until then
-  redis.call('HSET', key, ARGV[1], until)
+local ends = now + tonumber(ARGV[2])
+if tonumber(redis.call('HGET', key, ARGV[1]) or '0') < ends then
+  redis.call('HSET', key, ARGV[1], ends)
 end
 return 0`;
 

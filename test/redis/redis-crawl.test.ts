@@ -1,0 +1,204 @@
+/**
+ * A crawl on a Redis queue (`crawl --queue redis://…#name`), as from several machines: two
+ * `diskcache crawl` processes started separately, each a process group of its own, on one Redis
+ * queue with `--rate`: every reachable allowed page of the demo site is fetched exactly once
+ * across both (counted by the site), both did part of the work, and the rate holds across both
+ * (the site's arrival times, robots.txt included). Then: a rerun resumes (nothing fetched again),
+ * `--fresh` starts over, `crawl export` reads the records from Redis, the limits' deferred links
+ * live in Redis too (a rerun with higher limits continues from them), and bad locators are clear
+ * errors.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type CrawlSummary, crawl } from '../../src/crawler/crawl.js';
+import type { PageRecord } from '../../src/crawler/crawl-handler.js';
+import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
+import { MAIN, ROOT, runCli } from '../cli/run-cli.js';
+import { busiestWindow, spanSeconds } from '../helpers/rate.js';
+import { findRedisServer, freePort, RedisServer, redisTitle } from '../helpers/redis-server.js';
+import { tempDir } from '../helpers/tmp.js';
+
+type Report = CrawlSummary & { readonly queue: string };
+
+interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const started = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of started) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  started.clear();
+});
+
+/** `diskcache crawl` in a process group of its own, as on another machine. */
+function startCrawl(args: readonly string[]): { child: ChildProcess; finished: Promise<Finished> } {
+  const child = spawn(process.execPath, [MAIN, 'crawl', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DISKCACHE_DIR: '' },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+  const finished = new Promise<Finished>((resolve) =>
+    child.once('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, finished };
+}
+
+async function exported(locator: string): Promise<PageRecord[]> {
+  const result = await runCli(['crawl', 'export', locator, '--format', 'jsonl']);
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as PageRecord);
+}
+
+/** Distinct pages answered (`/` and `/page/0` are one page, with one title). */
+function titles(records: readonly PageRecord[]): number {
+  return new Set(records.filter((record) => record.status === 200).map((r) => r.title)).size;
+}
+
+describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => {
+  let server: RedisServer;
+  let site: DemoSite;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    site = await startDemoSite({ pages: 60, slowMs: 20 });
+  });
+  afterAll(async () => {
+    await site?.close();
+    await server?.stop();
+  });
+
+  it('runs one crawl from two process groups: each page fetched once, the rate held across both', async () => {
+    const locator = server.locator('two-machines');
+    // A page handler that records which crawl (the workers' parent) fetched the page.
+    const handler = path.join(tempDir('crawl-redis-handler'), 'parent.mjs');
+    fs.writeFileSync(handler, 'export default () => ({ parent: process.ppid });\n');
+    const rate = 10;
+    const args = [site.url, '--queue', locator, '-p', '2', '-c', '4', '--rate', String(rate)];
+    const one = startCrawl([...args, '--handler', handler, '--json']);
+    const two = startCrawl([...args, '--handler', handler, '--json']);
+    const [first, second] = await Promise.all([one.finished, two.finished]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
+    const reports = [first, second].map((run) => JSON.parse(run.stdout) as Report);
+    for (const report of reports) {
+      expect(report).toMatchObject({ reason: 'drained', failed: 0, remaining: 0, startErrors: [] });
+      expect(report.queue).toBe(locator);
+    }
+
+    // Every reachable allowed page exactly once across both (a deliberate 503 once more), the
+    // disallowed and other-origin links never.
+    expect(site.duplicateFetches()).toEqual([]);
+    expect(site.hits.has('/private/secret')).toBe(false);
+    const records = await exported(locator);
+    expect(titles(records)).toBe(site.reachablePages);
+    expect(new Set(records.map((record) => record.url)).size).toBe(records.length);
+    // Both crawls fetched part of it.
+    const parents = new Set(records.map((record) => record.parent));
+    expect(parents).toEqual(new Set([one.child.pid, two.child.pid]));
+
+    // The rate holds across both: every request the site saw, robots.txt (once per worker
+    // process) and retries included. Wide slack for a loaded machine: no 2 s window above
+    // 2 × rate + 3, and the whole crawl spans at least most of what the rate allows.
+    const arrivals = site.arrivals;
+    expect(arrivals.length).toBeGreaterThan(site.reachablePages);
+    expect(busiestWindow(arrivals, 2000)).toBeLessThanOrEqual(2 * rate + 3);
+    expect(spanSeconds(arrivals)).toBeGreaterThanOrEqual(((arrivals.length - 1) / rate) * 0.7);
+
+    // A rerun on the same locator resumes a finished crawl: nothing fetched again.
+    const before = new Map(site.hits);
+    const again = await runCli(['crawl', site.url, '--queue', locator, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ resumed: true, pages: records.length });
+    for (const [page, count] of site.hits)
+      if (page !== '/robots.txt') expect(count, page).toBe(before.get(page));
+
+    // --fresh deletes the crawl's keys and starts over.
+    const fresh = await runCli(['crawl', site.url, '--queue', locator, '--fresh', '--json']);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(JSON.parse(fresh.stdout)).toMatchObject({ resumed: false, pages: records.length });
+    expect(site.hits.get('/')).toBe((before.get('/') ?? 0) + 1);
+  }, 180_000);
+
+  it('keeps deferred links in Redis: a rerun with higher limits continues from them', async () => {
+    const queue = server.locator('limits');
+    const first = await crawl({ startUrl: site.url, queue, maxPages: 10, concurrency: 4 });
+    expect(first.reason).toBe('drained');
+    expect(first.deferred['max-pages']).toBeGreaterThan(0);
+    const second = await crawl({ startUrl: site.url, queue, maxPages: 1000, concurrency: 4 });
+    expect(second).toMatchObject({ resumed: true, deferred: { 'max-depth': 0, 'max-pages': 0 } });
+    expect(second.requeued).toBeGreaterThan(0);
+    const records = await exported(queue);
+    expect(titles(records)).toBe(site.reachablePages);
+  }, 120_000);
+
+  it('says what is wrong with a bad locator, before anything starts', async () => {
+    const port = server.port;
+    const noName = await runCli(['crawl', site.url, '--queue', `redis://127.0.0.1:${port}`]);
+    expect(noName.code).toBe(2);
+    expect(noName.stderr).toMatch(/names its queue after '#'/);
+    const braces = await runCli(['crawl', site.url, '--queue', `redis://127.0.0.1:${port}#a{b}`]);
+    expect(braces.code).toBe(2);
+    expect(braces.stderr).toMatch(/must not contain \{ or \}/);
+    const noUrl = await runCli(['crawl', '--queue', server.locator('demo')]);
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stderr).toMatch(/needs its start URL/);
+    const both = await runCli([
+      'crawl',
+      site.url,
+      '-d',
+      tempDir('crawl-both'),
+      '--queue',
+      server.locator('x'),
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/two queues given/);
+    const exportNoName = await runCli(['crawl', 'export', `redis://127.0.0.1:${port}`]);
+    expect(exportNoName.code).toBe(2);
+    // A password in the locator is never printed.
+    const secret = await runCli([
+      'crawl',
+      site.url,
+      '--queue',
+      `redis://u:hunter2@127.0.0.1:${port}`,
+    ]);
+    expect(secret.code).toBe(2);
+    expect(secret.stderr).not.toContain('hunter2');
+
+    await expect(
+      crawl({ startUrl: site.url, directory: tempDir('crawl-both'), queue: server.locator('x') }),
+    ).rejects.toThrow(/not both/);
+    await expect(crawl({ startUrl: site.url, queue: 'redis://127.0.0.1#' })).rejects.toThrow(
+      TypeError,
+    );
+    await expect(crawl({ startUrl: site.url } as never)).rejects.toThrow(/give directory/);
+
+    // Nothing listens there: an error naming the server, not a hang.
+    const closed = await freePort();
+    const unreachable = await runCli([
+      'crawl',
+      site.url,
+      '--queue',
+      `redis://127.0.0.1:${closed}#nobody`,
+    ]);
+    expect(unreachable.code).not.toBe(0);
+    expect(unreachable.stderr).toMatch(/ECONNREFUSED|connect|Redis/i);
+  }, 120_000);
+});
