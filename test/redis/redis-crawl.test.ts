@@ -8,56 +8,25 @@
  * live in Redis too (a rerun with higher limits continues from them), and bad locators are clear
  * errors.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CrawlSummary, crawl } from '../../src/crawler/crawl.js';
 import type { PageRecord } from '../../src/crawler/crawl-handler.js';
 import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
-import { MAIN, ROOT, runCli } from '../cli/run-cli.js';
+import { runCli } from '../cli/run-cli.js';
+import { killStartedGroups, startCliGroup } from '../helpers/process-group.js';
 import { busiestWindow, spanSeconds } from '../helpers/rate.js';
 import { findRedisServer, freePort, RedisServer, redisTitle } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
 type Report = CrawlSummary & { readonly queue: string };
 
-interface Finished {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-const started = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of started) {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  started.clear();
-});
-
 /** `diskcache crawl` in a process group of its own, as on another machine. */
-function startCrawl(args: readonly string[]): { child: ChildProcess; finished: Promise<Finished> } {
-  const child = spawn(process.execPath, [MAIN, 'crawl', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, DISKCACHE_DIR: '' },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
-  const finished = new Promise<Finished>((resolve) =>
-    child.once('close', (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, finished };
-}
+const startCrawl = (args: readonly string[]) =>
+  startCliGroup(['crawl', ...args], { DISKCACHE_DIR: '' });
+
+afterEach(killStartedGroups);
 
 async function exported(locator: string): Promise<PageRecord[]> {
   const result = await runCli(['crawl', 'export', locator, '--format', 'jsonl']);
