@@ -18,7 +18,7 @@ import { isRedisQueueLocator, openQueue } from '../collections/open-queue.js';
 import type { LeaseHolder } from '../collections/work-queue.js';
 import { SqliteAsyncWorkQueue } from '../collections/work-queue-async.js';
 import type { FailedJob } from '../collections/work-queue-types.js';
-import { parseRedisLocator } from '../redis/redis-client.js';
+import { parseRedisLocator, redacted } from '../redis/redis-client.js';
 import { type HandlerModule, handlerPath, loadHandler } from '../runner/handler.js';
 import type { RunProgress } from '../runner/progress.js';
 import { type RunnerEvent, runWorkers } from '../runner/run-workers.js';
@@ -351,18 +351,22 @@ async function openCrawlQueue(
     maxAttempts,
     backoffSeconds: 0.5,
   };
-  if (options.fresh) {
-    if (isRedisQueueLocator(config.queue)) {
+  if (!isRedisQueueLocator(config.queue)) {
+    if (options.fresh) fs.rmSync(config.queue, { recursive: true, force: true });
+    return openQueue<CrawlJob>(config.queue, { ...settings, disk: pickle ? PickleDisk : Disk });
+  }
+  try {
+    if (options.fresh) {
       const { deleteRedisCrawl } = await import('./crawl-state-redis.js');
       await deleteRedisCrawl(config.queue);
-    } else fs.rmSync(config.queue, { recursive: true, force: true });
+    }
+    return await openQueue<CrawlJob>(config.queue, settings);
+  } catch (error) {
+    throw new Error(
+      `the crawl's Redis queue ${redacted(config.queue)} did not answer: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error },
+    );
   }
-  return openQueue<CrawlJob>(
-    config.queue,
-    isRedisQueueLocator(config.queue)
-      ? settings
-      : { ...settings, disk: pickle ? PickleDisk : Disk },
-  );
 }
 
 /** Crawls from `startUrl` until nothing is left (or `signal` aborts); resumable. */
