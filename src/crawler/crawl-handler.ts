@@ -221,7 +221,7 @@ async function checkRetry(work: Worker, url: string, response: FetchResult): Pro
   throw crawlError(`${url}: HTTP ${status}${wait}`);
 }
 
-/** robots.txt of an origin, fetched once per process before any of its pages. */
+/** robots.txt of an origin, read once per process (fetched once per crawl) before any of its pages. */
 function robotsFor(work: Worker, origin: string, signal: AbortSignal): Promise<Robots> {
   let robots = robotsByOrigin.get(origin);
   if (!robots) {
@@ -233,8 +233,19 @@ function robotsFor(work: Worker, origin: string, signal: AbortSignal): Promise<R
   return robots;
 }
 
+/** robots.txt of an origin: as another process of the crawl stored it, else fetched and stored. */
 async function fetchRobots(work: Worker, origin: string, signal: AbortSignal): Promise<Robots> {
+  const text =
+    (await work.state.robots.get(origin)) ?? (await downloadRobots(work, origin, signal));
+  const robots = new Robots(text, work.config.userAgent, origin);
+  work.politeness.setCrawlDelay(new URL(origin).host, robots.crawlDelaySeconds());
+  return robots;
+}
+
+/** Fetches robots.txt (its redirects followed) and stores its body; '' allows everything. */
+async function downloadRobots(work: Worker, origin: string, signal: AbortSignal): Promise<string> {
   let url = `${origin}/robots.txt`;
+  let text = ''; // too many redirects: RFC 9309 treats it as unavailable
   for (let hop = 0; hop <= 5; hop++) {
     const { response } = await politeFetch(work, url, signal);
     const location = response.headers.location;
@@ -246,16 +257,11 @@ async function fetchRobots(work: Worker, origin: string, signal: AbortSignal): P
     }
     await checkRetry(work, url, response);
     // RFC 9309: a 4xx (no robots.txt) allows everything.
-    if (response.status >= 400) return Robots.allowAll(origin);
-    const robots = new Robots(
-      decodeBody(response.body, 'text/plain; charset=utf-8').text,
-      work.config.userAgent,
-      origin,
-    );
-    work.politeness.setCrawlDelay(new URL(origin).host, robots.crawlDelaySeconds());
-    return robots;
+    if (response.status < 400) text = decodeBody(response.body, 'text/plain; charset=utf-8').text;
+    break;
   }
-  return Robots.allowAll(origin); // too many redirects: RFC 9309 treats it as unavailable
+  await work.state.robots.set(origin, text);
+  return text;
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * crawl-state-redis: the shared state of a crawl whose queue is `redis://…#name`, all in Redis on
  * one connection per process: the deferred links in the RedisIndex `<name>:deferred`, one
- * RedisThrottle per host (`<name>:rate:<host>`), and the Retry-After pauses in the hash
+ * RedisThrottle per host (`<name>:rate:<host>`), the Retry-After pauses in the hash
  * `dcrawl:{name}:pauses` (host -> until, in the server's milliseconds: machines whose clocks
- * disagree still agree on a pause; no key has a TTL). `deleteRedisCrawl` removes all of it with
+ * disagree still agree on a pause) and the robots.txt bodies in `dcrawl:{name}:robots` (origin ->
+ * body, stamped in `…:robots:at`); no key has a TTL. `deleteRedisCrawl` removes all of it with
  * the queue (`--fresh`).
  */
 import {
@@ -16,7 +17,13 @@ import { quitClient } from '../redis/redis-handle.js';
 import { RedisIndex } from '../redis/redis-index.js';
 import { RedisThrottle } from '../redis/redis-lock.js';
 import type { DeferredLink } from './crawl-handler.js';
-import type { CrawlState, DeferredStore, PolitenessStore } from './crawl-state.js';
+import {
+  type CrawlState,
+  type DeferredStore,
+  type PolitenessStore,
+  ROBOTS_SECONDS,
+  type RobotsStore,
+} from './crawl-state.js';
 
 /** The server's time in ms (KEYS[1] is the crawl's prefix). */
 const NOW = `local t = redis.call('TIME')
@@ -31,6 +38,15 @@ local ends = now + tonumber(ARGV[2])
 if tonumber(redis.call('HGET', key, ARGV[1]) or '0') < ends then
   redis.call('HSET', key, ARGV[1], ends)
 end
+return 0`;
+
+/** ARGV: origin, max age (ms) → the robots.txt body stored less than max age ago, or nil. */
+const ROBOTS_GET = `${NOW}local at = tonumber(redis.call('HGET', KEYS[1] .. 'robots:at', ARGV[1]) or '0')
+if now - at > tonumber(ARGV[2]) then return false end
+return redis.call('HGET', KEYS[1] .. 'robots', ARGV[1])`;
+/** ARGV: origin, body → stores the body, stamped with the server's time. */
+const ROBOTS_SET = `${NOW}redis.call('HSET', KEYS[1] .. 'robots', ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1] .. 'robots:at', ARGV[1], now)
 return 0`;
 
 /** The names of a crawl's Redis objects beside its queue `name`. */
@@ -69,6 +85,15 @@ export async function openRedisCrawlState(locator: string): Promise<CrawlState> 
       };
     },
   };
+  const robots: RobotsStore = {
+    async get(origin) {
+      const text = await scripts.run(ROBOTS_GET, [origin, ROBOTS_SECONDS * 1000]);
+      return typeof text === 'string' ? text : undefined;
+    },
+    async set(origin, text) {
+      await scripts.run(ROBOTS_SET, [origin, text]);
+    },
+  };
   let store: DeferredStore | undefined;
   const deferred = (): DeferredStore => {
     if (store) return store;
@@ -89,6 +114,7 @@ export async function openRedisCrawlState(locator: string): Promise<CrawlState> 
   };
   return {
     politeness,
+    robots,
     deferred,
     async close() {
       await Promise.all([index?.close(), ...throttles.map((bucket) => bucket.close())]);

@@ -1,7 +1,7 @@
 /**
  * crawl-state: what a crawl shares beside its work queue, on the queue's own backend: the links
- * deferred by the limits, and the politeness state (a rate bucket and a Retry-After pause per
- * host). A crawl directory keeps them in an Index (`DIR/deferred`) and a Cache
+ * deferred by the limits, the politeness state (a rate bucket and a Retry-After pause per host)
+ * and the robots.txt bodies (read once per crawl rather than once per process). A crawl directory keeps them in an Index (`DIR/deferred`) and a Cache
  * (`DIR/politeness`); a Redis crawl (`redis://…#name`) keeps them in Redis too (crawl-state-redis.ts),
  * so that every machine on the locator spends one budget. The crawl's parent and its workers
  * reach both backends through these interfaces alone.
@@ -35,9 +35,20 @@ export interface DeferredStore {
   delete(url: string): Promise<void>;
 }
 
+/** How long a robots.txt is reused (RFC 9309 allows caching up to 24 hours). */
+export const ROBOTS_SECONDS = 24 * 3600;
+
+/** robots.txt bodies by origin, shared by the crawl's processes ('' allows everything). */
+export interface RobotsStore {
+  /** The body stored for `origin` less than ROBOTS_SECONDS ago, if any. */
+  get(origin: string): Promise<string | undefined>;
+  set(origin: string, text: string): Promise<void>;
+}
+
 /** A crawl's shared state in one process. */
 export interface CrawlState {
   readonly politeness: PolitenessStore;
+  readonly robots: RobotsStore;
   /** The deferred links (opened at the first call: most crawls never defer one). */
   deferred(): DeferredStore;
   close(): Promise<void>;
@@ -82,6 +93,15 @@ function directoryState(directory: string): CrawlState {
       return limited as Limiter;
     },
   };
+  const robots: RobotsStore = {
+    async get(origin) {
+      const text = cache.get(`robots:${origin}`);
+      return typeof text === 'string' ? text : undefined;
+    },
+    async set(origin, text) {
+      cache.set(`robots:${origin}`, text, { expire: ROBOTS_SECONDS, retry: true });
+    },
+  };
   let store: DeferredStore | undefined;
   const deferred = (): DeferredStore => {
     if (store) return store;
@@ -104,6 +124,7 @@ function directoryState(directory: string): CrawlState {
   };
   return {
     politeness,
+    robots,
     deferred,
     async close() {
       index?.close();

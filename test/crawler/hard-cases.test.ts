@@ -34,7 +34,8 @@ describe('crawl of a site full of traps', () => {
     expect(Object.fromEntries([...hits].sort())).toEqual(
       Object.fromEntries([...site.expected(maxAttempts)].sort()),
     );
-    // robots.txt: once per worker process (2), before any page of the origin.
+    // robots.txt: once per crawl (stored for the others), at most once per worker process (2),
+    // before any page of the origin.
     expect(robots).toBeGreaterThanOrEqual(1);
     expect(robots).toBeLessThanOrEqual(2);
     expect(Math.min(...site.times.get('/robots.txt')!)).toBeLessThan(site.times.get('/')![0]!);
