@@ -3,7 +3,8 @@
  * `diskcache crawl` processes started separately, each a process group of its own, on one Redis
  * queue with `--rate`: every reachable allowed page of the demo site is fetched exactly once
  * across both (counted by the site), both did part of the work, and the rate holds across both
- * (the site's arrival times, robots.txt included). Then: a rerun resumes (nothing fetched again),
+ * (the site's arrival times, robots.txt included). One of two crawls SIGKILLed mid-way: the other
+ * finishes the whole crawl. Then: a rerun resumes (nothing fetched again),
  * `--fresh` starts over, `crawl export` reads the records from Redis, the limits' deferred links
  * live in Redis too (a rerun with higher limits continues from them), and bad locators are clear
  * errors.
@@ -15,10 +16,11 @@ import { type CrawlSummary, crawl } from '../../src/crawler/crawl.js';
 import type { PageRecord } from '../../src/crawler/crawl-handler.js';
 import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
 import { runCli } from '../cli/run-cli.js';
-import { killStartedGroups, startCliGroup } from '../helpers/process-group.js';
+import { killGroup, killStartedGroups, startCliGroup } from '../helpers/process-group.js';
 import { busiestWindow, spanSeconds } from '../helpers/rate.js';
 import { findRedisServer, freePort, RedisServer, redisTitle } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 type Report = CrawlSummary & { readonly queue: string };
 
@@ -108,6 +110,30 @@ describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => 
     expect(fresh.code, fresh.stderr).toBe(0);
     expect(JSON.parse(fresh.stdout)).toMatchObject({ resumed: false, pages: records.length });
     expect(site.hits.get('/')).toBe((before.get('/') ?? 0) + 1);
+  }, 180_000);
+
+  it('loses nothing when one machine is SIGKILLed mid-crawl: the other finishes it', async () => {
+    const own = await startDemoSite({ pages: 80, slowMs: 20, seed: 7 });
+    try {
+      const locator = server.locator('one-killed');
+      const args = [own.url, '--queue', locator, '-p', '2', '-c', '4', '--rate', '25', '--json'];
+      const doomed = startCrawl(args);
+      const survivor = startCrawl(args);
+      const pagesSeen = () => [...own.hits.values()].reduce((sum, n) => sum + n, 0);
+      await until(() => pagesSeen() >= 25, 'the site served 25 requests', { timeoutMs: 60_000 });
+      killGroup(doomed.child);
+      expect((await doomed.finished).signal).toBe('SIGKILL');
+      const finished = await survivor.finished;
+      expect(finished.code, finished.stderr).toBe(0);
+      expect(JSON.parse(finished.stdout)).toMatchObject({ reason: 'drained', failed: 0 });
+      // Every reachable page recorded; the pages the killed crawl held came back (after their
+      // 10 s lease) and were fetched again: what it was running or had not yet acked.
+      expect(titles(await exported(locator))).toBe(own.reachablePages);
+      console.log(`one crawl SIGKILLed: ${own.duplicateFetches().length} pages fetched twice`);
+      expect(own.duplicateFetches().length).toBeLessThanOrEqual(2 * 2 * 4);
+    } finally {
+      await own.close();
+    }
   }, 180_000);
 
   it('keeps deferred links in Redis: a rerun with higher limits continues from them', async () => {
