@@ -287,7 +287,9 @@ async function runExport(context: CommandContext, target: string): Promise<void>
     throw new CliError(EXIT.BAD_DIRECTORY, `not a crawl directory (no results): ${resolved}`);
   const { exportRecords } = await import('../crawler/export.js');
   try {
-    await exportRecords(resolved, format, (chunk) => context.io.stdout.write(chunk));
+    const count = await exportRecords(resolved, format, (chunk) => context.io.stdout.write(chunk));
+    if (redis && count === 0)
+      context.note(`no records in ${shownLocator(resolved)}: is it the locator of a crawl?`);
   } catch (error) {
     if (error instanceof TypeError || error instanceof RangeError)
       throw new CliError(EXIT.USAGE, error.message, { cause: error });

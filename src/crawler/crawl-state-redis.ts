@@ -18,8 +18,8 @@ import { RedisIndex } from '../redis/redis-index.js';
 import { RedisThrottle } from '../redis/redis-lock.js';
 import type { DeferredLink } from './crawl-handler.js';
 import {
+  assembleState,
   type CrawlState,
-  type DeferredStore,
   type PolitenessStore,
   ROBOTS_SECONDS,
   type RobotsStore,
@@ -65,7 +65,6 @@ export async function openRedisCrawlState(locator: string): Promise<CrawlState> 
   const client = await connectRedis(url);
   const scripts = new ScriptRunner(client, names.prefix);
   const throttles: RedisThrottle[] = [];
-  let index: RedisIndex<DeferredLink> | undefined;
   const politeness: PolitenessStore = {
     async pausedFor(host) {
       return Number(await scripts.run(PAUSED_FOR, [host])) / 1000;
@@ -94,33 +93,29 @@ export async function openRedisCrawlState(locator: string): Promise<CrawlState> 
       await scripts.run(ROBOTS_SET, [origin, text]);
     },
   };
-  let store: DeferredStore | undefined;
-  const deferred = (): DeferredStore => {
-    if (store) return store;
-    const links = new RedisIndex<DeferredLink>({ client, name: names.deferred });
-    index = links;
-    store = {
-      async addMany(later) {
-        await Promise.all(later.map((link) => links.add(link.url, link)));
-      },
-      async *entries() {
-        for await (const [url, link] of links.entries()) yield [String(url), link];
-      },
-      async delete(url) {
-        await links.delete(url);
-      },
-    };
-    return store;
-  };
-  return {
+  return assembleState({
     politeness,
     robots,
-    deferred,
+    openDeferred() {
+      const links = new RedisIndex<DeferredLink>({ client, name: names.deferred });
+      return {
+        async addMany(later) {
+          await Promise.all(later.map((link) => links.add(link.url, link)));
+        },
+        async *entries() {
+          for await (const [url, link] of links.entries()) yield [String(url), link];
+        },
+        async delete(url) {
+          await links.delete(url);
+        },
+        close: () => links.close(),
+      };
+    },
     async close() {
-      await Promise.all([index?.close(), ...throttles.map((bucket) => bucket.close())]);
+      await Promise.all(throttles.map((bucket) => bucket.close()));
       await quitClient(client);
     },
-  };
+  });
 }
 
 /** `*`, `?`, `[`, `]` and `\` escaped for a SCAN MATCH pattern. */

@@ -54,6 +54,33 @@ export interface CrawlState {
   close(): Promise<void>;
 }
 
+/** The parts a backend gives `assembleState`. */
+export interface StateParts {
+  readonly politeness: PolitenessStore;
+  readonly robots: RobotsStore;
+  /** Opens the deferred links' store (at the first `deferred()`). */
+  readonly openDeferred: () => DeferredStore & { close(): unknown };
+  /** Closes the rest (after the deferred links' store). */
+  readonly close: () => Promise<void>;
+}
+
+/** A CrawlState from a backend's parts. */
+export function assembleState(parts: StateParts): CrawlState {
+  let deferred: (DeferredStore & { close(): unknown }) | undefined;
+  return {
+    politeness: parts.politeness,
+    robots: parts.robots,
+    deferred() {
+      deferred ??= parts.openDeferred();
+      return deferred;
+    },
+    async close() {
+      await deferred?.close();
+      await parts.close();
+    },
+  };
+}
+
 /** The state of the crawl whose queue is `locator` (a directory or `redis://…#name`). */
 export async function openCrawlState(locator: string): Promise<CrawlState> {
   if (!isRedisQueueLocator(locator)) return directoryState(locator);
@@ -64,7 +91,6 @@ export async function openCrawlState(locator: string): Promise<CrawlState> {
 /** The state in a crawl directory: an Index and a Cache beside the queue. */
 function directoryState(directory: string): CrawlState {
   const cache = new Cache(path.join(directory, 'politeness'), { evictionPolicy: 'none' });
-  let index: Index<string, DeferredLink> | undefined;
   const politeness: PolitenessStore = {
     async pausedFor(host) {
       const until = cache.get(`pause:${host}`);
@@ -102,33 +128,28 @@ function directoryState(directory: string): CrawlState {
       cache.set(`robots:${origin}`, text, { expire: ROBOTS_SECONDS, retry: true });
     },
   };
-  let store: DeferredStore | undefined;
-  const deferred = (): DeferredStore => {
-    if (store) return store;
-    const links = new Index<string, DeferredLink>(deferredDirectory(directory));
-    index = links;
-    store = {
-      async addMany(later) {
-        links.transact(() => {
-          for (const link of later) if (!links.has(link.url)) links.set(link.url, link);
-        });
-      },
-      async *entries() {
-        yield* links.entries();
-      },
-      async delete(url) {
-        links.delete(url);
-      },
-    };
-    return store;
-  };
-  return {
+  return assembleState({
     politeness,
     robots,
-    deferred,
+    openDeferred() {
+      const links = new Index<string, DeferredLink>(deferredDirectory(directory));
+      return {
+        async addMany(later) {
+          links.transact(() => {
+            for (const link of later) if (!links.has(link.url)) links.set(link.url, link);
+          });
+        },
+        async *entries() {
+          yield* links.entries();
+        },
+        async delete(url) {
+          links.delete(url);
+        },
+        close: () => links.close(),
+      };
+    },
     async close() {
-      index?.close();
       cache.close();
     },
-  };
+  });
 }

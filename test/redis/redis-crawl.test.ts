@@ -171,6 +171,9 @@ describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => 
     expect(both.stderr).toMatch(/two queues given/);
     const exportNoName = await runCli(['crawl', 'export', `redis://127.0.0.1:${port}`]);
     expect(exportNoName.code).toBe(2);
+    const exportEmpty = await runCli(['crawl', 'export', server.locator('no-crawl-here')]);
+    expect(exportEmpty.code).toBe(0);
+    expect(exportEmpty.stderr).toMatch(/no records in redis:.*#no-crawl-here/);
     // A password in the locator is never printed.
     const secret = await runCli([
       'crawl',
