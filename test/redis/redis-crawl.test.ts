@@ -122,6 +122,7 @@ describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => 
       const pagesSeen = () => [...own.hits.values()].reduce((sum, n) => sum + n, 0);
       await until(() => pagesSeen() >= 25, 'the site served 25 requests', { timeoutMs: 60_000 });
       killGroup(doomed.child);
+      expect(pagesSeen()).toBeLessThan(own.reachablePages); // killed mid-crawl
       expect((await doomed.finished).signal).toBe('SIGKILL');
       const finished = await survivor.finished;
       expect(finished.code, finished.stderr).toBe(0);
