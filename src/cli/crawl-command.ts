@@ -363,6 +363,7 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
     .addHelpText(
       'after',
       '\nWith -d/--dir DIR (or --queue DIR) the crawl is kept in DIR: stop it (Ctrl-C, or kill it) and run the same command again to resume.' +
+        '\nWith --queue redis://host:6379#name the whole crawl is in Redis: the same command on other machines joins it (one frontier, one --rate budget).' +
         '\nExit codes: 0 finished; 2 usage; 6 the start page could not be fetched (or another failure); 130 stopped by Ctrl-C/SIGTERM (resumable).\n' +
         helpExamples(
           'diskcache crawl',
