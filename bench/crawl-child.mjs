@@ -81,6 +81,8 @@ if (kind === 'memory') {
       directory,
       processes: Number(processes),
       concurrency: Number(concurrency),
+      // Like the other contenders, no per-host cap below the concurrency (the default is 8).
+      hostConcurrency: Number(concurrency),
     });
     pages = summary.pages;
   } finally {
