@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import PQueue from 'p-queue';
-import { request } from 'undici';
 import { crawl } from '../dist/crawler/index.js';
 import { decodeBody, isHtml, parseHtml } from '../dist/crawler/links.js';
 
@@ -17,6 +16,8 @@ const [kind, startUrl, processes, concurrency] = process.argv.slice(2);
 
 /** A bare crawler: everything in memory, one process, same parser; nothing survives a crash. */
 async function memoryCrawl(start, parallel) {
+  // Loaded here: the other contenders' processes must not carry it.
+  const { request } = await import('undici');
   const origin = new URL(start).origin;
   const seen = new Set([start]);
   const pool = new PQueue({ concurrency: parallel });
