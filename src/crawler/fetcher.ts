@@ -53,7 +53,8 @@ export function fetchPage(url: string, options: FetchOptions = {}): Promise<Fetc
   const timeoutSeconds = options.timeoutSeconds ?? 10;
   const maxBytes = options.maxBytes ?? 2_000_000;
   const target = new URL(url);
-  const client = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
+  const client =
+    target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
   if (client === undefined)
     return Promise.reject(new TypeError(`fetchPage: not an http(s) URL: ${url}`));
   return new Promise<FetchResult>((resolve, reject) => {
@@ -113,9 +114,7 @@ export function fetchPage(url: string, options: FetchOptions = {}): Promise<Fetc
     );
     // Idle time on the socket: waiting for the headers, then between body chunks.
     request.setTimeout(timeoutSeconds * 1000, () =>
-      request.destroy(
-        fetchError('ETIMEDOUT', `no answer for ${timeoutSeconds} s (timeout)`),
-      ),
+      request.destroy(fetchError('ETIMEDOUT', `no answer for ${timeoutSeconds} s (timeout)`)),
     );
     request.on('error', reject);
   });
