@@ -10,14 +10,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import PQueue from 'p-queue';
 import { crawl } from '../dist/crawler/index.js';
-import { decodeBody, isHtml, parseHtml } from '../dist/crawler/links.js';
 
 const [kind, startUrl, processes, concurrency] = process.argv.slice(2);
 
 /** A bare crawler: everything in memory, one process, same parser; nothing survives a crash. */
 async function memoryCrawl(start, parallel) {
-  // Loaded here: the other contenders' processes must not carry it.
+  // Loaded here: the other contenders' processes must not carry them.
   const { request } = await import('undici');
+  const { decodeBody, isHtml, parseHtml } = await import('../dist/crawler/links.js');
   const origin = new URL(start).origin;
   const seen = new Set([start]);
   const pool = new PQueue({ concurrency: parallel });
