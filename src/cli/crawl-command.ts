@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import { isRedisQueueLocator } from '../collections/open-queue.js';
 import { WorkQueue } from '../collections/work-queue.js';
-// The crawler (undici, htmlparser2) is imported when a crawl command runs, not when the CLI
+// The crawler (htmlparser2, robots-parser) is imported when a crawl command runs, not when the CLI
 // starts: every other command would pay for loading it.
 import type { CrawlSummary } from '../crawler/crawl.js';
 import type { DemoSite } from '../crawler/demo-site.js';
