@@ -4,7 +4,8 @@
  * queue with `--rate`: every reachable allowed page of the demo site is fetched exactly once
  * across both (counted by the site), both did part of the work, and the rate holds across both
  * (the site's arrival times, robots.txt included). One of two crawls SIGKILLed mid-way: the other
- * finishes the whole crawl. Then: a rerun resumes (nothing fetched again),
+ * finishes the whole crawl. The trap site (redirects, Retry-After, resets) crawled as from a
+ * directory. Then: a rerun resumes (nothing fetched again),
  * `--fresh` starts over, `crawl export` reads the records from Redis, the limits' deferred links
  * live in Redis too (a rerun with higher limits continues from them), and bad locators are clear
  * errors.
@@ -16,6 +17,7 @@ import { type CrawlSummary, crawl } from '../../src/crawler/crawl.js';
 import type { PageRecord } from '../../src/crawler/crawl-handler.js';
 import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
 import { runCli } from '../cli/run-cli.js';
+import { startTrapSite } from '../fixtures/crawl-site.js';
 import { killGroup, killStartedGroups, startCliGroup } from '../helpers/process-group.js';
 import { busiestWindow, spanSeconds } from '../helpers/rate.js';
 import { findRedisServer, freePort, RedisServer, redisTitle } from '../helpers/redis-server.js';
@@ -136,6 +138,32 @@ describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => 
       await own.close();
     }
   }, 180_000);
+
+  it('on the trap site: every URL fetched as often as in a directory, Retry-After waited for', async () => {
+    const traps = await startTrapSite();
+    try {
+      const maxAttempts = 3;
+      const summary = await crawl({
+        startUrl: traps.url,
+        queue: server.locator('traps'),
+        processes: 2,
+        concurrency: 4,
+        maxAttempts,
+        timeoutSeconds: 5,
+      });
+      const hits = new Map(traps.hits);
+      hits.delete('/robots.txt');
+      expect(Object.fromEntries([...hits].sort())).toEqual(
+        Object.fromEntries([...traps.expected(maxAttempts)].sort()),
+      );
+      // The 429's Retry-After (1 s) paused the host in Redis; the retry came after it.
+      const [first, second] = traps.times.get('/limited')!;
+      expect(second! - first!).toBeGreaterThanOrEqual(900);
+      expect(summary).toMatchObject({ reason: 'drained', failed: 1, startErrors: [] });
+    } finally {
+      await traps.close();
+    }
+  }, 120_000);
 
   it('keeps deferred links in Redis: a rerun with higher limits continues from them', async () => {
     const queue = server.locator('limits');
