@@ -9,14 +9,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import PQueue from 'p-queue';
-import { request } from 'undici';
 import { crawl } from '../dist/crawler/index.js';
-import { decodeBody, isHtml, parseHtml } from '../dist/crawler/links.js';
 
 const [kind, startUrl, processes, concurrency] = process.argv.slice(2);
 
 /** A bare crawler: everything in memory, one process, same parser; nothing survives a crash. */
 async function memoryCrawl(start, parallel) {
+  // Loaded here: the other contenders' processes must not carry them.
+  const { request } = await import('undici');
+  const { decodeBody, isHtml, parseHtml } = await import('../dist/crawler/links.js');
   const origin = new URL(start).origin;
   const seen = new Set([start]);
   const pool = new PQueue({ concurrency: parallel });
@@ -81,6 +82,8 @@ if (kind === 'memory') {
       directory,
       processes: Number(processes),
       concurrency: Number(concurrency),
+      // Like the other contenders, no per-host cap below the concurrency (the default is 8).
+      hostConcurrency: Number(concurrency),
     });
     pages = summary.pages;
   } finally {

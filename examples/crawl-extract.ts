@@ -32,7 +32,7 @@ try {
 
   // The records, as a user would read them: here the five wordiest pages.
   const records: PageRecord[] = [];
-  exportRecords(directory, 'jsonl', (line) => records.push(JSON.parse(line) as PageRecord));
+  await exportRecords(directory, 'jsonl', (line) => records.push(JSON.parse(line) as PageRecord));
   const wordiest = records
     .filter((record) => typeof record.words === 'number')
     .sort((a, b) => (b.words as number) - (a.words as number))

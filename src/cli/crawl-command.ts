@@ -4,22 +4,26 @@
  * is kept and a second run resumes it (the demo site keeps its port, stored in the directory, so
  * the queued URLs stay valid); Ctrl-C stops gracefully. Progress goes to stderr (a bar on a
  * terminal, plain lines otherwise), the summary to stdout. `diskcache crawl export <dir>` prints
- * the records as JSON Lines or CSV. Exit codes: docs/crawler.md.
+ * the records as JSON Lines or CSV. With `--queue redis://…#name` the crawl lives in Redis (nothing
+ * local): run the same command on several machines and they share it. Exit codes: docs/crawler.md.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
+import { isRedisQueueLocator } from '../collections/open-queue.js';
 import { WorkQueue } from '../collections/work-queue.js';
-// The crawler (undici, htmlparser2) is imported when a crawl command runs, not when the CLI
+// The crawler (htmlparser2, robots-parser) is imported when a crawl command runs, not when the CLI
 // starts: every other command would pay for loading it.
 import type { CrawlSummary } from '../crawler/crawl.js';
 import type { DemoSite } from '../crawler/demo-site.js';
 import type { ExportFormat } from '../crawler/export.js';
+import { parseRedisLocator } from '../redis/redis-client.js';
 import { createProgressReporter, formatDuration, type RunProgress } from '../runner/progress.js';
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { helpExamples, parseCount, parseSeconds } from './output.js';
+import { queueLocator, shownLocator } from './queue-commands.js';
 import { onStopSignals } from './work-command.js';
 
 interface CrawlCommandOptions {
@@ -111,6 +115,7 @@ function summaryLines(
   options: CrawlCommandOptions,
   kept: boolean,
   directory: string,
+  redis: boolean,
 ): string[] {
   const statuses = Object.entries(summary.byStatus)
     .map(([status, count]) => `${status}: ${count}`)
@@ -122,7 +127,7 @@ function summaryLines(
   for (const failure of summary.failures.slice(0, 5))
     lines.push(`  failed after ${failure.attempts} attempts: ${failure.error}`);
   if (summary.failures.length > 5)
-    lines.push(`  … (diskcache queue failed ${directory} lists them all)`);
+    lines.push(`  … (diskcache queue failed ${shownLocator(directory)} lists them all)`);
   const { 'max-depth': byDepth, 'max-pages': byPages } = summary.deferred;
   if (byDepth + byPages > 0) {
     const why = [
@@ -130,28 +135,51 @@ function summaryLines(
       byPages > 0 ? `${byPages} beyond --max-pages ${options.maxPages}` : '',
     ].filter(Boolean);
     lines.push(
-      `links deferred: ${why.join(', ')}${kept ? ' (run again with higher limits and the same --dir to fetch them)' : ''}`,
+      `links deferred: ${why.join(', ')}${kept ? ` (run again with higher limits and the same ${redis ? '--queue' : '--dir'} to fetch them)` : ''}`,
     );
   }
   if (summary.requeued > 0)
     lines.push(`deferred links queued by this run's higher limits: ${summary.requeued}`);
+  const shown = shownLocator(directory);
   lines.push(
+    redis
+      ? `results: the queue's results in Redis (diskcache crawl export '${shown}' --format jsonl|csv)`
+      : kept
+        ? `results: an Index in ${path.join(directory, 'results')} (diskcache crawl export ${directory} --format jsonl|csv)`
+        : 'results: in a temporary directory, now removed (give -d DIR to keep the crawl and resume it)',
     kept
-      ? `results: an Index in ${path.join(directory, 'results')} (diskcache crawl export ${directory} --format jsonl|csv)`
-      : 'results: in a temporary directory, now removed (give -d DIR to keep the crawl and resume it)',
-    kept
-      ? `see it in a browser: npx diskcache dashboard ${directory}`
+      ? `see it in a browser: npx diskcache dashboard ${redis ? `'${shown}'` : directory}`
       : 'see a crawl in a browser: keep it with -d DIR, then npx diskcache dashboard DIR',
   );
   return lines;
 }
 
+/** A Redis locator given by --queue, -d/--dir or $DISKCACHE_DIR, if that is what names the crawl. */
+function redisQueue(context: CommandContext, options: CrawlCommandOptions): string | undefined {
+  const named = options.queue ?? context.options.dir ?? context.io.env.DISKCACHE_DIR;
+  if (named === undefined || !isRedisQueueLocator(named)) return undefined;
+  const locator = queueLocator(context, options.queue);
+  try {
+    // A malformed locator is a usage error before anything starts.
+    parseRedisLocator(locator);
+  } catch (error) {
+    throw new CliError(EXIT.USAGE, (error as Error).message, { cause: error });
+  }
+  return locator;
+}
+
 async function runCrawl(context: CommandContext, urls: string[]): Promise<void> {
   const options = context.opts<CrawlCommandOptions>();
-  const given = context.findDirectory(options.queue);
+  const redis = redisQueue(context, options);
+  if (redis !== undefined && urls.length === 0)
+    throw new CliError(
+      EXIT.USAGE,
+      'a crawl on a redis:// queue needs its start URL (the built-in demo site serves this machine only): diskcache crawl URL --queue redis://host:6379#name',
+    );
+  const given = redis ?? context.findDirectory(options.queue);
   const directory = given ?? fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-crawl-'));
   const kept = Boolean(given || options.keep);
-  if (options.fresh && given) fs.rmSync(directory, { recursive: true, force: true });
+  if (options.fresh && given && !redis) fs.rmSync(directory, { recursive: true, force: true });
   const stderr = context.io.stderr as CliIo['stderr'] & { isTTY?: boolean; columns?: number };
   let site: DemoSite | undefined;
   if (urls.length === 0) {
@@ -162,9 +190,9 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
   }
   const startUrls = urls.length > 0 ? urls : [site!.url];
   context.note(
-    `crawling ${startUrls.join(' ')} with ${options.processes} worker process${options.processes === 1 ? '' : 'es'} × ${options.concurrency} requests each${options.rate ? `, at most ${options.rate} requests/s per host` : ''}; crawl directory ${directory}`,
+    `crawling ${startUrls.join(' ')} with ${options.processes} worker process${options.processes === 1 ? '' : 'es'} × ${options.concurrency} requests each${options.rate ? `, at most ${options.rate} requests/s per host` : ''}; ${redis ? `crawl queue ${shownLocator(directory)} (shared by every machine on it)` : `crawl directory ${directory}`}`,
   );
-  if (fs.existsSync(path.join(directory, 'results'))) {
+  if (!redis && fs.existsSync(path.join(directory, 'results'))) {
     const queue = new WorkQueue(directory);
     const holders = queue.leaseHolders();
     queue.close();
@@ -189,7 +217,7 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
       const { crawl } = await import('../crawler/crawl.js');
       summary = await crawl({
         startUrl: startUrls,
-        directory,
+        ...(redis ? { queue: redis, fresh: options.fresh === true } : { directory }),
         processes: options.processes,
         concurrency: options.concurrency,
         maxPages: options.maxPages,
@@ -217,7 +245,7 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
     const duplicates = site?.duplicateFetches() ?? [];
     const report = {
       ...summary,
-      directory,
+      ...(redis ? { queue: shownLocator(redis) } : { directory }),
       ...(site
         ? {
             site: site.url,
@@ -227,7 +255,7 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
         : {}),
     };
     context.print(report, () => {
-      const lines = summaryLines(summary, options, kept, directory);
+      const lines = summaryLines(summary, options, kept, directory, redis !== undefined);
       if (site)
         lines.push(
           `demo site: ${site.reachablePages} pages reachable; pages fetched twice without need: ${duplicates.length}`,
@@ -251,13 +279,22 @@ async function runCrawl(context: CommandContext, urls: string[]): Promise<void> 
   }
 }
 
-async function runExport(context: CommandContext, directory: string): Promise<void> {
+async function runExport(context: CommandContext, target: string): Promise<void> {
   const { format } = context.opts<{ format: ExportFormat }>();
-  const resolved = path.resolve(directory);
-  if (!fs.existsSync(path.join(resolved, 'results')))
+  const redis = isRedisQueueLocator(target);
+  const resolved = redis ? target : path.resolve(target);
+  if (!redis && !fs.existsSync(path.join(resolved, 'results')))
     throw new CliError(EXIT.BAD_DIRECTORY, `not a crawl directory (no results): ${resolved}`);
   const { exportRecords } = await import('../crawler/export.js');
-  exportRecords(resolved, format, (chunk) => context.io.stdout.write(chunk));
+  try {
+    const count = await exportRecords(resolved, format, (chunk) => context.io.stdout.write(chunk));
+    if (redis && count === 0)
+      context.note(`no records in ${shownLocator(resolved)}: is it the locator of a crawl?`);
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError)
+      throw new CliError(EXIT.USAGE, error.message, { cause: error });
+    throw error;
+  }
 }
 
 /** Registers `diskcache crawl [url...]` and `diskcache crawl export <dir>` on the root program. */
@@ -319,17 +356,19 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
         .default(300),
     )
     .option(
-      '-q, --queue <dir>',
-      'the crawl directory, a work queue (the same as -d/--dir; kept, and resumed on a second run)',
+      '-q, --queue <dir|locator>',
+      "the crawl's work queue: a directory (the same as -d/--dir; kept, and resumed on a second run), or redis://host:6379#name to crawl from several machines (every machine runs the same command)",
     )
     .option('--keep', 'keep the temporary crawl directory when no --dir is given')
     .addHelpText(
       'after',
       '\nWith -d/--dir DIR (or --queue DIR) the crawl is kept in DIR: stop it (Ctrl-C, or kill it) and run the same command again to resume.' +
+        '\nWith --queue redis://host:6379#name the whole crawl is in Redis: the same command on other machines joins it (one frontier, one --rate budget).' +
         '\nExit codes: 0 finished; 2 usage; 6 the start page could not be fetched (or another failure); 130 stopped by Ctrl-C/SIGTERM (resumable).\n' +
         helpExamples(
           'diskcache crawl',
           'diskcache crawl -d ./crawl --max-pages 100 http://127.0.0.1:8080/',
+          "diskcache crawl https://example.com/ --rate 2 --queue 'redis://10.0.0.5:6379#example'",
         ),
     )
     .action(
@@ -349,8 +388,8 @@ export function registerCrawlCommand(program: Command, io: CliIo): void {
     });
   command
     .command('export')
-    .description('print the records of a crawl directory, one per URL')
-    .argument('<dir>', 'the crawl directory')
+    .description('print the records of a crawl (directory or redis:// queue), one per URL')
+    .argument('<dir|locator>', 'the crawl directory, or the redis://…#name queue of the crawl')
     .addOption(
       new Option('--format <format>', 'jsonl (one JSON object a line) or csv')
         .choices(['jsonl', 'csv'])

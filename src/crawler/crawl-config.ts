@@ -12,8 +12,8 @@ export function deferredDirectory(crawlDirectory: string): string {
 
 /** What a crawl worker needs to know. */
 export interface CrawlConfig {
-  /** The work queue directory (the crawl directory). */
-  readonly queueDirectory: string;
+  /** The crawl's work queue: its directory (absolute), or a `redis://…#name` locator. */
+  readonly queue: string;
   /** Only URLs with one of these origins are followed (null: any http(s) URL). */
   readonly origins: readonly string[] | null;
   /** A URL is followed only if it matches this regex (source, flags ''), when set. */

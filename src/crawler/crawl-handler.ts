@@ -8,10 +8,11 @@
  * queue retries them with backoff (a Retry-After first pauses the host for every process);
  * 4xx answers are records (a dead link is a fact, not a failure).
  */
-import { Index } from '../collections/index.js';
-import { WorkQueue } from '../collections/work-queue.js';
+import type { AsyncWorkQueue } from '../collections/async-work-queue.js';
+import { openQueue } from '../collections/open-queue.js';
 import { type JobContext, loadHandler } from '../runner/handler.js';
-import { type CrawlConfig, deferredDirectory, readCrawlConfig, scopeOf } from './crawl-config.js';
+import { type CrawlConfig, readCrawlConfig, scopeOf } from './crawl-config.js';
+import { type CrawlState, openCrawlState } from './crawl-state.js';
 import { describeFetchError, type FetchResult, fetchPage, retryAfterSeconds } from './fetcher.js';
 import { decodeBody, isHtml, normalizeUrl, parseHtml } from './links.js';
 import { Politeness } from './politeness.js';
@@ -100,7 +101,7 @@ export type PageHandler = (
   page: CrawledPage,
 ) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined>;
 
-/** Why a link was not queued now; kept in the crawl directory's `deferred` Index. */
+/** Why a link was not queued now; kept beside the queue (crawl-state.ts). */
 export interface DeferredLink {
   readonly url: string;
   readonly depth: number;
@@ -113,25 +114,29 @@ export interface DeferredLink {
 
 interface Worker {
   readonly config: CrawlConfig;
-  readonly frontier: WorkQueue<CrawlJob>;
-  /** Opened when a link is first deferred (most crawls never do): one connection less. */
-  deferred: Index<string, DeferredLink> | undefined;
+  /** The crawl's queue (a directory or Redis: one code path for both). */
+  readonly frontier: AsyncWorkQueue<CrawlJob>;
+  /** The deferred links and the politeness state, on the queue's backend. */
+  readonly state: CrawlState;
   readonly politeness: Politeness;
   readonly scope: ReturnType<typeof scopeOf>;
   readonly pageHandler: Promise<PageHandler | undefined>;
 }
 
-let worker: Worker | undefined;
+let worker: Promise<Worker> | undefined;
 const robotsByOrigin = new Map<string, Promise<Robots>>();
 
-function open(): Worker {
-  if (worker) return worker;
+async function openWorker(): Promise<Worker> {
   const config = readCrawlConfig();
-  worker = {
+  const [frontier, state] = await Promise.all([
+    openQueue<CrawlJob>(config.queue),
+    openCrawlState(config.queue),
+  ]);
+  return {
     config,
-    frontier: new WorkQueue<CrawlJob>(config.queueDirectory),
-    deferred: undefined,
-    politeness: new Politeness(config.queueDirectory, {
+    frontier,
+    state,
+    politeness: new Politeness(state.politeness, {
       rate: config.rate ?? undefined,
       hostConcurrency: config.hostConcurrency,
     }),
@@ -141,6 +146,13 @@ function open(): Worker {
         ? Promise.resolve(undefined)
         : (loadHandler(config.handler) as Promise<PageHandler>),
   };
+}
+
+function open(): Promise<Worker> {
+  worker ??= openWorker().catch((error: unknown) => {
+    worker = undefined; // the next job tries again (Redis may be back)
+    throw error;
+  });
   return worker;
 }
 
@@ -192,14 +204,14 @@ async function politeFetch(
 }
 
 /** Throws (so the queue retries) on answers worth retrying; pauses the host on Retry-After. */
-function checkRetry(work: Worker, url: string, response: FetchResult): void {
+async function checkRetry(work: Worker, url: string, response: FetchResult): Promise<void> {
   const { status } = response;
   if (status < 500 && status !== 429) return;
   let wait = '';
   if (status === 429 || status === 503) {
     const seconds = retryAfterSeconds(response.headers['retry-after']);
     if (seconds !== undefined) {
-      work.politeness.pauseHost(
+      await work.politeness.pauseHost(
         new URL(url).host,
         Math.min(seconds, work.config.maxRetryAfterSeconds),
       );
@@ -209,7 +221,7 @@ function checkRetry(work: Worker, url: string, response: FetchResult): void {
   throw crawlError(`${url}: HTTP ${status}${wait}`);
 }
 
-/** robots.txt of an origin, fetched once per process before any of its pages. */
+/** robots.txt of an origin, read once per process (fetched once per crawl) before any of its pages. */
 function robotsFor(work: Worker, origin: string, signal: AbortSignal): Promise<Robots> {
   let robots = robotsByOrigin.get(origin);
   if (!robots) {
@@ -221,8 +233,19 @@ function robotsFor(work: Worker, origin: string, signal: AbortSignal): Promise<R
   return robots;
 }
 
+/** robots.txt of an origin: as another process of the crawl stored it, else fetched and stored. */
 async function fetchRobots(work: Worker, origin: string, signal: AbortSignal): Promise<Robots> {
+  const text =
+    (await work.state.robots.get(origin)) ?? (await downloadRobots(work, origin, signal));
+  const robots = new Robots(text, work.config.userAgent, origin);
+  work.politeness.setCrawlDelay(new URL(origin).host, robots.crawlDelaySeconds());
+  return robots;
+}
+
+/** Fetches robots.txt (its redirects followed) and stores its body; '' allows everything. */
+async function downloadRobots(work: Worker, origin: string, signal: AbortSignal): Promise<string> {
   let url = `${origin}/robots.txt`;
+  let text = ''; // too many redirects: RFC 9309 treats it as unavailable
   for (let hop = 0; hop <= 5; hop++) {
     const { response } = await politeFetch(work, url, signal);
     const location = response.headers.location;
@@ -232,18 +255,13 @@ async function fetchRobots(work: Worker, origin: string, signal: AbortSignal): P
       url = next;
       continue;
     }
-    checkRetry(work, url, response);
+    await checkRetry(work, url, response);
     // RFC 9309: a 4xx (no robots.txt) allows everything.
-    if (response.status >= 400) return Robots.allowAll(origin);
-    const robots = new Robots(
-      decodeBody(response.body, 'text/plain; charset=utf-8').text,
-      work.config.userAgent,
-      origin,
-    );
-    work.politeness.setCrawlDelay(new URL(origin).host, robots.crawlDelaySeconds());
-    return robots;
+    if (response.status < 400) text = decodeBody(response.body, 'text/plain; charset=utf-8').text;
+    break;
   }
-  return Robots.allowAll(origin); // too many redirects: RFC 9309 treats it as unavailable
+  await work.state.robots.set(origin, text);
+  return text;
 }
 
 /**
@@ -266,10 +284,14 @@ function remember(urls: readonly string[]): void {
  */
 const queued = { estimate: 0, countedAt: Number.NEGATIVE_INFINITY };
 
-function roomLeft(frontier: WorkQueue<CrawlJob>, maxPages: number, wanted: number): number {
+async function roomLeft(
+  frontier: AsyncWorkQueue<CrawlJob>,
+  maxPages: number,
+  wanted: number,
+): Promise<number> {
   const now = performance.now();
   if (queued.estimate + wanted * 2 >= maxPages || now - queued.countedAt > 1000) {
-    const { pending, leased, done, failed } = frontier.stats();
+    const { pending, leased, done, failed } = await frontier.stats();
     queued.estimate = pending + leased + done + failed;
     queued.countedAt = now;
   }
@@ -277,13 +299,13 @@ function roomLeft(frontier: WorkQueue<CrawlJob>, maxPages: number, wanted: numbe
 }
 
 /** Queues links (or defers them past the limits); returns how many were deferred. */
-function queueLinks(
+async function queueLinks(
   work: Worker,
   links: readonly string[],
   depth: number,
   from: string,
   redirects?: readonly RedirectHop[],
-): number {
+): Promise<number> {
   // A URL this process already queued (or found queued) is in the queue for good: no statement.
   const fresh = links.filter((url) => !known.has(url));
   if (fresh.length === 0) return 0;
@@ -292,13 +314,13 @@ function queueLinks(
   if (depth > config.maxDepth) {
     for (const url of fresh) later.push({ url, depth, reason: 'max-depth', from });
   } else {
-    let room = roomLeft(frontier, config.maxPages, fresh.length);
+    let room = await roomLeft(frontier, config.maxPages, fresh.length);
     let next = 0;
     // Known URLs take no room: put in batches of the room left until it is used up.
     while (next < fresh.length && room > 0) {
       const batch = fresh.slice(next, next + room);
       next += batch.length;
-      const ids = frontier.putMany(
+      const ids = await frontier.putMany(
         batch.map((url) => (redirects ? { url, depth, redirects } : { url, depth })),
         { key: (job) => job.url },
       );
@@ -310,19 +332,13 @@ function queueLinks(
     for (const url of fresh.slice(next))
       later.push({ url, depth, reason: 'max-pages', from, ...(redirects ? { redirects } : {}) });
   }
-  if (later.length > 0) {
-    work.deferred ??= new Index<string, DeferredLink>(deferredDirectory(config.queueDirectory));
-    const deferred = work.deferred;
-    deferred.transact(() => {
-      for (const link of later) if (!deferred.has(link.url)) deferred.set(link.url, link);
-    });
-  }
+  if (later.length > 0) await work.state.deferred().addMany(later);
   return later.length;
 }
 
 /** Fetches one URL, queues what it leads to, and returns its record. */
 export default async function crawlPage(job: CrawlJob, context: JobContext): Promise<PageRecord> {
-  const work = open();
+  const work = await open();
   const url = new URL(job.url);
   const redirects = job.redirects ?? [];
   const base = {
@@ -342,7 +358,7 @@ export default async function crawlPage(job: CrawlJob, context: JobContext): Pro
   if (!robots.allows(job.url)) return { ...base, skipped: 'robots' };
 
   const { response, elapsed } = await politeFetch(work, job.url, context.signal);
-  checkRetry(work, job.url, response);
+  await checkRetry(work, job.url, response);
   const record = {
     ...base,
     fetchedAt: Date.now() / 1000,
@@ -362,7 +378,7 @@ export default async function crawlPage(job: CrawlJob, context: JobContext): Pro
   const body = html || pageHandler ? decodeBody(response.body, response.contentType).text : '';
   const parsed = html ? parseHtml(body, job.url) : { title: '', links: [] };
   const outlinks = parsed.links.filter((link) => work.scope(link) === undefined);
-  if (outlinks.length > 0) queueLinks(work, outlinks, job.depth + 1, job.url);
+  if (outlinks.length > 0) await queueLinks(work, outlinks, job.depth + 1, job.url);
   const page: PageRecord = { ...record, title: parsed.title, outlinks };
   if (!pageHandler) return page;
   try {
@@ -408,6 +424,6 @@ async function followRedirect(
   const robots = await robotsFor(work, new URL(target).origin, signal);
   if (!robots.allows(target)) return { ...redirect, skipped: 'redirect-robots' };
   // Like a link (deduplicated by its key), at the same depth: a redirect is not a hop.
-  queueLinks(work, [target], job.depth, job.url, chain);
+  await queueLinks(work, [target], job.depth, job.url, chain);
   return redirect;
 }

@@ -1,32 +1,51 @@
 /**
  * crawl: a resumable, multi-process web crawler on the WorkQueue and the worker runner. The crawl
- * directory is a work queue whose jobs are URLs (keyed by URL, so each page is queued once) and
- * whose results store one record per URL; beside it, an Index of the links deferred by the limits
- * (a rerun with higher limits queues them) and a Cache of the politeness state shared by the
- * processes. Killing the crawl at any moment loses nothing: run it again on the same directory
- * and it carries on. This module orchestrates; fetching and parsing live in crawl-handler.ts.
+ * is a work queue whose jobs are URLs (keyed by URL, so each page is queued once) and whose
+ * results store one record per URL; beside it (crawl-state.ts), the links deferred by the limits
+ * (a rerun with higher limits queues them) and the politeness state shared by the processes. The
+ * queue is a directory (SQLite), or a Redis locator: then every machine that runs the crawl on
+ * the same locator shares one frontier, one set of records and one rate budget. Killing the crawl
+ * at any moment loses nothing: run it again on the same queue and it carries on. This module
+ * orchestrates; fetching and parsing live in crawl-handler.ts.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkBoolean } from '../cache/checks.js';
 import { Disk, PickleDisk } from '../cache/disk.js';
-import { Index } from '../collections/index.js';
-import { type LeaseHolder, WorkQueue } from '../collections/work-queue.js';
+import type { AsyncWorkQueue } from '../collections/async-work-queue.js';
+import { isRedisQueueLocator, openQueue } from '../collections/open-queue.js';
+import type { LeaseHolder } from '../collections/work-queue.js';
+import { SqliteAsyncWorkQueue } from '../collections/work-queue-async.js';
+import type { FailedJob } from '../collections/work-queue-types.js';
+import { parseRedisLocator, redacted } from '../redis/redis-client.js';
 import { type HandlerModule, handlerPath, loadHandler } from '../runner/handler.js';
 import type { RunProgress } from '../runner/progress.js';
 import { type RunnerEvent, runWorkers } from '../runner/run-workers.js';
-import { CRAWL_CONFIG_VARIABLE, type CrawlConfig, deferredDirectory } from './crawl-config.js';
+import { CRAWL_CONFIG_VARIABLE, type CrawlConfig } from './crawl-config.js';
 // Types only: the workers load the fetcher and the parser, this (parent) process does not.
-import type { CrawlJob, DeferredLink, PageRecord } from './crawl-handler.js';
+import type { CrawlJob, PageRecord } from './crawl-handler.js';
+import { type CrawlState, type DeferredStore, openCrawlState } from './crawl-state.js';
 import { normalizeUrl } from './urls.js';
 
 /** Options of `crawl`. */
 export interface CrawlOptions {
   /** The first page (or pages). */
   readonly startUrl: string | readonly string[];
-  /** The crawl directory (a work queue); run again on the same directory to resume. */
-  readonly directory: string;
+  /**
+   * The crawl directory (a work queue); run again on the same directory to resume. Give it or
+   * `queue`.
+   */
+  readonly directory?: string;
+  /**
+   * The crawl's work queue by its locator: a directory (the same as `directory`), or
+   * `redis://[user:password@]host[:port][/db]#name` for a crawl run from several machines: every
+   * `crawl()` on the same locator shares the frontier, the records (the queue's results), the
+   * deferred links and the per-host rate and pauses, all in Redis; nothing is kept on the local
+   * disk. Give the same start URLs and options on every machine (each process reads robots.txt
+   * once per origin). docs/scale-out.md#a-crawl-from-several-machines.
+   */
+  readonly queue?: string;
   /** Worker processes. @default 1 (docs/crawler.md#speed-and-memory says why) */
   readonly processes?: number;
   /** Pages each worker fetches at once. @default 8 */
@@ -73,7 +92,10 @@ export interface CrawlOptions {
    * and returns extra fields for its record. It runs in the worker processes.
    */
   readonly handler?: HandlerModule;
-  /** Delete what the directory holds first (start over instead of resuming). @default false */
+  /**
+   * Delete what the directory holds first (start over instead of resuming); on Redis, every key of
+   * the crawl (its queue, records, deferred links, rate buckets and pauses). @default false
+   */
   readonly fresh?: boolean;
   /**
    * Store the records as pickle (`PickleDisk`), so Python's `diskcache.Index(dir + '/results')`
@@ -81,6 +103,7 @@ export interface CrawlOptions {
    * a page handler returns must then be plain data too (null, booleans, numbers, strings, arrays,
    * plain objects, Maps, Sets; no `undefined`, Date or class instance: such a page fails with the
    * TypeError). `false` stores them with v8's structured clone (Node reads them, Python does not).
+   * A Redis queue ignores it: its records are JSON where JSON is exact, else structured clone.
    * @default true
    */
   readonly pickle?: boolean;
@@ -129,6 +152,11 @@ const here = fileURLToPath(import.meta.url);
 const HANDLER = path.join(path.dirname(here), `crawl-handler${path.extname(here)}`);
 /** How many failures the summary lists. */
 const FAILURES_LISTED = 20;
+/**
+ * The workers' young generation capped at 2 MB per semi-space (V8 grows it up to 16 MB): a page's
+ * garbage is short-lived and small, and each worker keeps about 13 MB less (bench --only crawl).
+ */
+const WORKER_NODE_OPTIONS = ['--max-semi-space-size=2'];
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -148,6 +176,38 @@ function regexSource(name: string, value: RegExp | string | undefined): string |
   return source;
 }
 
+/**
+ * The crawl's queue locator: `queue` (a directory or a Redis locator, checked here so that a bad
+ * one fails before anything connects) or `directory`, made absolute.
+ * @throws TypeError when neither or two different ones are given, or for a bad Redis locator.
+ */
+function crawlQueue({ directory, queue }: CrawlOptions): string {
+  for (const [name, value] of [
+    ['directory', directory],
+    ['queue', queue],
+  ] as const)
+    if (value !== undefined && (typeof value !== 'string' || value === ''))
+      throw new TypeError(`${name} must be a non-empty string, got ${String(value)}`);
+  if (queue !== undefined && isRedisQueueLocator(queue)) {
+    if (directory !== undefined)
+      throw new TypeError(
+        `give directory or a Redis queue, not both (a Redis crawl keeps nothing in a directory), got directory ${directory}`,
+      );
+    parseRedisLocator(queue);
+    return queue;
+  }
+  const local = queue ?? directory;
+  if (local === undefined)
+    throw new TypeError('crawl(): give directory (a path) or queue (a path or a redis:// locator)');
+  if (
+    directory !== undefined &&
+    queue !== undefined &&
+    path.resolve(directory) !== path.resolve(queue)
+  )
+    throw new TypeError(`two crawl directories given: directory ${directory} and queue ${queue}`);
+  return path.resolve(local);
+}
+
 function checkOptions(options: CrawlOptions) {
   if (options === null || typeof options !== 'object')
     throw new TypeError('crawl(options): options must be an object');
@@ -159,8 +219,7 @@ function checkOptions(options: CrawlOptions) {
     if (normalized === null) throw new TypeError(`startUrl must be an http(s) URL, got ${url}`);
     return normalized;
   });
-  if (typeof options.directory !== 'string' || options.directory === '')
-    throw new TypeError('directory must be a path');
+  const queue = crawlQueue(options);
   const maxDepth = options.maxDepth ?? 10;
   if (!Number.isInteger(maxDepth) || maxDepth < 0)
     throw new RangeError(`maxDepth must be an integer >= 0, got ${String(options.maxDepth)}`);
@@ -171,7 +230,7 @@ function checkOptions(options: CrawlOptions) {
   if (typeof timeoutSeconds !== 'number' || !(timeoutSeconds > 0))
     throw new RangeError(`timeoutSeconds must be > 0, got ${String(options.timeoutSeconds)}`);
   const config: CrawlConfig = {
-    queueDirectory: path.resolve(options.directory),
+    queue,
     origins:
       options.sameOrigin === false ? null : [...new Set(startUrls.map((u) => new URL(u).origin))],
     include: regexSource('include', options.include),
@@ -197,26 +256,25 @@ function checkOptions(options: CrawlOptions) {
 }
 
 /** Queues the deferred links that the current limits allow; returns how many. */
-function requeueDeferred(
-  queue: WorkQueue<CrawlJob>,
-  deferred: Index<string, DeferredLink>,
+async function requeueDeferred(
+  queue: AsyncWorkQueue<CrawlJob>,
+  deferred: DeferredStore,
   config: CrawlConfig,
-): number {
-  if (deferred.size === 0) return 0;
-  const { pending, leased, done, failed } = queue.stats();
+): Promise<number> {
+  const { pending, leased, done, failed } = await queue.stats();
   let room = config.maxPages - (pending + leased + done + failed);
   let requeued = 0;
-  for (const [url, link] of deferred.entries()) {
+  for await (const [url, link] of deferred.entries()) {
     if (room <= 0) break;
     if (link.depth > config.maxDepth) continue;
     const job: CrawlJob = link.redirects
       ? { url, depth: link.depth, redirects: link.redirects }
       : { url, depth: link.depth };
-    if (queue.put(job, { key: url }) !== undefined) {
+    if ((await queue.put(job, { key: url })) !== undefined) {
       room--;
       requeued++;
     }
-    deferred.delete(url);
+    await deferred.delete(url);
   }
   return requeued;
 }
@@ -254,12 +312,16 @@ export function describeWaiting(
 }
 
 /** Why a start page failed, following its redirects through the records; undefined if it did not. */
-function startError(queue: WorkQueue<CrawlJob>, startUrl: string): string | undefined {
+async function startError(
+  queue: AsyncWorkQueue<CrawlJob>,
+  failedJobs: readonly FailedJob<CrawlJob>[],
+  startUrl: string,
+): Promise<string | undefined> {
   let url = startUrl;
   for (let hop = 0; hop <= 11; hop++) {
-    const record = queue.results.get(url) as PageRecord | undefined;
+    const record = (await queue.results.get(url)) as PageRecord | undefined;
     if (record === undefined) {
-      const failure = queue.failed({ limit: 100_000 }).find((job) => job.key === url);
+      const failure = failedJobs.find((job) => job.key === url);
       if (failure) return failure.error || `${url}: failed`;
       return undefined; // not fetched yet (stopped) or deferred: not an error
     }
@@ -282,49 +344,77 @@ function startError(queue: WorkQueue<CrawlJob>, startUrl: string): string | unde
   return `${startUrl}: too many redirects`;
 }
 
+/** Opens the crawl's queue (stored settings: later openers, the workers among them, inherit them). */
+async function openCrawlQueue(
+  config: CrawlConfig,
+  options: CrawlOptions,
+  maxAttempts: number,
+  pickle: boolean,
+): Promise<AsyncWorkQueue<CrawlJob>> {
+  const settings = {
+    leaseSeconds: options.leaseSeconds ?? 10,
+    maxAttempts,
+    backoffSeconds: 0.5,
+  };
+  if (!isRedisQueueLocator(config.queue)) {
+    if (options.fresh) fs.rmSync(config.queue, { recursive: true, force: true });
+    return openQueue<CrawlJob>(config.queue, { ...settings, disk: pickle ? PickleDisk : Disk });
+  }
+  try {
+    if (options.fresh) {
+      const { deleteRedisCrawl } = await import('./crawl-state-redis.js');
+      await deleteRedisCrawl(config.queue);
+    }
+    return await openQueue<CrawlJob>(config.queue, settings);
+  } catch (error) {
+    throw new Error(
+      `the crawl's Redis queue ${redacted(config.queue)} did not answer: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error },
+    );
+  }
+}
+
 /** Crawls from `startUrl` until nothing is left (or `signal` aborts); resumable. */
 export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
   const { startUrls, config, processes, concurrency, maxAttempts, pickle } = checkOptions(options);
   if (config.handler !== null) await loadHandler(config.handler); // a clear error before forking
-  if (options.fresh) fs.rmSync(config.queueDirectory, { recursive: true, force: true });
-  const queue = new WorkQueue<CrawlJob>(config.queueDirectory, {
-    disk: pickle ? PickleDisk : Disk,
-    leaseSeconds: options.leaseSeconds ?? 10,
-    maxAttempts,
-    backoffSeconds: 0.5,
-  });
-  const deferred = new Index<string, DeferredLink>(deferredDirectory(config.queueDirectory));
-  const before = queue.stats();
-  const resumed = before.pending + before.leased + before.done + before.failed > 0;
-  queue.putMany(
-    startUrls.map((url) => ({ url, depth: 0 })),
-    { key: (job) => job.url },
-  );
-  const requeued = requeueDeferred(queue, deferred, config);
-
-  // This run's workers, to tell their leases from those of other (older, crashed or parallel) runs.
-  const ours = new Set<number>();
-  let waitingFor: string | undefined;
-  let surveyedAt = 0;
-  const onProgress = options.onProgress;
+  const queue = await openCrawlQueue(config, options, maxAttempts, pickle);
+  let state: CrawlState | undefined;
   const previous = process.env[CRAWL_CONFIG_VARIABLE];
-  process.env[CRAWL_CONFIG_VARIABLE] = JSON.stringify(config);
   try {
+    state = await openCrawlState(config.queue);
+    const before = await queue.stats();
+    const resumed = before.pending + before.leased + before.done + before.failed > 0;
+    await queue.putMany(
+      startUrls.map((url) => ({ url, depth: 0 })),
+      { key: (job) => job.url },
+    );
+    const requeued = await requeueDeferred(queue, state.deferred(), config);
+
+    // This run's workers, to tell their leases from those of other (older, crashed or parallel)
+    // runs. Lease holders are known in a directory only (on Redis, the counts say it all).
+    const local = queue instanceof SqliteAsyncWorkQueue ? queue.queue : undefined;
+    const ours = new Set<number>();
+    let waitingFor: string | undefined;
+    let surveyedAt = 0;
+    const onProgress = options.onProgress;
+    process.env[CRAWL_CONFIG_VARIABLE] = JSON.stringify(config);
     const run = await runWorkers({
-      queue: queue as WorkQueue<unknown>,
+      queue: queue as AsyncWorkQueue<unknown>,
       handler: HANDLER,
       processes,
       concurrency,
       once: true,
       graceSeconds: 10,
       progressIntervalSeconds: 0.25,
+      nodeOptions: WORKER_NODE_OPTIONS,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(onProgress
         ? {
             onProgress: (progress: RunProgress) => {
-              if (progress.leased > 0 && Date.now() - surveyedAt >= 1000) {
+              if (local && progress.leased > 0 && Date.now() - surveyedAt >= 1000) {
                 surveyedAt = Date.now();
-                waitingFor = describeWaiting(queue.leaseHolders(), ours);
+                waitingFor = describeWaiting(local.leaseHolders(), ours);
               } else if (progress.leased === 0) waitingFor = undefined;
               onProgress(waitingFor === undefined ? progress : { ...progress, waitingFor });
             },
@@ -337,20 +427,27 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
     });
     const byStatus: Record<string, number> = {};
     let pages = 0;
-    for (const record of queue.results.values() as Iterable<PageRecord>) {
+    for await (const [, value] of queue.results.entries()) {
+      const record = value as PageRecord;
       pages++;
       const status = record.skipped ?? String(record.status);
       byStatus[status] = (byStatus[status] ?? 0) + 1;
     }
-    const failedJobs = queue.failed({ limit: 100_000 });
+    const failedJobs = await queue.failed({ limit: 100_000 });
     // A link deferred by one page may have been queued through another: it is not deferred.
     const known = new Set(failedJobs.map((job) => job.key));
     const deferredCounts = { 'max-depth': 0, 'max-pages': 0 };
-    for (const [url, link] of deferred.entries()) {
-      if (queue.results.has(url) || known.has(url)) deferred.delete(url);
+    const deferred = state.deferred();
+    for await (const [url, link] of deferred.entries()) {
+      if (known.has(url) || (await queue.results.has(url))) await deferred.delete(url);
       else deferredCounts[link.reason]++;
     }
-    const stats = queue.stats();
+    const stats = await queue.stats();
+    const startErrors: string[] = [];
+    for (const url of startUrls) {
+      const error = await startError(queue, failedJobs, url);
+      if (error !== undefined) startErrors.push(error);
+    }
     return {
       reason: run.reason,
       resumed,
@@ -358,23 +455,21 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
       byStatus,
       failed: stats.failed,
       failures: failedJobs.slice(0, FAILURES_LISTED).map((job) => ({
-        url: job.key ?? (job.payload as CrawlJob).url,
+        url: job.key ?? job.payload.url,
         error: job.error ?? '',
         attempts: job.attempts,
       })),
       remaining: stats.pending + stats.leased,
       deferred: deferredCounts,
       requeued,
-      startErrors: startUrls
-        .map((url) => startError(queue, url))
-        .filter((error): error is string => error !== undefined),
+      startErrors,
       restarts: run.restarts,
       elapsedSeconds: run.elapsedSeconds,
     };
   } finally {
     if (previous === undefined) delete process.env[CRAWL_CONFIG_VARIABLE];
     else process.env[CRAWL_CONFIG_VARIABLE] = previous;
-    deferred.close();
-    queue.close();
+    await state?.close();
+    await queue.close();
   }
 }

@@ -29,6 +29,8 @@ export interface DemoSite {
   readonly reachablePages: number;
   /** How many requests the site has served (per path), to check for duplicate fetches. */
   readonly hits: ReadonlyMap<string, number>;
+  /** When each request arrived (`performance.now()`, ms), robots.txt included: to check a rate. */
+  readonly arrivals: readonly number[];
   /**
    * Paths fetched more often than a crawler needed to (once, plus once more after a deliberate
    * 503); robots.txt is left out, since each worker process reads it.
@@ -84,12 +86,14 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     throw new RangeError(`pages must be a positive integer, got ${String(pages)}`);
   const site = buildSite(pages, linksPerPage, options.seed ?? 1);
   const hits = new Map<string, number>();
+  const arrivals: number[] = [];
   const failedOnce = new Set<number>();
   const failedPaths = new Set<string>();
 
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
     hits.set(path, (hits.get(path) ?? 0) + 1);
+    arrivals.push(performance.now());
     if (path === '/robots.txt') {
       response
         .writeHead(200, { 'content-type': 'text/plain' })
@@ -135,6 +139,7 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     url: `http://127.0.0.1:${port}/`,
     reachablePages: countReachable(site),
     hits,
+    arrivals,
     duplicateFetches: () =>
       [...hits.entries()]
         .filter(

@@ -1,8 +1,10 @@
 /**
- * export: writes a crawl directory's records as JSON Lines or CSV, one line per URL, for tools
- * that do not read SQLite. It reads the records; it never changes the crawl.
+ * export: writes a crawl's records (a crawl directory's, or a Redis crawl's) as JSON Lines or CSV,
+ * one line per URL, for tools that do not read SQLite or Redis. It reads the records; it never
+ * changes the crawl.
  */
-import { WorkQueue } from '../collections/work-queue.js';
+import type { AsyncResults } from '../collections/async-work-queue.js';
+import { openQueue } from '../collections/open-queue.js';
 import type { PageRecord } from './crawl-handler.js';
 
 /** The formats of `exportRecords`. */
@@ -38,24 +40,29 @@ function csvField(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+async function* recordsOf(results: AsyncResults): AsyncGenerator<PageRecord> {
+  for await (const [, record] of results.entries()) yield record as PageRecord;
+}
+
 /**
- * Writes every record of the crawl in `directory` to `write`, in the order they were recorded.
- * CSV: arrays of URLs are space-separated, redirect chains and other objects are JSON.
+ * Writes every record of the crawl on `queue` (its directory, or its `redis://…#name` locator) to
+ * `write`, in the order they were recorded. CSV: arrays of URLs are space-separated, redirect
+ * chains and other objects are JSON.
  * @returns how many records were written.
+ * @throws RangeError for an unknown format; TypeError for a bad locator.
  */
-export function exportRecords(
-  directory: string,
+export async function exportRecords(
+  queue: string,
   format: ExportFormat,
   write: (chunk: string) => void,
-): number {
+): Promise<number> {
   if (format !== 'jsonl' && format !== 'csv')
     throw new RangeError(`format must be 'jsonl' or 'csv', got ${String(format)}`);
-  const queue = new WorkQueue(directory);
+  const crawl = await openQueue(queue);
   try {
-    const records = queue.results.values() as Iterable<PageRecord>;
     let count = 0;
     if (format === 'jsonl') {
-      for (const record of records) {
+      for await (const record of recordsOf(crawl.results)) {
         write(`${JSON.stringify(record)}\n`);
         count++;
       }
@@ -63,17 +70,17 @@ export function exportRecords(
     }
     // Handler fields are known only after a pass over the records.
     const extra = new Set<string>();
-    for (const record of queue.results.values() as Iterable<PageRecord>)
+    for await (const record of recordsOf(crawl.results))
       for (const key of Object.keys(record))
         if (!(COLUMNS as readonly string[]).includes(key)) extra.add(key);
     const columns = [...COLUMNS, ...extra];
     write(`${columns.join(',')}\n`);
-    for (const record of records) {
+    for await (const record of recordsOf(crawl.results)) {
       write(`${columns.map((column) => csvField(record[column])).join(',')}\n`);
       count++;
     }
     return count;
   } finally {
-    queue.close();
+    await crawl.close();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * node-diskcache/crawler: the crawler's public API, on its own subpath so that importing the
- * package root never loads undici. Everything public of src/crawler is exported here and nowhere else.
+ * package root never loads the parser. Everything public of src/crawler is exported here and nowhere else.
  */
 export {
   type CrawlFailure,

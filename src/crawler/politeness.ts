@@ -1,19 +1,18 @@
 /**
- * politeness: how hard the crawl may hit one host, shared by every process of the crawl. Three
- * limits apply to every request (pages, robots.txt and retries alike):
- * - a per-host rate (`--rate`, and robots.txt's Crawl-delay when it is slower): the throttle
- *   recipe over a Cache in the crawl directory, one token bucket per host, so all processes
- *   spend one budget;
+ * politeness: how hard the crawl may hit one host, shared by every process of the crawl (and, on
+ * a Redis queue, every machine). Three limits apply to every request (pages, robots.txt and
+ * retries alike):
+ * - a per-host rate (`--rate`, and robots.txt's Crawl-delay when it is slower): a token bucket
+ *   per host in the crawl's shared state (crawl-state.ts: the throttle recipe over a Cache in the
+ *   crawl directory, or a RedisThrottle), so all processes spend one budget;
  * - a host pause: a 429/503 with Retry-After stops every process from asking that host again
- *   before the time it asked for (also kept in that Cache);
+ *   before the time it asked for (also kept in the shared state);
  * - a per-host concurrency cap, per process (an in-process p-queue per host: a cross-process
  *   semaphore would cost a write per request and strand slots held by killed processes).
  * It schedules requests; it does not make them.
  */
-import * as path from 'node:path';
 import PQueue from 'p-queue';
-import { Cache } from '../cache/cache.js';
-import { throttle } from '../recipes/throttle.js';
+import type { Limiter, PolitenessStore } from './crawl-state.js';
 
 /** Options of `Politeness`. */
 export interface PolitenessOptions {
@@ -22,8 +21,6 @@ export interface PolitenessOptions {
   /** Requests one process runs at once to one host. */
   readonly hostConcurrency: number;
 }
-
-type Thunk = () => Promise<unknown>;
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -40,17 +37,17 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** The politeness state of one crawl directory, in one process. */
+/** The politeness of one crawl, in one process. */
 export class Politeness {
-  readonly #cache: Cache;
+  readonly #store: PolitenessStore;
   readonly #rate: number | undefined;
   readonly #hostConcurrency: number;
   readonly #hosts = new Map<string, PQueue>();
-  readonly #throttles = new Map<string, (run: Thunk) => Promise<unknown>>();
+  readonly #throttles = new Map<string, Limiter>();
   readonly #crawlDelays = new Map<string, number>();
 
-  constructor(crawlDirectory: string, options: PolitenessOptions) {
-    this.#cache = new Cache(path.join(crawlDirectory, 'politeness'), { evictionPolicy: 'none' });
+  constructor(store: PolitenessStore, options: PolitenessOptions) {
+    this.#store = store;
     this.#rate = options.rate;
     this.#hostConcurrency = options.hostConcurrency;
   }
@@ -63,17 +60,8 @@ export class Politeness {
   }
 
   /** Asks every process to leave `host` alone for `seconds` (Retry-After). */
-  pauseHost(host: string, seconds: number): void {
-    const until = Date.now() / 1000 + seconds;
-    const key = `pause:${host}`;
-    this.#cache.transact(
-      () => {
-        const current = this.#cache.get(key, { retry: true });
-        if (typeof current !== 'number' || current < until)
-          this.#cache.set(key, until, { expire: seconds + 60, retry: true });
-      },
-      { retry: true },
-    );
+  pauseHost(host: string, seconds: number): Promise<void> {
+    return this.#store.pause(host, seconds);
   }
 
   /** Runs `request` when `host` may be asked again: after its pause, a slot and a token. */
@@ -92,32 +80,21 @@ export class Politeness {
 
   async #waitForPause(host: string, signal?: AbortSignal): Promise<void> {
     for (;;) {
-      const until = this.#cache.get(`pause:${host}`);
-      const wait = typeof until === 'number' ? until - Date.now() / 1000 : 0;
+      const wait = await this.#store.pausedFor(host);
       if (wait <= 0) return;
       await sleep(Math.min(wait, 5) * 1000, signal);
     }
   }
 
-  #throttleFor(host: string): ((run: Thunk) => Promise<unknown>) | undefined {
+  #throttleFor(host: string): Limiter | undefined {
     const delay = this.#crawlDelays.get(host);
     const perSecond = Math.min(this.#rate ?? Infinity, delay ? 1 / delay : Infinity);
     if (!Number.isFinite(perSecond)) return undefined;
     let limited = this.#throttles.get(host);
     if (!limited) {
-      // One token per 1/rate seconds and a bucket of one: no burst above the rate.
-      limited = throttle(this.#cache, {
-        count: 1,
-        seconds: 1 / perSecond,
-        name: `rate:${host}`,
-        expire: 3600,
-      })((run: Thunk) => run());
+      limited = this.#store.limiter(host, 1 / perSecond);
       this.#throttles.set(host, limited);
     }
     return limited;
-  }
-
-  close(): void {
-    this.#cache.close();
   }
 }

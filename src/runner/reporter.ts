@@ -2,15 +2,18 @@
  * reporter: the child's side of the job reports (protocol.ts `JobsReport`). The worker loop tells
  * it what it takes, starts and lets go of; it tells the parent, so that when this process dies the
  * parent knows which leases it held and which jobs were running. It must stay cheap: a report per
- * batch taken, and otherwise at most one about every millisecond (never one per job), whatever
- * the jobs' speed. It knows nothing of the queue.
+ * batch taken, and otherwise at most one every COALESCE_MS (never one per job), whatever the jobs'
+ * speed: an IPC message costs both processes tens of microseconds, as much as a short job. A start
+ * the parent has not heard of yet is covered by the parent's rules for a death (ledger.ts: with
+ * none reported running, the first jobs in start order are suspects; a job in two deaths is one).
+ * It knows nothing of the queue.
  */
 import type { LeaseId } from '../collections/async-work-queue.js';
 import type { JobsReport } from './protocol.js';
 import type { JobTracker } from './worker-loop.js';
 
-/** Starts closer together than this are reported together, at the end of the event-loop turn. */
-const COALESCE_MS = 1;
+/** Starts and ends closer together than this (ms) are reported together. */
+const COALESCE_MS = 10;
 
 export class JobReporter implements JobTracker {
   readonly #send: (report: JobsReport) => void;
@@ -62,12 +65,17 @@ export class JobReporter implements JobTracker {
     this.#send(report);
   }
 
+  /** Flushes COALESCE_MS after the last report (at the end of this turn if that is past). */
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(() => {
+    const wait = this.#sentAt + COALESCE_MS - performance.now();
+    const flush = () => {
       this.#scheduled = false;
       this.flush();
-    });
+    };
+    if (wait <= 0) setImmediate(flush);
+    // Unref'd: a child about to exit flushes on 'exit' and in its finally block.
+    else setTimeout(flush, wait).unref();
   }
 }

@@ -75,6 +75,11 @@ export interface RunWorkersOptions {
   readonly progressIntervalSeconds?: Seconds;
   /** Called when a child starts or exits and when the run starts stopping. */
   readonly onEvent?: (event: RunnerEvent) => void;
+  /**
+   * Node.js options for the worker processes, after those the runner needs (e.g.
+   * `['--max-old-space-size=512']` to bound a worker's heap). @default none
+   */
+  readonly nodeOptions?: readonly string[];
 }
 
 /** What happened to the worker processes. */
@@ -170,6 +175,19 @@ function monotonicSeconds(): number {
   return performance.now() / 1000;
 }
 
+/** `nodeOptions`, checked: command-line options of node, each a string starting with '-'. */
+function checkNodeOptions(nodeOptions: readonly string[] | undefined): string[] {
+  if (nodeOptions === undefined) return [];
+  if (!Array.isArray(nodeOptions))
+    throw new TypeError(`nodeOptions must be an array of strings, got ${String(nodeOptions)}`);
+  for (const option of nodeOptions)
+    if (typeof option !== 'string' || !option.startsWith('-'))
+      throw new TypeError(
+        `nodeOptions: ${JSON.stringify(option)} is not a node option (like '--max-old-space-size=512')`,
+      );
+  return [...nodeOptions];
+}
+
 /**
  * Runs the queue's jobs in `processes` child processes, `concurrency` at a time in each, until
  * `signal` aborts (or, with `once`, until the queue is drained).
@@ -205,7 +223,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
   const given = checkQueue(options.queue);
   const handlerFile = handlerPath(options.handler);
   await loadHandler(handlerFile);
-  const execArgv = childExecArgv(handlerFile);
+  const execArgv = [...childExecArgv(handlerFile), ...checkNodeOptions(options.nodeOptions)];
   const queue = typeof given === 'string' ? await openQueue(given) : given;
   try {
     const config: ChildConfig = {

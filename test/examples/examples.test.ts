@@ -35,6 +35,7 @@ const USAGE_PATTERNS: Record<string, string> = {
   'a resumable WorkQueue run by worker processes': 'resumable-hash.ts',
   'a RedisDeque and a RedisIndex shared by machines': 'redis-deque-index.ts',
   'a RedisLock and a RedisThrottle shared by machines': 'redis-lock-throttle.ts',
+  'a crawl from several machines on Redis': 'redis-crawl.ts',
 };
 
 /** Examples named `redis-*.ts` run against a redis-server this file starts (REDIS_URL). */

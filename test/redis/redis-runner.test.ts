@@ -7,7 +7,7 @@
  * killed and restarted mid-run (AOF on), and the CLI's `work --queue` and `queue …` commands on a
  * Redis locator, a password in it never printed.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,58 +16,30 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AsyncWorkQueue } from '../../src/collections/async-work-queue.js';
 import { openQueue } from '../../src/collections/open-queue.js';
 import { runWorkers } from '../../src/runner/run-workers.js';
-import { MAIN, ROOT, runCli } from '../cli/run-cli.js';
+import { ROOT, runCli } from '../cli/run-cli.js';
 import { ackCounts, installAckAudit } from '../fixtures/queue-audit.js';
 import { FIXTURES } from '../helpers/children.js';
+import {
+  type Finished,
+  killGroup,
+  killStartedGroups,
+  startCliGroup,
+} from '../helpers/process-group.js';
 import { findRedisServer, RedisServer, redisTitle } from '../helpers/redis-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const HANDLER = path.join(FIXTURES, 'runner-append-handler.mjs');
 const QUEUE_OPTIONS = { leaseSeconds: 2, maxAttempts: 10, backoffSeconds: 0 };
 
-interface Finished {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `diskcache work` in a process group of its own, as on another machine. */
 function startRunner(locator: string, runsDirectory: string) {
-  const child = spawn(
-    process.execPath,
-    [MAIN, 'work', HANDLER, '--queue', locator, '-p', '2', '-c', '4', '--once'],
-    {
-      cwd: ROOT,
-      env: { ...process.env, RUNNER_TEST_RUNS: runsDirectory, RUNNER_TEST_SLEEP_MS: '5' },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  started.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
-  const finished = new Promise<Finished>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, finished };
+  return startCliGroup(['work', HANDLER, '--queue', locator, '-p', '2', '-c', '4', '--once'], {
+    RUNNER_TEST_RUNS: runsDirectory,
+    RUNNER_TEST_SLEEP_MS: '5',
+  });
 }
 
-const started = new Set<ChildProcess>();
-afterEach(() => {
-  for (const child of started) killGroup(child);
-  started.clear();
-});
-
-function killGroup(child: ChildProcess): void {
-  try {
-    process.kill(-child.pid!, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
+afterEach(killStartedGroups);
 
 /** The handler's runs: job key → run tags, from the per-process logs. */
 function readRuns(runsDirectory: string): Map<string, string[]> {

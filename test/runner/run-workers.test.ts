@@ -224,5 +224,32 @@ describe('runWorkers', () => {
     await expect(runWorkers({ queue: 42 as unknown as string, handler: HANDLER })).rejects.toThrow(
       TypeError,
     );
+    await expect(
+      runWorkers({ queue: directory, handler: HANDLER, nodeOptions: ['max-old-space-size=9'] }),
+    ).rejects.toThrow(/nodeOptions: "max-old-space-size=9" is not a node option/);
+    await expect(
+      runWorkers({ queue: directory, handler: HANDLER, nodeOptions: '--inspect' as never }),
+    ).rejects.toThrow(TypeError);
+  });
+
+  it('starts its worker processes with nodeOptions', async () => {
+    const directory = tempDir('runner-node-options');
+    const queue = new WorkQueue<number>(directory);
+    const ids = queue.putMany([1, 2]) as number[];
+    const run = await runWorkers({
+      queue: directory,
+      handler: path.join(FIXTURES, 'runner-exec-argv-handler.mjs'),
+      processes: 1,
+      once: true,
+      nodeOptions: ['--max-old-space-size=123', '--max-semi-space-size=2'],
+    });
+    expect(run.counts.done).toBe(2);
+    // After the runner's own (tsx's loader when the child entry is TypeScript, as under vitest).
+    for (const id of ids)
+      expect((queue.results.get(id) as string[]).slice(-2)).toEqual([
+        '--max-old-space-size=123',
+        '--max-semi-space-size=2',
+      ]);
+    queue.close();
   });
 });

@@ -1,0 +1,121 @@
+/**
+ * fetchPage against a local node:http server that misbehaves on purpose: an answer that never
+ * comes (the timeout), a connection reset in the middle of a body, a redirect (returned, not
+ * followed, its connection kept for the next request), repeated headers, a body over maxBytes and
+ * an aborted signal. Network trouble is thrown with a code that describeFetchError shows.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeFetchError, fetchPage } from '../../src/crawler/fetcher.js';
+
+let server: http.Server;
+let base: string;
+const sockets = new Set<number>();
+
+beforeAll(async () => {
+  server = http.createServer((request, response) => {
+    sockets.add(request.socket.remotePort ?? 0);
+    switch (request.url) {
+      case '/silent':
+        return; // never answers
+      case '/reset':
+        response.writeHead(200, { 'content-type': 'text/html', 'content-length': '100000' });
+        response.write('<p>the start of a body');
+        setTimeout(() => request.socket.destroy(), 20);
+        return;
+      case '/redirect':
+        response.writeHead(301, { location: '/target', 'content-type': 'text/html' });
+        return response.end('<a href="/target">moved</a>');
+      case '/headers':
+        response.setHeader('x-many', ['one', 'two']);
+        response.setHeader('set-cookie', ['a=1', 'b=2']);
+        response.setHeader('content-type', 'TEXT/HTML; Charset=ISO-8859-1');
+        return response.end('ok');
+      case '/big':
+        response.writeHead(200, { 'content-type': 'text/plain' });
+        return response.end('x'.repeat(200_000));
+      case '/slow':
+        setTimeout(() => response.end('late'), 2000);
+        return;
+      default:
+        response.writeHead(404);
+        return response.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+describe('fetchPage', () => {
+  it('gives up on a server that never answers after timeoutSeconds, with a code', async () => {
+    const began = performance.now();
+    const error = await fetchPage(`${base}/silent`, { timeoutSeconds: 0.5 }).catch((e) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(describeFetchError(error)).toMatch(/^ETIMEDOUT: no answer for 0.5 s/);
+    const seconds = (performance.now() - began) / 1000;
+    expect(seconds).toBeGreaterThanOrEqual(0.45);
+    expect(seconds).toBeLessThan(10);
+  });
+
+  it('throws on a connection reset in the middle of a body', async () => {
+    const error = await fetchPage(`${base}/reset`).catch((e) => e);
+    expect(describeFetchError(error)).toMatch(/ECONNRESET/);
+  });
+
+  it('returns a redirect as it is, without its body, and reuses the connection', async () => {
+    sockets.clear();
+    const moved = await fetchPage(`${base}/redirect`);
+    expect(moved.status).toBe(301);
+    expect(moved.headers.location).toBe('/target');
+    expect(moved.body.length).toBe(0);
+    const next = await fetchPage(`${base}/headers`);
+    expect(next.status).toBe(200);
+    expect(sockets.size).toBe(1); // one keep-alive connection for both
+  });
+
+  it('joins repeated headers, lower-cases names and keeps the content type as sent', async () => {
+    const page = await fetchPage(`${base}/headers`);
+    expect(page.headers['x-many']).toBe('one, two');
+    expect(page.headers['set-cookie']).toBe('a=1, b=2');
+    expect(page.contentType).toBe('TEXT/HTML; Charset=ISO-8859-1');
+    expect(page.body.toString()).toBe('ok');
+    expect(page.truncated).toBe(false);
+  });
+
+  it('cuts a body at maxBytes, and the next request still works', async () => {
+    const page = await fetchPage(`${base}/big`, { maxBytes: 1000 });
+    expect(page.bytes).toBe(1000);
+    expect(page.body.length).toBe(1000);
+    expect(page.truncated).toBe(true);
+    const whole = await fetchPage(`${base}/big`);
+    expect(whole.bytes).toBe(200_000);
+    expect(whole.truncated).toBe(false);
+  });
+
+  it('rejects at once when its signal aborts, with the abort reason', async () => {
+    const controller = new AbortController();
+    const pending = fetchPage(`${base}/slow`, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    const began = performance.now();
+    const error = await pending.catch((e) => e);
+    expect(error?.name).toBe('AbortError');
+    expect(performance.now() - began).toBeLessThan(1500);
+  });
+
+  it("does not let a finished request's timeout cut the next request on its connection", async () => {
+    sockets.clear();
+    await fetchPage(`${base}/headers`, { timeoutSeconds: 0.3 });
+    const late = await fetchPage(`${base}/slow`, { timeoutSeconds: 5 });
+    expect(late.body.toString()).toBe('late');
+    expect(sockets.size).toBe(1);
+  });
+
+  it('refuses a URL that is not http(s)', async () => {
+    await expect(fetchPage('ftp://127.0.0.1/file')).rejects.toThrow(TypeError);
+  });
+});
