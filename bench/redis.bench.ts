@@ -8,8 +8,11 @@
  *  - BullMQ 5/6: a Worker with concurrency 8 in each process, on the same server,
  *  - node-diskcache's SQLite WorkQueue through `runWorkers` (a directory), beside them.
  * Every run counts the jobs each handler ran (written by each process at exit): lost = jobs never
- * run, duplicated = runs beyond one per job. Bulk enqueue: `putMany` vs BullMQ's `addBulk`. The
- * library runs compiled (as users run it). It reports; it never asserts a time.
+ * run, duplicated = runs beyond one per job. Bulk enqueue: `putMany` vs BullMQ's `addBulk`. Both
+ * contenders' worker processes run as plain JavaScript on the same node, without a TypeScript
+ * loader: the library compiled (as users run it; its runner forks its children with no loader for
+ * a .js entry and a .mjs handler), BullMQ's worker a .mjs file forked with no execArgv. It
+ * reports; it never asserts a time.
  */
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -41,7 +44,8 @@ interface Plan {
   readonly jobs: number;
   readonly rounds: number;
 }
-const FULL: Plan = { jobs: 32_000, rounds: 2 };
+/** Three rounds: on a shared, loaded machine one round can be twice as slow as the next. */
+const FULL: Plan = { jobs: 32_000, rounds: 3 };
 const QUICK: Plan = { jobs: 4_000, rounds: 1 };
 
 type System = 'redis' | 'bullmq' | 'sqlite';
@@ -247,7 +251,7 @@ const bench: BenchModule = {
     const ratio = (a: number, b: number) =>
       Number.isFinite(a / b) ? `${(a / b).toFixed(1)}×` : '–';
     context.log(
-      `${plan.jobs.toLocaleString('en-US')} no-op jobs put first; jobs/s = jobs ÷ wall time from starting the workers until all exited (start-up included), concurrency ${CONCURRENCY} per process; median of ${plan.rounds} interleaved round(s); one redis-server ${server.port ? '(no persistence)' : ''} for both Redis systems.\n`,
+      `${plan.jobs.toLocaleString('en-US')} no-op jobs put first; jobs/s = jobs ÷ wall time from starting the workers until all exited (start-up included), concurrency ${CONCURRENCY} per process; median of ${plan.rounds} interleaved round(s); one redis-server (no persistence) for both Redis systems. Every worker process of both runs as plain JavaScript on node ${process.version} (the library compiled with tsc, BullMQ's worker a .mjs file; no TypeScript loader in either).\n`,
     );
     context.log(
       formatTable(
@@ -270,6 +274,17 @@ const bench: BenchModule = {
     context.log(
       `\nBulk enqueue of ${plan.jobs.toLocaleString('en-US')} jobs: RedisWorkQueue putMany ${formatRate(enqueue('redis'))} jobs/s; BullMQ addBulk ${formatRate(enqueue('bullmq'))} jobs/s (${ratio(enqueue('redis'), enqueue('bullmq'))}); SQLite putMany ${formatRate(enqueue('sqlite'))} jobs/s.`,
     );
+    // Each round's Redis and BullMQ runs are neighbours in time (the same load): their ratio.
+    const paired = PROCESS_COUNTS.map((processes) => {
+      const ours = listOf('redis', processes);
+      const theirs = listOf('bullmq', processes);
+      const ratios = ours
+        .map((run, i) => (theirs[i] ? theirs[i].drainMs / run.drainMs : Number.NaN))
+        .filter(Number.isFinite)
+        .map((value) => `${value.toFixed(1)}×`);
+      return `${processes}: ${ratios.join(', ') || '–'}`;
+    });
+    context.log(`Redis vs BullMQ round by round (processes: ratios): ${paired.join('; ')}.`);
     context.log(
       `Counted in every run: ${systems.map((system) => `${system} ${faults(system)}`).join('; ')}.`,
     );

@@ -25,6 +25,7 @@ export {
   KeyError,
   LeaseLostError,
   NotOwnedError,
+  QueueNotFoundError,
   ReadOnlyError,
   StorageFullError,
   Timeout,

@@ -127,6 +127,13 @@ export class ValueError extends DiskcacheError {}
 /** A worker runner's handler module does not exist, fails to load, or exports no function. */
 export class HandlerModuleError extends DiskcacheError {}
 
+/**
+ * A work queue opened with `create: false` does not exist: a directory that is missing or holds
+ * no work queue, or a Redis queue never written to (its `dq:{name}:settings` hash is absent).
+ * Nothing was created.
+ */
+export class QueueNotFoundError extends DiskcacheError {}
+
 /** A short description of a received argument, for the messages of TypeError / RangeError. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

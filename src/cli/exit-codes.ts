@@ -23,7 +23,10 @@ export const EXIT = Object.freeze({
   CHECK_PROBLEMS: 3,
   /** The cache's write lock could not be had within `--timeout` seconds. */
   TIMEOUT: 4,
-  /** The cache directory is missing, is not a cache, or its database is unusable. */
+  /**
+   * The cache directory is missing, is not a cache, or its database is unusable; or the work
+   * queue a reading command names does not exist (a directory or a Redis locator).
+   */
   BAD_DIRECTORY: 5,
   /** Anything else: a value this process cannot decode, an I/O error, a bug. */
   FAILURE: 6,
@@ -47,7 +50,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   2  usage error (unknown command or option, bad argument)
   3  check found problems (without --fix, or left after --fix)
   4  timeout: the cache's write lock was busy for longer than --timeout
-  5  bad cache directory (missing, not a cache, or an unusable cache.db)
+  5  bad cache directory or queue (missing, not a cache or queue, or an unusable cache.db)
   6  any other failure
   7  the disk or the database is full (nothing was written)
   8  the directory or cache.db cannot be written (read-only)

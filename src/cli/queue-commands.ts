@@ -1,13 +1,16 @@
 /**
  * The queue command group of the CLI: `diskcache queue stats|put|failed|retry-failed <queue>` on a
- * work queue: a directory or a `redis://…#name` locator (a password in it is never printed). Each command is a thin layer over one WorkQueue method. `put` creates the
- * queue if needed; the others refuse a directory that holds no work queue, so a mistyped path
- * never leaves an empty queue behind. It must not hold queue logic of its own.
+ * work queue: a directory or a `redis://…#name` locator (a password in it is never printed). Each
+ * command is a thin layer over one WorkQueue method. `put` creates the queue if needed; the others
+ * refuse a directory that holds no work queue, or a Redis queue never created, with exit 5 and
+ * write nothing, so a mistyped path or name never leaves an empty queue behind. It must not hold
+ * queue logic of its own.
  */
 
 import * as fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { PickleDisk } from '../cache/disk.js';
+import { QueueNotFoundError } from '../cache/errors.js';
 import type { AsyncWorkQueue } from '../collections/async-work-queue.js';
 import { isRedisQueueLocator, openQueue } from '../collections/open-queue.js';
 import { isWorkQueueDirectory } from '../collections/work-queue-schema.js';
@@ -65,8 +68,9 @@ function whereIs(locator: string): { directory: string } | { queue: string } {
 }
 
 /**
- * Opens the queue at `locator` (see `queueLocator`). A directory, unless `create`, must already
- * hold a work queue (exit 5 otherwise), so a mistyped path never leaves an empty queue behind.
+ * Opens the queue at `locator` (see `queueLocator`). Unless `create`, the queue must exist (exit 5
+ * otherwise: a directory holding a work queue, a Redis queue with its settings), so a mistyped
+ * path or name never leaves an empty queue behind.
  */
 export async function openQueueAt(
   context: CommandContext,
@@ -80,10 +84,12 @@ export async function openQueueAt(
         '--pickle applies to a directory queue (its results directory); a Redis queue keeps its results in Redis',
       );
     try {
-      return await openQueue(locator);
+      return await openQueue(locator, { create: options.create });
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError)
         throw new CliError(EXIT.USAGE, error.message, { cause: error });
+      if (error instanceof QueueNotFoundError)
+        throw new CliError(EXIT.BAD_DIRECTORY, error.message, { cause: error });
       throw error;
     }
   }

@@ -2,17 +2,27 @@
  * openQueue: a work queue by its locator, as an AsyncWorkQueue. A directory opens the SQLite
  * WorkQueue (for now through the simple adapter of work-queue-async.ts); a `redis://` or
  * `rediss://` URL with a `#name` opens a RedisWorkQueue, loading the Redis module (and ioredis)
- * only then, so the package root never loads a Redis client.
+ * only then, so the package root never loads a Redis client; likewise the SQLite engine is
+ * loaded only for a directory (a runner's worker on Redis never needs it).
  */
+import * as fs from 'node:fs';
+import { checkBoolean } from '../cache/checks.js';
+import { QueueNotFoundError } from '../cache/errors.js';
 import type { AsyncWorkQueue } from './async-work-queue.js';
-import { WorkQueue, type WorkQueueOptions } from './work-queue.js';
-import { SqliteAsyncWorkQueue } from './work-queue-async.js';
+import type { WorkQueueOptions } from './work-queue.js';
 
 /**
  * Options of `openQueue`: the queue's options (stored with the queue, so later openers inherit
  * them). `timeout` applies to a directory only (a Redis queue takes no lock).
  */
-export type OpenQueueOptions = WorkQueueOptions;
+export interface OpenQueueOptions extends WorkQueueOptions {
+  /**
+   * Whether a queue that does not exist is created. With `false`, nothing is created (no
+   * directory, no Redis key) and `openQueue` rejects with `QueueNotFoundError`: for tools that
+   * only look at a queue. @default true
+   */
+  readonly create?: boolean;
+}
 
 const REDIS_URL = /^rediss?:\/\//i;
 
@@ -28,7 +38,8 @@ export function isRedisQueueLocator(locator: string): boolean {
  * @example
  * const queue = await openQueue<{ url: string }>('redis://127.0.0.1:6379/0#crawl');
  * await queue.put({ url }, { key: url });
- * @throws TypeError for a bad locator or option; Error when ioredis is not installed.
+ * @throws TypeError for a bad locator or option; QueueNotFoundError with `create: false` when
+ * there is no queue; Error when ioredis is not installed.
  */
 export async function openQueue<T = unknown>(
   locator: string,
@@ -51,5 +62,16 @@ export async function openQueue<T = unknown>(
     }
     return queue;
   }
-  return new SqliteAsyncWorkQueue<T>(new WorkQueue<T>(locator, options), { ownsQueue: true });
+  // Loaded here too: a runner's worker on a Redis queue starts without the SQLite engine.
+  const [{ WorkQueue }, { SqliteAsyncWorkQueue }, { isWorkQueueDirectory }] = await Promise.all([
+    import('./work-queue.js'),
+    import('./work-queue-async.js'),
+    import('./work-queue-schema.js'),
+  ]);
+  const { create, ...queueOptions } = options;
+  if (create !== undefined && !checkBoolean('create', create) && !isWorkQueueDirectory(locator))
+    throw new QueueNotFoundError(
+      `no work queue in ${locator} (${fs.existsSync(locator) ? 'it holds none' : 'it does not exist'}; nothing was created)`,
+    );
+  return new SqliteAsyncWorkQueue<T>(new WorkQueue<T>(locator, queueOptions), { ownsQueue: true });
 }

@@ -12,10 +12,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { checkInteger, checkOptions, checkSeconds, type Seconds } from '../cache/checks.js';
+import type { Seconds } from '../cache/checks.js';
 import { Disk, PickleDisk } from '../cache/disk.js';
 import { DatabaseError, describeValue, ReadOnlyError } from '../cache/errors.js';
 import { DBNAME, databaseFile, openForReading } from '../cache/schema.js';
+import {
+  checkQueueSettings,
+  DEFAULT_QUEUE_SETTINGS,
+  NUMERIC_SETTINGS,
+  type QueueSettings,
+  type ResultsFormat,
+  SETTING_NAMES,
+} from './work-queue-settings.js';
 
 /** Version of the tables below; a newer one on disk is refused rather than misread. */
 export const SCHEMA_VERSION = 1;
@@ -69,51 +77,18 @@ export interface WorkQueueOptions {
   readonly leaseSupervisor?: number;
 }
 
-/** How a queue's results are encoded: `Disk`'s default, or pickle (`PickleDisk`). */
-export type ResultsFormat = 'default' | 'pickle';
-
-/** The persisted options, as this opener uses them. */
-export interface QueueSettings {
-  leaseSeconds: number;
-  maxAttempts: number;
-  backoffSeconds: number;
-  resultsFormat: ResultsFormat;
-}
-
-export const DEFAULT_QUEUE_SETTINGS: Readonly<QueueSettings> = Object.freeze({
-  leaseSeconds: 30,
-  maxAttempts: 3,
-  backoffSeconds: 1,
-  resultsFormat: 'default',
-});
-
-const SETTING_NAMES: Record<keyof QueueSettings, string> = {
-  leaseSeconds: 'lease_seconds',
-  maxAttempts: 'max_attempts',
-  backoffSeconds: 'backoff_seconds',
-  resultsFormat: 'results_format',
-};
-
-const NUMERIC_SETTINGS = ['leaseSeconds', 'maxAttempts', 'backoffSeconds'] as const;
-
-/** The settings stored as numbers. */
-export type NumericQueueSetting = (typeof NUMERIC_SETTINGS)[number];
+export {
+  DEFAULT_QUEUE_SETTINGS,
+  type NumericQueueSetting,
+  type QueueSettings,
+  type ResultsFormat,
+} from './work-queue-settings.js';
 
 const RESULTS_FORMATS: readonly ResultsFormat[] = ['default', 'pickle'];
 
-const OPTION_NAMES = new Set([
-  'leaseSeconds',
-  'maxAttempts',
-  'backoffSeconds',
-  'timeout',
-  'leaseSupervisor',
-  'disk',
-]);
-
 /** Validates the constructor's options; returns the settings given (only those). */
 export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSettings> {
-  checkOptions(options, OPTION_NAMES);
-  const given: Partial<QueueSettings> = {};
+  const given = checkQueueSettings(options);
   if (options.disk !== undefined) {
     if (options.disk !== Disk && options.disk !== PickleDisk) {
       throw new TypeError(
@@ -122,18 +97,6 @@ export function checkQueueOptions(options: WorkQueueOptions): Partial<QueueSetti
     }
     given.resultsFormat = options.disk === PickleDisk ? 'pickle' : 'default';
   }
-  if (options.leaseSeconds !== undefined)
-    given.leaseSeconds = checkSeconds('leaseSeconds', options.leaseSeconds);
-  if (options.maxAttempts !== undefined)
-    given.maxAttempts = checkInteger('maxAttempts', options.maxAttempts, { min: 1 });
-  if (options.backoffSeconds !== undefined) {
-    given.backoffSeconds = checkSeconds('backoffSeconds', options.backoffSeconds, {
-      allowZero: true,
-    });
-  }
-  if (options.timeout !== undefined) checkSeconds('timeout', options.timeout, { allowZero: true });
-  if (options.leaseSupervisor !== undefined)
-    checkInteger('leaseSupervisor', options.leaseSupervisor, { min: 1 });
   return given;
 }
 

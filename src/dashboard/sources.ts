@@ -172,8 +172,9 @@ export class QueueSource {
     this.#secrets = secretsOf(given);
   }
 
+  /** Opens a queue that exists (the dashboard only looks: it creates nothing). */
   static async open(given: string): Promise<QueueSource> {
-    return new QueueSource(given, await openQueue(given, {}));
+    return new QueueSource(given, await openQueue(given, { create: false }));
   }
 
   /** 'crawl' once its results are known to be page records, else 'queue'. */

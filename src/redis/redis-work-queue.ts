@@ -12,8 +12,8 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { checkInteger, checkSeconds, checkString } from '../cache/checks.js';
-import { LeaseLostError } from '../cache/errors.js';
+import { checkBoolean, checkInteger, checkSeconds, checkString } from '../cache/checks.js';
+import { LeaseLostError, QueueNotFoundError } from '../cache/errors.js';
 import { abortError } from '../cache/waiting.js';
 import {
   type AsyncAckItem,
@@ -29,13 +29,15 @@ import {
 } from '../collections/async-work-queue.js';
 import { backoffFor, errorText } from '../collections/work-queue-codec.js';
 import type { FailOptions, FailOutcome } from '../collections/work-queue-job.js';
+import type { WorkQueueOptions } from '../collections/work-queue-schema.js';
 import {
-  checkQueueOptions,
+  checkQueueSettings,
   DEFAULT_QUEUE_SETTINGS,
+  NUMERIC_SETTINGS,
   type NumericQueueSetting,
   type QueueSettings,
-  type WorkQueueOptions,
-} from '../collections/work-queue-schema.js';
+  SETTING_NAMES,
+} from '../collections/work-queue-settings.js';
 import type {
   FailedJob,
   NextOptions,
@@ -60,7 +62,15 @@ const POLL_START_SECONDS = 0.01;
 const POLL_CAP_SECONDS = 1;
 
 /** Options of `new RedisWorkQueue(locator, options)`: the WorkQueue's, stored in Redis. */
-export type RedisWorkQueueOptions = Omit<WorkQueueOptions, 'timeout'>;
+export interface RedisWorkQueueOptions extends Omit<WorkQueueOptions, 'timeout'> {
+  /**
+   * Whether opening creates the queue when it does not exist. With `false` nothing is written
+   * to Redis for a queue never created (its `settings` hash absent): every call rejects with
+   * `QueueNotFoundError` instead (and tries again, so it works once the queue is created).
+   * For tools that only look (`diskcache queue stats`). @default true
+   */
+  readonly create?: boolean;
+}
 
 /** A queue on a client you own (it is not closed by `close()`). */
 export interface RedisQueueTarget {
@@ -88,12 +98,6 @@ function delayOf(delaySeconds: number | undefined): number {
     : checkSeconds('delaySeconds', delaySeconds, { allowZero: true });
 }
 
-const SETTING_NAMES: Record<NumericQueueSetting, string> = {
-  leaseSeconds: 'lease_seconds',
-  maxAttempts: 'max_attempts',
-  backoffSeconds: 'backoff_seconds',
-};
-
 /**
  * A work queue in Redis, shared by any number of processes on any number of machines. See
  * `AsyncWorkQueue` for what each method does; this class adds only how to open it.
@@ -112,6 +116,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   readonly name: string;
   readonly #prefix: string;
   readonly #given: Partial<QueueSettings>;
+  readonly #create: boolean;
   readonly #ownsClient: boolean;
   #settings: QueueSettings;
   #client: RedisLike | undefined;
@@ -125,7 +130,7 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   readonly results: AsyncResults;
 
   /**
-   * Opens (creating on first use) the queue named by `locator`, `redis://[user:password@]host
+   * Opens (creating on first use, unless `create: false`) the queue named by `locator`, `redis://[user:password@]host
    * [:port][/db]#name` (`rediss://` for TLS), on a new ioredis connection; or the queue `name` on
    * your `client`. Options given are stored in Redis, so later openers inherit them. The
    * connection is made in the background: the first call waits for it. When Redis cannot be
@@ -138,7 +143,9 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
       throw new TypeError('a Redis queue has no timeout option (it takes no lock)');
     if ((options as WorkQueueOptions).disk !== undefined)
       throw new TypeError('a Redis queue has no disk option (its results are stored in Redis)');
-    this.#given = checkQueueOptions(options);
+    const { create, ...settings } = options;
+    this.#create = create === undefined || checkBoolean('create', create);
+    this.#given = checkQueueSettings(settings);
     this.#settings = { ...DEFAULT_QUEUE_SETTINGS, ...this.#given };
     const target = resolveTarget('new RedisWorkQueue()', locator);
     this.name = target.name;
@@ -184,15 +191,19 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     });
     this.#client = await this.#connecting;
     this.#scripts ??= new ScriptRunner(this.#client, this.#prefix);
-    const args: (string | number)[] = [REDIS_SCHEMA_VERSION];
+    const args: (string | number)[] = [REDIS_SCHEMA_VERSION, this.#create ? '1' : '0'];
     for (const [name, value] of Object.entries(this.#given))
       args.push(SETTING_NAMES[name as NumericQueueSetting], value);
-    const flat = (await this.#scripts.run(scriptText('init'), args)) as string[];
-    for (const [name, stored] of Object.entries(SETTING_NAMES)) {
-      const index = flat.indexOf(stored);
+    const flat = (await this.#scripts.run(scriptText('init'), args)) as string[] | null;
+    if (flat === null)
+      throw new QueueNotFoundError(
+        `work queue ${redacted(this.locator)} does not exist (no ${this.#prefix}settings in Redis; nothing was created)`,
+      );
+    for (const name of NUMERIC_SETTINGS) {
+      const index = flat.indexOf(SETTING_NAMES[name]);
       if (index >= 0 && index % 2 === 0) {
         const value = Number(flat[index + 1]);
-        if (Number.isFinite(value)) this.#settings[name as NumericQueueSetting] = value;
+        if (Number.isFinite(value)) this.#settings[name] = value;
       }
     }
   }

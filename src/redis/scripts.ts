@@ -56,16 +56,19 @@ end
 `;
 
 /**
- * Reads the settings, storing those given. ARGV: schema version, then name/value pairs.
- * Returns the settings hash as a flat list, or an error for a newer schema version.
+ * Reads the settings, storing those given. ARGV: schema version, create ('1', or '0': write
+ * nothing to a queue that does not exist), then name/value pairs. Returns the settings hash as a
+ * flat list, false when the queue does not exist and create is '0', or an error for a newer
+ * schema version. A queue exists once its settings hash does (every other script runs after this one).
  */
 const INIT = `
 local stored = tonumber(redis.call('HGET', P .. 'settings', 'version'))
 if stored and stored > tonumber(ARGV[1]) then
   return redis.error_reply('this work queue was written by a newer node-diskcache (schema version ' .. stored .. '; this one reads ' .. ARGV[1] .. ')')
 end
+if not stored and ARGV[2] == '0' then return false end
 redis.call('HSETNX', P .. 'settings', 'version', ARGV[1])
-for i = 2, #ARGV, 2 do redis.call('HSET', P .. 'settings', ARGV[i], ARGV[i + 1]) end
+for i = 3, #ARGV, 2 do redis.call('HSET', P .. 'settings', ARGV[i], ARGV[i + 1]) end
 return redis.call('HGETALL', P .. 'settings')
 `;
 

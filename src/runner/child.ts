@@ -80,6 +80,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // The queue opens (a connection's round trips) while the handler module loads.
+  // Its parent gives back the jobs of a child that dies: others must not reclaim them at once
+  // (a directory's queue; on Redis leases simply run out).
+  const opening = openQueue(config.queue, { leaseSupervisor: process.ppid });
+  opening.catch(() => {}); // awaited below, once the handler is loaded
   let handler: Awaited<ReturnType<typeof loadHandler>>;
   try {
     handler = await loadHandler(config.handler);
@@ -87,9 +92,7 @@ async function main(): Promise<void> {
     process.stderr.write(`diskcache worker ${process.pid}: ${(error as Error).message}\n`);
     process.exit(EXIT_HANDLER_MODULE);
   }
-  // Its parent gives back the jobs of a child that dies: others must not reclaim them at once
-  // (a directory's queue; on Redis leases simply run out).
-  const queue = await openQueue(config.queue, { leaseSupervisor: process.ppid });
+  const queue = await opening;
   send({ type: 'ready' });
   const counts = emptyCounts();
   // Also the parent's sign of life: a child that stays silent is stuck (see run-workers.ts).

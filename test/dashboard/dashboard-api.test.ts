@@ -9,8 +9,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/cache/cache.js';
+import { openQueue } from '../../src/collections/open-queue.js';
 import { WorkQueue } from '../../src/collections/work-queue.js';
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.js';
 import {
@@ -363,6 +365,17 @@ describe.skipIf(!findRedisServer())(
     it('never shows the password: not in the API, the page or the event stream', async () => {
       // The default user takes any password (nopass), so the locator connects with one.
       const locator = `redis://default:${PASSWORD}@127.0.0.1:${server.port}/0#jobs`;
+      // A queue never created is refused (as a missing directory is), and stays uncreated.
+      const refused = await startDashboard({ locators: [locator], intervalMs: 100 }).catch(
+        (error: unknown) => error as Error,
+      );
+      expect(refused).toBeInstanceOf(DashboardSourceError);
+      expect((refused as Error).message).toMatch(/#jobs does not exist .*nothing was created/);
+      expect((refused as Error).message).not.toContain(PASSWORD);
+      const admin = new Redis(server.port, '127.0.0.1');
+      expect(await admin.dbsize()).toBe(0);
+      await admin.quit();
+      await (await openQueue(locator)).close(); // created, empty
       dashboard = await startDashboard({ locators: [locator], intervalMs: 100 });
       const shown = `redis://127.0.0.1:${server.port}/0#jobs`;
       const queues = await (

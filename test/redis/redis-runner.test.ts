@@ -221,6 +221,23 @@ describe.skipIf(!findRedisServer())(redisTitle('the runner on a Redis queue'), (
     await queue.close();
   });
 
+  it('a worker on a Redis queue starts without loading the SQLite engine', {
+    timeout: 60_000,
+  }, async () => {
+    const locator = server.locator('lean-start');
+    const queue = await openQueue(locator);
+    await queue.put('which modules?', { key: 'report' });
+    const summary = await runWorkers({
+      queue: locator,
+      handler: path.join(FIXTURES, 'runner-loaded-modules-handler.mjs'),
+      processes: 1,
+      once: true,
+    });
+    expect(summary.stats).toMatchObject({ done: 1, failed: 0 });
+    expect(await queue.results.get('report')).toEqual({ sqlite: false, ioredis: true });
+    await queue.close();
+  });
+
   it('two runners as process groups, one SIGKILLed mid-run, a third joining late: every job done, acked once', {
     timeout: 300_000,
   }, async () => {
@@ -278,6 +295,52 @@ describe.skipIf(!findRedisServer())(redisTitle('the runner on a Redis queue'), (
       expect(result.stdout).toContain('jumps → 5');
     }
     expect(done).toBe(8); // the eight distinct words, each run once across both
+  });
+
+  it('reading a Redis queue that does not exist exits 5 and creates nothing, as for a directory', {
+    timeout: 120_000,
+  }, async () => {
+    const admin = new Redis(server.port, '127.0.0.1');
+    try {
+      const locator = `redis://:never-shown@127.0.0.1:${server.port}/0#never-made`;
+      const shown = `redis://:***@127.0.0.1:${server.port}/0#never-made`;
+      const handler = path.join(FIXTURES, 'runner-append-handler.mjs');
+      for (const args of [
+        ['queue', 'stats', locator],
+        ['queue', 'failed', locator],
+        ['queue', 'retry-failed', locator],
+        ['-d', locator, 'queue', 'stats'],
+        ['work', handler, '--queue', locator, '-p', '1', '--once'],
+      ]) {
+        const result = await runCli(args);
+        expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(5);
+        // (ioredis may add a warning line: this server's default user takes any password.)
+        expect(result.stderr).toContain(
+          `diskcache: work queue ${shown} does not exist (no dq:{never-made}:settings in Redis; nothing was created)\n`,
+        );
+        expect(result.stderr).not.toContain('never-shown');
+        expect(result.stdout).toBe('');
+      }
+      const json = await runCli(['--json', 'queue', 'stats', locator]);
+      expect(json.code).toBe(5);
+      expect(JSON.parse(json.stderr.trimEnd().split('\n').at(-1)!)).toMatchObject({
+        error: { exitCode: 5, kind: 'bad-directory' },
+      });
+      expect(await admin.keys('dq:{never-made}:*')).toEqual([]);
+      // The same as a directory that holds no queue: exit 5, nothing made.
+      const missing = path.join(tempDir('redis-cli-missing'), 'never-made');
+      const directory = await runCli(['queue', 'stats', missing]);
+      expect(directory.code).toBe(5);
+      expect(fs.existsSync(missing)).toBe(false);
+      // Once the queue exists (put creates it), reading it works, empty or not.
+      expect((await runCli(['queue', 'put', locator, 'a'])).code).toBe(0);
+      const stats = await runCli(['--json', 'queue', 'stats', locator]);
+      expect(stats.code, stats.stderr).toBe(0);
+      expect(JSON.parse(stats.stdout)).toMatchObject({ pending: 1, leased: 0, done: 0 });
+      expect((await runCli(['queue', 'failed', locator])).stdout).toBe('no failed jobs\n');
+    } finally {
+      await admin.quit();
+    }
   });
 
   it('diskcache queue put|stats|failed|retry-failed take a Redis locator, never printing its password', {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LeaseLostError } from '../../src/cache/errors.js';
+import { LeaseLostError, QueueNotFoundError } from '../../src/cache/errors.js';
 import { openQueue } from '../../src/collections/open-queue.js';
 import { parseRedisLocator, type RedisLike, RedisWorkQueue } from '../../src/redis/index.js';
 import { scriptText } from '../../src/redis/scripts.js';
@@ -41,6 +41,34 @@ describe.skipIf(!findRedisServer())(redisTitle('RedisWorkQueue'), () => {
       expect(() => parseRedisLocator('redis://host#a{b}')).toThrow(RangeError);
       expect(() => parseRedisLocator('/tmp/dir')).toThrow(TypeError);
       expect(() => new RedisWorkQueue('redis://x#q', { leaseSeconds: 0 })).toThrow(RangeError);
+    });
+
+    it('with create: false creates nothing: QueueNotFoundError until the queue is created', async () => {
+      const admin = new Redis(server.port, '127.0.0.1');
+      const locator = server.locator('not-yet');
+      const refused = await openQueue(locator, { create: false }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(QueueNotFoundError);
+      expect((refused as Error).message).toBe(
+        `work queue ${locator} does not exist (no dq:{not-yet}:settings in Redis; nothing was created)`,
+      );
+      const looking = new RedisWorkQueue<string>(locator, { create: false });
+      await expect(looking.stats()).rejects.toThrow(QueueNotFoundError);
+      await expect(looking.failed()).rejects.toThrow(QueueNotFoundError);
+      await expect(looking.results.size()).rejects.toThrow(QueueNotFoundError);
+      expect(await admin.keys('dq:{not-yet}:*')).toEqual([]);
+      // Created meanwhile: the same object now works (a failed open is tried again).
+      const maker = await openQueue<string>(locator);
+      await maker.put('x');
+      expect(await looking.stats()).toMatchObject({ pending: 1 });
+      const reader = await openQueue(locator, { create: false });
+      expect(await reader.stats()).toMatchObject({ pending: 1 });
+      await reader.close();
+      expect(() => new RedisWorkQueue(locator, { create: 'no' as never })).toThrow(
+        /create must be a boolean, got "no"/,
+      );
+      await looking.close();
+      await maker.close();
+      await admin.quit();
     });
 
     it('is what openQueue returns for a redis:// locator', async () => {
