@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
+import { QueueNotFoundError } from '../cache/errors.js';
 import { isRedisQueueLocator } from '../collections/open-queue.js';
 import { WorkQueue } from '../collections/work-queue.js';
 // The crawler (htmlparser2, robots-parser) is imported when a crawl command runs, not when the CLI
@@ -293,6 +294,8 @@ async function runExport(context: CommandContext, target: string): Promise<void>
   } catch (error) {
     if (error instanceof TypeError || error instanceof RangeError)
       throw new CliError(EXIT.USAGE, error.message, { cause: error });
+    if (error instanceof QueueNotFoundError)
+      throw new CliError(EXIT.BAD_DIRECTORY, error.message, { cause: error });
     throw error;
   }
 }

@@ -49,7 +49,8 @@ async function* recordsOf(results: AsyncResults): AsyncGenerator<PageRecord> {
  * `write`, in the order they were recorded. CSV: arrays of URLs are space-separated, redirect
  * chains and other objects are JSON.
  * @returns how many records were written.
- * @throws RangeError for an unknown format; TypeError for a bad locator.
+ * @throws RangeError for an unknown format; TypeError for a bad locator; QueueNotFoundError when
+ *   it names no queue (nothing is created).
  */
 export async function exportRecords(
   queue: string,
@@ -58,7 +59,8 @@ export async function exportRecords(
 ): Promise<number> {
   if (format !== 'jsonl' && format !== 'csv')
     throw new RangeError(`format must be 'jsonl' or 'csv', got ${String(format)}`);
-  const crawl = await openQueue(queue);
+  // Reading creates nothing: a locator that names no queue is a QueueNotFoundError.
+  const crawl = await openQueue(queue, { create: false });
   try {
     let count = 0;
     if (format === 'jsonl') {

@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CrawlSummary, crawl } from '../../src/crawler/crawl.js';
 import type { PageRecord } from '../../src/crawler/crawl-handler.js';
@@ -200,9 +201,16 @@ describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => 
     expect(both.stderr).toMatch(/two queues given/);
     const exportNoName = await runCli(['crawl', 'export', `redis://127.0.0.1:${port}`]);
     expect(exportNoName.code).toBe(2);
-    const exportEmpty = await runCli(['crawl', 'export', server.locator('no-crawl-here')]);
-    expect(exportEmpty.code).toBe(0);
-    expect(exportEmpty.stderr).toMatch(/no records in redis:.*#no-crawl-here/);
+    // Exporting a locator that names no queue is exit 5 and creates nothing (as queue stats).
+    const exportNone = await runCli(['crawl', 'export', server.locator('no-crawl-here')]);
+    expect(exportNone.code).toBe(5);
+    expect(exportNone.stderr).toMatch(/redis:.*#no-crawl-here does not exist/);
+    const admin = new Redis(port, '127.0.0.1');
+    try {
+      expect(await admin.keys('dq:{no-crawl-here}:*')).toEqual([]);
+    } finally {
+      await admin.quit();
+    }
     // A password in the locator is never printed.
     const secret = await runCli([
       'crawl',
