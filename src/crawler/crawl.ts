@@ -408,6 +408,9 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
       graceSeconds: 10,
       progressIntervalSeconds: 0.25,
       nodeOptions: WORKER_NODE_OPTIONS,
+      // A page is fetched again after a crash only if it was running or not yet acked: at most
+      // processes × concurrency of them.
+      holdSlotUntilAcked: true,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(onProgress
         ? {

@@ -107,6 +107,7 @@ async function main(): Promise<void> {
       concurrency: config.concurrency,
       leaseSeconds: config.leaseSeconds,
       jobTimeoutSeconds: config.jobTimeoutSeconds ?? undefined,
+      holdSlotUntilAcked: config.holdSlotUntilAcked,
       // A suspect's time counts in its quarantine process, from its start there.
       isTimed: (job) => !suspects.has(job.id),
       stop: stop.signal,

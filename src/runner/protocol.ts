@@ -20,6 +20,8 @@ export interface ChildConfig {
   readonly graceSeconds: number;
   /** Seconds a job may run before it fails with JobTimeoutError; null: no limit. */
   readonly jobTimeoutSeconds: number | null;
+  /** A completed job keeps its slot until its ack is written (runWorkers' option). */
+  readonly holdSlotUntilAcked: boolean;
   /** Ids of the jobs to run alone, each in a fresh quarantine process (see quarantine.ts). */
   readonly suspects: readonly number[];
   /** Node options for the quarantine processes (those of the child itself). */

@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import * as os from 'node:os';
-import { checkInteger, checkSeconds, type Seconds } from '../cache/checks.js';
+import { checkBoolean, checkInteger, checkSeconds, type Seconds } from '../cache/checks.js';
 import { HandlerModuleError } from '../cache/errors.js';
 import { retryDelay } from '../cache/waiting.js';
 import type { AsyncWorkQueue, FailedJob } from '../collections/async-work-queue.js';
@@ -75,6 +75,13 @@ export interface RunWorkersOptions {
   readonly progressIntervalSeconds?: Seconds;
   /** Called when a child starts or exits and when the run starts stopping. */
   readonly onEvent?: (event: RunnerEvent) => void;
+  /**
+   * Whether a completed job keeps its slot until its ack is written: then at most `processes` ×
+   * `concurrency` jobs are running or done-but-not-acked, which bounds what a crash of every
+   * process makes run again. Without it a slot is free as soon as its job returns and acks go in
+   * batches (much faster for jobs of a millisecond or less). The crawl uses it. @default false
+   */
+  readonly holdSlotUntilAcked?: boolean;
   /**
    * Node.js options for the worker processes, after those the runner needs (e.g.
    * `['--max-old-space-size=512']` to bound a worker's heap). @default none
@@ -233,6 +240,10 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
       leaseSeconds: options.leaseSeconds ?? (await queue.settings()).leaseSeconds,
       graceSeconds,
       jobTimeoutSeconds,
+      holdSlotUntilAcked:
+        options.holdSlotUntilAcked === undefined
+          ? false
+          : checkBoolean('holdSlotUntilAcked', options.holdSlotUntilAcked),
       suspects: [],
       execArgv,
     };

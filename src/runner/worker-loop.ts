@@ -94,6 +94,13 @@ export interface WorkerLoopOptions<T = unknown> {
   readonly tracker?: JobTracker;
   /** Unexpected errors (not the handler's: those fail the job). @default writes to stderr */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Whether a completed job keeps its slot until its ack is written, so that at most
+   * `concurrency` jobs are running or done-but-not-acked (what a crash makes run again). Without
+   * it, the slot is free at once and the ack follows in the next batch (faster for short jobs).
+   * @default false
+   */
+  readonly holdSlotUntilAcked?: boolean;
 }
 
 interface Held<T> {
@@ -182,6 +189,8 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
   /** Acks and failures on their way to the queue (awaited before the loop returns). */
   const settling = new Set<Promise<void>>();
   let flushScheduled = false;
+  /** With holdSlotUntilAcked: the jobs whose slot waits for their ack, and what frees it. */
+  const ackWaiters = new Map<AsyncJob<T>, () => void>();
   let averageSeconds: number | undefined;
   let wake: (() => void) | undefined;
 
@@ -269,6 +278,11 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     track(
       ackBatch(batch).finally(() => {
         completing -= batch.length;
+        for (const item of batch) {
+          const job = jobOf(item);
+          ackWaiters.get(job)?.();
+          ackWaiters.delete(job);
+        }
         changed();
       }),
     );
@@ -348,6 +362,8 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       flushScheduled = true;
       setImmediate(flush);
     }
+    if (options.holdSlotUntilAcked)
+      await new Promise<void>((resolve) => ackWaiters.set(job, resolve));
   };
 
   let extending = false;

@@ -230,6 +230,9 @@ describe('runWorkers', () => {
     await expect(
       runWorkers({ queue: directory, handler: HANDLER, nodeOptions: '--inspect' as never }),
     ).rejects.toThrow(TypeError);
+    await expect(
+      runWorkers({ queue: directory, handler: HANDLER, holdSlotUntilAcked: 'yes' as never }),
+    ).rejects.toThrow(/holdSlotUntilAcked/);
   });
 
   it('starts its worker processes with nodeOptions', async () => {

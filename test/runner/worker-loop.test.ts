@@ -208,4 +208,54 @@ describe('runWorkerLoop', () => {
     expect(events.filter((event) => event === 'started')).toHaveLength(3);
     queue.close();
   });
+
+  it('with holdSlotUntilAcked, never has more than concurrency jobs running or done but not acked', async () => {
+    /** The most jobs that were running or done-but-not-acked at once, with and without it. */
+    const peakUnacked = async (holdSlotUntilAcked: boolean) => {
+      const queue = new WorkQueue<number>(tempDir('loop-hold-slot'));
+      queue.putMany(Array.from({ length: 60 }, (_, i) => i));
+      const inner = queue.async;
+      let unacked = 0;
+      let peak = 0;
+      // Acks that take 20 ms (a busy disk): the window in which done jobs are not yet acked.
+      const slowAcks = new Proxy(inner, {
+        get(target, property) {
+          if (property === 'ackMany')
+            return async (items: Parameters<typeof inner.ackMany>[0]) => {
+              const batch = [...items];
+              await sleep(20);
+              const lost = await target.ackMany(batch);
+              unacked -= batch.length;
+              return lost;
+            };
+          const value = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const stop = new AbortController();
+      let finished = 0;
+      const handler = async (payload: number) => {
+        peak = Math.max(peak, ++unacked);
+        await sleep(2);
+        if (++finished === 60) setTimeout(() => stop.abort(), 100);
+        return payload;
+      };
+      const counts = await runWorkerLoop({
+        queue: slowAcks,
+        handler,
+        concurrency: 4,
+        leaseSeconds: 30,
+        stop: stop.signal,
+        graceSeconds: () => 5,
+        holdSlotUntilAcked,
+      });
+      expect(counts.done).toBe(60);
+      expect(queue.stats()).toMatchObject({ done: 60, pending: 0, leased: 0 });
+      queue.close();
+      return peak;
+    };
+    expect(await peakUnacked(true)).toBeLessThanOrEqual(4);
+    // The control: without it, jobs start while the done ones wait for their ack.
+    expect(await peakUnacked(false)).toBeGreaterThan(4);
+  });
 });
