@@ -25,7 +25,12 @@ import {
 } from './async-work-queue.js';
 import type { Index } from './index.js';
 import { type MakeJob, type QueueInternals, queueInternals, type WorkQueue } from './work-queue.js';
-import type { FailOptions, FailOutcome, LeaseState } from './work-queue-job.js';
+import {
+  type FailOptions,
+  type FailOutcome,
+  type LeaseState,
+  splitAckItems,
+} from './work-queue-job.js';
 import type { QueueSettings } from './work-queue-schema.js';
 import type {
   FailedJob,
@@ -117,13 +122,7 @@ export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
 
   ackMany(items: Iterable<AsyncAckItem<T>>): Promise<AsyncJob<T>[]> {
     return this.#run(() => {
-      const jobs: AsyncJob<T>[] = [];
-      const results: unknown[] = [];
-      for (const item of items) {
-        const plain = item instanceof AsyncJob;
-        jobs.push(plain ? item : item.job);
-        results.push(plain ? undefined : item.result);
-      }
+      const [jobs, results] = splitAckItems<AsyncJob<T>>(items, AsyncJob);
       return this.#ops.ack(jobs, results, this.#lease);
     });
   }

@@ -35,6 +35,29 @@ export interface LeasedJob {
   readonly attempt: number;
 }
 
+/**
+ * @internal Splits ack items (a job of class `jobClass`, or `{ job, result }`) into the list of
+ * jobs and the list of their results (`undefined` for a bare job), as the acks take them.
+ */
+export function splitAckItems<J extends object>(
+  items: Iterable<J | { readonly job: J; readonly result?: unknown }>,
+  jobClass: abstract new (...args: never[]) => J,
+): [J[], unknown[]] {
+  const jobs: J[] = [];
+  const results: unknown[] = [];
+  for (const item of items) {
+    if (item instanceof jobClass) {
+      jobs.push(item);
+      results.push(undefined);
+    } else {
+      const entry = item as { readonly job: J; readonly result?: unknown };
+      jobs.push(entry.job);
+      results.push(entry.result);
+    }
+  }
+  return [jobs, results];
+}
+
 /** @internal What the queue knows about one lease of one Job object. */
 export interface Lease extends LeaseState {
   readonly queue: WorkQueue<unknown>;

@@ -45,6 +45,7 @@ import {
   type LeasedJob,
   type LeaseState,
   leases,
+  splitAckItems,
 } from './work-queue-job.js';
 import {
   checkQueueOptions,
@@ -483,13 +484,7 @@ export class WorkQueue<T = unknown> implements Disposable {
    * lease was lost (those are not acked; the others are). Never throws LeaseLostError.
    */
   ackMany(items: Iterable<AckItem<T>>): Job<T>[] {
-    const jobs: Job<T>[] = [];
-    const results: unknown[] = [];
-    for (const item of items) {
-      const plain = item instanceof Job;
-      jobs.push(plain ? item : item.job);
-      results.push(plain ? undefined : item.result);
-    }
+    const [jobs, results] = splitAckItems<Job<T>>(items, Job);
     return this.#ackLeases(jobs, results, this.#leaseOfJob);
   }
 
