@@ -33,7 +33,7 @@ import { failFast, Transactor } from '../cache/transaction.js';
 import type { Key } from '../cache/types.js';
 import { abortError, Backoff, sleep, wakeAll } from '../cache/waiting.js';
 import { Index } from './index.js';
-import { type HolderStatus, holderOf, holderStatus, parseHolder } from './lease-holder.js';
+import { type HolderStatus, holderOf, holderStatus, parseHolder, UNHELD } from './lease-holder.js';
 import { SqliteAsyncWorkQueue } from './work-queue-async.js';
 import { backoffFor, decodePayload, encodePayload, errorText } from './work-queue-codec.js';
 import {
@@ -185,6 +185,8 @@ export class WorkQueue<T = unknown> implements Disposable {
   #closed = false;
   /** This process as the holder of its leases (null when unknowable: no /proc). */
   readonly #holder: string | null;
+  /** What `put` writes in the holder column: room for a holder (see UNHELD), where one is known. */
+  readonly #unheld: string | null;
   #nextSurvey = 0;
 
   static {
@@ -209,6 +211,7 @@ export class WorkQueue<T = unknown> implements Disposable {
       throw new TypeError(`directory must be a non-empty string path, got ${String(directory)}`);
     const given = checkQueueOptions(options);
     this.#holder = holderOf(options.leaseSupervisor);
+    this.#unheld = this.#holder === null ? null : UNHELD;
     const timeout = options.timeout ?? 60;
     this.#timeout = timeout;
     // The queue lives in a diskcache directory that never evicts (its results Index neither).
@@ -300,7 +303,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     const bytes = encodePayload(payload);
     const id = this.#write(() => {
       const now = nowSeconds();
-      return this.#s.insert.get(key, now + delay, bytes, now) as number | undefined;
+      return this.#s.insert.get(key, now + delay, bytes, now, this.#unheld) as number | undefined;
     });
     if (id !== undefined) wakeAll(this.#file);
     return id;
@@ -327,7 +330,8 @@ export class WorkQueue<T = unknown> implements Disposable {
     const ids = this.#write(() => {
       const now = nowSeconds();
       return rows.map(
-        ([key, bytes]) => this.#s.insert.get(key, now + delay, bytes, now) as number | undefined,
+        ([key, bytes]) =>
+          this.#s.insert.get(key, now + delay, bytes, now, this.#unheld) as number | undefined,
       );
     });
     wakeAll(this.#file);
