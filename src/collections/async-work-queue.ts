@@ -215,15 +215,15 @@ export interface AsyncLease {
   settled: boolean;
 }
 
-/** @internal The lease behind each AsyncJob; kept out of the object so it cannot be forged. */
-const asyncLeases = new WeakMap<AsyncJob<unknown>, AsyncLease>();
+/** The lease of an AsyncJob, undefined for any other value (set by AsyncJob's static block). */
+let leaseField: (job: unknown) => AsyncLease | undefined;
 
 /**
  * @internal The lease of `job` if `queue` handed it out.
  * @throws TypeError for an object that no AsyncWorkQueue made, or one from another queue object.
  */
 export function leaseOf(queue: AsyncWorkQueue<unknown>, job: AsyncJob<unknown>): AsyncLease {
-  const lease = job instanceof AsyncJob ? asyncLeases.get(job) : undefined;
+  const lease = leaseField(job);
   if (lease === undefined)
     throw new TypeError('expected a job returned by take(), takeMany() or next()');
   if (lease.queue !== queue)
@@ -243,6 +243,15 @@ export class AsyncJob<T = unknown> {
   readonly payload: T;
   /** 1 for the first lease, 2 for the second, … (expired leases count; a release does not). */
   readonly attempt: number;
+  /** The lease, in a private field so that it cannot be forged or read from outside. */
+  readonly #lease: AsyncLease;
+
+  static {
+    leaseField = (job) =>
+      typeof job === 'object' && job !== null && #lease in job
+        ? (job as AsyncJob).#lease
+        : undefined;
+  }
 
   /** @internal Made by a backend only, with its lease. */
   constructor(lease: AsyncLease, id: number, key: string | undefined, payload: T, attempt: number) {
@@ -250,11 +259,7 @@ export class AsyncJob<T = unknown> {
     this.key = key;
     this.payload = payload;
     this.attempt = attempt;
-    asyncLeases.set(this as AsyncJob<unknown>, lease);
-  }
-
-  get #lease(): AsyncLease {
-    return asyncLeases.get(this as AsyncJob<unknown>)!;
+    this.#lease = lease;
   }
 
   /** When the lease runs out, in epoch seconds (the backend's clock, as last seen here). */

@@ -3,8 +3,10 @@
  * and what `openQueue(directory)` returns). Each method runs the synchronous WorkQueue method in
  * fail-fast mode: a busy write lock is retried after async pauses (see async-view.ts) up to the
  * queue's `timeout`, so waiting for another process never blocks the event loop.
- * Settling delegates to the synchronous Job that each AsyncJob wraps (the lease's token), so the
- * fencing and the LeaseLostError messages are WorkQueue's own.
+ * Its AsyncJobs are its own (they wrap no synchronous Job): taking and settling go straight to
+ * the WorkQueue's lease-level operations (`queueInternals`), one transaction per batch, so the
+ * fencing and the LeaseLostError messages are WorkQueue's own and a job costs no more than on the
+ * synchronous API.
  */
 import { retryWhileBusy } from '../cache/async-view.js';
 
@@ -15,7 +17,6 @@ import {
   type AsyncLease,
   type AsyncResults,
   type AsyncWorkQueue,
-  ackEntry,
   type FailedListOptions,
   type LeaseId,
   leaseOf,
@@ -23,8 +24,13 @@ import {
   type ResultKey,
 } from './async-work-queue.js';
 import type { Index } from './index.js';
-import type { Job, WorkQueue } from './work-queue.js';
-import type { FailOptions, FailOutcome } from './work-queue-job.js';
+import { type MakeJob, type QueueInternals, queueInternals, type WorkQueue } from './work-queue.js';
+import {
+  type FailOptions,
+  type FailOutcome,
+  type LeaseState,
+  splitAckItems,
+} from './work-queue-job.js';
 import type { QueueSettings } from './work-queue-schema.js';
 import type {
   FailedJob,
@@ -35,17 +41,23 @@ import type {
   WorkQueueStats,
 } from './work-queue-types.js';
 
+/** The lease of an AsyncJob of this adapter: the row's lease token, as the WorkQueue fences with. */
+interface SqliteLease extends AsyncLease, LeaseState {
+  readonly token: number;
+}
+
 /** An AsyncWorkQueue over a synchronous WorkQueue that never blocks on another process's lock. */
 export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   readonly locator: string;
   readonly #queue: WorkQueue<T>;
+  readonly #ops: QueueInternals<T>;
   readonly #ownsQueue: boolean;
-  readonly #byJob = new WeakMap<Job<T>, AsyncJob<T>>();
   #results: AsyncResults | undefined;
 
   /** Wraps `queue`; with `ownsQueue`, `close()` closes it too. */
   constructor(queue: WorkQueue<T>, { ownsQueue = false } = {}) {
     this.#queue = queue;
+    this.#ops = queueInternals(queue);
     this.#ownsQueue = ownsQueue;
     this.locator = queue.directory;
   }
@@ -60,38 +72,23 @@ export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     return this.#queue;
   }
 
-  #wrap(job: Job<T>): AsyncJob<T> {
-    const lease: AsyncLease = {
+  /**
+   * Makes the AsyncJob of a claimed row: its lease is the row's, settled by this object. (Typed
+   * with an unknown payload so that the class stays covariant in T, as a job queue's type is.)
+   */
+  readonly #make: MakeJob<unknown, AsyncJob<T>> = (id, key, payload, attempt, token, expires) => {
+    const lease: SqliteLease = {
       queue: this as AsyncWorkQueue<unknown>,
-      token: job,
-      expires: job.leaseExpiresAt,
+      token,
+      expires,
       settled: false,
     };
-    const wrapped = new AsyncJob<T>(lease, job.id, job.key, job.payload, job.attempt);
-    this.#byJob.set(job, wrapped);
-    return wrapped;
-  }
+    return new AsyncJob<T>(lease, id, key, payload as T, attempt);
+  };
 
-  #lease(job: AsyncJob<T>): AsyncLease {
-    return leaseOf(this as AsyncWorkQueue<unknown>, job as AsyncJob<unknown>);
-  }
-
-  #inner(job: AsyncJob<T>): Job<T> {
-    return this.#lease(job).token as Job<T>;
-  }
-
-  /** Marks the AsyncJobs of the sync jobs not in `lost` as settled; returns the lost AsyncJobs. */
-  #settle(jobs: AsyncJob<T>[], lost: Job<T>[], settles: boolean): AsyncJob<T>[] {
-    const lostSet = new Set(lost);
-    for (const job of jobs) {
-      const lease = this.#lease(job);
-      const inner = lease.token as Job<T>;
-      if (lostSet.has(inner)) continue;
-      if (settles) lease.settled = true;
-      else lease.expires = inner.leaseExpiresAt;
-    }
-    return lost.map((job) => this.#byJob.get(job)!);
-  }
+  /** The lease of a job this object handed out. @throws TypeError for any other object */
+  readonly #lease = (job: AsyncJob<unknown>): SqliteLease =>
+    leaseOf(this as AsyncWorkQueue<unknown>, job) as SqliteLease;
 
   async put(payload: T, options?: PutOptions): Promise<number | undefined> {
     return await this.#run(() => this.#queue.put(payload, options));
@@ -104,73 +101,56 @@ export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     return await this.#run(() => this.#queue.putMany(payloads, options));
   }
 
-  async take(options?: TakeOptions): Promise<AsyncJob<T> | undefined> {
-    const job = await this.#run(() => this.#queue.take(options));
-    return job === undefined ? undefined : this.#wrap(job);
+  async take(options: TakeOptions = {}): Promise<AsyncJob<T> | undefined> {
+    return (await this.#run(() => this.#ops.claim(1, options, this.#make)))[0];
   }
 
-  async takeMany(max: number, options?: TakeOptions): Promise<AsyncJob<T>[]> {
-    return (await this.#run(() => this.#queue.takeMany(max, options))).map((job) =>
-      this.#wrap(job),
-    );
+  takeMany(max: number, options: TakeOptions = {}): Promise<AsyncJob<T>[]> {
+    return this.#run(() => this.#ops.claim(max, options, this.#make));
   }
 
-  async next(options?: NextOptions): Promise<AsyncJob<T> | undefined> {
-    const job = await this.#queue.next(options);
-    return job === undefined ? undefined : this.#wrap(job);
+  next(options: NextOptions = {}): Promise<AsyncJob<T> | undefined> {
+    return this.#ops.next(options, this.#make);
   }
 
   async ack(job: AsyncJob<T>, result?: unknown): Promise<void> {
-    await this.#run(() => this.#queue.ack(this.#inner(job), result));
-    this.#lease(job).settled = true;
+    await this.#run(() => {
+      const lost = this.#ops.ack([job], [result], this.#lease);
+      if (lost.length > 0) throw this.#ops.leaseLost(job, this.#lease(job), 'ack');
+    });
   }
 
-  async ackMany(items: Iterable<AsyncAckItem<T>>): Promise<AsyncJob<T>[]> {
-    const entries = [...items].map(ackEntry);
-    const lost = await this.#run(() =>
-      this.#queue.ackMany(entries.map(({ job, result }) => ({ job: this.#inner(job), result }))),
-    );
-    return this.#settle(
-      entries.map((entry) => entry.job),
-      lost,
-      true,
-    );
+  ackMany(items: Iterable<AsyncAckItem<T>>): Promise<AsyncJob<T>[]> {
+    return this.#run(() => {
+      const [jobs, results] = splitAckItems<AsyncJob<T>>(items, AsyncJob);
+      return this.#ops.ack(jobs, results, this.#lease);
+    });
   }
 
   async fail(job: AsyncJob<T>, error: unknown, options?: FailOptions): Promise<FailOutcome> {
-    const outcome = await this.#run(() => this.#queue.fail(this.#inner(job), error, options));
-    this.#lease(job).settled = true;
-    return outcome;
+    return await this.#run(() => this.#ops.fail(job, this.#lease(job), error, options));
   }
 
   async extend(job: AsyncJob<T>, seconds?: number): Promise<void> {
-    const inner = this.#inner(job);
-    await this.#run(() => this.#queue.extend(inner, seconds));
-    this.#lease(job).expires = inner.leaseExpiresAt;
+    await this.#run(() => {
+      const lost = this.#ops.extend([job], seconds, this.#lease);
+      if (lost.length > 0) throw this.#ops.leaseLost(job, this.#lease(job), 'extend');
+    });
   }
 
-  async extendMany(jobs: Iterable<AsyncJob<T>>, seconds?: number): Promise<AsyncJob<T>[]> {
-    const list = [...jobs];
-    const lost = await this.#run(() =>
-      this.#queue.extendMany(
-        list.map((job) => this.#inner(job)),
-        seconds,
-      ),
-    );
-    return this.#settle(list, lost, false);
+  extendMany(jobs: Iterable<AsyncJob<T>>, seconds?: number): Promise<AsyncJob<T>[]> {
+    return this.#run(() => this.#ops.extend([...jobs], seconds, this.#lease));
   }
 
   async release(job: AsyncJob<T>): Promise<void> {
-    await this.#run(() => this.#queue.release(this.#inner(job)));
-    this.#lease(job).settled = true;
+    await this.#run(() => {
+      const lost = this.#ops.release([job], this.#lease);
+      if (lost.length > 0) throw this.#ops.leaseLost(job, this.#lease(job), 'release');
+    });
   }
 
-  async releaseMany(jobs: Iterable<AsyncJob<T>>): Promise<AsyncJob<T>[]> {
-    const list = [...jobs];
-    const lost = await this.#run(() =>
-      this.#queue.releaseMany(list.map((job) => this.#inner(job))),
-    );
-    return this.#settle(list, lost, true);
+  releaseMany(jobs: Iterable<AsyncJob<T>>): Promise<AsyncJob<T>[]> {
+    return this.#run(() => this.#ops.release([...jobs], this.#lease));
   }
 
   async releaseById(jobs: Iterable<LeaseId>): Promise<number[]> {

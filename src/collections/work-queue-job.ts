@@ -18,12 +18,49 @@ export type AckItem<T> = Job<T> | { readonly job: Job<T>; readonly result?: unkn
 /** What `fail` did with the job. */
 export type FailOutcome = 'retrying' | 'failed';
 
-/** @internal What the queue knows about one lease of one Job object. */
-export interface Lease {
-  readonly queue: WorkQueue<unknown>;
+/**
+ * @internal The state of one lease that the queue's fenced statements read and update: the
+ * lease token, the expiry as far as this process knows, and whether it was settled.
+ */
+export interface LeaseState {
   readonly token: number;
   expires: number;
   settled: boolean;
+}
+
+/** @internal What settling reads of a job object (a Job, or an AsyncJob of `workQueue.async`). */
+export interface LeasedJob {
+  readonly id: number;
+  readonly key: string | undefined;
+  readonly attempt: number;
+}
+
+/**
+ * @internal Splits ack items (a job of class `jobClass`, or `{ job, result }`) into the list of
+ * jobs and the list of their results (`undefined` for a bare job), as the acks take them.
+ */
+export function splitAckItems<J extends object>(
+  items: Iterable<J | { readonly job: J; readonly result?: unknown }>,
+  jobClass: abstract new (...args: never[]) => J,
+): [J[], unknown[]] {
+  const jobs: J[] = [];
+  const results: unknown[] = [];
+  for (const item of items) {
+    if (item instanceof jobClass) {
+      jobs.push(item);
+      results.push(undefined);
+    } else {
+      const entry = item as { readonly job: J; readonly result?: unknown };
+      jobs.push(entry.job);
+      results.push(entry.result);
+    }
+  }
+  return [jobs, results];
+}
+
+/** @internal What the queue knows about one lease of one Job object. */
+export interface Lease extends LeaseState {
+  readonly queue: WorkQueue<unknown>;
 }
 
 /** The lease behind each Job object; kept out of the Job so users cannot forge a token. */

@@ -245,7 +245,7 @@ export function prepareQueueStatements(db: Database.Database): QueueStatements {
     rollback: db.prepare('ROLLBACK'),
     insert: db
       .prepare(
-        `INSERT INTO ${jobs} (key, state, available_at, payload, created_at) VALUES (?, ${PENDING}, ?, ?, ?)` +
+        `INSERT INTO ${jobs} (key, state, available_at, payload, created_at, holder) VALUES (?, ${PENDING}, ?, ?, ?, ?)` +
           ' ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING RETURNING id',
       )
       .pluck(true),

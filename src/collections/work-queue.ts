@@ -33,7 +33,7 @@ import { failFast, Transactor } from '../cache/transaction.js';
 import type { Key } from '../cache/types.js';
 import { abortError, Backoff, sleep, wakeAll } from '../cache/waiting.js';
 import { Index } from './index.js';
-import { type HolderStatus, holderOf, holderStatus, parseHolder } from './lease-holder.js';
+import { type HolderStatus, holderOf, holderStatus, parseHolder, UNHELD } from './lease-holder.js';
 import { SqliteAsyncWorkQueue } from './work-queue-async.js';
 import { backoffFor, decodePayload, encodePayload, errorText } from './work-queue-codec.js';
 import {
@@ -42,7 +42,10 @@ import {
   type FailOutcome,
   Job,
   type Lease,
+  type LeasedJob,
+  type LeaseState,
   leases,
+  splitAckItems,
 } from './work-queue-job.js';
 import {
   checkQueueOptions,
@@ -106,6 +109,51 @@ export interface LeaseHolder {
   readonly leaseEndsAt: number;
 }
 
+/**
+ * @internal Makes the job object of a claimed row: a Job, or (for `workQueue.async`) an AsyncJob,
+ * so that neither backend's objects wrap the other's.
+ */
+export type MakeJob<T, J> = (
+  id: number,
+  key: string | undefined,
+  payload: T,
+  attempt: number,
+  token: number,
+  expires: number,
+) => J;
+
+/**
+ * @internal The lease-level operations behind WorkQueue's public methods, on job objects of any
+ * class: what SqliteAsyncWorkQueue settles its own AsyncJobs through, one transaction per batch,
+ * with the same fencing and LeaseLostError messages as the synchronous API. `leaseOf` gives a
+ * job's lease (and throws TypeError for a job that the caller did not hand out).
+ */
+export interface QueueInternals<T> {
+  claim<J>(max: number, options: TakeOptions, make: MakeJob<T, J>): J[];
+  next<J>(options: NextOptions, make: MakeJob<T, J>): Promise<J | undefined>;
+  ack<J extends LeasedJob>(
+    jobs: readonly J[],
+    results: readonly unknown[],
+    leaseOf: (job: J) => LeaseState,
+  ): J[];
+  fail(job: LeasedJob, lease: LeaseState, error: unknown, options?: FailOptions): FailOutcome;
+  extend<J extends LeasedJob>(
+    jobs: readonly J[],
+    seconds: number | undefined,
+    leaseOf: (job: J) => LeaseState,
+  ): J[];
+  release<J extends LeasedJob>(jobs: readonly J[], leaseOf: (job: J) => LeaseState): J[];
+  /** The LeaseLostError for `action` on a job whose fenced statement matched no row. */
+  leaseLost(job: LeasedJob, lease: LeaseState, action: string): LeaseLostError;
+}
+
+let internalsOf: <T>(queue: WorkQueue<T>) => QueueInternals<T>;
+
+/** @internal The lease-level operations of `queue` (not part of the package's API). */
+export function queueInternals<T>(queue: WorkQueue<T>): QueueInternals<T> {
+  return internalsOf(queue);
+}
+
 function nowSeconds(): number {
   return Date.now() / 1000;
 }
@@ -137,7 +185,21 @@ export class WorkQueue<T = unknown> implements Disposable {
   #closed = false;
   /** This process as the holder of its leases (null when unknowable: no /proc). */
   readonly #holder: string | null;
+  /** What `put` writes in the holder column: room for a holder (see UNHELD), where one is known. */
+  readonly #unheld: string | null;
   #nextSurvey = 0;
+
+  static {
+    internalsOf = <T>(queue: WorkQueue<T>): QueueInternals<T> => ({
+      claim: (max, options, make) => queue.#claim(max, options, make),
+      next: (options, make) => queue.#next(options, make),
+      ack: (jobs, results, leaseOf) => queue.#ackLeases(jobs, results, leaseOf),
+      fail: (job, lease, error, options) => queue.#failLease(job, lease, error, options),
+      extend: (jobs, seconds, leaseOf) => queue.#extendLeases(jobs, seconds, leaseOf),
+      release: (jobs, leaseOf) => queue.#releaseLeases(jobs, leaseOf),
+      leaseLost: (job, lease, action) => queue.#leaseLost(job, lease, action),
+    });
+  }
 
   /**
    * Opens (creating if needed) the work queue in `directory`, a diskcache cache directory.
@@ -149,6 +211,7 @@ export class WorkQueue<T = unknown> implements Disposable {
       throw new TypeError(`directory must be a non-empty string path, got ${String(directory)}`);
     const given = checkQueueOptions(options);
     this.#holder = holderOf(options.leaseSupervisor);
+    this.#unheld = this.#holder === null ? null : UNHELD;
     const timeout = options.timeout ?? 60;
     this.#timeout = timeout;
     // The queue lives in a diskcache directory that never evicts (its results Index neither).
@@ -193,18 +256,24 @@ export class WorkQueue<T = unknown> implements Disposable {
     return this.#tx.write(false, null, body);
   }
 
-  #lease(job: Job<unknown>): Lease {
+  /** The lease of a Job this queue object handed out. @throws TypeError for any other object */
+  readonly #leaseOfJob = (job: Job<unknown>): Lease => {
     const lease = job instanceof Job ? leases.get(job) : undefined;
     if (lease === undefined)
       throw new TypeError('expected a Job returned by take(), takeMany() or next()');
     if (lease.queue !== (this as WorkQueue<unknown>))
       throw new TypeError(`job ${job.id} was taken through another WorkQueue object`);
     return lease;
-  }
+  };
+
+  /** Makes the Job of a claimed row (see `#claim`; typed as `workQueue.async`'s maker is). */
+  readonly #makeJob: MakeJob<unknown, Job<T>> = (id, key, payload, attempt, token, expires) => {
+    const lease: Lease = { queue: this as WorkQueue<unknown>, token, expires, settled: false };
+    return new Job<T>(lease, id, key, payload as T, attempt);
+  };
 
   /** Explains why a fenced UPDATE matched no row. */
-  #leaseLost(job: Job<unknown>, action: string): LeaseLostError {
-    const lease = leases.get(job)!;
+  #leaseLost(job: LeasedJob, lease: LeaseState, action: string): LeaseLostError {
     const row = this.#whenFree(() => this.#s.lookup.get(BigInt(job.id))) as
       | [number, number, number]
       | undefined;
@@ -234,7 +303,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     const bytes = encodePayload(payload);
     const id = this.#write(() => {
       const now = nowSeconds();
-      return this.#s.insert.get(key, now + delay, bytes, now) as number | undefined;
+      return this.#s.insert.get(key, now + delay, bytes, now, this.#unheld) as number | undefined;
     });
     if (id !== undefined) wakeAll(this.#file);
     return id;
@@ -261,7 +330,8 @@ export class WorkQueue<T = unknown> implements Disposable {
     const ids = this.#write(() => {
       const now = nowSeconds();
       return rows.map(
-        ([key, bytes]) => this.#s.insert.get(key, now + delay, bytes, now) as number | undefined,
+        ([key, bytes]) =>
+          this.#s.insert.get(key, now + delay, bytes, now, this.#unheld) as number | undefined,
       );
     });
     wakeAll(this.#file);
@@ -281,6 +351,11 @@ export class WorkQueue<T = unknown> implements Disposable {
    * most twice a second). Returns `[]` when nothing is ready, without taking the write lock.
    */
   takeMany(max: number, options: TakeOptions = {}): Job<T>[] {
+    return this.#claim(max, options, this.#makeJob);
+  }
+
+  /** `takeMany`, each job object made by `make` from its row (a Job, or an AsyncJob). */
+  #claim<J>(max: number, options: TakeOptions, make: MakeJob<T, J>): J[] {
     checkInteger('max', max);
     const leaseSeconds =
       options.leaseSeconds === undefined
@@ -312,10 +387,9 @@ export class WorkQueue<T = unknown> implements Disposable {
       ][];
     });
     rows.sort((a, b) => a[0] - b[0]);
-    return rows.map(([id, key, attempt, token, payload]) => {
-      const lease: Lease = { queue: this as WorkQueue<unknown>, token, expires, settled: false };
-      return new Job<T>(lease, id, key ?? undefined, decodePayload(payload) as T, attempt);
-    });
+    return rows.map(([id, key, attempt, token, payload]) =>
+      make(id, key ?? undefined, decodePayload(payload) as T, attempt, token, expires),
+    );
   }
 
   /** The holders of current leases, each with what is known of it (a read; nothing is changed). */
@@ -360,7 +434,12 @@ export class WorkQueue<T = unknown> implements Disposable {
    * process wakes it at once), so waiting costs no CPU to speak of.
    * Resolves `undefined` after `timeoutSeconds`; rejects with `AbortError` when `signal` aborts.
    */
-  async next(options: NextOptions = {}): Promise<Job<T> | undefined> {
+  next(options: NextOptions = {}): Promise<Job<T> | undefined> {
+    return this.#next(options, this.#makeJob);
+  }
+
+  /** `next`, the job object made by `make` (see `#claim`). */
+  async #next<J>(options: NextOptions, make: MakeJob<T, J>): Promise<J | undefined> {
     const { signal } = options;
     const timeout =
       options.timeoutSeconds === undefined
@@ -371,7 +450,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     const backoff = new Backoff({ firstMs: POLL_FIRST_MS, maxMs: POLL_MAX_MS });
     for (;;) {
       if (signal?.aborted) throw abortError(signal, 'the wait for work');
-      const job = this.#takeWithoutWaiting(options);
+      const job = this.#takeWithoutWaiting(options, make);
       if (job !== undefined) return job;
       const remaining = deadline - nowSeconds();
       if (remaining <= 0) return undefined;
@@ -387,9 +466,9 @@ export class WorkQueue<T = unknown> implements Disposable {
    * `take` that never blocks on another process's write lock: inside `next()`, a busy database
    * just means "nothing yet", and the wait goes on with an async pause.
    */
-  #takeWithoutWaiting(options: TakeOptions): Job<T> | undefined {
+  #takeWithoutWaiting<J>(options: TakeOptions, make: MakeJob<T, J>): J | undefined {
     try {
-      return failFast(() => this.take(options));
+      return failFast(() => this.#claim(1, options, make)[0]);
     } catch (error) {
       if (error instanceof Timeout && isBusy(error.cause)) return undefined;
       throw error;
@@ -400,8 +479,8 @@ export class WorkQueue<T = unknown> implements Disposable {
 
   /** `job.ack(result)`. */
   ack(job: Job<T>, result?: unknown): void {
-    const lost = this.ackMany([{ job, result }]);
-    if (lost.length > 0) throw this.#leaseLost(job as Job<unknown>, 'ack');
+    const lost = this.#ackLeases([job], [result], this.#leaseOfJob);
+    if (lost.length > 0) throw this.#leaseLost(job, leases.get(job as Job<unknown>)!, 'ack');
   }
 
   /**
@@ -409,24 +488,35 @@ export class WorkQueue<T = unknown> implements Disposable {
    * lease was lost (those are not acked; the others are). Never throws LeaseLostError.
    */
   ackMany(items: Iterable<AckItem<T>>): Job<T>[] {
-    const entries: { job: Job<T>; result: unknown; lease: Lease }[] = [];
-    for (const item of items) {
-      const job = item instanceof Job ? item : item.job;
-      const result = item instanceof Job ? undefined : item.result;
-      entries.push({ job, result, lease: this.#lease(job as Job<unknown>) });
-    }
-    if (entries.length === 0) return [];
-    const acked: Lease[] = [];
-    const lost: Job<T>[] = [];
+    const [jobs, results] = splitAckItems<Job<T>>(items, Job);
+    return this.#ackLeases(jobs, results, this.#leaseOfJob);
+  }
+
+  /**
+   * Acks `jobs` (the result of `jobs[i]` in `results[i]`) in one transaction; returns those whose
+   * lease was lost. `leaseOf` gives each job's lease (and throws for a job of another queue).
+   */
+  #ackLeases<J extends LeasedJob>(
+    jobs: readonly J[],
+    results: readonly unknown[],
+    leaseOf: (job: J) => LeaseState,
+  ): J[] {
+    const states = jobs.map(leaseOf);
+    if (jobs.length === 0) return [];
+    const acked: LeaseState[] = [];
+    const lost: J[] = [];
     this.#write(() => {
       const now = nowSeconds();
       const toStore: [Key, unknown][] = [];
-      for (const { job, result, lease } of entries) {
+      for (let i = 0; i < jobs.length; i++) {
+        const job = jobs[i]!;
+        const lease = states[i]!;
         if (
           !lease.settled &&
           this.#s.ack.run(now, BigInt(job.id), BigInt(lease.token)).changes === 1
         ) {
           acked.push(lease);
+          const result = results[i];
           if (result !== undefined) toStore.push([job.key ?? job.id, result]);
         } else {
           lost.push(job);
@@ -447,7 +537,16 @@ export class WorkQueue<T = unknown> implements Disposable {
 
   /** `job.fail(error, options)`: backoff and retry, or the failed list after `maxAttempts`. */
   fail(job: Job<T>, error: unknown, options: FailOptions = {}): FailOutcome {
-    const lease = this.#lease(job as Job<unknown>);
+    return this.#failLease(job, this.#leaseOfJob(job), error, options);
+  }
+
+  /** `fail` of a job whose lease is `lease`. */
+  #failLease(
+    job: LeasedJob,
+    lease: LeaseState,
+    error: unknown,
+    options: FailOptions = {},
+  ): FailOutcome {
     const retryIn =
       options.retryInSeconds === undefined
         ? undefined
@@ -466,12 +565,11 @@ export class WorkQueue<T = unknown> implements Disposable {
         BigInt(lease.token),
       ).changes;
     });
-    if (changed !== 1) throw this.#leaseLost(job as Job<unknown>, 'fail');
+    if (changed !== 1) throw this.#leaseLost(job, lease, 'fail');
     lease.settled = true;
     if (!final) wakeAll(this.#file);
     return final ? 'failed' : 'retrying';
   }
-
   /** The default wait before retrying after attempt `attempt` failed, in seconds. */
   backoffSeconds(attempt: number): number {
     return backoffFor(this.#settings.backoffSeconds, attempt);
@@ -479,8 +577,8 @@ export class WorkQueue<T = unknown> implements Disposable {
 
   /** `job.extend(seconds)`. */
   extend(job: Job<T>, seconds?: number): void {
-    const lost = this.extendMany([job], seconds);
-    if (lost.length > 0) throw this.#leaseLost(job as Job<unknown>, 'extend');
+    const lost = this.#extendLeases([job], seconds, this.#leaseOfJob);
+    if (lost.length > 0) throw this.#leaseLost(job, leases.get(job as Job<unknown>)!, 'extend');
   }
 
   /**
@@ -488,14 +586,25 @@ export class WorkQueue<T = unknown> implements Disposable {
    * returns the jobs whose lease was lost. @default seconds: the queue's `leaseSeconds`
    */
   extendMany(jobs: Iterable<Job<T>>, seconds?: number): Job<T>[] {
+    return this.#extendLeases([...jobs], seconds, this.#leaseOfJob);
+  }
+
+  /** `extendMany` of jobs whose leases `leaseOf` gives (see `#ackLeases`). */
+  #extendLeases<J extends LeasedJob>(
+    jobs: readonly J[],
+    seconds: number | undefined,
+    leaseOf: (job: J) => LeaseState,
+  ): J[] {
     const length =
       seconds === undefined ? this.#settings.leaseSeconds : checkSeconds('seconds', seconds);
-    const entries = [...jobs].map((job) => [job, this.#lease(job as Job<unknown>)] as const);
-    if (entries.length === 0) return [];
-    const lost: Job<T>[] = [];
+    const states = jobs.map(leaseOf);
+    if (jobs.length === 0) return [];
+    const lost: J[] = [];
     this.#write(() => {
       const expires = nowSeconds() + length;
-      for (const [job, lease] of entries) {
+      for (let i = 0; i < jobs.length; i++) {
+        const job = jobs[i]!;
+        const lease = states[i]!;
         if (
           !lease.settled &&
           this.#s.extend.run(expires, BigInt(job.id), BigInt(lease.token)).changes === 1
@@ -509,8 +618,8 @@ export class WorkQueue<T = unknown> implements Disposable {
 
   /** `job.release()`. */
   release(job: Job<T>): void {
-    const lost = this.releaseMany([job]);
-    if (lost.length > 0) throw this.#leaseLost(job as Job<unknown>, 'release');
+    const lost = this.#releaseLeases([job], this.#leaseOfJob);
+    if (lost.length > 0) throw this.#leaseLost(job, leases.get(job as Job<unknown>)!, 'release');
   }
 
   /**
@@ -518,12 +627,19 @@ export class WorkQueue<T = unknown> implements Disposable {
    * worker that stops before running them). Returns the jobs whose lease was lost.
    */
   releaseMany(jobs: Iterable<Job<T>>): Job<T>[] {
-    const entries = [...jobs].map((job) => [job, this.#lease(job as Job<unknown>)] as const);
-    if (entries.length === 0) return [];
-    const lost: Job<T>[] = [];
+    return this.#releaseLeases([...jobs], this.#leaseOfJob);
+  }
+
+  /** `releaseMany` of jobs whose leases `leaseOf` gives (see `#ackLeases`). */
+  #releaseLeases<J extends LeasedJob>(jobs: readonly J[], leaseOf: (job: J) => LeaseState): J[] {
+    const states = jobs.map(leaseOf);
+    if (jobs.length === 0) return [];
+    const lost: J[] = [];
     this.#write(() => {
       const now = nowSeconds();
-      for (const [job, lease] of entries) {
+      for (let i = 0; i < jobs.length; i++) {
+        const job = jobs[i]!;
+        const lease = states[i]!;
         if (
           !lease.settled &&
           this.#s.release.run(now, BigInt(job.id), BigInt(lease.token)).changes === 1
@@ -532,7 +648,7 @@ export class WorkQueue<T = unknown> implements Disposable {
         else lost.push(job);
       }
     });
-    if (lost.length < entries.length) wakeAll(this.#file);
+    if (lost.length < jobs.length) wakeAll(this.#file);
     return lost;
   }
 

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, LeaseLostError } from '../../src/cache/errors.js';
-import type { AsyncJob, AsyncWorkQueue } from '../../src/collections/async-work-queue.js';
+import { AsyncJob, type AsyncWorkQueue } from '../../src/collections/async-work-queue.js';
 import type { WorkQueueOptions } from '../../src/collections/work-queue.js';
 
 /** Options a suite passes to a backend (the persisted queue options). */
@@ -294,7 +294,18 @@ export function describeAsyncQueue(backend: string, newStore: () => SuiteStore):
       const job = (await a.take())!;
       await expect(b.ack(job)).rejects.toThrow(/another queue object/);
       await expect(a.ack({ id: job.id } as AsyncJob<unknown>)).rejects.toThrow(TypeError);
+      // A copy of the object (its fields and its prototype) is not the job: the lease is private.
+      const copy = Object.assign(
+        Object.create(Object.getPrototypeOf(job)),
+        job,
+      ) as AsyncJob<unknown>;
+      expect(copy).toBeInstanceOf(AsyncJob);
+      await expect(a.ack(copy)).rejects.toThrow(TypeError);
+      await expect(a.ackMany([copy])).rejects.toThrow(TypeError);
+      await expect(a.extendMany([copy])).rejects.toThrow(TypeError);
+      expect(job.settled).toBe(false);
       await job.ack();
+      expect(job.settled).toBe(true);
     });
   });
 

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, LeaseLostError } from '../../src/cache/errors.js';
 import { Index } from '../../src/collections/index.js';
+import { HOLDER_WIDTH } from '../../src/collections/lease-holder.js';
 import { type Job, WorkQueue, type WorkQueueOptions } from '../../src/collections/work-queue.js';
 import { ackCounts, installAckAudit } from '../fixtures/queue-audit.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -376,6 +377,37 @@ describe('settings, layout and lifecycle', () => {
     const again = await q.next({ timeoutSeconds: 30 });
     expect([again?.payload, again?.attempt]).toEqual(['held', 2]);
     expect(q.leaseHolders()).toMatchObject([{ pid: process.pid, status: 'alive', jobs: 2 }]);
+  });
+
+  it('claims a job without growing its row (a put leaves room for the holder), whoever holds it', () => {
+    const directory = tempDir('wq');
+    const q = queue<string>(directory);
+    q.putMany(['mine', 'supervised']);
+    const sizes = () => {
+      const db = new Database(path.join(directory, 'cache.db'), { readonly: true });
+      try {
+        return db
+          .prepare('SELECT id, length(CAST(holder AS BLOB)) FROM WorkQueue_jobs ORDER BY id')
+          .raw(true)
+          .all();
+      } finally {
+        db.close();
+      }
+    };
+    const before = sizes();
+    expect(before).toEqual([
+      [1, HOLDER_WIDTH],
+      [2, HOLDER_WIDTH],
+    ]);
+    // A holder with a supervisor is longer, and still fits in the room left.
+    const supervised = queue<string>(directory, { leaseSupervisor: process.pid });
+    expect(q.take()?.payload).toBe('mine');
+    expect(supervised.take()?.payload).toBe('supervised');
+    expect(sizes()).toEqual(before);
+    expect(q.leaseHolders().map(({ pid, status, jobs }) => ({ pid, status, jobs }))).toEqual([
+      { pid: process.pid, status: 'alive', jobs: 1 },
+      { pid: process.pid, status: 'alive', jobs: 1 },
+    ]);
   });
 
   it('throws once closed', () => {
