@@ -21,7 +21,7 @@ import type { FailedJob } from '../collections/work-queue-types.js';
 import { parseRedisLocator, redacted } from '../redis/redis-client.js';
 import { type HandlerModule, handlerPath, loadHandler } from '../runner/handler.js';
 import type { RunProgress } from '../runner/progress.js';
-import { type RunnerEvent, runWorkers } from '../runner/run-workers.js';
+import { knownHandlerModule, type RunnerEvent, runWorkers } from '../runner/run-workers.js';
 import { CRAWL_CONFIG_VARIABLE, type CrawlConfig } from './crawl-config.js';
 // Types only: the workers load the fetcher and the parser, this (parent) process does not.
 import type { CrawlJob, PageRecord } from './crawl-handler.js';
@@ -150,6 +150,7 @@ export interface CrawlSummary {
 const here = fileURLToPath(import.meta.url);
 /** The handler module next to this file (.ts under tsx, .js from dist). */
 const HANDLER = path.join(path.dirname(here), `crawl-handler${path.extname(here)}`);
+knownHandlerModule(HANDLER);
 /** How many failures the summary lists. */
 const FAILURES_LISTED = 20;
 /**

@@ -182,6 +182,18 @@ function monotonicSeconds(): number {
   return performance.now() / 1000;
 }
 
+/** Handler modules of the package itself (the crawl's): the parent need not import them to check. */
+const knownHandlers = new Set<string>();
+
+/**
+ * Marks a handler module of this package as known good: runWorkers then forks without importing
+ * it first (the crawl's handler loads the parser, which the parent never uses). Not exported from
+ * the package.
+ */
+export function knownHandlerModule(file: string): void {
+  knownHandlers.add(file);
+}
+
 /** `nodeOptions`, checked: command-line options of node, each a string starting with '-'. */
 function checkNodeOptions(nodeOptions: readonly string[] | undefined): string[] {
   if (nodeOptions === undefined) return [];
@@ -229,7 +241,7 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
     throw new TypeError('signal must be an AbortSignal');
   const given = checkQueue(options.queue);
   const handlerFile = handlerPath(options.handler);
-  await loadHandler(handlerFile);
+  if (!knownHandlers.has(handlerFile)) await loadHandler(handlerFile);
   const execArgv = [...childExecArgv(handlerFile), ...checkNodeOptions(options.nodeOptions)];
   const queue = typeof given === 'string' ? await openQueue(given) : given;
   try {
