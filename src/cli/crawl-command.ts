@@ -11,7 +11,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
-import { QueueNotFoundError } from '../cache/errors.js';
 import { isRedisQueueLocator } from '../collections/open-queue.js';
 import { WorkQueue } from '../collections/work-queue.js';
 // The crawler (htmlparser2, robots-parser) is imported when a crawl command runs, not when the CLI
@@ -24,7 +23,7 @@ import { createProgressReporter, formatDuration, type RunProgress } from '../run
 import { action, type CliIo, type CommandContext, optionParser } from './context.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { helpExamples, parseCount, parseSeconds } from './output.js';
-import { queueLocator, shownLocator } from './queue-commands.js';
+import { queueLocator, rethrowQueueError, shownLocator } from './queue-commands.js';
 import { onStopSignals } from './work-command.js';
 
 interface CrawlCommandOptions {
@@ -292,11 +291,7 @@ async function runExport(context: CommandContext, target: string): Promise<void>
     if (redis && count === 0)
       context.note(`no records in ${shownLocator(resolved)}: is it the locator of a crawl?`);
   } catch (error) {
-    if (error instanceof TypeError || error instanceof RangeError)
-      throw new CliError(EXIT.USAGE, error.message, { cause: error });
-    if (error instanceof QueueNotFoundError)
-      throw new CliError(EXIT.BAD_DIRECTORY, error.message, { cause: error });
-    throw error;
+    rethrowQueueError(error);
   }
 }
 

@@ -27,6 +27,15 @@ import {
   parseSeconds,
 } from './output.js';
 
+/** A queue error as the CLI says it: a bad locator or option is usage (2), no such queue 5. */
+export function rethrowQueueError(error: unknown): never {
+  if (error instanceof TypeError || error instanceof RangeError)
+    throw new CliError(EXIT.USAGE, error.message, { cause: error });
+  if (error instanceof QueueNotFoundError)
+    throw new CliError(EXIT.BAD_DIRECTORY, error.message, { cause: error });
+  throw error;
+}
+
 function inline(value: unknown): string {
   return formatValue(value, { inline: true });
 }
@@ -86,11 +95,7 @@ export async function openQueueAt(
     try {
       return await openQueue(locator, { create: options.create });
     } catch (error) {
-      if (error instanceof TypeError || error instanceof RangeError)
-        throw new CliError(EXIT.USAGE, error.message, { cause: error });
-      if (error instanceof QueueNotFoundError)
-        throw new CliError(EXIT.BAD_DIRECTORY, error.message, { cause: error });
-      throw error;
+      rethrowQueueError(error);
     }
   }
   const directory = locator;
