@@ -12,14 +12,16 @@ import { Cache } from '../../src/cache/cache.js';
 import { WorkQueue } from '../../src/collections/work-queue.js';
 import { MAIN, ROOT } from '../cli/run-cli.js';
 import type { FaultKind } from '../fixtures/runner-fault-handler.js';
-import { FIXTURES } from '../helpers/children.js';
+import { compiledFixture, FIXTURES } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const HANDLER = path.join(FIXTURES, 'runner-fault-handler.ts');
+// This run's transpiled copy when there is one: each worker and quarantine process then starts
+// without the tsx loader (half a second of CPU each, and this test starts about twenty).
+const HANDLER =
+  compiledFixture('runner-fault-handler.ts') ?? path.join(FIXTURES, 'runner-fault-handler.ts');
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  // The compiled CLI (the suite's global setup builds dist/); the handler module is TypeScript,
-  // so the runner loads it through tsx.
+  // The compiled CLI (the suite's global setup builds dist/).
   const child = spawn(process.execPath, [MAIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },

@@ -12,10 +12,14 @@ import { WorkQueue } from '../../src/collections/work-queue.js';
 import type { RunnerEvent } from '../../src/runner/run-workers.js';
 import { runWorkers } from '../../src/runner/run-workers.js';
 import { ackCounts, installAckAudit } from '../fixtures/queue-audit.js';
-import { FIXTURES } from '../helpers/children.js';
+import { compiledFixture, FIXTURES } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const HANDLER = path.join(FIXTURES, 'queue-handler-record.ts');
+// This run's transpiled copy (plain node, no tsx loader in each worker: half a second of CPU per
+// process, and these tests start dozens); the TypeScript file itself where there is none. The
+// CLI tests (test/cli/work-command.test.ts) run the TypeScript handler through tsx.
+const HANDLER =
+  compiledFixture('queue-handler-record.ts') ?? path.join(FIXTURES, 'queue-handler-record.ts');
 
 /** Runs counted by the handler, per job id. */
 function runsPerJob(runsDirectory: string, ids: number[]): number[] {
