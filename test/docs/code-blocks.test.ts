@@ -1,11 +1,14 @@
 /**
  * Keeps the docs honest: every fenced code block of README.md and docs/*.md is run or checked.
  *
- * - ```ts / ```js blocks run with tsx, one process each (a js block without import or export
- *   statements as CommonJS), in a scratch directory per document
+ * - ```ts / ```js blocks run, one process each (a js block without import or export statements
+ *   as CommonJS), in a scratch directory per document
  *   (under .tmp/, so that `keyv` or `cache-manager` resolve from the repository's node_modules),
- *   with `'node-diskcache'` (and its subpaths) rewritten to this repository's sources. Blocks of
- *   one document share the directory, in order, as a reader following the page would.
+ *   with `'node-diskcache'` (and its subpaths) rewritten to this repository's build (dist/, which
+ *   the suite's global setup compiles from the sources): a ts block is transpiled here by
+ *   TypeScript and run by plain node, which costs a third of the CPU of tsx loading src/. A block
+ *   that imports a relative module (another block's `file=` module) runs with tsx, on src/.
+ *   Blocks of one document share the directory, in order, as a reader following the page would.
  *   A block whose info string says `file=NAME` (```ts file=hash-file.ts) is written to NAME
  *   instead of being run: the module another block or command uses. A block marked `continued`
  *   (```ts continued) continues the page's last unmarked, run ts block, as the page reads: it runs
@@ -14,7 +17,7 @@
  * - ```sh blocks: every `diskcache …` command line is checked against the real program
  *   (commands, options and argument counts; see cli-lines.ts), every `npm run X` names a script
  *   of package.json and every `npx tsx FILE` an existing file. Blocks that run `diskcache` are
- *   then run by bash in the document's scratch directory, `diskcache` being the CLI from source.
+ *   then run by bash in the document's scratch directory, `diskcache` being the compiled CLI.
  * - Every ts block that runs (and every `file=` module) is also type-checked by tsc with the
  *   repository's compiler options, each in a folder of its own.
  * - A block right after an HTML comment `<!-- not run: REASON -->` is not run (its command
@@ -24,6 +27,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { diskcacheArgs, resolveCommandLine } from './cli-lines.js';
 
@@ -39,6 +43,15 @@ const ENTRY_POINTS: Record<string, string> = {
   'node-diskcache/crawler': 'src/crawler/index.ts',
   'node-diskcache/redis': 'src/redis/index.ts',
 };
+/** The same entry points in the build (dist/), for blocks run by plain node. */
+const COMPILED_ENTRY_POINTS: Record<string, string> = Object.fromEntries(
+  Object.entries(ENTRY_POINTS).map(([name, source]) => [
+    name,
+    source.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'),
+  ]),
+);
+/** An import of a relative module: another block's `file=` module, which may be TypeScript. */
+const RELATIVE_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*)['"]\.\.?\//;
 const TS = new Set(['ts', 'typescript', 'js', 'javascript']);
 const SH = new Set(['sh', 'bash', 'shell']);
 
@@ -76,9 +89,9 @@ function codeBlocks(doc: string): Block[] {
 }
 
 /** `from 'node-diskcache'` (and subpaths, and `import('…')`) pointed at the sources. */
-function rewriteImports(code: string): string {
+function rewriteImports(code: string, entryPoints = ENTRY_POINTS): string {
   return code.replace(/(['"])(node-diskcache(?:\/[a-z-]+)?)\1/g, (whole, _quote, name: string) =>
-    ENTRY_POINTS[name] ? JSON.stringify(path.join(ROOT, ENTRY_POINTS[name])) : whole,
+    entryPoints[name] ? JSON.stringify(path.join(ROOT, entryPoints[name])) : whole,
   );
 }
 
@@ -125,7 +138,7 @@ function run(command: string, args: string[], cwd: string, input?: string) {
 }
 
 const SHELL_PRELUDE = `set -eo pipefail
-diskcache() { node --import tsx ${JSON.stringify(path.join(ROOT, 'src/cli/main.ts'))} "$@"; }
+diskcache() { node ${JSON.stringify(path.join(ROOT, 'dist/cli/main.js'))} "$@"; }
 npx() { "$@"; }
 `;
 
@@ -226,14 +239,23 @@ describe('code blocks of the docs', () => {
           it(`${where} (${block.lang}) runs`, () => {
             expect(code, `${where}: use relative directories`).not.toMatch(/['"]\/(tmp|var)\//);
             // A js block without import/export statements is a script: it runs as CommonJS.
-            const extension = !block.lang.startsWith('j')
-              ? 'ts'
-              : /^(import|export)\s/m.test(code)
-                ? 'mjs'
-                : 'cjs';
+            const typescript = !block.lang.startsWith('j');
+            const plain = !RELATIVE_IMPORT.test(code);
+            let source = rewriteImports(code, plain ? COMPILED_ENTRY_POINTS : ENTRY_POINTS);
+            if (typescript && plain)
+              source = ts.transpileModule(source, {
+                compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+              }).outputText;
+            const extension =
+              typescript && !plain
+                ? 'ts'
+                : typescript || /^(import|export)\s/m.test(code)
+                  ? 'mjs'
+                  : 'cjs';
             const file = path.join(scratchDir(), `block-${index}.${extension}`);
-            fs.writeFileSync(file, rewriteImports(code));
-            const result = spawnSync(process.execPath, ['--import', 'tsx', file], {
+            fs.writeFileSync(file, source);
+            const loader = plain ? [] : ['--import', 'tsx'];
+            const result = spawnSync(process.execPath, [...loader, file], {
               cwd: scratchDir(),
               encoding: 'utf8',
               timeout: 120_000,
