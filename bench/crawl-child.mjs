@@ -1,7 +1,8 @@
 /**
  * One contender of bench/crawl.bench.ts, in a process of its own so that its memory can be
  * measured apart from the site it crawls. argv: kind ('diskcache' | 'memory' | 'crawlee'), start
- * URL, processes, concurrency. Prints one JSON line {pages, seconds} on stdout.
+ * URL, processes, concurrency. Prints one JSON line {pages, seconds, cpu: {self, children}} on
+ * stdout (CPU seconds of this process and of its exited children: the crawl's workers).
  * Plain JavaScript on the compiled crawler (dist/, built by crawl.bench.ts), so that no process of
  * any contender carries tsx's loader: memory is the crawlers' own.
  */
@@ -90,4 +91,20 @@ if (kind === 'memory') {
     fs.rmSync(directory, { recursive: true, force: true });
   }
 }
-process.stdout.write(`${JSON.stringify({ pages, seconds: (performance.now() - began) / 1000 })}\n`);
+const seconds = (performance.now() - began) / 1000;
+
+/**
+ * CPU seconds of this process and of its children that have exited (the crawl's workers), from
+ * /proc/self/stat (utime, stime, cutime, cstime); this process alone elsewhere.
+ */
+function cpuSeconds() {
+  try {
+    const fields = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    const tick = (index) => Number(fields[index]) / 100; // USER_HZ
+    return { self: tick(11) + tick(12), children: tick(13) + tick(14) };
+  } catch {
+    const { user, system } = process.cpuUsage();
+    return { self: (user + system) / 1e6, children: 0 };
+  }
+}
+process.stdout.write(`${JSON.stringify({ pages, seconds, cpu: cpuSeconds() })}\n`);

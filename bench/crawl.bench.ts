@@ -3,7 +3,9 @@
  * pages on 127.0.0.1) with 1, 2 and 4 worker processes, beside crawlee's CheerioCrawler (storage
  * in memory) and a bare in-memory undici crawler (same parser, nothing durable), in one run.
  * Memory is summed over each contender's processes (RSS, and PSS where /proc gives it: shared
- * pages counted once), sampled every 100 ms. Each contender runs in a child of its own
+ * pages counted once), sampled every 100 ms, and shown per process for crawl() (the parent that
+ * supervises, the largest worker); CPU seconds are summed over each contender's processes (from
+ * /proc, exact for exited workers). Each contender runs in a child of its own
  * (bench/crawl-child.mjs, plain node on the compiled crawler in dist/, built first); the site runs
  * here. It reports; it never asserts.
  */
@@ -57,11 +59,29 @@ function memoryOf(pid: number): { rss: number; pss: number | undefined } {
   }
 }
 
+/** Peak memory of one process, MiB. */
+interface ProcessPeak {
+  readonly rssMiB: number;
+  readonly pssMiB: number | undefined;
+}
+
 interface Outcome {
   readonly pages: number;
   readonly seconds: number;
+  /** Summed over the contender's processes (sampled together). */
   readonly peakRssMiB: number;
   readonly peakPssMiB: number | undefined;
+  /** CPU seconds of the contender's first process and of its children (the crawl's workers). */
+  readonly cpuSeconds: { readonly self: number; readonly children: number };
+  /** The first process's own peak (for crawl(): the parent, which supervises). */
+  readonly parent: ProcessPeak;
+  /** Each child process's peak (for crawl(): the workers). */
+  readonly children: readonly ProcessPeak[];
+}
+
+/** `a / b` for MiB figures that may be missing (no PSS outside Linux). */
+function mib(value: number | undefined): string {
+  return value === undefined ? '–' : formatNumber(value);
 }
 
 function runContender(args: string[]): Promise<Outcome> {
@@ -77,6 +97,7 @@ function runContender(args: string[]): Promise<Outcome> {
     });
     let peakRss = 0;
     let peakPss: number | undefined;
+    const peaks = new Map<number, { rss: number; pss: number | undefined }>();
     const sampler = setInterval(() => {
       let rss = 0;
       let pss: number | undefined = 0;
@@ -84,6 +105,12 @@ function runContender(args: string[]): Promise<Outcome> {
         const memory = memoryOf(pid);
         rss += memory.rss;
         pss = pss === undefined || memory.pss === undefined ? undefined : pss + memory.pss;
+        const peak = peaks.get(pid);
+        if (peak === undefined) peaks.set(pid, { ...memory });
+        else {
+          peak.rss = Math.max(peak.rss, memory.rss);
+          if (memory.pss !== undefined) peak.pss = Math.max(peak.pss ?? 0, memory.pss);
+        }
       }
       peakRss = Math.max(peakRss, rss);
       if (pss !== undefined) peakPss = Math.max(peakPss ?? 0, pss);
@@ -92,15 +119,23 @@ function runContender(args: string[]): Promise<Outcome> {
     child.on('exit', (code) => {
       clearInterval(sampler);
       if (code !== 0) return reject(new Error(`crawl-child ${args.join(' ')} exited ${code}`));
-      const { pages, seconds } = JSON.parse(output.trim().split('\n').at(-1)!) as {
+      const { pages, seconds, cpu } = JSON.parse(output.trim().split('\n').at(-1)!) as {
         pages: number;
         seconds: number;
+        cpu: { self: number; children: number };
       };
+      const inMiB = (peak: { rss: number; pss: number | undefined } | undefined): ProcessPeak => ({
+        rssMiB: (peak?.rss ?? 0) / 1024,
+        pssMiB: peak?.pss === undefined ? undefined : peak.pss / 1024,
+      });
       resolve({
         pages,
         seconds,
         peakRssMiB: peakRss / 1024,
         peakPssMiB: peakPss === undefined ? undefined : peakPss / 1024,
+        cpuSeconds: cpu,
+        parent: inMiB(peaks.get(child.pid!)),
+        children: [...peaks].filter(([pid]) => pid !== child.pid).map(([, peak]) => inMiB(peak)),
       });
     });
   });
@@ -121,6 +156,7 @@ const bench: BenchModule = {
     const concurrency = 16;
     const site = await startDemoSite({ pages: sitePages, slowMs: 10 });
     const rows: string[][] = [];
+    const processRows: string[][] = [];
     const results: Record<string, Outcome> = {};
     try {
       const contenders: [string, string[]][] = [
@@ -155,6 +191,25 @@ const bench: BenchModule = {
           formatNumber(outcome.peakRssMiB),
           outcome.peakPssMiB === undefined ? '–' : formatNumber(outcome.peakPssMiB),
           `${formatNumber(outcome.peakRssMiB / crawlee.peakRssMiB)}×`,
+          outcome.peakPssMiB === undefined || crawlee.peakPssMiB === undefined
+            ? '–'
+            : `${formatNumber(outcome.peakPssMiB / crawlee.peakPssMiB)}×`,
+          formatNumber(outcome.cpuSeconds.self + outcome.cpuSeconds.children),
+        ]);
+        if (!label.startsWith('crawl()')) continue;
+        const largest = (field: 'rssMiB' | 'pssMiB') =>
+          outcome.children.some((peak) => peak[field] === undefined)
+            ? undefined
+            : Math.max(0, ...outcome.children.map((peak) => peak[field] ?? 0));
+        processRows.push([
+          label,
+          mib(outcome.parent.rssMiB),
+          mib(outcome.parent.pssMiB),
+          formatNumber(outcome.cpuSeconds.self),
+          String(outcome.children.length),
+          mib(largest('rssMiB')),
+          mib(largest('pssMiB')),
+          formatNumber(outcome.cpuSeconds.children),
         ]);
       }
     } finally {
@@ -171,12 +226,29 @@ const bench: BenchModule = {
           { header: 'peak RSS MiB' },
           { header: 'peak PSS MiB' },
           { header: 'RSS vs crawlee' },
+          { header: 'PSS vs crawlee' },
+          { header: 'CPU s' },
         ],
         rows,
       ),
     );
     context.log(
-      `\nDemo site: ${sitePages} pages, slow pages +10 ms; seconds include starting the processes (plain node, compiled). crawl() keeps every page's state durable (queue, records, politeness) in SQLite. Memory is summed over each crawler's processes. Load: ${loadAverage()}.`,
+      `\nPer process (each process's own peak; the sums above are sampled together):\n${formatTable(
+        [
+          { header: 'crawl()', align: 'left' },
+          { header: 'parent RSS MiB' },
+          { header: 'parent PSS MiB' },
+          { header: 'parent CPU s' },
+          { header: 'workers' },
+          { header: 'largest worker RSS' },
+          { header: 'largest worker PSS' },
+          { header: 'workers CPU s' },
+        ],
+        processRows,
+      )}`,
+    );
+    context.log(
+      `\nDemo site: ${sitePages} pages, slow pages +10 ms; seconds include starting the processes (plain node, compiled). crawl() keeps every page's state durable (queue, records, politeness) in SQLite. Memory is summed over each crawler's processes. CPU s: user + system seconds of all its processes (less sensitive to a busy machine than pages/s). Load: ${loadAverage()}.`,
     );
     writeResult('latest-crawl.json', { machine: context.machine, sitePages, results });
   },

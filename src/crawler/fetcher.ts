@@ -9,7 +9,8 @@
  * crawl; node:http is already in the process and keeps connections alive just as well.
  */
 import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 
 /** What a fetch returns. */
 export interface FetchResult {
@@ -38,10 +39,27 @@ export interface FetchOptions {
 /** Bytes of a redirect's body read (and dropped) so that its connection can be reused. */
 const REDIRECT_BODY_LIMIT = 64 * 1024;
 
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
-  'https:': new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
+const require = createRequire(import.meta.url);
+const httpClient = {
+  get: http.get,
+  agent: new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
 };
+let httpsClient: typeof httpClient | undefined;
+
+/**
+ * node:https and its agent, loaded with the first https URL: loading it (TLS) costs a process
+ * about 1 MiB and up to a tenth of a second, for nothing in a crawl of an http site.
+ */
+function secureClient(): typeof httpClient {
+  if (httpsClient === undefined) {
+    const https = require('node:https') as typeof Https;
+    httpsClient = {
+      get: https.get,
+      agent: new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
+    };
+  }
+  return httpsClient;
+}
 
 /** A network error with a code, as describeFetchError shows it. */
 function fetchError(code: string, message: string): Error {
@@ -54,14 +72,18 @@ export function fetchPage(url: string, options: FetchOptions = {}): Promise<Fetc
   const maxBytes = options.maxBytes ?? 2_000_000;
   const target = new URL(url);
   const client =
-    target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
+    target.protocol === 'https:'
+      ? secureClient()
+      : target.protocol === 'http:'
+        ? httpClient
+        : undefined;
   if (client === undefined)
     return Promise.reject(new TypeError(`fetchPage: not an http(s) URL: ${url}`));
   return new Promise<FetchResult>((resolve, reject) => {
     const request = client.get(
       target,
       {
-        agent: agents[target.protocol as 'http:' | 'https:'],
+        agent: client.agent,
         headers: {
           'user-agent': options.userAgent ?? 'node-diskcache-crawler/0.1',
           accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.5',

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
 import { fetchPage, retryAfterSeconds } from '../../src/crawler/fetcher.js';
@@ -8,6 +12,7 @@ import {
   isHtml,
   normalizeUrl,
   parseHtml,
+  parserFile,
 } from '../../src/crawler/links.js';
 import { Robots } from '../../src/crawler/robots.js';
 
@@ -79,6 +84,25 @@ describe('links', () => {
     expect(extractTitle('<html><title> Hello\n  world </title>')).toBe('Hello world');
     expect(extractTitle('<p>none</p>')).toBe('');
     expect(normalizeUrl('http://[bad')).toBeNull();
+  });
+
+  it("loads htmlparser2's Parser alone, not the DOM and feed modules of the package root", () => {
+    // The file is found beside the package's main module: an htmlparser2 that moved it fails here.
+    expect(fs.existsSync(parserFile())).toBe(true);
+    const links = path.resolve(fileURLToPath(import.meta.url), '../../../dist/crawler/links.js');
+    const script = `const { parseHtml } = await import(${JSON.stringify(links)});
+      const { createRequire } = await import('node:module');
+      const loaded = Object.keys(createRequire(import.meta.url).cache);
+      console.log(JSON.stringify({ links: parseHtml('<a href=/x>x</a>', 'http://h.test/').links, loaded }));`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    const { links: found, loaded } = JSON.parse(output) as { links: string[]; loaded: string[] };
+    expect(found).toEqual(['http://h.test/x']);
+    expect(loaded.some((file) => file.endsWith(`${path.sep}Parser.js`))).toBe(true);
+    expect(
+      loaded.filter((file) => /[\\/](domhandler|domutils|dom-serializer)[\\/]/.test(file)),
+    ).toEqual([]);
   });
 });
 

@@ -2,10 +2,16 @@
  * fetchPage against a local node:http server that misbehaves on purpose: an answer that never
  * comes (the timeout), a connection reset in the middle of a body, a redirect (returned, not
  * followed, its connection kept for the next request), repeated headers, a body over maxBytes and
- * an aborted signal. Network trouble is thrown with a code that describeFetchError shows.
+ * an aborted signal. Network trouble is thrown with a code that describeFetchError shows. And an
+ * https server with a self-signed certificate (test/fixtures/localhost-*.pem, valid 2020-2120).
  */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeFetchError, fetchPage } from '../../src/crawler/fetcher.js';
 
@@ -117,5 +123,66 @@ describe('fetchPage', () => {
 
   it('refuses a URL that is not http(s)', async () => {
     await expect(fetchPage('ftp://127.0.0.1/file')).rejects.toThrow(TypeError);
+  });
+});
+
+describe('fetchPage over https', () => {
+  const fixtures = path.resolve(fileURLToPath(import.meta.url), '../../fixtures');
+  const certificate = path.join(fixtures, 'localhost-cert.pem');
+  let secure: https.Server;
+  let secureBase: string;
+  beforeAll(async () => {
+    secure = https.createServer(
+      {
+        key: fs.readFileSync(path.join(fixtures, 'localhost-key.pem')),
+        cert: fs.readFileSync(certificate),
+      },
+      (_request, response) => {
+        response.writeHead(200, { 'content-type': 'text/html' });
+        response.end('<title>over TLS</title>');
+      },
+    );
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+    secureBase = `https://127.0.0.1:${(secure.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    secure.closeAllConnections();
+    secure.close();
+  });
+
+  it('refuses a certificate it cannot verify, saying why', async () => {
+    const error = await fetchPage(`${secureBase}/`).catch((e) => e);
+    expect(describeFetchError(error)).toMatch(/^DEPTH_ZERO_SELF_SIGNED_CERT/);
+  });
+
+  it('loads node:https with the first https URL only, then fetches over TLS', async () => {
+    // In a process of its own that trusts the certificate: node:https is not loaded by the
+    // fetcher (nor by an http fetch), only by the first https one.
+    const fetcher = path.resolve(fixtures, '../../dist/crawler/fetcher.js');
+    const script = `const { fetchPage } = await import(${JSON.stringify(fetcher)});
+      const loaded = () => process.moduleLoadList.includes('NativeModule https');
+      const before = loaded();
+      const plain = await fetchPage(${JSON.stringify(`${base}/headers`)});
+      const afterHttp = loaded();
+      const page = await fetchPage(${JSON.stringify(`${secureBase}/`)});
+      console.log(JSON.stringify({ before, afterHttp, plain: plain.status, status: page.status, body: page.body.toString(), after: loaded() }));
+      process.exit(0);`;
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        { env: { ...process.env, NODE_EXTRA_CA_CERTS: certificate } },
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    expect(JSON.parse(output)).toEqual({
+      before: false,
+      afterHttp: false,
+      plain: 200,
+      status: 200,
+      body: '<title>over TLS</title>',
+      after: true,
+    });
   });
 });
