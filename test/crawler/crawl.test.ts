@@ -7,10 +7,20 @@ import { crawl, describeWaiting } from '../../src/crawler/crawl.js';
 import type { PageRecord } from '../../src/crawler/crawl-handler.js';
 import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
 import { formatProgressLine } from '../../src/runner/progress.js';
-import { exited, FIXTURES, forkFixture, message } from '../helpers/children.js';
+import { compiledFixture, exited, FIXTURES, forkFixture, message } from '../helpers/children.js';
 import { recorded } from '../helpers/crawl-records.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
+
+/**
+ * The crawl-run fixture as fork's [file, execArgv] start: this run's transpiled copy by plain node
+ * (its workers then need no tsx either), else the TypeScript file through tsx.
+ */
+function crawlRun(): { file: string; execArgv: string[] } {
+  const compiled = compiledFixture('crawl-run.ts');
+  if (compiled) return { file: compiled, execArgv: [] };
+  return { file: path.join(FIXTURES, 'crawl-run.ts'), execArgv: ['--import', 'tsx'] };
+}
 
 describe('crawl', () => {
   let site: DemoSite;
@@ -26,8 +36,9 @@ describe('crawl', () => {
       // Detached: its own process group, so one kill takes the runner and its workers at once.
       // Leases of 120 s: a rerun that waited for the dead run's leases would time the test out.
       const args = [resumeSite.url, directory, '2', '120'];
-      const child = fork(path.join(FIXTURES, 'crawl-run.ts'), args, {
-        execArgv: ['--import', 'tsx'],
+      const run = crawlRun();
+      const child = fork(run.file, args, {
+        execArgv: run.execArgv,
         detached: true,
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       });
@@ -126,8 +137,9 @@ describe('crawl', () => {
     try {
       // stdout a pipe that this test closes once the parent is dead (a worker writing to it gets
       // EPIPE), stderr a file to read afterwards; detached, to wait for the whole group.
-      const child = fork(path.join(FIXTURES, 'crawl-run.ts'), [orphanSite.url, directory, '2'], {
-        execArgv: ['--import', 'tsx'],
+      const run = crawlRun();
+      const child = fork(run.file, [orphanSite.url, directory, '2'], {
+        execArgv: run.execArgv,
         detached: true,
         stdio: ['ignore', 'pipe', stderr, 'ipc'],
       });
