@@ -45,8 +45,8 @@ import {
 import { ClosedError, KeyError, storageError, Timeout, UnsupportedValueError } from './errors.js';
 import { POLICIES } from './eviction.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from './memoize.js';
-import { checkReadCacheOption, ReadCache } from './read-cache.js';
-import { openDatabase, optionsToSettings, type SettingValue } from './schema.js';
+import { checkReadCacheOption, ReadCache, type ReadCacheValidator } from './read-cache.js';
+import { DBNAME, openDatabase, optionsToSettings, type SettingValue } from './schema.js';
 import { resetSetting } from './settings.js';
 import {
   BATCH,
@@ -355,7 +355,9 @@ export class Cache implements Disposable {
     }
     this.#plainDisk = DiskType === Disk;
     const disk = this.#disk;
-    if (readCacheLimits !== null) this.#readCacheOwned = new ReadCache(this.#db, readCacheLimits);
+    // Never used by a read-only open (see #prepare).
+    if (readCacheLimits !== null && !this.#readOnly)
+      this.#readCacheOwned = new ReadCache(this.#db, path.join(this.#directory, DBNAME), readCacheLimits);
     const readCache = this.#readCacheOwned;
     this.#tx = new Transactor(this.#db, {
       timeout: this.#timeout,
@@ -407,6 +409,7 @@ export class Cache implements Disposable {
 
   /** Applies changed settings (after `reset`). */
   #applySettings(): void {
+    this.#readCacheOwned?.configure(); // the journal mode may have changed
     this.#culler.configure(this.#prepare());
   }
 
@@ -1205,6 +1208,16 @@ export class Cache implements Disposable {
   /** The settings this object loaded, under diskcache's names (stale if another process changed them; see `reset`). */
   get settings(): Readonly<Record<string, SettingValue>> {
     return Object.freeze({ ...this.#settings });
+  }
+
+  /**
+   * How the read cache checks that no process committed since it read its rows: `'shm'` (the
+   * WAL-index header through the native addon, no SQLite call), `'data_version'` (one `PRAGMA
+   * data_version` a read), or null while it is off (`readCache: false`, statistics, an LRU/LFU
+   * policy, a read-only open, a closed Cache). See docs/cache.md.
+   */
+  get readCacheValidator(): ReadCacheValidator | null {
+    return this.#readCache?.validator ?? null;
   }
 
   /** Whether `close()` was called. */
