@@ -357,7 +357,11 @@ export class Cache implements Disposable {
     const disk = this.#disk;
     // Never used by a read-only open (see #prepare).
     if (readCacheLimits !== null && !this.#readOnly)
-      this.#readCacheOwned = new ReadCache(this.#db, path.join(this.#directory, DBNAME), readCacheLimits);
+      this.#readCacheOwned = new ReadCache(
+        this.#db,
+        path.join(this.#directory, DBNAME),
+        readCacheLimits,
+      );
     const readCache = this.#readCacheOwned;
     this.#tx = new Transactor(this.#db, {
       timeout: this.#timeout,

@@ -43,14 +43,11 @@ export const NATIVE_ENV = 'DISKCACHE_NATIVE';
 let addon: Addon | null | undefined;
 let loadError: string | undefined;
 
-/** The addon, or null when it is not built or turned off (`DISKCACHE_NATIVE=off`). */
+/** The addon, or null when it is not built or turned off (`DISKCACHE_NATIVE=off`, read at each call). */
 export function nativeAddon(): Addon | null {
+  if (process.env[NATIVE_ENV] === 'off') return null;
   if (addon !== undefined) return addon;
   addon = null;
-  if (process.env[NATIVE_ENV] === 'off') {
-    loadError = `${NATIVE_ENV}=off`;
-    return addon;
-  }
   // The package root: the nearest directory up with a package.json (from src/cache, dist/cache or
   // the tests' transpiled copy under .tmp/).
   let directory = path.dirname(fileURLToPath(import.meta.url));
@@ -72,6 +69,7 @@ export function nativeAddon(): Addon | null {
 
 /** Why the addon is not in use (for diagnosis), or undefined when it is. */
 export function nativeAddonError(): string | undefined {
+  if (process.env[NATIVE_ENV] === 'off') return `${NATIVE_ENV}=off`;
   nativeAddon();
   return loadError;
 }
@@ -194,8 +192,7 @@ export class ShmValidator {
   ): ShmValidator | null {
     if (nativeAddon() === null) return null;
     if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') return null;
-    if (String(db.pragma('locking_mode', { simple: true })).toLowerCase() !== 'normal')
-      return null;
+    if (String(db.pragma('locking_mode', { simple: true })).toLowerCase() !== 'normal') return null;
     const entry = acquire(dbFile);
     if (entry === null) return null;
     // isInit is byte 12 of the header.
