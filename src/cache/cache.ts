@@ -1235,10 +1235,10 @@ export class Cache implements Disposable {
     this.#closed = true;
     this.#tx.close();
     this.#readCache = null;
-    this.#readCacheOwned?.close();
     this.#s = closedStatements(this.#directory);
     this.#culler.configure({ ...this.#cull, statements: this.#s });
     this.#db.close();
+    this.#readCacheOwned?.close(); // after the connection: see ShmValidator.release
   }
 
   [Symbol.dispose](): void {

@@ -19,8 +19,10 @@
  * fd opened here is never closed while SQLite may hold locks on that file: one fd and mapping per
  * file (by device and inode), shared by every Cache of the process and kept for its life. A later
  * open that finds another inode at the same path (the file was deleted and recreated while no
- * connection of this process had it open) maps the new one; the old one is closed then only if no
- * Cache uses it and it is unlinked, when no SQLite connection can hold it.
+ * connection of this process had it open) maps the new one. A file's fd is closed only once no
+ * Cache of this process uses it and it is unlinked (SQLite unlinks `-shm` when the last connection
+ * of any process closes it): no connection can hold a lock on it then. So a process keeps at most
+ * one fd per `-shm` file in use by some process, not one per Cache ever opened.
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -76,6 +78,7 @@ export function nativeAddonError(): string | undefined {
 
 /** One mapped `-shm` file. */
 interface Mapped {
+  readonly key: string;
   readonly path: string;
   readonly fd: number;
   readonly words: Int32Array;
@@ -136,6 +139,7 @@ function acquire(dbFile: string): Mapped | null {
     return null;
   }
   const entry: Mapped = {
+    key,
     path: shmPath,
     fd,
     words: new Int32Array(buffer, 0, HEADER_WORDS),
@@ -152,14 +156,19 @@ const retained: number[] = [];
 
 /** Closes the mappings of earlier files at `shmPath` that are unlinked and unused. */
 function releaseReplaced(shmPath: string): void {
-  for (const [key, entry] of mapped) {
-    if (entry.path !== shmPath || entry.users > 0) continue;
-    if (fs.fstatSync(entry.fd).nlink !== 0) continue;
-    mapped.delete(key);
-    fs.closeSync(entry.fd); // the mapping goes when its ArrayBuffer is collected
-  }
+  for (const [key, entry] of mapped) if (entry.path === shmPath) closeIfGone(key, entry);
 }
 
+/**
+ * Closes the fd and drops the mapping of a file no Cache of this process uses any more, once it
+ * is unlinked: SQLite unlinks `-shm` only when the last connection of any process closes, so no
+ * connection holds a lock on it. (The mapping goes when its ArrayBuffer is collected.)
+ */
+function closeIfGone(key: string, entry: Mapped): void {
+  if (entry.users > 0 || fs.fstatSync(entry.fd).nlink !== 0) return;
+  mapped.delete(key);
+  fs.closeSync(entry.fd);
+}
 /** How many `-shm` files this process has mapped now (for tests). */
 export function mappedFiles(): number {
   return mapped.size;
@@ -226,10 +235,16 @@ export class ShmValidator {
     return true;
   }
 
-  /** This connection no longer uses the mapping (it stays for the process; see the header). */
+  /**
+   * This connection no longer uses the mapping. Call after closing the connection: when it was
+   * the last one of any process, SQLite has unlinked `-shm` and the fd is closed; otherwise the
+   * fd and mapping stay for the next Cache on that file (see the header).
+   */
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#mapped.users--;
+    const entry = this.#mapped;
+    entry.users--;
+    if (mapped.get(entry.key) === entry) closeIfGone(entry.key, entry);
   }
 }
