@@ -112,10 +112,10 @@ describe('the WAL-index validator', () => {
     }
     const checker = new Cache(directory);
     expect(checker.check()).toEqual([]);
-    checker.close();
     const db = new Database(path.join(directory, 'cache.db'), { readonly: true });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
+    checker.close(); // the last connection: SQLite unlinks -shm (a read-only one would not)
     // Every connection is closed: SQLite unlinked -shm, and this process closed its fd.
     expect(fs.existsSync(path.join(directory, 'cache.db-shm'))).toBe(false);
     expect(openFds()).toBeLessThanOrEqual(fdsBefore);
