@@ -2,7 +2,7 @@
 // processes write and Caches on the same file open and close around it (closing an fd of `-shm`
 // once corrupted a database: no fd SQLite may hold a lock through is ever closed), bounded file
 // descriptors, and the fallbacks (addon off, a journal mode other than WAL).
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -43,7 +43,48 @@ describe('the native addon', () => {
   });
 });
 
+/**
+ * Who holds a lock on SQLite's DMS byte of `-shm` (byte 128: every live connection holds a shared
+ * lock on it), as another process sees it through fcntl(F_GETLK): the holder's pid, or 0 for none.
+ */
+function dmsLockHolder(shmFile: string): number {
+  const script = `
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+probe = struct.pack('hhqqi', fcntl.F_WRLCK, os.SEEK_SET, 128, 1, 0)
+l_type, _, _, _, pid = struct.unpack('hhqqi', fcntl.fcntl(fd, fcntl.F_GETLK, probe))
+print(0 if l_type == fcntl.F_UNLCK else pid)
+`;
+  return Number(execFileSync('python3', ['-c', script, shmFile], { encoding: 'utf8' }).trim());
+}
+
 describe('the WAL-index validator', () => {
+  it("closing Caches leaves this process's other connections' SQLite locks on -shm in place", () => {
+    // The failure that corrupted a database: closing an fd of -shm drops every POSIX lock this
+    // process holds on it, so another process sees no live connection and resets the WAL index.
+    const directory = tempDir('shm-locks');
+    const shm = path.join(directory, 'cache.db-shm');
+    // A connection the read cache does not count: its locks must survive the others' close.
+    const held = new Cache(directory, { readCache: false });
+    try {
+      held.set('k', 1);
+      expect(dmsLockHolder(shm)).toBe(process.pid);
+      for (let i = 0; i < 3; i++) {
+        const cache = new Cache(directory);
+        expect(cache.readCacheValidator).toBe('shm');
+        expect(cache.get('k')).toBe(1);
+        expect(cache.get('k')).toBe(1);
+        cache.close();
+        expect(dmsLockHolder(shm)).toBe(process.pid);
+      }
+      held.set('k', 2);
+      expect(dmsLockHolder(shm)).toBe(process.pid);
+    } finally {
+      held.close();
+    }
+    expect(fs.existsSync(shm)).toBe(false);
+  });
+
   it('many Caches opened and closed on one directory while two processes write: every read fresh, no corruption, no fd left open', async () => {
     const directory = tempDir('shm-churn');
     new Cache(directory).close();
