@@ -19,10 +19,12 @@
  * fd opened here is never closed while SQLite may hold locks on that file: one fd and mapping per
  * file (by device and inode), shared by every Cache of the process and kept for its life. A later
  * open that finds another inode at the same path (the file was deleted and recreated while no
- * connection of this process had it open) maps the new one. A file's fd is closed only once no
- * Cache of this process uses it and it is unlinked (SQLite unlinks `-shm` when the last connection
- * of any process closes it): no connection can hold a lock on it then. So a process keeps at most
- * one fd per `-shm` file in use by some process, not one per Cache ever opened.
+ * connection of this process had it open) maps the new one. A file's fd is closed and its mapping
+ * undone only once no Cache of this process uses it and it is unlinked (SQLite unlinks `-shm` when
+ * the last connection of any process closes it): no connection can hold a lock on it then. So a
+ * process keeps at most one fd and one page per `-shm` file that some process still has open,
+ * not one per Cache ever opened; they go at the next open or close of a Cache after the file is
+ * unlinked.
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -31,7 +33,10 @@ import { fileURLToPath } from 'node:url';
 
 /** The addon's interface. */
 interface Addon {
-  mapHeader(fd: number): ArrayBuffer;
+  /** Maps the first page of `fd` read-only: the buffer over it, and the handle that unmaps it. */
+  mapHeader(fd: number): { buffer: ArrayBuffer; handle: unknown };
+  /** Detaches the buffer (its views then read nothing) and unmaps it now. */
+  unmapHeader(handle: unknown, buffer: ArrayBuffer): void;
 }
 
 /** Words of the WAL-index header compared (48 bytes). */
@@ -61,8 +66,9 @@ export function nativeAddon(): Addon | null {
   const file = path.join(directory, 'build', 'Release', 'diskcache_shm.node');
   try {
     const loaded = createRequire(import.meta.url)(file) as Addon;
-    if (typeof loaded.mapHeader === 'function') addon = loaded;
-    else loadError = `${file} has no mapHeader`;
+    if (typeof loaded.mapHeader === 'function' && typeof loaded.unmapHeader === 'function')
+      addon = loaded;
+    else loadError = `${file} has no mapHeader/unmapHeader`;
   } catch (error) {
     loadError = (error as Error).message;
   }
@@ -81,6 +87,8 @@ interface Mapped {
   readonly key: string;
   readonly path: string;
   readonly fd: number;
+  readonly buffer: ArrayBuffer;
+  readonly handle: unknown;
   readonly words: Int32Array;
   readonly bytes: Uint8Array;
   /** Cache objects using it now. */
@@ -131,22 +139,25 @@ function acquire(dbFile: string): Mapped | null {
     raced.users++;
     return raced;
   }
-  let buffer: ArrayBuffer;
+  let map: { buffer: ArrayBuffer; handle: unknown };
   try {
-    buffer = native.mapHeader(fd);
+    map = native.mapHeader(fd);
   } catch {
     retained.push(fd);
     return null;
   }
+  const { buffer, handle } = map;
   const entry: Mapped = {
     key,
     path: shmPath,
     fd,
+    buffer,
+    handle,
     words: new Int32Array(buffer, 0, HEADER_WORDS),
     bytes: new Uint8Array(buffer, 0, HEADER_WORDS * 4),
     users: 1,
   };
-  releaseReplaced(shmPath);
+  closeUnlinked();
   mapped.set(key, entry);
   return entry;
 }
@@ -154,21 +165,28 @@ function acquire(dbFile: string): Mapped | null {
 /** fds that must stay open (see acquire). */
 const retained: number[] = [];
 
-/** Closes the mappings of earlier files at `shmPath` that are unlinked and unused. */
-function releaseReplaced(shmPath: string): void {
-  for (const [key, entry] of mapped) if (entry.path === shmPath) closeIfGone(key, entry);
+/** Closes every mapped file no Cache uses any more that is unlinked (see closeIfGone). */
+function closeUnlinked(): void {
+  for (const [key, entry] of mapped) closeIfGone(key, entry);
 }
 
 /**
- * Closes the fd and drops the mapping of a file no Cache of this process uses any more, once it
- * is unlinked: SQLite unlinks `-shm` only when the last connection of any process closes, so no
- * connection holds a lock on it. (The mapping goes when its ArrayBuffer is collected.)
+ * Unmaps and closes the fd of a file no Cache of this process uses any more, once it is
+ * unlinked: SQLite unlinks `-shm` only when the last connection of any process closes it, so no
+ * connection holds a lock on it then. (Unmapped at once: a mapping keeps its file system busy.)
  */
 function closeIfGone(key: string, entry: Mapped): void {
   if (entry.users > 0 || fs.fstatSync(entry.fd).nlink !== 0) return;
   mapped.delete(key);
+  nativeAddonLoaded().unmapHeader(entry.handle, entry.buffer);
   fs.closeSync(entry.fd);
 }
+
+/** The addon, whatever DISKCACHE_NATIVE says now (it made the mappings there are). */
+function nativeAddonLoaded(): Addon {
+  return addon!;
+}
+
 /** How many `-shm` files this process has mapped now (for tests). */
 export function mappedFiles(): number {
   return mapped.size;
@@ -243,8 +261,7 @@ export class ShmValidator {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    const entry = this.#mapped;
-    entry.users--;
-    if (mapped.get(entry.key) === entry) closeIfGone(entry.key, entry);
+    this.#mapped.users--;
+    closeUnlinked();
   }
 }

@@ -15,6 +15,12 @@ import { nativeMissing } from '../helpers/native.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length;
+/** This process's memory maps of files under `directory` (a mapping keeps a file system busy). */
+const mapsUnder = (directory: string) =>
+  fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(directory));
 
 /** Runs `fn` with the addon turned off for the Caches it opens. */
 function withoutAddon<T>(fn: () => T): T {
@@ -164,6 +170,7 @@ describe.skipIf(missing !== undefined)(
       // Every connection is closed: SQLite unlinked -shm, and this process closed its fd.
       expect(fs.existsSync(path.join(directory, 'cache.db-shm'))).toBe(false);
       expect(openFds()).toBeLessThanOrEqual(fdsBefore);
+      expect(mapsUnder(directory)).toEqual([]);
     }, 120_000);
 
     it('a Cache opened and closed again and again, alone: -shm is recreated each time, one fd at most', () => {
@@ -183,9 +190,11 @@ describe.skipIf(missing !== undefined)(
         expect(mappedFiles()).toBe(mappedBefore + 1); // one mapping for both
         other.close();
         expect(cache.get('k')).toBe(-i);
+        expect(mapsUnder(directory).some((line) => line.endsWith('cache.db-shm'))).toBe(true);
         cache.close();
         expect(fs.existsSync(path.join(directory, 'cache.db-shm'))).toBe(false);
         expect(mappedFiles()).toBe(mappedBefore);
+        expect(mapsUnder(directory)).toEqual([]);
       }
       expect(openFds()).toBeLessThanOrEqual(fdsBefore);
     });
