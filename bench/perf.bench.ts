@@ -132,6 +132,9 @@ interface Opened {
   readonly close: () => Promise<void>;
 }
 
+/** The hot-get row of the read cache validated by `PRAGMA data_version` (the addon off). */
+const DATA_VERSION_ROW = 'this Cache (read cache, data_version)';
+
 /** A key-value section (hot get, delete): every system on its own fresh directory of `keys` keys. */
 async function keyValueSection(
   context: BenchContext,
@@ -168,6 +171,14 @@ async function keyValueSection(
   let d = dir();
   addStore('this Cache (read cache)', cacheStore(d.directory, {}), d.remove);
   if (operation === 'getHit') {
+    // The read cache as it was before the WAL-index validator: the addon off for this open.
+    d = dir();
+    process.env.DISKCACHE_NATIVE = 'off';
+    try {
+      addStore(DATA_VERSION_ROW, cacheStore(d.directory, {}), d.remove);
+    } finally {
+      delete process.env.DISKCACHE_NATIVE;
+    }
     d = dir();
     addStore(
       'this Cache, readCache: false',
@@ -614,6 +625,8 @@ const perf: BenchModule = {
       );
     for (const note of notes) context.log(`- ${note}`);
 
+    const hotRatio = (system: string, reference: string) =>
+      ratio(find(hot, system)!, find(hot, reference));
     const targets = {
       hotGetVsFloor: ratio(find(hot, 'this Cache (read cache)')!, find(hot, 'raw SQLite (floor)')),
       hotGetVsFloorP50: ratio50(
@@ -621,6 +634,9 @@ const perf: BenchModule = {
         find(hot, 'raw SQLite (floor)'),
       ),
       hotGetVsLmdb: ratio(find(hot, 'this Cache (read cache)')!, find(hot, 'lmdb-js')),
+      // Before and after the WAL-index validator, in the same run.
+      hotGetVsDataVersion: hotRatio('this Cache (read cache)', DATA_VERSION_ROW),
+      hotGetDataVersionVsFloor: hotRatio(DATA_VERSION_ROW, 'raw SQLite (floor)'),
       deleteVsPython: ratio(
         find(deletes, 'this Cache (read cache)')!,
         find(deletes, 'Python diskcache'),
@@ -638,7 +654,7 @@ const perf: BenchModule = {
     };
     context.log();
     context.log(
-      `- target hot get ≤ 0.4× the floor's time: ${formatNumber(targets.hotGetVsFloor)}× (p50: ${formatNumber(targets.hotGetVsFloorP50)}×; lmdb-js: ${formatNumber(targets.hotGetVsLmdb)}×)`,
+      `- target hot get ≤ 0.4× the floor's time: ${formatNumber(targets.hotGetVsFloor)}× (p50: ${formatNumber(targets.hotGetVsFloorP50)}×; lmdb-js: ${formatNumber(targets.hotGetVsLmdb)}×; the data_version validator: ${formatNumber(targets.hotGetDataVersionVsFloor)}× the floor, the WAL-index one ${formatNumber(targets.hotGetVsDataVersion)}× its time)`,
     );
     context.log(`- target delete ≤ 0.6× Python's time: ${formatNumber(targets.deleteVsPython)}×`);
     context.log(

@@ -1,7 +1,7 @@
 /**
  * The basic Cache operations (python-diskcache's first pattern): set and get with types kept,
- * has/delete, expiry in seconds, atomic add and incr, pop, and the same data seen again after the
- * cache is closed and reopened (as another process would see it). Run: npx tsx examples/basic-operations.ts
+ * has/delete, expiry in seconds, atomic add and incr, pop, which check the read cache uses, and
+ * the same data seen again after the cache is closed and reopened (as another process would see it). Run: npx tsx examples/basic-operations.ts
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -50,6 +50,13 @@ console.log(
   `size ${cache.size}, keys ${JSON.stringify([...cache.keys()])}, volume ${cache.volume()} bytes`,
 );
 assert.deepEqual([...cache.keys()], ['once', 'config']);
+
+// Repeated reads of unchanged entries are answered from memory; each read first checks that no
+// process committed since: 'shm' (the WAL-index header, through the native addon built at
+// install) or 'data_version' (a SQLite statement: without the addon, or outside WAL mode).
+const validator = cache.readCacheValidator;
+console.log('the read cache validates with', validator);
+assert.ok(validator === 'shm' || validator === 'data_version');
 cache.close();
 
 // Reopen the directory: everything is still there (a second process sees the same).

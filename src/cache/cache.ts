@@ -45,8 +45,8 @@ import {
 import { ClosedError, KeyError, storageError, Timeout, UnsupportedValueError } from './errors.js';
 import { POLICIES } from './eviction.js';
 import { checkMemoizeOptions, type Memoized, memoizeFunction } from './memoize.js';
-import { checkReadCacheOption, ReadCache } from './read-cache.js';
-import { openDatabase, optionsToSettings, type SettingValue } from './schema.js';
+import { checkReadCacheOption, ReadCache, type ReadCacheValidator } from './read-cache.js';
+import { DBNAME, openDatabase, optionsToSettings, type SettingValue } from './schema.js';
 import { resetSetting } from './settings.js';
 import {
   BATCH,
@@ -355,7 +355,13 @@ export class Cache implements Disposable {
     }
     this.#plainDisk = DiskType === Disk;
     const disk = this.#disk;
-    if (readCacheLimits !== null) this.#readCacheOwned = new ReadCache(this.#db, readCacheLimits);
+    // Never used by a read-only open (see #prepare).
+    if (readCacheLimits !== null && !this.#readOnly)
+      this.#readCacheOwned = new ReadCache(
+        this.#db,
+        path.join(this.#directory, DBNAME),
+        readCacheLimits,
+      );
     const readCache = this.#readCacheOwned;
     this.#tx = new Transactor(this.#db, {
       timeout: this.#timeout,
@@ -407,6 +413,7 @@ export class Cache implements Disposable {
 
   /** Applies changed settings (after `reset`). */
   #applySettings(): void {
+    this.#readCacheOwned?.configure(); // the journal mode may have changed
     this.#culler.configure(this.#prepare());
   }
 
@@ -1207,6 +1214,16 @@ export class Cache implements Disposable {
     return Object.freeze({ ...this.#settings });
   }
 
+  /**
+   * How the read cache checks that no process committed since it read its rows: `'shm'` (the
+   * WAL-index header through the native addon, no SQLite call), `'data_version'` (one `PRAGMA
+   * data_version` a read), or null while it is off (`readCache: false`, statistics, an LRU/LFU
+   * policy, a read-only open, a closed Cache). See docs/cache.md.
+   */
+  get readCacheValidator(): ReadCacheValidator | null {
+    return this.#readCache?.validator ?? null;
+  }
+
   /** Whether `close()` was called. */
   get closed(): boolean {
     return this.#closed;
@@ -1218,10 +1235,10 @@ export class Cache implements Disposable {
     this.#closed = true;
     this.#tx.close();
     this.#readCache = null;
-    this.#readCacheOwned?.close();
     this.#s = closedStatements(this.#directory);
     this.#culler.configure({ ...this.#cull, statements: this.#s });
     this.#db.close();
+    this.#readCacheOwned?.close(); // after the connection: see ShmValidator.release
   }
 
   [Symbol.dispose](): void {

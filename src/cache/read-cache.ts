@@ -4,12 +4,15 @@
  *
  * Validation. Before every use the cache asks whether any connection (another process, another
  * Cache object, another thread) has committed since the rows were read; if so, every row is
- * dropped. The question is SQLite's `PRAGMA data_version` (one cheap statement). This connection's
- * own writes do not change `data_version`: the Transactor calls `invalidate()` before each of them.
- * (Reading the WAL-index header in `cache.db-shm` directly would be cheaper, but it needs a file
- * descriptor on `-shm`, and closing it drops every POSIX lock this process holds on that file,
- * SQLite's included: other connections then see no lock and reset the WAL index under live
- * writers, which corrupts the database. A stress run caught exactly that.)
+ * dropped. The question is answered, when it can be, by comparing the WAL-index header in
+ * `cache.db-shm` (rewritten by every commit) with a copy, through a read-only mapping made by the
+ * native addon (shm.ts: no SQLite call at all); otherwise by SQLite's `PRAGMA data_version` (one
+ * cheap statement): without the addon (not built, or `DISKCACHE_NATIVE=off`), in a journal mode
+ * other than WAL, or with locking_mode exclusive. `validator` says which. This connection's own
+ * writes change neither: the Transactor calls `invalidate()` before each of them.
+ * (An earlier attempt read the header with pread and closed its fd: closing any fd of `-shm`
+ * drops every POSIX lock this process holds on it, SQLite's included, and other connections then
+ * reset the WAL index under live writers, which corrupts the database. shm.ts never closes it.)
  * What is kept: the row of a live inline entry (mode, value, expiry, tag; values in files are not
  * kept) and "missing" for keys that were absent. Values are kept as the stored bytes and decoded
  * per call; Buffers are copied on the way in and on the way out, so a caller can never change the
@@ -25,6 +28,7 @@ import type Database from 'better-sqlite3';
 import { checkInteger, checkOptions } from './checks.js';
 import type { DbValue } from './disk.js';
 import { describeValue } from './errors.js';
+import { ShmValidator } from './shm.js';
 import type { EntryRow } from './statements.js';
 
 /** Limits of the read cache (`readCache` option of a Cache). */
@@ -71,11 +75,17 @@ export function checkReadCacheOption(value: unknown): ReadCacheLimits | null {
 /** A kept row, or null for a key that was missing. */
 export type CachedRow = EntryRow | null;
 
-/**
- * `PRAGMA data_version`: says whether any other connection committed since the last call (true
- * on the first call).
- */
-class DataVersion {
+/** Which check the read cache validates its rows with (see the header). */
+export type ReadCacheValidator = 'shm' | 'data_version';
+
+/** Says whether any other connection committed since the last call (true on the first call). */
+interface Validator {
+  changed(): boolean;
+  release?(): void;
+}
+
+/** `PRAGMA data_version`: the validator without the addon. */
+class DataVersion implements Validator {
   readonly #statement: Database.Statement<[], number>;
   #last = -1;
 
@@ -115,7 +125,10 @@ interface Kept {
 /** The read cache of one Cache object (one connection). */
 export class ReadCache {
   readonly #limits: ReadCacheLimits;
-  readonly #validator: DataVersion;
+  readonly #db: Database.Database;
+  readonly #file: string;
+  #validator: Validator;
+  #validatorKind: ReadCacheValidator = 'data_version';
   /** Rows of string keys (raw = 1), by the key itself. */
   readonly #strings = new Map<string, Kept>();
   /** Rows of other keys: numbers and bigints as themselves, byte keys as 'b'/'o' + latin1. */
@@ -130,9 +143,33 @@ export class ReadCache {
   #bypass = 0;
   #pause = BYPASS_FIRST;
 
-  constructor(db: Database.Database, limits: ReadCacheLimits) {
+  /** `db` is the Cache's connection, opened on `file` (cache.db) and already used to read. */
+  constructor(db: Database.Database, file: string, limits: ReadCacheLimits) {
     this.#limits = limits;
-    this.#validator = new DataVersion(db);
+    this.#db = db;
+    this.#file = file;
+    this.#validator = this.#chooseValidator();
+  }
+
+  #chooseValidator(): Validator {
+    const shm = ShmValidator.open(this.#db, this.#file);
+    this.#validatorKind = shm === null ? 'data_version' : 'shm';
+    return shm ?? new DataVersion(this.#db);
+  }
+
+  /**
+   * Chooses the validator again (the journal or locking mode may have changed with the settings)
+   * and drops every row.
+   */
+  configure(): void {
+    this.#validator.release?.();
+    this.#validator = this.#chooseValidator();
+    this.#stale = true;
+  }
+
+  /** The validator in use. */
+  get validator(): ReadCacheValidator {
+    return this.#validatorKind;
   }
 
   /** Drops every row before the next lookup (this connection is about to write). */
@@ -229,6 +266,7 @@ export class ReadCache {
   }
 
   close(): void {
+    this.#validator.release?.();
     this.#strings.clear();
     this.#others.clear();
   }

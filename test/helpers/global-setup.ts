@@ -9,6 +9,9 @@
  *   does) into a fresh directory under .tmp/ for this run only, handed to the tests as
  *   `inject('fixtureBuild')`; forkFixture runs them with plain node, which saves the half second
  *   of CPU that loading tsx costs each of the suite's hundred-odd child processes.
+ * And the native addon (build/Release/diskcache_shm.node), when it is missing: `npm ci` builds it
+ * (the package's install script), a checkout whose node_modules came from elsewhere may not have.
+ * Its build never fails; CI sets REQUIRE_NATIVE_ADDON=1 so that a missing addon fails a test.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -136,6 +139,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
   const fixtureBuild = buildFixtures();
   project.provide('fixtureBuild', fixtureBuild);
   await buildDist();
+  await buildAddon();
   return () => fs.rmSync(fixtureBuild, { recursive: true, force: true });
 }
 
@@ -165,5 +169,19 @@ async function buildDist(): Promise<void> {
     process.stdout.write(
       `globalSetup: built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
+  });
+}
+
+/** Runs the install script (native/install.mjs) when the addon is not built. */
+async function buildAddon(): Promise<void> {
+  const addon = path.join(ROOT, 'build', 'Release', 'diskcache_shm.node');
+  if (fs.existsSync(addon)) return;
+  await withLock(() => {
+    if (fs.existsSync(addon)) return;
+    process.stdout.write('globalSetup: building the native addon (native/install.mjs)\n');
+    execFileSync(process.execPath, [path.join(ROOT, 'native', 'install.mjs')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
   });
 }

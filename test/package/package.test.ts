@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nativeMissing } from '../helpers/native.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const repoModules = path.join(root, 'node_modules');
@@ -279,13 +280,22 @@ afterAll(() => {
 });
 
 describe('the tarball', () => {
-  it('holds dist, the license, readme and changelog, and no source maps', () => {
+  it('holds dist, the native addon sources, the license, readme and changelog, and no source maps', () => {
     const paths = packed.files.map((file) => file.path).sort();
     console.log(
       `tarball ${packed.filename}: ${packed.entryCount} files, ${packed.size} bytes packed, ${packed.unpackedSize} bytes unpacked`,
     );
     const topLevel = paths.filter((file) => !file.startsWith('dist/'));
-    expect(topLevel).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'package.json']);
+    expect(topLevel).toEqual([
+      'CHANGELOG.md',
+      'LICENSE',
+      'README.md',
+      'binding.gyp',
+      'native/install.mjs',
+      'native/shm.c',
+      'package.json',
+    ]);
+    expect(paths.some((file) => file.startsWith('build/') || file.endsWith('.node'))).toBe(false);
     expect(paths.filter((file) => file.endsWith('.map'))).toEqual([]);
     expect(paths.some((file) => file.startsWith('src/') || file.startsWith('test/'))).toBe(false);
     const withMapComment = listFiles(installed).filter(
@@ -475,6 +485,53 @@ console.log(typeof require('node-diskcache').Cache);`;
     }
   });
 });
+
+const nativeReason = nativeMissing();
+
+describe.skipIf(nativeReason !== undefined)(
+  `the native addon (the install script)${nativeReason ? ` (skipped: ${nativeReason})` : ''}`,
+  () => {
+    const probe = `import { Cache } from 'node-diskcache';
+const cache = new Cache();
+console.log(cache.readCacheValidator);
+cache.close();
+`;
+    const validator = () => {
+      fs.writeFileSync(path.join(app, 'validator.mjs'), probe);
+      return run(process.execPath, ['validator.mjs'], { cwd: app }).stdout.trim();
+    };
+    const install = (env: NodeJS.ProcessEnv = {}) =>
+      run(process.execPath, [path.join(installed, 'native', 'install.mjs')], {
+        cwd: installed,
+        env,
+        timeout: 180_000,
+      });
+
+    it('a build that fails does not fail the install: one line says what is lost and how to fix it; reads fall back to data_version', () => {
+      // A compiler that does not work: node-gyp fails, the script still exits 0.
+      const failed = install({ CC: '/bin/false', CXX: '/bin/false' });
+      expect(failed.status).toBe(0);
+      const lines = failed.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('the optional native addon did not build');
+      expect(lines[0]).toContain('npm rebuild node-diskcache');
+      expect(fs.existsSync(path.join(installed, 'build', 'Release', 'diskcache_shm.node'))).toBe(
+        false,
+      );
+      expect(validator()).toBe('data_version');
+    }, 200_000);
+
+    it('builds offline with the headers of the running Node, and the installed package uses it', () => {
+      const built = install();
+      expect(built.status).toBe(0);
+      expect(built.stderr).not.toContain('did not build');
+      expect(fs.existsSync(path.join(installed, 'build', 'Release', 'diskcache_shm.node'))).toBe(
+        true,
+      );
+      expect(validator()).toBe('shm');
+    }, 200_000);
+  },
+);
 
 describe('package linters', () => {
   it('publint finds nothing', () => {
