@@ -2,15 +2,18 @@
  * openQueue on a directory: the shared AsyncWorkQueue suite against the SQLite WorkQueue (through
  * the simple adapter), and the locator checks. The Redis side is in test/redis/.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { QueueNotFoundError } from '../../src/cache/errors.js';
 import { openQueue } from '../../src/collections/open-queue.js';
 import { WorkQueue } from '../../src/collections/work-queue.js';
 import { tempDir } from '../helpers/tmp.js';
 import { describeAsyncQueue } from './async-queue-suite.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 describeAsyncQueue('sqlite', () => {
   const directory = tempDir('async-wq');
@@ -30,16 +33,26 @@ describe('openQueue', () => {
     await queue.close();
   });
 
-  it('loads no Redis client until a redis:// queue connects', async () => {
-    // ioredis is CommonJS: once loaded, it is in require.cache.
-    const require = createRequire(import.meta.url);
-    const loaded = () =>
-      Object.keys(require.cache).some((file) => file.includes(`${path.sep}ioredis${path.sep}`));
-    await import('../../src/index.js');
-    await import('../../src/redis/index.js');
-    expect(loaded()).toBe(false);
-    await import('ioredis');
-    expect(loaded()).toBe(true);
+  it('loads no Redis client until a redis:// queue connects', () => {
+    // In a fresh process (this one may have loaded ioredis for another test file): the package's
+    // entry points, as built by the suite's global setup, then ioredis itself. ioredis is
+    // CommonJS: once loaded, it is in require.cache.
+    const script = `
+      import { createRequire } from 'node:module';
+      const require = createRequire(${JSON.stringify(path.join(ROOT, 'package.json'))});
+      const loaded = () => Object.keys(require.cache).some((file) => file.includes('/ioredis/'));
+      await import(${JSON.stringify(path.join(ROOT, 'dist/index.js'))});
+      await import(${JSON.stringify(path.join(ROOT, 'dist/redis/index.js'))});
+      const before = loaded();
+      await import('ioredis');
+      console.log(JSON.stringify({ before, after: loaded() }));
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ before: false, after: true });
   });
 
   it('with create: false, refuses a directory holding no work queue and creates nothing', async () => {
