@@ -17,9 +17,10 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     pool: 'forks',
-    // The two worker processes run file after file without a fresh process (and module graph) for
-    // each (test/cache alone, on a loaded machine: CPU 74 s -> 56 s, wall 112 s -> 52 s). A test that depends on what this process has loaded (for example,
-    // that a module is never imported) checks it in a child process of its own.
+    // The two worker processes run file after file without a fresh process (and module graph)
+    // for each (test/cache alone, on a loaded machine: CPU 74 s -> 56 s, wall 112 s -> 52 s).
+    // A test that depends on what this process has loaded (for example, that a module is never
+    // imported) checks it in a child process of its own.
     isolate: false,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
