@@ -1218,7 +1218,8 @@ export class Cache implements Disposable {
    * How the read cache checks that no process committed since it read its rows: `'shm'` (the
    * WAL-index header through the native addon, no SQLite call), `'data_version'` (one `PRAGMA
    * data_version` a read), or null while it is off (`readCache: false`, statistics, an LRU/LFU
-   * policy, a read-only open, a closed Cache). See docs/cache.md.
+   * policy, a read-only open, a closed Cache). See the README's "Reads from memory when nothing
+   * changed".
    */
   get readCacheValidator(): ReadCacheValidator | null {
     return this.#readCache?.validator ?? null;

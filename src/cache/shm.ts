@@ -1,6 +1,7 @@
 /**
  * shm: the WAL-index validator of the read cache (read-cache.ts), through the native addon
- * (native/shm.c, built at install; see docs/cache.md "The read cache").
+ * (native/shm.c, built at install; see the README's "Reads from memory when nothing changed" and
+ * docs/benchmarks.md).
  *
  * Every commit by any connection to a WAL database rewrites the WAL-index header at offset 0 of
  * `cache.db-shm` (SQLite's walIndexWriteHdr: `iChange` incremented, then the 48-byte header written,
