@@ -17,7 +17,7 @@ const require = createRequire(import.meta.url);
  * The file of htmlparser2's Parser: beside its package's main module. The package exports only
  * its root, which also loads domhandler, domutils and dom-serializer (DOM building, feeds) that
  * the crawler never uses: 2.3 MiB more in every worker process and 40–100 ms more to start it.
- * test/crawler/links.test.ts checks that the file is there.
+ * test/crawler/building-blocks.test.ts checks that the file is there.
  */
 export function parserFile(): string {
   return path.join(path.dirname(require.resolve('htmlparser2')), 'Parser.js');
