@@ -1,7 +1,7 @@
 /**
  * node-diskcache: the root barrel. Everything public is exported here, except the subpaths that
- * bring dependencies of their own: the crawler (`node-diskcache/crawler`, htmlparser2 and robots-parser) and the Keyv
- * adapter (`node-diskcache/keyv`). Importing this file loads neither.
+ * bring dependencies of their own: the crawler (`node-diskcache/crawler`, htmlparser2 and
+ * robots-parser) and the Keyv adapter (`node-diskcache/keyv`). Importing this file loads neither.
  */
 export { type AsyncCache, Cache } from './cache/cache.js';
 export type { Seconds } from './cache/checks.js';

@@ -85,8 +85,6 @@ export function nativeAddonError(): string | undefined {
 
 /** One mapped `-shm` file. */
 interface Mapped {
-  readonly key: string;
-  readonly path: string;
   readonly fd: number;
   readonly buffer: ArrayBuffer;
   readonly handle: unknown;
@@ -149,8 +147,6 @@ function acquire(dbFile: string): Mapped | null {
   }
   const { buffer, handle } = map;
   const entry: Mapped = {
-    key,
-    path: shmPath,
     fd,
     buffer,
     handle,
@@ -179,13 +175,9 @@ function closeUnlinked(): void {
 function closeIfGone(key: string, entry: Mapped): void {
   if (entry.users > 0 || fs.fstatSync(entry.fd).nlink !== 0) return;
   mapped.delete(key);
-  nativeAddonLoaded().unmapHeader(entry.handle, entry.buffer);
+  // The loaded addon, whatever DISKCACHE_NATIVE says now: it made the mappings there are.
+  addon!.unmapHeader(entry.handle, entry.buffer);
   fs.closeSync(entry.fd);
-}
-
-/** The addon, whatever DISKCACHE_NATIVE says now (it made the mappings there are). */
-function nativeAddonLoaded(): Addon {
-  return addon!;
 }
 
 /** How many `-shm` files this process has mapped now (for tests). */

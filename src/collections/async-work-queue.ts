@@ -292,10 +292,3 @@ export class AsyncJob<T = unknown> {
     return this.#lease.queue.release(this as AsyncJob<unknown>);
   }
 }
-
-/** The `{job, result}` form of an ack item. */
-export function ackEntry<T>(item: AsyncAckItem<T>): { job: AsyncJob<T>; result: unknown } {
-  return item instanceof AsyncJob
-    ? { job: item, result: undefined }
-    : { job: item.job, result: item.result };
-}

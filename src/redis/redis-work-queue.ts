@@ -21,14 +21,17 @@ import {
   type AsyncLease,
   type AsyncResults,
   type AsyncWorkQueue,
-  ackEntry,
   type FailedListOptions,
   type LeaseId,
   leaseOf,
   type PurgeDoneOptions,
 } from '../collections/async-work-queue.js';
 import { backoffFor, errorText } from '../collections/work-queue-codec.js';
-import type { FailOptions, FailOutcome } from '../collections/work-queue-job.js';
+import {
+  type FailOptions,
+  type FailOutcome,
+  splitAckItems,
+} from '../collections/work-queue-job.js';
 import type { WorkQueueOptions } from '../collections/work-queue-schema.js';
 import {
   checkQueueSettings,
@@ -428,8 +431,10 @@ export class RedisWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     const entries: { job: AsyncJob<T>; lease: AsyncLease }[] = [];
     const args: (string | number)[] = [];
     const lost: AsyncJob<T>[] = [];
-    for (const item of items) {
-      const { job, result } = ackEntry(item);
+    const [jobs, results] = splitAckItems<AsyncJob<T>>(items, AsyncJob);
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      const result = results[i];
       const lease = this.#lease(job);
       if (lease.settled) {
         lost.push(job);
