@@ -303,7 +303,8 @@ interface PendingPut {
   readonly resolve: (ids: (number | undefined)[]) => void;
   readonly reject: (error: unknown) => void;
 }
-let pendingPuts: PendingPut[] = [];
+/** The puts waiting for the end of this turn, by frontier. */
+const pendingPuts = new Map<AsyncWorkQueue<CrawlJob>, PendingPut[]>();
 
 /**
  * `frontier.putMany` for the links of every page that gets here in the same turn of the event
@@ -315,14 +316,19 @@ function putLinks(
   jobs: readonly CrawlJob[],
 ): Promise<(number | undefined)[]> {
   return new Promise((resolve, reject) => {
-    if (pendingPuts.length === 0) setImmediate(() => void flushPuts(frontier));
-    pendingPuts.push({ jobs, resolve, reject });
+    let group = pendingPuts.get(frontier);
+    if (group === undefined) {
+      group = [];
+      pendingPuts.set(frontier, group);
+      setImmediate(() => void flushPuts(frontier));
+    }
+    group.push({ jobs, resolve, reject });
   });
 }
 
 async function flushPuts(frontier: AsyncWorkQueue<CrawlJob>): Promise<void> {
-  const group = pendingPuts;
-  pendingPuts = [];
+  const group = pendingPuts.get(frontier) ?? [];
+  pendingPuts.delete(frontier);
   try {
     const ids = await frontier.putMany(
       group.flatMap((put) => put.jobs),

@@ -1,10 +1,11 @@
 /**
  * crawl-state: what a crawl shares beside its work queue, on the queue's own backend: the links
  * deferred by the limits, the politeness state (a rate bucket and a Retry-After pause per host)
- * and the robots.txt bodies (read once per crawl rather than once per process). A crawl directory keeps them in an Index (`DIR/deferred`) and a Cache
- * (`DIR/politeness`); a Redis crawl (`redis://…#name`) keeps them in Redis too (crawl-state-redis.ts),
- * so that every machine on the locator spends one budget. The crawl's parent and its workers
- * reach both backends through these interfaces alone.
+ * and the robots.txt bodies (read once per crawl rather than once per process). A crawl
+ * directory keeps them in an Index (`DIR/deferred`) and a Cache (`DIR/politeness`); a Redis
+ * crawl (`redis://…#name`) keeps them in Redis too (crawl-state-redis.ts), so that every machine
+ * on the locator spends one budget. The crawl's parent and its workers reach both backends
+ * through these interfaces alone.
  */
 import * as path from 'node:path';
 import { Cache } from '../cache/cache.js';

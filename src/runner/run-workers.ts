@@ -10,7 +10,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import * as os from 'node:os';
 import { checkBoolean, checkInteger, checkSeconds, type Seconds } from '../cache/checks.js';
-import { HandlerModuleError } from '../cache/errors.js';
+import { describeValue, HandlerModuleError } from '../cache/errors.js';
 import { retryDelay } from '../cache/waiting.js';
 import type { AsyncWorkQueue, FailedJob } from '../collections/async-work-queue.js';
 import { isRedisQueueLocator, openQueue } from '../collections/open-queue.js';
@@ -198,7 +198,9 @@ export function knownHandlerModule(file: string): void {
 function checkNodeOptions(nodeOptions: readonly string[] | undefined): string[] {
   if (nodeOptions === undefined) return [];
   if (!Array.isArray(nodeOptions))
-    throw new TypeError(`nodeOptions must be an array of strings, got ${String(nodeOptions)}`);
+    throw new TypeError(
+      `nodeOptions must be an array of strings, got ${describeValue(nodeOptions)}`,
+    );
   for (const option of nodeOptions)
     if (typeof option !== 'string' || !option.startsWith('-'))
       throw new TypeError(
