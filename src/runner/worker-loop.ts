@@ -1,6 +1,6 @@
 /**
  * worker-loop: the work one runner child does. It leases jobs in batches, runs up to
- * `concurrency` of them at once with p-queue, extends every lease it holds on a heartbeat, acks
+ * `concurrency` of them at once (in taken order), extends every lease it holds on a heartbeat, acks
  * the jobs that complete in the same tick in one transaction, and on stop releases what has not
  * started and gives running jobs a grace period. A job that runs past `jobTimeoutSeconds` fails
  * with JobTimeoutError (its signal aborted, its slot freed; the handler's promise is abandoned).
@@ -14,7 +14,6 @@
  * many jobs per commit is what makes small jobs fast; keeping the buffer small for slow jobs keeps
  * one child from sitting on work that an idle child could run.
  */
-import PQueue from 'p-queue';
 import { AbortError, JobTimeoutError, LeaseLostError } from '../cache/errors.js';
 import { sleep } from '../cache/waiting.js';
 import type {
@@ -134,21 +133,32 @@ function jobOf<T>(item: Completion<T>): AsyncJob<T> {
   return item.job;
 }
 
-/** The handler's view of a job; `signal` is made on first use. */
-function contextOf<T>(entry: Held<T>): JobContext {
-  const { job } = entry;
-  return {
-    id: job.id,
-    key: job.key,
-    attempt: job.attempt,
-    get signal() {
-      if (entry.controller === undefined) {
-        entry.controller = new AbortController();
-        if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
-      }
-      return entry.controller.signal;
-    },
-  };
+/**
+ * The handler's view of a job; `signal` is made on first use. (A class: its getter lives on the
+ * prototype, where an object literal's getter would be defined again for every job.)
+ */
+class Context<T> implements JobContext {
+  readonly id: number;
+  readonly key: string | undefined;
+  readonly attempt: number;
+  readonly #entry: Held<T>;
+
+  constructor(entry: Held<T>) {
+    const { job } = entry;
+    this.id = job.id;
+    this.key = job.key;
+    this.attempt = job.attempt;
+    this.#entry = entry;
+  }
+
+  get signal(): AbortSignal {
+    const entry = this.#entry;
+    if (entry.controller === undefined) {
+      entry.controller = new AbortController();
+      if (entry.abortReason !== undefined) entry.controller.abort(entry.abortReason);
+    }
+    return entry.controller.signal;
+  }
 }
 
 function abortJob<T>(entry: Held<T>, reason: unknown): void {
@@ -178,7 +188,16 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
         `diskcache worker ${process.pid}: ${(error as Error)?.stack ?? String(error)}\n`,
       ));
   const counts: WorkerCounts = options.counts ?? emptyCounts();
-  const pool = new PQueue({ concurrency });
+  /**
+   * The jobs waiting for a slot, in taken order, from `nextToStart` on; `running` of them run.
+   * (A plain FIFO, not a general task queue: a no-op job costs a few microseconds in all, so
+   * every promise and event per job shows.)
+   */
+  let toStart: Held<T>[] = [];
+  let nextToStart = 0;
+  let running = 0;
+  /** Resolved when nothing runs and nothing waits for a slot (see `idle`). */
+  let idleWaiters: (() => void)[] = [];
   const held = new Map<AsyncJob<T>, Held<T>>();
   const completions: Completion<T>[] = [];
   /**
@@ -189,6 +208,8 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
   /** Acks and failures on their way to the queue (awaited before the loop returns). */
   const settling = new Set<Promise<void>>();
   let flushScheduled = false;
+  /** Whether the loop is between two takes: it acks what completed itself, with its next take. */
+  let pausing = false;
   /** With holdSlotUntilAcked: the jobs whose slot waits for their ack, and what frees it. */
   const ackWaiters = new Map<AsyncJob<T>, () => void>();
   let averageSeconds: number | undefined;
@@ -290,6 +311,11 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     changed();
   };
 
+  const scheduledFlush = () => {
+    if (pausing) flushScheduled = false;
+    else flush();
+  };
+
   /** Forgets a held job; false when it was not held (already counted). */
   const drop = (job: AsyncJob<T>): boolean => {
     if (!held.delete(job)) return false;
@@ -319,13 +345,13 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     let threw = false;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const running = handler(job.payload, contextOf(entry));
-      if (timeoutMs === undefined || options.isTimed?.(job) === false) result = await running;
+      const outcome = handler(job.payload, new Context(entry));
+      if (timeoutMs === undefined || options.isTimed?.(job) === false) result = await outcome;
       else {
         const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
           timer = setTimeout(resolve, timeoutMs, TIMED_OUT);
         });
-        result = await Promise.race([running, deadline]);
+        result = await Promise.race([outcome, deadline]);
         if (result === TIMED_OUT) {
           threw = true;
           counts.timedOut++;
@@ -360,7 +386,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     completing++;
     if (!flushScheduled) {
       flushScheduled = true;
-      setImmediate(flush);
+      setImmediate(scheduledFlush);
     }
     if (options.holdSlotUntilAcked)
       await new Promise<void>((resolve) => ackWaiters.set(job, resolve));
@@ -406,12 +432,57 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
         interrupted: false,
       };
       held.set(job, entry);
-      pool.add(() => runJob(entry)).catch(report);
+      toStart.push(entry);
     }
+    startJobs();
+  };
+
+  /** A slot is free again. */
+  const slotFreed = () => {
+    running--;
+    startJobs();
+  };
+  const slotFailed = (error: unknown) => {
+    report(error);
+    slotFreed();
+  };
+
+  /** Starts waiting jobs while slots are free. */
+  function startJobs(): void {
+    while (running < concurrency && nextToStart < toStart.length) {
+      const entry = toStart[nextToStart]!;
+      toStart[nextToStart++] = undefined as unknown as Held<T>; // let it be collected
+      running++;
+      runJob(entry).then(slotFreed, slotFailed);
+    }
+    if (nextToStart === toStart.length && nextToStart > 0) {
+      toStart = [];
+      nextToStart = 0;
+    }
+    if (running === 0 && idleWaiters.length > 0) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  /** Resolves when no job runs and none waits for a slot. */
+  const idle = () =>
+    running === 0 && nextToStart === toStart.length
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => idleWaiters.push(resolve));
+
+  /** Forgets the jobs waiting for a slot (they never start here). */
+  const clearWaiting = () => {
+    toStart = [];
+    nextToStart = 0;
   };
 
   try {
     while (!stop.aborted) {
+      // The jobs completed since the last ack are acked now, with the take below: a backend that
+      // groups the writes of a tick (SQLite does) commits both at once.
+      flush();
       const wanted = concurrency + prefetch() - (held.size - completing);
       if (wanted <= 0) {
         await waitForChange();
@@ -431,8 +502,11 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
         report(error);
         await delay(ERROR_PAUSE_MS, stop);
       }
-      // Let the jobs just taken start before deciding whether to take more.
+      // Let the jobs just taken start before deciding whether to take more (the scheduled
+      // flush leaves their acks to the loop meanwhile).
+      pausing = true;
       await new Promise((resolve) => setImmediate(resolve));
+      pausing = false;
     }
   } finally {
     await shutDown();
@@ -457,9 +531,9 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
   async function shutDown(): Promise<void> {
     // Give back what has not started: another worker can run it now, not after its lease.
     const unstarted = [...held.values()].filter((entry) => !entry.started);
-    pool.clear();
+    clearWaiting();
     await giveBack(unstarted);
-    await Promise.race([pool.onIdle(), delay(options.graceSeconds() * 1000)]);
+    await Promise.race([idle(), delay(options.graceSeconds() * 1000)]);
     flush();
     await drained();
     if (held.size > 0) {
@@ -468,7 +542,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
         entry.interrupted = true;
         abortJob(entry, new AbortError('the worker is stopping'));
       }
-      await Promise.race([pool.onIdle(), delay(1000)]);
+      await Promise.race([idle(), delay(1000)]);
       flush();
       await drained();
       await giveBack([...held.values()]);
