@@ -539,8 +539,11 @@ export class WorkQueue<T = unknown> implements Disposable {
           for (const [key, value] of toStore) results.set(key, value);
         });
       }
+      // Settled once committed (inside a group commit, the group's transaction).
+      this.#tx.afterCommit(() => {
+        for (const lease of acked) lease.settled = true;
+      });
     });
-    for (const lease of acked) lease.settled = true;
     return lost;
   }
 

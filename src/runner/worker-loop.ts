@@ -112,6 +112,8 @@ interface Held<T> {
   lost: boolean;
   /** Aborted because the worker is stopping: a throw then means "interrupted", not "failed". */
   interrupted: boolean;
+  /** Completed: its ack is pending or on its way (and says whether the lease was lost). */
+  completed: boolean;
 }
 
 /** What a timed-out race resolves with. */
@@ -382,6 +384,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       track(settleFailure(entry, result));
       return;
     }
+    entry.completed = true;
     completions.push({ job, result });
     completing++;
     if (!flushScheduled) {
@@ -399,7 +402,8 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       const lost = await queue.extendMany([...held.keys()], leaseSeconds);
       for (const job of lost) {
         const entry = held.get(job);
-        if (entry === undefined) continue;
+        // A completed job's ack counts it (its ack may have committed since this extension read).
+        if (entry === undefined || entry.completed) continue;
         drop(job);
         entry.lost = true;
         counts.lost++;
@@ -430,6 +434,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
         started: false,
         lost: false,
         interrupted: false,
+        completed: false,
       };
       held.set(job, entry);
       toStart.push(entry);
