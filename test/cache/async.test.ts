@@ -144,4 +144,39 @@ describe('workQueue.async', () => {
     expect(await queue.async.results.get(job!.id)).toBe('done');
     expect(await queue.async.stats()).toMatchObject({ pending: 1, done: 1 });
   }, 60_000);
+
+  it("a worker's ack and take of one tick wait for the lock without blocking, or time out changing nothing", async () => {
+    const dir = tempDir('queue-async-group');
+    using queue = new WorkQueue<number>(dir, { timeout: 30 });
+    queue.putMany([1, 2, 3]);
+    const [first] = await queue.async.takeMany(1);
+    let child = await holdLock(dir, 1500);
+    const waited = await maxLagDuring(() =>
+      Promise.all([queue.async.ackMany([first!]), queue.async.takeMany(1)]),
+    );
+    await exited(child);
+    expect(waited.lag).toBeLessThan(1000);
+    const [lost, [second]] = waited.result;
+    expect(lost).toEqual([]);
+    expect([first!.settled, second?.payload]).toEqual([true, 2]);
+
+    using impatient = new WorkQueue<number>(dir, { timeout: 0.3 });
+    const [third] = await impatient.async.takeMany(1);
+    child = await holdLock(dir, 1500);
+    const outcomes = await Promise.allSettled([
+      impatient.async.ackMany([third!]),
+      impatient.async.takeMany(1),
+    ]);
+    await exited(child);
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(Timeout);
+    }
+    // Nothing was acked: the job object can still be acked.
+    expect(third!.settled).toBe(false);
+    expect(await queue.async.stats()).toMatchObject({ pending: 0, leased: 2, done: 1 });
+    expect(await impatient.async.ackMany([third!])).toEqual([]);
+    await second!.ack();
+    expect(await queue.async.stats()).toMatchObject({ leased: 0, done: 3 });
+  }, 60_000);
 });

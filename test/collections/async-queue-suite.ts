@@ -307,6 +307,30 @@ export function describeAsyncQueue(backend: string, newStore: () => SuiteStore):
       await job.ack();
       expect(job.settled).toBe(true);
     });
+
+    it('settles each of the calls issued in one tick on its own (as a worker acks and takes)', async () => {
+      const openOn = store();
+      const q = await openOn<number>();
+      const other = await openOn<number>();
+      await q.putMany([1, 2, 3, 4, 5]);
+      const [first, second] = await q.takeMany(2);
+      const foreign = (await other.take())!; // job 3, through another queue object
+      // Not awaited one by one: a backend may commit them together (SQLite does).
+      const [acked, refused, taken, released] = await Promise.allSettled([
+        q.ackMany([first!]),
+        q.ackMany([foreign as never]),
+        q.takeMany(2),
+        q.releaseMany([second!]),
+      ]);
+      expect(acked).toEqual({ status: 'fulfilled', value: [] });
+      expect(refused.status).toBe('rejected');
+      expect((refused as PromiseRejectedResult).reason).toBeInstanceOf(TypeError);
+      expect(taken.status === 'fulfilled' && taken.value.map((job) => job.payload)).toEqual([4, 5]);
+      expect(released).toEqual({ status: 'fulfilled', value: [] });
+      expect([first!.settled, second!.settled, foreign.settled]).toEqual([true, true, false]);
+      expect(await q.stats()).toEqual({ pending: 1, leased: 3, done: 1, failed: 0 });
+      await foreign.ack();
+    });
   });
 
   describe(`${backend}: failures, retries and the failed list`, () => {
