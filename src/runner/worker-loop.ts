@@ -195,7 +195,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
    * (A plain FIFO, not a general task queue: a no-op job costs a few microseconds in all, so
    * every promise and event per job shows.)
    */
-  let toStart: Held<T>[] = [];
+  let toStart: (Held<T> | undefined)[] = [];
   let nextToStart = 0;
   let running = 0;
   /** Resolved when nothing runs and nothing waits for a slot (see `idle`). */
@@ -456,7 +456,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
   function startJobs(): void {
     while (running < concurrency && nextToStart < toStart.length) {
       const entry = toStart[nextToStart]!;
-      toStart[nextToStart++] = undefined as unknown as Held<T>; // let it be collected
+      toStart[nextToStart++] = undefined; // let it be collected once settled
       running++;
       runJob(entry).then(slotFreed, slotFailed);
     }
