@@ -101,8 +101,6 @@ export class Transactor {
   #pendingRemovals: string[] = [];
   /** Value files written for the open transaction: deleted if it rolls back. */
   #written: string[] = [];
-  /** What `afterCommit` deferred until the open transaction commits (dropped if it rolls back). */
-  #afterCommit: (() => void)[] = [];
   #closed = false;
 
   constructor(db: Database.Database, options: TransactorOptions) {
@@ -198,7 +196,6 @@ export class Transactor {
       for (const file of this.#written) this.#removeFile(file);
       this.#written = [];
       this.#pendingRemovals = []; // the rows that referenced them are back
-      this.#afterCommit = [];
       throw isBusy(error) ? this.timeoutError(error) : storageError(error, this.#options.name);
     }
     this.#depth = 0;
@@ -208,21 +205,7 @@ export class Transactor {
       this.#pendingRemovals = [];
       for (const file of removals) this.#removeFile(file);
     }
-    const committed = this.#afterCommit;
-    if (committed.length > 0) {
-      this.#afterCommit = [];
-      for (const callback of committed) callback();
-    }
     return result;
-  }
-
-  /**
-   * Runs `callback` once the open transaction of this object commits (never if it rolls back, or
-   * if the `writeEach` op that called this is undone); at once when none is open.
-   */
-  afterCommit(callback: () => void): void {
-    if (this.#depth > 0) this.#afterCommit.push(callback);
-    else callback();
   }
 
   /**
@@ -242,7 +225,6 @@ export class Transactor {
       ops.map((op): Settled => {
         const written = this.#written.length;
         const removals = this.#pendingRemovals.length;
-        const callbacks = this.#afterCommit.length;
         savepoint.run();
         try {
           const value = op();
@@ -253,7 +235,6 @@ export class Transactor {
           release.run();
           for (const file of this.#written.splice(written)) this.#removeFile(file);
           this.#pendingRemovals.length = removals; // the rows that referenced them are back
-          this.#afterCommit.length = callbacks;
           return { ok: false, error };
         }
       }),

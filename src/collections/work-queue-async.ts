@@ -7,13 +7,8 @@
  * the WorkQueue's lease-level operations (`queueInternals`), one transaction per batch, so the
  * fencing and the LeaseLostError messages are WorkQueue's own and a job costs no more than on the
  * synchronous API.
- * Group commit: the lease operations issued in the same tick (a worker's ack of one batch and its
- * take of the next) run in ONE write transaction at the next microtask, each in a savepoint of its
- * own (an op that throws is undone and rejects alone): one lock and one commit instead of two,
- * which is what sets the pace when several processes share the queue. Calls that carry values
- * (put, an ack with a result, fail) are not grouped: they store what the value is at the call.
  */
-import { grouper, retryWhileBusy } from '../cache/async-view.js';
+import { retryWhileBusy } from '../cache/async-view.js';
 
 import type { Key } from '../cache/types.js';
 import {
@@ -57,8 +52,6 @@ export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   readonly #queue: WorkQueue<T>;
   readonly #ops: QueueInternals<T>;
   readonly #ownsQueue: boolean;
-  /** Runs a write, grouped with the others of its tick (see the header). */
-  readonly #enqueue: (op: () => unknown) => Promise<unknown>;
   #results: AsyncResults | undefined;
 
   /** Wraps `queue`; with `ownsQueue`, `close()` closes it too. */
@@ -67,20 +60,11 @@ export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
     this.#ops = queueInternals(queue);
     this.#ownsQueue = ownsQueue;
     this.locator = queue.directory;
-    this.#enqueue = grouper(
-      { methods: [], commit: (ops) => this.#ops.writeEach(ops) },
-      { timeout: () => queue.timeout, name: () => queue.directory },
-    );
   }
 
-  /** Runs a synchronous queue read, retrying a busy lock between awaits (never blocking). */
+  /** Runs a synchronous queue call, retrying a busy lock between awaits (never blocking). */
   #run<R>(call: () => R): Promise<R> {
     return retryWhileBusy(call, this.#queue.timeout, false, this.#queue.directory);
-  }
-
-  /** Runs a synchronous queue write in the group commit of its tick (never blocking). */
-  #write<R>(call: () => R): Promise<R> {
-    return this.#enqueue(call) as Promise<R>;
   }
 
   /** The synchronous queue underneath. */
@@ -118,11 +102,11 @@ export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   }
 
   async take(options: TakeOptions = {}): Promise<AsyncJob<T> | undefined> {
-    return (await this.#write(() => this.#ops.claim(1, options, this.#make)))[0];
+    return (await this.#run(() => this.#ops.claim(1, options, this.#make)))[0];
   }
 
   takeMany(max: number, options: TakeOptions = {}): Promise<AsyncJob<T>[]> {
-    return this.#write(() => this.#ops.claim(max, options, this.#make));
+    return this.#run(() => this.#ops.claim(max, options, this.#make));
   }
 
   next(options: NextOptions = {}): Promise<AsyncJob<T> | undefined> {
@@ -130,23 +114,17 @@ export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   }
 
   async ack(job: AsyncJob<T>, result?: unknown): Promise<void> {
-    await this.#settle([result], () => {
+    await this.#run(() => {
       const lost = this.#ops.ack([job], [result], this.#lease);
       if (lost.length > 0) throw this.#ops.leaseLost(job, this.#lease(job), 'ack');
     });
   }
 
-  async ackMany(items: Iterable<AsyncAckItem<T>>): Promise<AsyncJob<T>[]> {
-    const [jobs, results] = splitAckItems<AsyncJob<T>>(items, AsyncJob);
-    return await this.#settle(results, () => this.#ops.ack(jobs, results, this.#lease));
-  }
-
-  /**
-   * Runs an ack: grouped when it stores no result; one that does runs at once (see the header),
-   * so that the results stored are the values as they are at the call.
-   */
-  #settle<R>(results: readonly unknown[], ack: () => R): Promise<R> {
-    return results.every((result) => result === undefined) ? this.#write(ack) : this.#run(ack);
+  ackMany(items: Iterable<AsyncAckItem<T>>): Promise<AsyncJob<T>[]> {
+    return this.#run(() => {
+      const [jobs, results] = splitAckItems<AsyncJob<T>>(items, AsyncJob);
+      return this.#ops.ack(jobs, results, this.#lease);
+    });
   }
 
   async fail(job: AsyncJob<T>, error: unknown, options?: FailOptions): Promise<FailOutcome> {
@@ -154,32 +132,30 @@ export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
   }
 
   async extend(job: AsyncJob<T>, seconds?: number): Promise<void> {
-    await this.#write(() => {
+    await this.#run(() => {
       const lost = this.#ops.extend([job], seconds, this.#lease);
       if (lost.length > 0) throw this.#ops.leaseLost(job, this.#lease(job), 'extend');
     });
   }
 
-  async extendMany(jobs: Iterable<AsyncJob<T>>, seconds?: number): Promise<AsyncJob<T>[]> {
-    const list = [...jobs];
-    return await this.#write(() => this.#ops.extend(list, seconds, this.#lease));
+  extendMany(jobs: Iterable<AsyncJob<T>>, seconds?: number): Promise<AsyncJob<T>[]> {
+    return this.#run(() => this.#ops.extend([...jobs], seconds, this.#lease));
   }
 
   async release(job: AsyncJob<T>): Promise<void> {
-    await this.#write(() => {
+    await this.#run(() => {
       const lost = this.#ops.release([job], this.#lease);
       if (lost.length > 0) throw this.#ops.leaseLost(job, this.#lease(job), 'release');
     });
   }
 
-  async releaseMany(jobs: Iterable<AsyncJob<T>>): Promise<AsyncJob<T>[]> {
-    const list = [...jobs];
-    return await this.#write(() => this.#ops.release(list, this.#lease));
+  releaseMany(jobs: Iterable<AsyncJob<T>>): Promise<AsyncJob<T>[]> {
+    return this.#run(() => this.#ops.release([...jobs], this.#lease));
   }
 
   async releaseById(jobs: Iterable<LeaseId>): Promise<number[]> {
     const list = [...jobs];
-    return await this.#write(() => this.#queue.releaseById(list));
+    return await this.#run(() => this.#queue.releaseById(list));
   }
 
   async stats(): Promise<WorkQueueStats> {

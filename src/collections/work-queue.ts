@@ -29,7 +29,7 @@ import {
 import { PickleDisk } from '../cache/disk.js';
 import { isBusy, LeaseLostError, Timeout } from '../cache/errors.js';
 import { DBNAME, openDatabase } from '../cache/schema.js';
-import { failFast, type Settled, Transactor } from '../cache/transaction.js';
+import { failFast, Transactor } from '../cache/transaction.js';
 import type { Key } from '../cache/types.js';
 import { abortError, Backoff, sleep, wakeAll } from '../cache/waiting.js';
 import { Index } from './index.js';
@@ -145,11 +145,6 @@ export interface QueueInternals<T> {
   release<J extends LeasedJob>(jobs: readonly J[], leaseOf: (job: J) => LeaseState): J[];
   /** The LeaseLostError for `action` on a job whose fenced statement matched no row. */
   leaseLost(job: LeasedJob, lease: LeaseState, action: string): LeaseLostError;
-  /**
-   * Runs `ops` (calls of the above) in ONE write transaction, each in a savepoint of its own (see
-   * `Transactor.writeEach`): a worker's ack and its next take cost one commit, not two.
-   */
-  writeEach(ops: readonly (() => unknown)[]): Settled[];
 }
 
 let internalsOf: <T>(queue: WorkQueue<T>) => QueueInternals<T>;
@@ -203,10 +198,6 @@ export class WorkQueue<T = unknown> implements Disposable {
       extend: (jobs, seconds, leaseOf) => queue.#extendLeases(jobs, seconds, leaseOf),
       release: (jobs, leaseOf) => queue.#releaseLeases(jobs, leaseOf),
       leaseLost: (job, lease, action) => queue.#leaseLost(job, lease, action),
-      writeEach: (ops) => {
-        queue.#check();
-        return queue.#tx.writeEach(ops);
-      },
     });
   }
 
@@ -539,11 +530,8 @@ export class WorkQueue<T = unknown> implements Disposable {
           for (const [key, value] of toStore) results.set(key, value);
         });
       }
-      // Settled once committed (inside a group commit, the group's transaction).
-      this.#tx.afterCommit(() => {
-        for (const lease of acked) lease.settled = true;
-      });
     });
+    for (const lease of acked) lease.settled = true;
     return lost;
   }
 

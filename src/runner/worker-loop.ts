@@ -210,8 +210,6 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
   /** Acks and failures on their way to the queue (awaited before the loop returns). */
   const settling = new Set<Promise<void>>();
   let flushScheduled = false;
-  /** Whether the loop is between two takes: it acks what completed itself, with its next take. */
-  let pausing = false;
   /** With holdSlotUntilAcked: the jobs whose slot waits for their ack, and what frees it. */
   const ackWaiters = new Map<AsyncJob<T>, () => void>();
   let averageSeconds: number | undefined;
@@ -313,11 +311,6 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     changed();
   };
 
-  const scheduledFlush = () => {
-    if (pausing) flushScheduled = false;
-    else flush();
-  };
-
   /** Forgets a held job; false when it was not held (already counted). */
   const drop = (job: AsyncJob<T>): boolean => {
     if (!held.delete(job)) return false;
@@ -389,7 +382,7 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
     completing++;
     if (!flushScheduled) {
       flushScheduled = true;
-      setImmediate(scheduledFlush);
+      setImmediate(flush);
     }
     if (options.holdSlotUntilAcked)
       await new Promise<void>((resolve) => ackWaiters.set(job, resolve));
@@ -485,9 +478,6 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
 
   try {
     while (!stop.aborted) {
-      // The jobs completed since the last ack are acked now, with the take below: a backend that
-      // groups the writes of a tick (SQLite does) commits both at once.
-      flush();
       const wanted = concurrency + prefetch() - (held.size - completing);
       if (wanted <= 0) {
         await waitForChange();
@@ -507,11 +497,8 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
         report(error);
         await delay(ERROR_PAUSE_MS, stop);
       }
-      // Let the jobs just taken start before deciding whether to take more (the scheduled
-      // flush leaves their acks to the loop meanwhile).
-      pausing = true;
+      // Let the jobs just taken start before deciding whether to take more.
       await new Promise((resolve) => setImmediate(resolve));
-      pausing = false;
     }
   } finally {
     await shutDown();

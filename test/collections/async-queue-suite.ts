@@ -308,14 +308,14 @@ export function describeAsyncQueue(backend: string, newStore: () => SuiteStore):
       expect(job.settled).toBe(true);
     });
 
-    it('settles each of the calls issued in one tick on its own (as a worker acks and takes)', async () => {
+    it('settles each of the calls issued together on its own (as a worker acks and takes)', async () => {
       const openOn = store();
       const q = await openOn<number>();
       const other = await openOn<number>();
       await q.putMany([1, 2, 3, 4, 5]);
       const [first, second] = await q.takeMany(2);
       const foreign = (await other.take())!; // job 3, through another queue object
-      // Not awaited one by one: a backend may commit them together (SQLite does).
+      // Not awaited one by one: a refused call must not take the others down with it.
       const [acked, refused, taken, released] = await Promise.allSettled([
         q.ackMany([first!]),
         q.ackMany([foreign as never]),
