@@ -3,7 +3,8 @@
  * handler's signal and its result is dropped; a stop gives back unstarted jobs at once, lets
  * running ones finish, and past the grace period interrupts them and gives them back; a job past
  * its timeout fails with JobTimeoutError; a result that cannot be stored fails its job alone; the
- * tracker hears of every lease taken, started and let go.
+ * tracker hears of every lease taken, started and let go; a heartbeat that meets a job whose ack
+ * already committed leaves the count to the ack.
  */
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -257,5 +258,47 @@ describe('runWorkerLoop', () => {
     expect(await peakUnacked(true)).toBeLessThanOrEqual(4);
     // The control: without it, jobs start while the done ones wait for their ack.
     expect(await peakUnacked(false)).toBeGreaterThan(4);
+  });
+
+  it('counts a job done, not lost, when a heartbeat extends it after its ack committed', async () => {
+    const queue = new WorkQueue<number>(tempDir('loop-ack-heartbeat'));
+    queue.putMany([1, 2, 3]);
+    const real = queue.async;
+    const stop = new AbortController();
+    let extensions = 0;
+    let lostByExtension = 0;
+    // The real queue, except that an ack's reply (after its commit) waits for the next heartbeat:
+    // the extension then meets jobs that are done but still held by the loop.
+    const slowReplies = {
+      takeMany: (max, options) => real.takeMany(max, options),
+      next: (options) => real.next(options),
+      fail: (job, error) => real.fail(job, error),
+      releaseMany: (jobs) => real.releaseMany(jobs),
+      async extendMany(jobs, seconds) {
+        const lost = await real.extendMany(jobs, seconds);
+        extensions++;
+        lostByExtension += lost.length;
+        return lost;
+      },
+      async ackMany(items) {
+        const lost = await real.ackMany(items);
+        const seen = extensions;
+        while (extensions === seen) await sleep(5);
+        if (queue.stats().done === 3) stop.abort();
+        return lost;
+      },
+    } as Pick<typeof real, 'takeMany' | 'next' | 'fail' | 'releaseMany' | 'extendMany' | 'ackMany'>;
+    const counts = await runWorkerLoop({
+      queue: slowReplies as typeof real,
+      handler: (payload: number) => payload * 2,
+      concurrency: 1,
+      leaseSeconds: 0.06, // a heartbeat every 20 ms
+      stop: stop.signal,
+      graceSeconds: () => 5,
+    });
+    expect(lostByExtension).toBeGreaterThan(0); // the race happened
+    expect(counts).toMatchObject({ done: 3, lost: 0 });
+    expect(queue.stats()).toMatchObject({ done: 3, leased: 0 });
+    queue.close();
   });
 });
