@@ -89,17 +89,23 @@ export async function openCrawlState(locator: string): Promise<CrawlState> {
   return openRedisCrawlState(locator);
 }
 
-/** The state in a crawl directory: an Index and a Cache beside the queue. */
+/**
+ * The state in a crawl directory: an Index and a Cache beside the queue, each opened at its first
+ * use (the crawl's parent reads the deferred links only, and never opens the Cache).
+ */
 function directoryState(directory: string): CrawlState {
-  const cache = new Cache(path.join(directory, 'politeness'), { evictionPolicy: 'none' });
+  let opened: Cache | undefined;
+  const politenessCache = () =>
+    (opened ??= new Cache(path.join(directory, 'politeness'), { evictionPolicy: 'none' }));
   const politeness: PolitenessStore = {
     async pausedFor(host) {
-      const until = cache.get(`pause:${host}`);
+      const until = politenessCache().get(`pause:${host}`);
       return typeof until === 'number' ? until - Date.now() / 1000 : 0;
     },
     async pause(host, seconds) {
       const until = Date.now() / 1000 + seconds;
       const key = `pause:${host}`;
+      const cache = politenessCache();
       cache.transact(
         () => {
           const current = cache.get(key, { retry: true });
@@ -111,7 +117,7 @@ function directoryState(directory: string): CrawlState {
     },
     limiter(host, period) {
       // One token per period and a bucket of one: no burst above the rate.
-      const limited = throttle(cache, {
+      const limited = throttle(politenessCache(), {
         count: 1,
         seconds: period,
         name: `rate:${host}`,
@@ -122,11 +128,11 @@ function directoryState(directory: string): CrawlState {
   };
   const robots: RobotsStore = {
     async get(origin) {
-      const text = cache.get(`robots:${origin}`);
+      const text = politenessCache().get(`robots:${origin}`);
       return typeof text === 'string' ? text : undefined;
     },
     async set(origin, text) {
-      cache.set(`robots:${origin}`, text, { expire: ROBOTS_SECONDS, retry: true });
+      politenessCache().set(`robots:${origin}`, text, { expire: ROBOTS_SECONDS, retry: true });
     },
   };
   return assembleState({
@@ -150,7 +156,7 @@ function directoryState(directory: string): CrawlState {
       };
     },
     async close() {
-      cache.close();
+      opened?.close();
     },
   });
 }
