@@ -7,6 +7,7 @@
  * on the locator spends one budget. The crawl's parent and its workers reach both backends
  * through these interfaces alone.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cache } from '../cache/cache.js';
 import { Index } from '../collections/index.js';
@@ -139,20 +140,26 @@ function directoryState(directory: string): CrawlState {
     politeness,
     robots,
     openDeferred() {
-      const links = new Index<string, DeferredLink>(deferredDirectory(directory));
+      // Opened by the first link deferred; read only where one ever was (most crawls defer none,
+      // and the parent, which reads them twice, then opens no connection for them).
+      const linksDirectory = deferredDirectory(directory);
+      let opened: Index<string, DeferredLink> | undefined;
+      const links = () => (opened ??= new Index<string, DeferredLink>(linksDirectory));
+      const any = () => opened !== undefined || fs.existsSync(linksDirectory);
       return {
         async addMany(later) {
-          links.transact(() => {
-            for (const link of later) if (!links.has(link.url)) links.set(link.url, link);
+          const index = links();
+          index.transact(() => {
+            for (const link of later) if (!index.has(link.url)) index.set(link.url, link);
           });
         },
         async *entries() {
-          yield* links.entries();
+          if (any()) yield* links().entries();
         },
         async delete(url) {
-          links.delete(url);
+          if (any()) links().delete(url);
         },
-        close: () => links.close(),
+        close: () => opened?.close(),
       };
     },
     async close() {
