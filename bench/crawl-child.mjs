@@ -4,13 +4,12 @@
  * URL, processes, concurrency. Prints one JSON line {pages, seconds, cpu: {self, children}} on
  * stdout (CPU seconds of this process and of its exited children: the crawl's workers).
  * Plain JavaScript on the compiled crawler (dist/, built by crawl.bench.ts), so that no process of
- * any contender carries tsx's loader: memory is the crawlers' own.
+ * any contender carries tsx's loader: memory is the crawlers' own. Each contender imports its own
+ * code only (crawlee's process does not load crawl() nor p-queue, and so on).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import PQueue from 'p-queue';
-import { crawl } from '../dist/crawler/index.js';
 
 const [kind, startUrl, processes, concurrency] = process.argv.slice(2);
 
@@ -18,6 +17,7 @@ const [kind, startUrl, processes, concurrency] = process.argv.slice(2);
 async function memoryCrawl(start, parallel) {
   // Loaded here: the other contenders' processes must not carry them.
   const { request } = await import('undici');
+  const { default: PQueue } = await import('p-queue');
   const { decodeBody, isHtml, parseHtml } = await import('../dist/crawler/links.js');
   const origin = new URL(start).origin;
   const seen = new Set([start]);
@@ -76,6 +76,7 @@ if (kind === 'memory') {
 } else if (kind === 'crawlee') {
   pages = await crawleeCrawl(startUrl, Number(concurrency) * Number(processes));
 } else {
+  const { crawl } = await import('../dist/crawler/index.js');
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-bench-crawl-'));
   try {
     const summary = await crawl({

@@ -9,15 +9,21 @@
  * nothing read from disk can run code.
  * This file knows nothing of SQL statements or transactions; the Cache drives it.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
-import * as zlib from 'node:zlib';
 import { storageError, UnsupportedValueError } from './errors.js';
 import { loadPickle } from './pickle.js';
 import { dumpPickle } from './pickle-writer.js';
 import type { DiskOptions } from './types.js';
+
+/**
+ * node:crypto (value file names) and node:zlib (JSONDisk), loaded at first use: most processes
+ * never store a value in a file nor open a JSONDisk, and node:crypto alone costs each process
+ * about 0.5 MiB (bench --only crawl, docs/crawler.md#speed-and-memory).
+ */
+const nodeCrypto = () => process.getBuiltinModule('node:crypto');
+const nodeZlib = () => process.getBuiltinModule('node:zlib');
 
 /** A value as bound to or read from an SQLite column. */
 export type DbValue = string | number | bigint | Buffer | null;
@@ -256,7 +262,7 @@ export class Disk {
 
   /** A new random value file name: `ab/cd/<28 hex>.val`, relative and full. */
   filename(_key?: unknown, _value?: unknown): { relative: string; full: string } {
-    const hex = randomBytes(16).toString('hex');
+    const hex = nodeCrypto().randomBytes(16).toString('hex');
     const relative = `${hex.slice(0, 2)}/${hex.slice(2, 4)}/${hex.slice(4)}.val`;
     return { relative, full: path.join(this.directory, relative) };
   }
@@ -467,7 +473,7 @@ export class JSONDisk extends Disk {
   }
 
   #compress(value: unknown): Buffer {
-    return zlib.deflateSync(Buffer.from(pythonJsonDumps(value), 'utf8'), {
+    return nodeZlib().deflateSync(Buffer.from(pythonJsonDumps(value), 'utf8'), {
       level: this.compressLevel,
     });
   }
@@ -477,7 +483,11 @@ export class JSONDisk extends Disk {
   }
 
   override get(dbKey: DbValue, raw: number | bigint): unknown {
-    return JSON.parse(zlib.inflateSync(super.get(dbKey, raw) as Buffer).toString('utf8'));
+    return JSON.parse(
+      nodeZlib()
+        .inflateSync(super.get(dbKey, raw) as Buffer)
+        .toString('utf8'),
+    );
   }
 
   override store(value: unknown, key?: unknown): StoredValue {
@@ -487,7 +497,9 @@ export class JSONDisk extends Disk {
 
   override fetch(mode: number, filename: string | null, dbValue: DbValue): unknown {
     return JSON.parse(
-      zlib.inflateSync(super.fetch(mode, filename, dbValue) as Buffer).toString('utf8'),
+      nodeZlib()
+        .inflateSync(super.fetch(mode, filename, dbValue) as Buffer)
+        .toString('utf8'),
     );
   }
 }

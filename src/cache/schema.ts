@@ -82,6 +82,7 @@ const SQLITE_OPTION_NAMES: Record<string, string> = {
   mmapSize: 'sqlite_mmap_size',
   cacheSize: 'sqlite_cache_size',
   autoVacuum: 'sqlite_auto_vacuum',
+  walAutocheckpoint: 'sqlite_wal_autocheckpoint',
 };
 
 /** Validates options and converts them to diskcache-named settings (only those given). */
@@ -489,6 +490,7 @@ const OPTION_OF_SETTING: Readonly<Record<string, string>> = {
   sqlite_journal_mode: 'sqlite.journalMode',
   sqlite_mmap_size: 'sqlite.mmapSize',
   sqlite_synchronous: 'sqlite.synchronous',
+  sqlite_wal_autocheckpoint: 'sqlite.walAutocheckpoint',
 };
 
 const isCount = (value: SettingValue, min = 0): boolean =>
@@ -517,6 +519,7 @@ const SETTING_RULES: Readonly<Record<string, [string, (value: SettingValue) => b
   ],
   sqlite_mmap_size: ['an integer >= 0', (value) => isCount(value)],
   sqlite_synchronous: ['0, 1, 2 or 3', (value) => isCount(value) && (value as number) <= 3],
+  sqlite_wal_autocheckpoint: ['an integer >= 0', (value) => isCount(value)],
 };
 
 /**

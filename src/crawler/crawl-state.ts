@@ -7,6 +7,7 @@
  * on the locator spends one budget. The crawl's parent and its workers reach both backends
  * through these interfaces alone.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cache } from '../cache/cache.js';
 import { Index } from '../collections/index.js';
@@ -89,17 +90,23 @@ export async function openCrawlState(locator: string): Promise<CrawlState> {
   return openRedisCrawlState(locator);
 }
 
-/** The state in a crawl directory: an Index and a Cache beside the queue. */
+/**
+ * The state in a crawl directory: an Index and a Cache beside the queue, each opened at its first
+ * use (the crawl's parent reads the deferred links only, and never opens the Cache).
+ */
 function directoryState(directory: string): CrawlState {
-  const cache = new Cache(path.join(directory, 'politeness'), { evictionPolicy: 'none' });
+  let opened: Cache | undefined;
+  const politenessCache = () =>
+    (opened ??= new Cache(path.join(directory, 'politeness'), { evictionPolicy: 'none' }));
   const politeness: PolitenessStore = {
     async pausedFor(host) {
-      const until = cache.get(`pause:${host}`);
+      const until = politenessCache().get(`pause:${host}`);
       return typeof until === 'number' ? until - Date.now() / 1000 : 0;
     },
     async pause(host, seconds) {
       const until = Date.now() / 1000 + seconds;
       const key = `pause:${host}`;
+      const cache = politenessCache();
       cache.transact(
         () => {
           const current = cache.get(key, { retry: true });
@@ -111,7 +118,7 @@ function directoryState(directory: string): CrawlState {
     },
     limiter(host, period) {
       // One token per period and a bucket of one: no burst above the rate.
-      const limited = throttle(cache, {
+      const limited = throttle(politenessCache(), {
         count: 1,
         seconds: period,
         name: `rate:${host}`,
@@ -122,35 +129,41 @@ function directoryState(directory: string): CrawlState {
   };
   const robots: RobotsStore = {
     async get(origin) {
-      const text = cache.get(`robots:${origin}`);
+      const text = politenessCache().get(`robots:${origin}`);
       return typeof text === 'string' ? text : undefined;
     },
     async set(origin, text) {
-      cache.set(`robots:${origin}`, text, { expire: ROBOTS_SECONDS, retry: true });
+      politenessCache().set(`robots:${origin}`, text, { expire: ROBOTS_SECONDS, retry: true });
     },
   };
   return assembleState({
     politeness,
     robots,
     openDeferred() {
-      const links = new Index<string, DeferredLink>(deferredDirectory(directory));
+      // Opened by the first link deferred; read only where one ever was (most crawls defer none,
+      // and the parent, which reads them twice, then opens no connection for them).
+      const linksDirectory = deferredDirectory(directory);
+      let opened: Index<string, DeferredLink> | undefined;
+      const links = () => (opened ??= new Index<string, DeferredLink>(linksDirectory));
+      const any = () => opened !== undefined || fs.existsSync(linksDirectory);
       return {
         async addMany(later) {
-          links.transact(() => {
-            for (const link of later) if (!links.has(link.url)) links.set(link.url, link);
+          const index = links();
+          index.transact(() => {
+            for (const link of later) if (!index.has(link.url)) index.set(link.url, link);
           });
         },
         async *entries() {
-          yield* links.entries();
+          if (any()) yield* links().entries();
         },
         async delete(url) {
-          links.delete(url);
+          if (any()) links().delete(url);
         },
-        close: () => links.close(),
+        close: () => opened?.close(),
       };
     },
     async close() {
-      cache.close();
+      opened?.close();
     },
   });
 }

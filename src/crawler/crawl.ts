@@ -154,10 +154,13 @@ knownHandlerModule(HANDLER);
 /** How many failures the summary lists. */
 const FAILURES_LISTED = 20;
 /**
- * The workers' young generation capped at 2 MB per semi-space (V8 grows it up to 16 MB): a page's
- * garbage is short-lived and small, and each worker keeps about 13 MB less (bench --only crawl).
+ * The workers' V8 options (bench --only crawl, docs/crawler.md#speed-and-memory):
+ * - the young generation capped at 2 MB per semi-space (V8 grows it up to 16 MB): a page's
+ *   garbage is short-lived and small, and each worker keeps about 13 MB less;
+ * - optimizing compilation on the worker's own thread: done on V8's background threads, its
+ *   memory stays in their malloc arenas, about 3 MB per worker, for no measurable speed.
  */
-const WORKER_NODE_OPTIONS = ['--max-semi-space-size=2'];
+const WORKER_NODE_OPTIONS = ['--max-semi-space-size=2', '--no-concurrent-recompilation'];
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;

@@ -4,7 +4,9 @@
  * slowly, a few are broken (404) and a few fail once with a 503 before they succeed — so a crawl
  * shows retries, dead links and concurrency. It never listens on anything but loopback.
  */
-import { createServer, type Server } from 'node:http';
+// node:http is loaded by startDemoSite: a crawl's parent (which imports node-diskcache/crawler)
+// need not carry it.
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Options of `startDemoSite`. */
@@ -90,6 +92,7 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
   const failedOnce = new Set<number>();
   const failedPaths = new Set<string>();
 
+  const { createServer } = await import('node:http');
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
     hits.set(path, (hits.get(path) ?? 0) + 1);

@@ -55,13 +55,28 @@ const META_CHARSET = /<meta[^>]+charset\s*=\s*["']?\s*([-\w.:]+)/i;
 /** How many bytes the HTML prescan looks at for a `<meta>` charset (as browsers do). */
 const PRESCAN_BYTES = 1024;
 
+/**
+ * Decoders by label, made once (a decode() without `stream` keeps no state between calls; a new
+ * TextDecoder per page was 1 % of a worker's CPU); null: not a WHATWG encoding label. Bounded:
+ * the labels come from the pages.
+ */
+const decoders = new Map<string, TextDecoder | null>();
+const DECODERS_MAX = 64;
+
 function decoderFor(label: string | undefined): TextDecoder | undefined {
   if (!label) return undefined;
-  try {
-    return new TextDecoder(label.trim());
-  } catch {
-    return undefined; // not a WHATWG encoding label
+  const key = label.trim().toLowerCase();
+  let decoder = decoders.get(key);
+  if (decoder === undefined) {
+    try {
+      decoder = new TextDecoder(key);
+    } catch {
+      decoder = null;
+    }
+    if (decoders.size >= DECODERS_MAX) decoders.clear();
+    decoders.set(key, decoder);
   }
+  return decoder ?? undefined;
 }
 
 /**
@@ -71,9 +86,9 @@ function decoderFor(label: string | undefined): TextDecoder | undefined {
  */
 export function decodeBody(body: Uint8Array, contentType = ''): { text: string; charset: string } {
   let decoder: TextDecoder | undefined;
-  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) decoder = new TextDecoder('utf-8');
-  else if (body[0] === 0xff && body[1] === 0xfe) decoder = new TextDecoder('utf-16le');
-  else if (body[0] === 0xfe && body[1] === 0xff) decoder = new TextDecoder('utf-16be');
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) decoder = decoderFor('utf-8');
+  else if (body[0] === 0xff && body[1] === 0xfe) decoder = decoderFor('utf-16le');
+  else if (body[0] === 0xfe && body[1] === 0xff) decoder = decoderFor('utf-16be');
   if (!decoder) {
     const parameter = CHARSET_PARAMETER.exec(contentType);
     decoder = decoderFor(parameter?.[1] ?? parameter?.[2]);
@@ -82,9 +97,9 @@ export function decodeBody(body: Uint8Array, contentType = ''): { text: string; 
     const head = Buffer.from(body.buffer, body.byteOffset, Math.min(body.length, PRESCAN_BYTES));
     decoder = decoderFor(META_CHARSET.exec(head.toString('latin1'))?.[1]);
     // A page that says utf-16 in a <meta> was read as ASCII: it cannot be UTF-16 (HTML spec).
-    if (decoder?.encoding.startsWith('utf-16')) decoder = new TextDecoder('utf-8');
+    if (decoder?.encoding.startsWith('utf-16')) decoder = decoderFor('utf-8');
   }
-  decoder ??= new TextDecoder('utf-8');
+  decoder ??= decoderFor('utf-8')!;
   return { text: decoder.decode(body), charset: decoder.encoding };
 }
 

@@ -3,9 +3,7 @@
  * owner tokens (unique across hosts, processes, threads and time) and the in-process wake-up
  * channel of a key. It must stay free of waiting logic (wait.ts) and of any one recipe.
  */
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { threadId } from 'node:worker_threads';
 import { checkOptionalSeconds } from '../cache/checks.js';
 import { encodeStructuredKey } from '../cache/disk.js';
 import type { Tag } from '../cache/types.js';
@@ -61,14 +59,19 @@ export function checkLockOptions(
   };
 }
 
-/** This process and thread; the random part tells a reused pid from the one that died. */
-const PROCESS_ID = `${hostname()}/${process.pid}/${threadId}/${randomBytes(4).toString('hex')}`;
+/**
+ * This process and thread; the random part tells a reused pid from the one that died. Made at the
+ * first token: node:crypto and node:worker_threads are loaded then, not by every process that
+ * imports a recipe (a crawl worker with no rate limit never takes one).
+ */
+let processId: string | undefined;
 let tokens = 0;
 
 /** A token no other owner anywhere will ever hold: host/pid/thread/random/counter. */
 export function ownerToken(): string {
+  processId ??= `${hostname()}/${process.pid}/${process.getBuiltinModule('node:worker_threads').threadId}/${process.getBuiltinModule('node:crypto').randomBytes(4).toString('hex')}`;
   tokens += 1;
-  return `${PROCESS_ID}/${tokens.toString(36)}`;
+  return `${processId}/${tokens.toString(36)}`;
 }
 
 /** The wake-up channel of `key` in `cache`: shared by every recipe object on that key in this process. */

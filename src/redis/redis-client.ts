@@ -4,8 +4,6 @@
  * opened). Any client with these few methods works: ioredis, iovalkey. Scripts run by EVALSHA,
  * falling back to EVAL when the server does not know the script (a restarted server forgets them).
  */
-import { createHash } from 'node:crypto';
-
 /** What RedisWorkQueue needs from a Redis client (ioredis and iovalkey have it). */
 export interface RedisLike {
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
@@ -118,7 +116,8 @@ export class ScriptRunner {
   async run(text: string, args: (string | number)[]): Promise<unknown> {
     let sha = this.#shas.get(text);
     if (sha === undefined) {
-      sha = createHash('sha1').update(text).digest('hex');
+      // node:crypto loaded here: the crawl's parent imports this module for its locator parser.
+      sha = process.getBuiltinModule('node:crypto').createHash('sha1').update(text).digest('hex');
       this.#shas.set(text, sha);
     }
     try {

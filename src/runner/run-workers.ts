@@ -27,7 +27,8 @@ import {
   EXIT_HANDLER_MODULE,
   type ParentMessage,
 } from './protocol.js';
-import { emptyCounts, type WorkerCounts } from './worker-loop.js';
+// Types only: the worker loop (and p-queue) run in the children, never in this process.
+import type { WorkerCounts } from './worker-loop.js';
 
 /** Options of `runWorkers`. */
 export interface RunWorkersOptions {
@@ -178,6 +179,11 @@ function addCounts(total: WorkerCounts, more: WorkerCounts): void {
   for (const name of Object.keys(total) as (keyof WorkerCounts)[]) total[name] += more[name] ?? 0;
 }
 
+/** A child's counts before its first report (worker-loop's emptyCounts, not imported: see above). */
+function noCounts(): WorkerCounts {
+  return { done: 0, failed: 0, retried: 0, lost: 0, released: 0, timedOut: 0 };
+}
+
 function monotonicSeconds(): number {
   return performance.now() / 1000;
 }
@@ -312,7 +318,7 @@ class Supervisor {
   readonly #started = monotonicSeconds();
   readonly #startedEpoch = Date.now() / 1000;
   readonly #meter = new RateMeter();
-  readonly #finishedCounts = emptyCounts();
+  readonly #finishedCounts = noCounts();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #suspects = new Suspects();
   /** Seconds of silence after which a child is killed; undefined: never (no job timeout). */
@@ -465,7 +471,7 @@ class Supervisor {
       child,
       startedAt: monotonicSeconds(),
       ready: false,
-      counts: emptyCounts(),
+      counts: noCounts(),
       ledger: new ChildLedger(),
       heardAt: monotonicSeconds(),
       unresponsive: false,

@@ -141,6 +141,39 @@ describe('opening and settings', () => {
     });
   });
 
+  it('sqlite.walAutocheckpoint sets how large the WAL grows between checkpoints, for every opener', () => {
+    // 300 commits of a 16 KB value each append about 8 pages (the row's overflow pages, the
+    // indexes, Settings) to the WAL: about 2,400 pages. With SQLite's default (1,000 pages) a
+    // commit checkpoints and the WAL restarts from its beginning, so the file stays near 1,000
+    // pages; with 4,000 no checkpoint runs and the file holds every frame.
+    const PAGE_FRAME = 4096 + 24;
+    const walPages = (options: Parameters<typeof openCache>[0], reopen: boolean) => {
+      const dir = tempDir('wal-autocheckpoint');
+      openCache(options, dir).close();
+      const cache = reopen ? openCache(undefined, dir) : openCache(options, dir);
+      const value = Buffer.alloc(16_000, 7);
+      for (let i = 0; i < 300; i++) cache.set(`k${i}`, value);
+      const pages = fs.statSync(path.join(dir, 'cache.db-wal')).size / PAGE_FRAME;
+      const setting = cache.settings.sqlite_wal_autocheckpoint;
+      cache.close();
+      return { pages, setting };
+    };
+    const byDefault = walPages(undefined, false);
+    expect(byDefault.setting).toBeUndefined();
+    expect(byDefault.pages).toBeLessThan(1_100);
+    const larger = walPages({ sqlite: { walAutocheckpoint: 4000 } }, false);
+    expect(larger.setting).toBe(4000);
+    expect(larger.pages).toBeGreaterThan(2_000);
+    // Stored as a setting, so a later opener that passes nothing gets it too.
+    const inherited = walPages({ sqlite: { walAutocheckpoint: 4000 } }, true);
+    expect(inherited.setting).toBe(4000);
+    expect(inherited.pages).toBeGreaterThan(2_000);
+    expect(() => openCache({ sqlite: { walAutocheckpoint: -1 } })).toThrow(
+      /sqlite\.walAutocheckpoint/,
+    );
+    expect(() => openCache({ sqlite: { walAutocheckpoint: 1.5 } })).toThrow(RangeError);
+  });
+
   it('opens WAL mode and creates the policy index', () => {
     const cache = openCache({ evictionPolicy: 'least-recently-used' });
     const db = rawDb(cache.directory);

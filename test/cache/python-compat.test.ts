@@ -404,6 +404,18 @@ describe.skipIf(!findPython())(`python-diskcache compatibility (${PYTHON_MISSING
     expect(cache.settings.size_limit).toBe(123456);
     cache.close();
 
+    // A pragma setting Node stores is applied by Python's connection too.
+    const walDir = tempDir('py-settings-wal');
+    new Cache(walDir, { sqlite: { walAutocheckpoint: 3000 } }).close();
+    const walAutocheckpoint = py<number>(
+      `
+      cache = diskcache.Cache(ARGS[0])
+      out(cache._sql('PRAGMA wal_autocheckpoint').fetchone()[0])
+      `,
+      walDir,
+    );
+    expect(walAutocheckpoint).toBe(3000);
+
     // Python sets them; Node, passing nothing, inherits them (and acts on them).
     const pyMade = tempDir('py-settings-python');
     py(

@@ -1,6 +1,7 @@
-import { fork } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LeaseHolder, WorkQueue } from '../../src/collections/work-queue.js';
 import { crawl, describeWaiting } from '../../src/crawler/crawl.js';
@@ -221,6 +222,55 @@ describe('crawl', () => {
     ).toBe(
       'waiting for 1 page leased by pid 5 on another machine · lease ends in 8 s; 2 pages leased by a process it cannot see · lease ends in 8 s; 3 pages leased by pid 6 (gone; its supervisor gives them back) · lease ends in 8 s',
     );
+  });
+
+  it('its parent only supervises: it loads neither the fetcher, the parser, the worker loop nor node:http, node:crypto or node:zlib', async () => {
+    // A crawl from the compiled package in a process of its own, whose module resolutions a
+    // hook writes down (the hook is not passed on to the workers, which load all of these).
+    const scratch = tempDir('crawl-parent-modules');
+    const list = path.join(scratch, 'resolved.txt');
+    const hooks = path.join(scratch, 'hooks.mjs');
+    fs.writeFileSync(
+      hooks,
+      `import * as fs from 'node:fs';
+      export async function resolve(specifier, context, next) {
+        const resolved = await next(specifier, context);
+        fs.appendFileSync(${JSON.stringify(list)}, resolved.url + '\\n');
+        return resolved;
+      }`,
+    );
+    const register = path.join(scratch, 'register.mjs');
+    fs.writeFileSync(
+      register,
+      `import { register } from 'node:module';
+      register(${JSON.stringify(pathToFileURL(hooks).href)});`,
+    );
+    const index = path.resolve(FIXTURES, '../../dist/crawler/index.js');
+    const script = `const { crawl } = await import(${JSON.stringify(index)});
+      const summary = await crawl({ startUrl: ${JSON.stringify(site.url)}, directory: ${JSON.stringify(path.join(scratch, 'crawl'))}, maxPages: 20 });
+      const builtins = process.moduleLoadList.filter((name) => /^NativeModule (https?|crypto|zlib)$/.test(name));
+      console.log(JSON.stringify({ pages: summary.pages, builtins }));`;
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['--import', pathToFileURL(register).href, '--input-type=module', '-e', script],
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    const { pages, builtins } = JSON.parse(output) as { pages: number; builtins: string[] };
+    expect(pages).toBeGreaterThanOrEqual(20);
+    const resolved = fs.readFileSync(list, 'utf8').split('\n');
+    expect(resolved.some((url) => url.endsWith('/dist/crawler/crawl.js'))).toBe(true);
+    expect(
+      resolved.filter((url) =>
+        /\/(crawl-handler|fetcher|links|robots|worker-loop)\.js$|\/node_modules\/(htmlparser2|robots-parser|p-queue)\/|^node:https?$/.test(
+          url,
+        ),
+      ),
+    ).toEqual([]);
+    // Each costs every process that loads it memory (node:crypto about 0.5 MiB).
+    expect(builtins).toEqual([]);
   });
 
   it('rejects bad options with errors that name them', async () => {
