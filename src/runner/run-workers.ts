@@ -27,7 +27,7 @@ import {
   EXIT_HANDLER_MODULE,
   type ParentMessage,
 } from './protocol.js';
-// Types only: the worker loop (and p-queue) run in the children, never in this process.
+// Types only: the worker loop runs in the children, never in this process.
 import type { WorkerCounts } from './worker-loop.js';
 
 /** Options of `runWorkers`. */
