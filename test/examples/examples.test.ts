@@ -2,10 +2,11 @@
  * Every runnable example in examples/ is smoke-tested: it must finish on its own with exit code 0.
  * An example that needs arguments or a longer run is listed in SPECIAL with how to run it here.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import PQueue from 'p-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRedisServer, RedisServer } from '../helpers/redis-server.js';
 
@@ -76,29 +77,24 @@ describe('examples', () => {
     }
   });
 
-  // Examples covered by their own test (SPECIAL[file].skip) are not run twice.
+  // Examples covered by their own test (SPECIAL[file].skip) are not run twice. Three run at a time:
+  // most of an example's time is waiting (timers, child processes, servers), not CPU.
+  const slots = new PQueue({ concurrency: 3 });
   for (const file of examples.filter((name) => !SPECIAL[name]?.skip)) {
     const special = SPECIAL[file] ?? {};
     const needsRedis = isRedisExample(file) && findRedisServer() === null;
-    it.skipIf(needsRedis)(
+    (needsRedis ? it.skip : it.concurrent)(
       `${file} runs to completion${needsRedis ? ' (skipped: no redis-server)' : ''}`,
-      () => {
-        const redisEnv = isRedisExample(file)
+      async () => {
+        const redisEnv: Record<string, string> = isRedisExample(file)
           ? { REDIS_URL: `redis://127.0.0.1:${redis!.port}/0` }
           : {};
-        const result = spawnSync(
-          process.execPath,
-          ['--import', 'tsx', path.join(examplesDir, file), ...(special.args ?? [])],
-          {
-            cwd: root,
-            encoding: 'utf8',
-            timeout: 90_000,
-            env: { ...process.env, ...special.env, ...redisEnv, CI: 'true' },
-          },
+        const result = await slots.add(() =>
+          runExample(file, special.args ?? [], { ...special.env, ...redisEnv }),
         );
         if (result.status !== 0) {
           throw new Error(
-            `${file} exited with ${result.status ?? result.signal}\n${result.stdout}\n${result.stderr}`,
+            `${file} exited with ${result.status}\n${result.stdout}\n${result.stderr}`,
           );
         }
         expect(result.status).toBe(0);
@@ -107,3 +103,26 @@ describe('examples', () => {
     );
   }
 });
+
+/** Runs one example with tsx; its exit code (or signal name) and output. */
+function runExample(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ status: number | string; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(examplesDir, file), ...args],
+      { cwd: root, env: { ...process.env, ...env, CI: 'true' }, timeout: 90_000 },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolve({ status: code ?? signal ?? 'unknown', stdout, stderr }),
+    );
+  });
+}

@@ -180,29 +180,26 @@ describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => 
 
   it('says what is wrong with a bad locator, before anything starts', async () => {
     const port = server.port;
-    const noName = await runCli(['crawl', site.url, '--queue', `redis://127.0.0.1:${port}`]);
+    // The CLI runs are independent: run together (each is mostly node's start-up).
+    const [noName, braces, noUrl, both, exportNoName, exportNone, secret] = await Promise.all([
+      runCli(['crawl', site.url, '--queue', `redis://127.0.0.1:${port}`]),
+      runCli(['crawl', site.url, '--queue', `redis://127.0.0.1:${port}#a{b}`]),
+      runCli(['crawl', '--queue', server.locator('demo')]),
+      runCli(['crawl', site.url, '-d', tempDir('crawl-both'), '--queue', server.locator('x')]),
+      runCli(['crawl', 'export', `redis://127.0.0.1:${port}`]),
+      runCli(['crawl', 'export', server.locator('no-crawl-here')]),
+      runCli(['crawl', site.url, '--queue', `redis://u:hunter2@127.0.0.1:${port}`]),
+    ]);
     expect(noName.code).toBe(2);
     expect(noName.stderr).toMatch(/names its queue after '#'/);
-    const braces = await runCli(['crawl', site.url, '--queue', `redis://127.0.0.1:${port}#a{b}`]);
     expect(braces.code).toBe(2);
     expect(braces.stderr).toMatch(/must not contain \{ or \}/);
-    const noUrl = await runCli(['crawl', '--queue', server.locator('demo')]);
     expect(noUrl.code).toBe(2);
     expect(noUrl.stderr).toMatch(/needs its start URL/);
-    const both = await runCli([
-      'crawl',
-      site.url,
-      '-d',
-      tempDir('crawl-both'),
-      '--queue',
-      server.locator('x'),
-    ]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/two queues given/);
-    const exportNoName = await runCli(['crawl', 'export', `redis://127.0.0.1:${port}`]);
     expect(exportNoName.code).toBe(2);
     // Exporting a locator that names no queue is exit 5 and creates nothing (as queue stats).
-    const exportNone = await runCli(['crawl', 'export', server.locator('no-crawl-here')]);
     expect(exportNone.code).toBe(5);
     expect(exportNone.stderr).toMatch(/redis:.*#no-crawl-here does not exist/);
     const admin = new Redis(port, '127.0.0.1');
@@ -212,12 +209,6 @@ describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => 
       await admin.quit();
     }
     // A password in the locator is never printed.
-    const secret = await runCli([
-      'crawl',
-      site.url,
-      '--queue',
-      `redis://u:hunter2@127.0.0.1:${port}`,
-    ]);
     expect(secret.code).toBe(2);
     expect(secret.stderr).not.toContain('hunter2');
 
