@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
+import { describeRedisTrouble } from '../redis/redis-client.js';
 import { registerCacheCommands } from './cache-commands.js';
 import { registerDequeCommands, registerIndexCommands } from './collection-commands.js';
 import { addGlobalOptions, type CliIo } from './context.js';
@@ -93,7 +94,12 @@ export function buildProgram(
 
 /** Prints a failure on stderr: one line of text, or a JSON document with `--json`. */
 function reportError(io: CliIo, error: unknown, code: ExitCode, json: boolean): void {
-  const message = error instanceof Error ? error.message : String(error);
+  const redis = describeRedisTrouble(error);
+  const message = redis
+    ? `the Redis server ${redis.server} did not answer: ${redis.reason}`
+    : error instanceof Error
+      ? error.message
+      : String(error);
   if (json) {
     io.stderr.write(jsonError(code, message, error instanceof CliError ? error.details : {}));
     return;

@@ -18,7 +18,7 @@ import { isRedisQueueLocator, openQueue } from '../collections/open-queue.js';
 import type { LeaseHolder } from '../collections/work-queue.js';
 import { SqliteAsyncWorkQueue } from '../collections/work-queue-async.js';
 import type { FailedJob } from '../collections/work-queue-types.js';
-import { parseRedisLocator, redacted } from '../redis/redis-client.js';
+import { describeRedisTrouble, parseRedisLocator, redacted } from '../redis/redis-client.js';
 import { type HandlerModule, handlerPath, loadHandler } from '../runner/handler.js';
 import type { RunProgress } from '../runner/progress.js';
 import { knownHandlerModule, type RunnerEvent, runWorkers } from '../runner/run-workers.js';
@@ -378,7 +378,7 @@ async function openCrawlQueue(
     return await openQueue<CrawlJob>(config.queue, settings);
   } catch (error) {
     throw new Error(
-      `the crawl's Redis queue ${redacted(config.queue)} did not answer: ${(error as Error)?.message ?? String(error)}`,
+      `the crawl's Redis queue ${redacted(config.queue)} did not answer: ${describeRedisTrouble(error)?.reason ?? (error as Error)?.message ?? String(error)}`,
       { cause: error },
     );
   }

@@ -4,6 +4,7 @@
  * (`openQueue` loads it on demand).
  */
 export {
+  describeRedisTrouble,
   isRedisLocator,
   parseRedisLocator,
   type RedisLike,

@@ -97,9 +97,42 @@ export async function connectRedis(url: string): Promise<RedisLike> {
     // Reconnect quickly and keep trying: a restarted server is back within seconds.
     retryStrategy: (times: number) => Math.min(50 * times, 1000),
   });
-  // Errors are reported through the rejected commands; without a listener ioredis logs each one.
-  client.on('error', () => {});
+  // Errors are reported through the rejected commands (without a listener ioredis logs each one);
+  // a connection's are kept to explain ioredis's "max retries" rejection (describeRedisTrouble).
+  const server = redacted(url);
+  client.on('error', (error: Error) => {
+    const trouble = troubles.get(server);
+    troubles.delete(server); // re-inserted last: the most recent trouble is the map's last entry
+    troubles.set(server, {
+      error,
+      since: trouble?.since ?? Date.now(),
+      attempts: (trouble?.attempts ?? 0) + 1,
+    });
+  });
+  client.on('ready', () => troubles.delete(server));
   return client as unknown as RedisLike;
+}
+
+/** Connection errors since the last successful connection, by server (a redacted URL). */
+const troubles = new Map<string, { error: Error; since: number; attempts: number }>();
+
+/**
+ * What lies behind ioredis's rejection of a command after its reconnection attempts ("Reached the
+ * max retries per request limit"): the server, the last connection error and how long it lasted.
+ * Undefined for any other error, or when no connection of this process has failed.
+ */
+export function describeRedisTrouble(
+  error: unknown,
+): { server: string; reason: string } | undefined {
+  if ((error as Error | null)?.name !== 'MaxRetriesPerRequestError') return undefined;
+  const last = [...troubles].at(-1);
+  if (last === undefined) return undefined;
+  const [server, { error: cause, since, attempts }] = last;
+  const seconds = ((Date.now() - since) / 1000).toFixed(1);
+  return {
+    server,
+    reason: `${cause.message || cause.name} (${attempts} connection attempts in ${seconds} s)`,
+  };
 }
 
 /** EVALSHA with a fallback to EVAL (after a restart the server has forgotten the scripts). */

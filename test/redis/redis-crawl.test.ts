@@ -220,17 +220,23 @@ describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => 
     );
     await expect(crawl({ startUrl: site.url } as never)).rejects.toThrow(/give directory/);
 
-    // Nothing listens there: an error naming the server, not a hang.
+    // Nothing listens there: an error naming the server and what the connection met, not a hang
+    // nor ioredis's "max retries per request" (a crawl, and a queue command, at the same time).
     const closed = await freePort();
-    const unreachable = await runCli([
-      'crawl',
-      site.url,
-      '--queue',
-      `redis://127.0.0.1:${closed}#nobody`,
+    const [unreachable, unreachableStats] = await Promise.all([
+      runCli(['crawl', site.url, '--queue', `redis://127.0.0.1:${closed}#nobody`]),
+      runCli(['queue', 'stats', `redis://u:hunter2@127.0.0.1:${closed}#nobody`]),
     ]);
     expect(unreachable.code).not.toBe(0);
     expect(unreachable.stderr).toMatch(
-      /Redis queue redis:\/\/127\.0\.0\.1:\d+#nobody did not answer/,
+      /Redis queue redis:\/\/127\.0\.0\.1:\d+#nobody did not answer: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(\d+ connection attempts in [\d.]+ s\)/,
     );
+    expect(unreachableStats.code).toBe(6);
+    expect(unreachableStats.stderr).toMatch(
+      /^diskcache: the Redis server redis:\/\/u:\*\*\*@127\.0\.0\.1:\d+ did not answer: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(\d+ connection attempts in [\d.]+ s\)\n$/,
+    );
+    for (const result of [unreachable, unreachableStats]) {
+      expect(result.stderr).not.toMatch(/maxRetriesPerRequest|hunter2/);
+    }
   }, 120_000);
 });
