@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import SlowestFirst from './test/helpers/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -22,6 +23,8 @@ export default defineConfig({
     // A test that depends on what this process has loaded (for example, that a module is never
     // imported) checks it in a child process of its own.
     isolate: false,
+    // The slowest files first: both workers end together (test/helpers/sequencer.ts).
+    sequence: { sequencer: SlowestFirst },
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });
