@@ -9,8 +9,6 @@
  * crawl; node:http is already in the process and keeps connections alive just as well.
  */
 import * as http from 'node:http';
-import type * as Https from 'node:https';
-import { createRequire } from 'node:module';
 
 /** What a fetch returns. */
 export interface FetchResult {
@@ -39,7 +37,6 @@ export interface FetchOptions {
 /** Bytes of a redirect's body read (and dropped) so that its connection can be reused. */
 const REDIRECT_BODY_LIMIT = 64 * 1024;
 
-const require = createRequire(import.meta.url);
 const httpClient = {
   get: http.get,
   agent: new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
@@ -52,7 +49,7 @@ let httpsClient: typeof httpClient | undefined;
  */
 function secureClient(): typeof httpClient {
   if (httpsClient === undefined) {
-    const https = require('node:https') as typeof Https;
+    const https = process.getBuiltinModule('node:https');
     httpsClient = {
       get: https.get,
       agent: new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
