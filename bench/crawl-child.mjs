@@ -1,8 +1,9 @@
 /**
  * One contender of bench/crawl.bench.ts, in a process of its own so that its memory can be
- * measured apart from the site it crawls. argv: kind ('diskcache' | 'memory' | 'crawlee'), start
- * URL, processes, concurrency. Prints one JSON line {pages, seconds, cpu: {self, children}} on
- * stdout (CPU seconds of this process and of its exited children: the crawl's workers).
+ * measured apart from the site it crawls. argv: kind ('diskcache' | 'memory' | 'crawlee' |
+ * 'crawlee-disk': crawlee with its default storage on disk), start URL, processes, concurrency.
+ * Prints one JSON line {pages, seconds, cpu: {self, children}} on stdout (CPU seconds of this
+ * process and of its exited children: the crawl's workers).
  * Plain JavaScript on the compiled crawler (dist/, built by crawl.bench.ts), so that no process of
  * any contender carries tsx's loader: memory is the crawlers' own. Each contender imports its own
  * code only (crawlee's process does not load crawl() nor p-queue, and so on).
@@ -42,12 +43,13 @@ async function memoryCrawl(start, parallel) {
 }
 
 /**
- * crawlee's CheerioCrawler (bench/node_modules), same-origin links, its storage in memory
- * (persistStorage: false, so nothing is written to ./storage), at a fixed concurrency.
+ * crawlee's CheerioCrawler (bench/node_modules), same-origin links, at a fixed concurrency. Its
+ * storage on disk (`persist`: crawlee's default, its request queue and state written to ./storage,
+ * which the bench makes a fresh temporary directory) or in memory only (persistStorage: false).
  */
-async function crawleeCrawl(start, parallel) {
+async function crawleeCrawl(start, parallel, persist) {
   const { CheerioCrawler, Configuration, EnqueueStrategy } = await import('@crawlee/cheerio');
-  const config = new Configuration({ persistStorage: false, purgeOnStart: true });
+  const config = new Configuration({ persistStorage: persist, purgeOnStart: true });
   let pages = 0;
   const crawler = new CheerioCrawler(
     {
@@ -73,8 +75,12 @@ const began = performance.now();
 let pages;
 if (kind === 'memory') {
   pages = await memoryCrawl(startUrl, Number(concurrency) * Number(processes));
-} else if (kind === 'crawlee') {
-  pages = await crawleeCrawl(startUrl, Number(concurrency) * Number(processes));
+} else if (kind === 'crawlee' || kind === 'crawlee-disk') {
+  pages = await crawleeCrawl(
+    startUrl,
+    Number(concurrency) * Number(processes),
+    kind === 'crawlee-disk',
+  );
 } else {
   const { crawl } = await import('../dist/crawler/index.js');
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-bench-crawl-'));

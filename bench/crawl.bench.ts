@@ -85,11 +85,12 @@ function mib(value: number | undefined): string {
 }
 
 function runContender(args: string[]): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
+  // crawlee keeps its storage in ./storage: a fresh directory for each run, removed after it.
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'diskcache-bench-contender-'));
+  return new Promise<Outcome>((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(BENCH_DIR, 'crawl-child.mjs'), ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      // crawlee writes nothing with persistStorage: false; should it, then in a temporary place.
-      cwd: os.tmpdir(),
+      cwd,
     });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -138,8 +139,21 @@ function runContender(args: string[]): Promise<Outcome> {
         children: [...peaks].filter(([pid]) => pid !== child.pid).map(([, peak]) => inMiB(peak)),
       });
     });
-  });
+  }).finally(() => fs.rmSync(cwd, { recursive: true, force: true }));
 }
+
+/** The median of `values` (the mean of the middle two for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** The reference for speed: everything in memory, one process. */
+const IN_MEMORY = 'in-memory undici crawler (2 × 16 requests)';
+/** The reference for memory: crawlee as it runs by default, its state durable like crawl()'s. */
+const CRAWLEE_DISK = "crawlee's CheerioCrawler (32 requests, storage on disk: its default)";
+const CRAWLEE_MEMORY = "crawlee's CheerioCrawler (32 requests, memory storage)";
 
 const bench: BenchModule = {
   name: 'crawl',
@@ -154,79 +168,119 @@ const bench: BenchModule = {
     if (build.status !== 0) throw new Error('npm run build failed');
     const sitePages = context.quick ? 300 : 2000;
     const concurrency = 16;
+    // The fast contenders run in rounds (their order reversed every other round) and are reported
+    // by their medians: one run of the in-memory crawler varied by 1.5x on this machine. crawlee,
+    // 10-20 s a run, runs once in each of its two settings.
+    const roundCount = context.quick ? 1 : 3;
     const site = await startDemoSite({ pages: sitePages, slowMs: 10 });
-    const rows: string[][] = [];
-    const processRows: string[][] = [];
-    const results: Record<string, Outcome> = {};
+    const fast: [string, string[]][] = [
+      [IN_MEMORY, ['memory', site.url, '2', String(concurrency)]],
+      ...[1, 2, 4].map((processes): [string, string[]] => [
+        `crawl(), ${processes} process${processes > 1 ? 'es' : ''} × ${concurrency}`,
+        ['diskcache', site.url, String(processes), String(concurrency)],
+      ]),
+    ];
+    const results = new Map<string, Outcome[]>();
+    const run = async (label: string, args: string[]) => {
+      context.progress(`${label} (load ${loadAverage()})`);
+      const outcome = await runContender(args);
+      results.set(label, [...(results.get(label) ?? []), outcome]);
+      return outcome;
+    };
+    /** Per round, each fast contender's pages/s over the in-memory crawler's in the same round. */
+    const speedRatios = new Map<string, number[]>();
     try {
-      const contenders: [string, string[]][] = [
-        [
-          'in-memory undici crawler (2 × 16 requests)',
-          ['memory', site.url, '2', String(concurrency)],
-        ],
-        [
-          "crawlee's CheerioCrawler (32 requests, memory storage)",
-          ['crawlee', site.url, '2', String(concurrency)],
-        ],
-        ...[1, 2, 4].map((processes): [string, string[]] => [
-          `crawl(), ${processes} process${processes > 1 ? 'es' : ''} × ${concurrency}`,
-          ['diskcache', site.url, String(processes), String(concurrency)],
-        ]),
-      ];
-      for (const [label, args] of contenders) {
-        context.progress(`${label} (load ${loadAverage()})`);
-        const outcome = await runContender(args);
-        results[label] = outcome;
-      }
-      const memory = Object.values(results)[0]!;
-      const crawlee = Object.values(results)[1]!;
-      for (const [label, outcome] of Object.entries(results)) {
-        const speed = outcome.pages / outcome.seconds;
-        rows.push([
-          label,
-          String(outcome.pages),
-          formatNumber(outcome.seconds),
-          formatNumber(speed),
-          `${formatNumber(speed / (memory.pages / memory.seconds))}×`,
-          formatNumber(outcome.peakRssMiB),
-          outcome.peakPssMiB === undefined ? '–' : formatNumber(outcome.peakPssMiB),
-          `${formatNumber(outcome.peakRssMiB / crawlee.peakRssMiB)}×`,
-          outcome.peakPssMiB === undefined || crawlee.peakPssMiB === undefined
-            ? '–'
-            : `${formatNumber(outcome.peakPssMiB / crawlee.peakPssMiB)}×`,
-          formatNumber(outcome.cpuSeconds.self + outcome.cpuSeconds.children),
-        ]);
-        if (!label.startsWith('crawl()')) continue;
-        const largest = (field: 'rssMiB' | 'pssMiB') =>
-          outcome.children.some((peak) => peak[field] === undefined)
-            ? undefined
-            : Math.max(0, ...outcome.children.map((peak) => peak[field] ?? 0));
-        processRows.push([
-          label,
-          mib(outcome.parent.rssMiB),
-          mib(outcome.parent.pssMiB),
-          formatNumber(outcome.cpuSeconds.self),
-          String(outcome.children.length),
-          mib(largest('rssMiB')),
-          mib(largest('pssMiB')),
-          formatNumber(outcome.cpuSeconds.children),
-        ]);
+      for (let round = 0; round < roundCount; round++) {
+        const speeds = new Map<string, number>();
+        for (const [label, args] of round % 2 ? [...fast].reverse() : fast) {
+          const outcome = await run(label, args);
+          speeds.set(label, outcome.pages / outcome.seconds);
+        }
+        for (const [label, speed] of speeds)
+          speedRatios.set(label, [
+            ...(speedRatios.get(label) ?? []),
+            speed / speeds.get(IN_MEMORY)!,
+          ]);
+        if (round === 0) {
+          await run(CRAWLEE_DISK, ['crawlee-disk', site.url, '2', String(concurrency)]);
+          await run(CRAWLEE_MEMORY, ['crawlee', site.url, '2', String(concurrency)]);
+        }
       }
     } finally {
       await site.close();
     }
+    const of = (label: string, pick: (outcome: Outcome) => number | undefined) => {
+      const values = results.get(label)!.map(pick);
+      return values.some((value) => value === undefined) ? undefined : median(values as number[]);
+    };
+    const inMemorySpeed = of(IN_MEMORY, (o) => o.pages / o.seconds)!;
+    const versus = (label: string, reference: string) => {
+      const rss = of(label, (o) => o.peakRssMiB)! / of(reference, (o) => o.peakRssMiB)!;
+      const pssOf = of(label, (o) => o.peakPssMiB);
+      const referencePss = of(reference, (o) => o.peakPssMiB);
+      const pss =
+        pssOf === undefined || referencePss === undefined
+          ? '–'
+          : `${formatNumber(pssOf / referencePss)}×`;
+      return `${formatNumber(rss)}× / ${pss}`;
+    };
+    const order = [
+      IN_MEMORY,
+      CRAWLEE_DISK,
+      CRAWLEE_MEMORY,
+      ...fast.slice(1).map(([label]) => label),
+    ];
+    const rows = order.map((label) => {
+      const outcomes = results.get(label)!;
+      const speed = of(label, (o) => o.pages / o.seconds)!;
+      const ratio = speedRatios.has(label)
+        ? median(speedRatios.get(label)!)
+        : speed / inMemorySpeed;
+      return [
+        label,
+        String(outcomes.length),
+        [...new Set(outcomes.map((o) => o.pages))].join(', '),
+        formatNumber(of(label, (o) => o.seconds)!),
+        formatNumber(speed),
+        `${formatNumber(ratio)}×`,
+        formatNumber(of(label, (o) => o.peakRssMiB)!),
+        mib(of(label, (o) => o.peakPssMiB)),
+        versus(label, CRAWLEE_DISK),
+        versus(label, CRAWLEE_MEMORY),
+        formatNumber(of(label, (o) => o.cpuSeconds.self + o.cpuSeconds.children)!),
+      ];
+    });
+    const processRows = order
+      .filter((label) => label.startsWith('crawl()'))
+      .map((label) => {
+        const largest = (o: Outcome, field: 'rssMiB' | 'pssMiB') =>
+          o.children.some((peak) => peak[field] === undefined)
+            ? undefined
+            : Math.max(0, ...o.children.map((peak) => peak[field] ?? 0));
+        return [
+          label,
+          mib(of(label, (o) => o.parent.rssMiB)),
+          mib(of(label, (o) => o.parent.pssMiB)),
+          formatNumber(of(label, (o) => o.cpuSeconds.self)!),
+          String(results.get(label)![0]!.children.length),
+          mib(of(label, (o) => largest(o, 'rssMiB'))),
+          mib(of(label, (o) => largest(o, 'pssMiB'))),
+          formatNumber(of(label, (o) => o.cpuSeconds.children)!),
+        ];
+      });
     context.log(
       formatTable(
         [
           { header: 'crawler', align: 'left' },
+          { header: 'runs' },
           { header: 'pages' },
           { header: 'seconds' },
           { header: 'pages/s' },
           { header: 'vs in-memory' },
           { header: 'peak RSS MiB' },
           { header: 'peak PSS MiB' },
-          { header: 'RSS vs crawlee' },
-          { header: 'PSS vs crawlee' },
+          { header: 'RSS / PSS vs crawlee, disk' },
+          { header: 'RSS / PSS vs crawlee, memory' },
           { header: 'CPU s' },
         ],
         rows,
@@ -248,9 +302,15 @@ const bench: BenchModule = {
       )}`,
     );
     context.log(
-      `\nDemo site: ${sitePages} pages, slow pages +10 ms; seconds include starting the processes (plain node, compiled). crawl() keeps every page's state durable (queue, records, politeness) in SQLite. Memory is summed over each crawler's processes. CPU s: user + system seconds of all its processes (less sensitive to a busy machine than pages/s). Load: ${loadAverage()}.`,
+      `\nDemo site: ${sitePages} pages, slow pages +10 ms; seconds include starting the processes (plain node, compiled). Every figure is the median of the contender's runs; "vs in-memory" is the median of its per-round ratios (each round runs the fast contenders back to back). crawl() keeps every page's state durable (queue, records, politeness) in SQLite; so does crawlee with its default storage on disk, the reference for memory. Memory is summed over each crawler's processes. CPU s: user + system seconds of all its processes (less sensitive to a busy machine than pages/s). Load: ${loadAverage()}.`,
     );
-    writeResult('latest-crawl.json', { machine: context.machine, sitePages, results });
+    writeResult('latest-crawl.json', {
+      machine: context.machine,
+      sitePages,
+      rounds: roundCount,
+      speedRatios: Object.fromEntries(speedRatios),
+      results: Object.fromEntries(results),
+    });
   },
 };
 

@@ -27,6 +27,7 @@ export {
   NotOwnedError,
   QueueNotFoundError,
   ReadOnlyError,
+  RetryLaterError,
   StorageFullError,
   Timeout,
   UnsupportedValueError,

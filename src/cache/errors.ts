@@ -150,3 +150,39 @@ export function describeValue(value: unknown): string {
  * fails the job like a throw does, so the job is retried, then moves to the failed list.
  */
 export class JobTimeoutError extends DiskcacheError {}
+
+/**
+ * Thrown by a runner handler to fail this attempt and have the job retried after
+ * `retryInSeconds` instead of the queue's backoff (a server's Retry-After, a quota that resets at
+ * a known time). It spends the attempt like any throw; after `maxAttempts` the job moves to the
+ * failed list. The runner honours any thrown error with an own `retryInSeconds` number >= 0 the
+ * same way (so does one that crossed a process boundary).
+ */
+export class RetryLaterError extends DiskcacheError {
+  readonly retryInSeconds: number;
+  constructor(message: string, retryInSeconds: number, options?: DiskcacheErrorOptions) {
+    if (typeof retryInSeconds !== 'number' || Number.isNaN(retryInSeconds))
+      throw new TypeError(
+        `retryInSeconds must be a number of seconds, got ${describeValue(retryInSeconds)}`,
+      );
+    if (!Number.isFinite(retryInSeconds) || retryInSeconds < 0)
+      throw new RangeError(
+        `retryInSeconds must be a finite number of seconds >= 0, got ${describeValue(retryInSeconds)}`,
+      );
+    super(message, options);
+    this.retryInSeconds = retryInSeconds;
+  }
+}
+
+/**
+ * The wait a thrown value asks for before its retry: its own `retryInSeconds`, when that is a
+ * finite number >= 0 (a `RetryLaterError`, or any error carrying one); else undefined.
+ */
+export function retryInSecondsOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null || !Object.hasOwn(error, 'retryInSeconds'))
+    return undefined;
+  const seconds = (error as { retryInSeconds: unknown }).retryInSeconds;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0
+    ? seconds
+    : undefined;
+}

@@ -8,6 +8,7 @@
  * queue retries them with backoff (a Retry-After first pauses the host for every process);
  * 4xx answers are records (a dead link is a fact, not a failure).
  */
+import { RetryLaterError } from '../cache/errors.js';
 import type { AsyncWorkQueue } from '../collections/async-work-queue.js';
 import { openQueue } from '../collections/open-queue.js';
 import { type JobContext, loadHandler } from '../runner/handler.js';
@@ -168,8 +169,12 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 /** An error whose text (in the failed list) is its message alone, without a stack. */
-function crawlError(message: string): Error {
-  const error = new Error(message);
+function crawlError(message: string, retryInSeconds?: number): Error {
+  // With retryInSeconds, the queue retries the page after it rather than after its backoff.
+  const error =
+    retryInSeconds === undefined
+      ? new Error(message)
+      : new RetryLaterError(message, retryInSeconds);
   error.stack = message;
   return error;
 }
@@ -207,18 +212,17 @@ async function politeFetch(
 async function checkRetry(work: Worker, url: string, response: FetchResult): Promise<void> {
   const { status } = response;
   if (status < 500 && status !== 429) return;
-  let wait = '';
   if (status === 429 || status === 503) {
     const seconds = retryAfterSeconds(response.headers['retry-after']);
     if (seconds !== undefined) {
-      await work.politeness.pauseHost(
-        new URL(url).host,
-        Math.min(seconds, work.config.maxRetryAfterSeconds),
-      );
-      wait = ` (Retry-After: ${seconds} s)`;
+      // The host waits that long for every process, and this page is retried then: not later
+      // (the queue's backoff would add half a second and more to a "Retry-After: 0").
+      const wait = Math.min(seconds, work.config.maxRetryAfterSeconds);
+      await work.politeness.pauseHost(new URL(url).host, wait);
+      throw crawlError(`${url}: HTTP ${status} (Retry-After: ${seconds} s)`, wait);
     }
   }
-  throw crawlError(`${url}: HTTP ${status}${wait}`);
+  throw crawlError(`${url}: HTTP ${status}`);
 }
 
 /** robots.txt of an origin, read once per process (fetched once per crawl) before any of its pages. */

@@ -74,6 +74,8 @@ export interface QuarantineError {
   readonly name: string;
   readonly message: string;
   readonly stack: string;
+  /** The error's `retryInSeconds` (RetryLaterError), when it has one. */
+  readonly retryInSeconds?: number;
 }
 
 /** Quarantine process → child: the job starts now (its handler is loaded), and how it ended. */

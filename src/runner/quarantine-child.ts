@@ -4,6 +4,7 @@
  * error; the child that forked it holds the job's lease and settles it. It never opens the queue,
  * and it exits as soon as it has answered, or when its parent goes away.
  */
+import { retryInSecondsOf } from '../cache/errors.js';
 import { loadHandler } from './handler.js';
 import type { QuarantineError, QuarantineReply, QuarantineRequest } from './protocol.js';
 
@@ -20,8 +21,15 @@ function send(reply: QuarantineReply): Promise<void> {
 
 /** A thrown value as it can cross the boundary: an Error as its name, message and stack. */
 function transferable(error: unknown): QuarantineError {
-  if (error instanceof Error)
-    return { name: error.name, message: error.message, stack: error.stack ?? error.message };
+  if (error instanceof Error) {
+    const retryInSeconds = retryInSecondsOf(error);
+    return {
+      name: error.name,
+      message: error.message,
+      stack: error.stack ?? error.message,
+      ...(retryInSeconds === undefined ? {} : { retryInSeconds }),
+    };
+  }
   let text: string;
   try {
     text = typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));

@@ -48,6 +48,8 @@ function fromReply(error: QuarantineError): Error {
   const copy = new Error(error.message);
   copy.name = error.name;
   copy.stack = error.stack;
+  if (error.retryInSeconds !== undefined)
+    Object.assign(copy, { retryInSeconds: error.retryInSeconds });
   return copy;
 }
 

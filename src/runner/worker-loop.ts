@@ -14,7 +14,7 @@
  * many jobs per commit is what makes small jobs fast; keeping the buffer small for slow jobs keeps
  * one child from sitting on work that an idle child could run.
  */
-import { AbortError, JobTimeoutError, LeaseLostError } from '../cache/errors.js';
+import { AbortError, JobTimeoutError, LeaseLostError, retryInSecondsOf } from '../cache/errors.js';
 import { sleep } from '../cache/waiting.js';
 import type {
   AsyncAckItem,
@@ -320,7 +320,13 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
 
   const settleFailure = async (entry: Held<T>, error: unknown) => {
     try {
-      if ((await queue.fail(entry.job, error)) === 'failed') counts.failed++;
+      // A handler may name the wait before its retry (RetryLaterError): else the queue's backoff.
+      const retryInSeconds = retryInSecondsOf(error);
+      const outcome =
+        retryInSeconds === undefined
+          ? await queue.fail(entry.job, error)
+          : await queue.fail(entry.job, error, { retryInSeconds });
+      if (outcome === 'failed') counts.failed++;
       else counts.retried++;
     } catch (failure) {
       if (failure instanceof LeaseLostError) counts.lost++;

@@ -85,6 +85,12 @@ describe('crawl of a site full of traps', () => {
   it('waits for Retry-After, retries resets and 5xx, and lists what failed with its error', () => {
     const [first, second] = site.times.get('/limited')!;
     expect(second! - first!).toBeGreaterThanOrEqual(900); // Retry-After: 1
+    // Retry-After: 0 twice: retried at once, each time. The queue's backoff alone would have
+    // waited 0.5 s, then 1 s.
+    const busy = site.times.get('/busy-now')!;
+    expect(busy).toHaveLength(3);
+    expect(busy[2]! - busy[0]!).toBeLessThan(1200);
+    expect(pages.get(`${site.url}busy-now`)?.status).toBe(200);
     expect(pages.get(`${site.url}limited`)?.status).toBe(200);
     expect(pages.get(`${site.url}reset-once`)?.status).toBe(200);
     expect(pages.get(`${site.url}flaky`)?.status).toBe(200);

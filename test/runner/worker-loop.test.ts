@@ -4,13 +4,14 @@
  * running ones finish, and past the grace period interrupts them and gives them back; a job past
  * its timeout fails with JobTimeoutError; a result that cannot be stored fails its job alone; the
  * tracker hears of every lease taken, started and let go; a heartbeat that meets a job whose ack
- * already committed leaves the count to the ack.
+ * already committed leaves the count to the ack; a handler's RetryLaterError sets the wait before
+ * the retry.
  */
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { JobTimeoutError } from '../../src/cache/errors.js';
+import { JobTimeoutError, RetryLaterError } from '../../src/cache/errors.js';
 import type { LeaseId } from '../../src/collections/async-work-queue.js';
 import { WorkQueue } from '../../src/collections/work-queue.js';
 import type { JobContext } from '../../src/runner/handler.js';
@@ -146,6 +147,67 @@ describe('runWorkerLoop', () => {
       /^JobTimeoutError: job 1 ran past its timeout of 0.3 s \(attempt 1\)/,
     );
     queue.close();
+  });
+
+  it('retries a job after the wait its handler names (RetryLaterError), not after the backoff', async () => {
+    const directory = tempDir('loop-retry-later');
+    // An hour of backoff: a retry that comes at once can only be the handler's wait.
+    const queue = new WorkQueue<string>(directory, { backoffSeconds: 3600, maxAttempts: 3 });
+    queue.putMany(['now', 'later', 'plain']);
+    const stop = new AbortController();
+    const attempts: string[] = [];
+    const handler = async (payload: string, job: JobContext) => {
+      attempts.push(`${payload} ${job.attempt}`);
+      if (payload === 'now' && job.attempt === 1) throw new RetryLaterError('busy', 0);
+      if (payload === 'later')
+        // Any error with its own retryInSeconds (one that crossed a process) counts as well.
+        throw Object.assign(new Error('quota'), { retryInSeconds: 30 });
+      if (payload === 'plain') throw new Error('plain failure');
+      setTimeout(() => stop.abort(), 50);
+      return 'done';
+    };
+    const before = Date.now() / 1000;
+    // Without the handler's wait, 'now' would sit out the hour: end the loop anyway, and fail.
+    const deadline = setTimeout(() => stop.abort(), 10_000);
+    const counts = await runWorkerLoop({
+      queue: queue.async,
+      handler,
+      concurrency: 1,
+      leaseSeconds: 30,
+      stop: stop.signal,
+      graceSeconds: () => 5,
+    });
+    clearTimeout(deadline);
+    expect(counts).toMatchObject({ done: 1, retried: 3, failed: 0 });
+    expect(attempts.sort()).toEqual(['later 1', 'now 1', 'now 2', 'plain 1']);
+    const db = new Database(path.join(directory, 'cache.db'), { readonly: true });
+    const availableAt = (payloadId: number) =>
+      (
+        db
+          .prepare('SELECT available_at FROM WorkQueue_jobs WHERE id = ?')
+          .get(BigInt(payloadId)) as {
+          available_at: number;
+        }
+      ).available_at - before;
+    expect(availableAt(2)).toBeGreaterThanOrEqual(29);
+    expect(availableAt(2)).toBeLessThan(60); // 30 s, not the hour of backoff
+    expect(availableAt(3)).toBeGreaterThan(3000); // no wait named: the queue's backoff
+    db.close();
+    queue.close();
+  });
+
+  it('RetryLaterError refuses a wait that is not a finite number of seconds >= 0', () => {
+    expect(() => new RetryLaterError('x', -1)).toThrow(
+      new RangeError('retryInSeconds must be a finite number of seconds >= 0, got -1'),
+    );
+    expect(() => new RetryLaterError('x', Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(() => new RetryLaterError('x', '5' as unknown as number)).toThrow(
+      new TypeError('retryInSeconds must be a number of seconds, got "5"'),
+    );
+    expect(() => new RetryLaterError('x', Number.NaN)).toThrow(TypeError);
+    const error = new RetryLaterError('busy', 2.5, { cause: 'c' });
+    expect(error).toMatchObject({ name: 'RetryLaterError', message: 'busy', retryInSeconds: 2.5 });
+    expect(error.cause).toBe('c');
   });
 
   it('fails alone, with the TypeError, a job whose result cannot be stored; its batch is acked', async () => {
