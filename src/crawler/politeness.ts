@@ -59,9 +59,9 @@ export class Politeness {
     this.#throttles.delete(host);
   }
 
-  /** Asks every process to leave `host` alone for `seconds` (Retry-After). */
-  pauseHost(host: string, seconds: number): Promise<void> {
-    return this.#store.pause(host, seconds);
+  /** Asks every process to leave `host` alone for `seconds` (Retry-After; 0: no pause, no write). */
+  async pauseHost(host: string, seconds: number): Promise<void> {
+    if (seconds > 0) await this.#store.pause(host, seconds);
   }
 
   /** Runs `request` when `host` may be asked again: after its pause, a slot and a token. */
