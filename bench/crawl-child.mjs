@@ -48,7 +48,9 @@ async function memoryCrawl(start, parallel) {
  * which the bench makes a fresh temporary directory) or in memory only (persistStorage: false).
  */
 async function crawleeCrawl(start, parallel, persist) {
-  const { CheerioCrawler, Configuration, EnqueueStrategy } = await import('@crawlee/cheerio');
+  const { CheerioCrawler, Configuration, EnqueueStrategy, log } = await import('@crawlee/cheerio');
+  // Quiet: it would log a warning for each of the demo site's 503s (each is retried).
+  log.setLevel(log.LEVELS.ERROR);
   const config = new Configuration({ persistStorage: persist, purgeOnStart: true });
   let pages = 0;
   const crawler = new CheerioCrawler(

@@ -1,13 +1,14 @@
 /**
  * Crawl benchmark: pages per second and peak memory of `crawl()` on the built-in demo site (2,000
- * pages on 127.0.0.1) with 1, 2 and 4 worker processes, beside crawlee's CheerioCrawler (storage
- * in memory) and a bare in-memory undici crawler (same parser, nothing durable), in one run.
- * Memory is summed over each contender's processes (RSS, and PSS where /proc gives it: shared
- * pages counted once), sampled every 100 ms, and shown per process for crawl() (the parent that
- * supervises, the largest worker); CPU seconds are summed over each contender's processes (from
- * /proc, exact for exited workers). Each contender runs in a child of its own
- * (bench/crawl-child.mjs, plain node on the compiled crawler in dist/, built first); the site runs
- * here. It reports; it never asserts.
+ * pages on 127.0.0.1, a fresh site for each run) with 1, 2 and 4 worker processes, beside
+ * crawlee's CheerioCrawler (its storage on disk as by default, and in memory) and a bare in-memory
+ * crawler (same parser, nothing durable), in one run. The fast contenders run in rounds and are
+ * reported by their medians. Memory is summed over each contender's processes (RSS, and PSS where
+ * /proc gives it: shared pages counted once), sampled every 100 ms, and shown per process for
+ * crawl() (the parent that supervises, the largest worker); CPU seconds are summed over each
+ * contender's processes (from /proc, exact for exited workers). Each contender runs in a child of
+ * its own (bench/crawl-child.mjs, plain node on the compiled crawler in dist/, built first); the
+ * site runs here. It reports; it never asserts.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -172,42 +173,42 @@ const bench: BenchModule = {
     // by their medians: one run of the in-memory crawler varied by 1.5x on this machine. crawlee,
     // 10-20 s a run, runs once in each of its two settings.
     const roundCount = context.quick ? 1 : 3;
-    const site = await startDemoSite({ pages: sitePages, slowMs: 10 });
+    // Args after the kind: processes, concurrency (the start URL goes in front at each run).
     const fast: [string, string[]][] = [
-      [IN_MEMORY, ['memory', site.url, '2', String(concurrency)]],
+      [IN_MEMORY, ['memory', '2', String(concurrency)]],
       ...[1, 2, 4].map((processes): [string, string[]] => [
         `crawl(), ${processes} process${processes > 1 ? 'es' : ''} × ${concurrency}`,
-        ['diskcache', site.url, String(processes), String(concurrency)],
+        ['diskcache', String(processes), String(concurrency)],
       ]),
     ];
     const results = new Map<string, Outcome[]>();
-    const run = async (label: string, args: string[]) => {
+    const run = async (label: string, [kind, ...rest]: string[]) => {
       context.progress(`${label} (load ${loadAverage()})`);
-      const outcome = await runContender(args);
-      results.set(label, [...(results.get(label) ?? []), outcome]);
-      return outcome;
+      // A fresh site for every run: its flaky pages answer 503 (Retry-After: 0) to the first
+      // request only, so every contender meets them.
+      const site = await startDemoSite({ pages: sitePages, slowMs: 10 });
+      try {
+        const outcome = await runContender([kind!, site.url, ...rest]);
+        results.set(label, [...(results.get(label) ?? []), outcome]);
+        return outcome;
+      } finally {
+        await site.close();
+      }
     };
     /** Per round, each fast contender's pages/s over the in-memory crawler's in the same round. */
     const speedRatios = new Map<string, number[]>();
-    try {
-      for (let round = 0; round < roundCount; round++) {
-        const speeds = new Map<string, number>();
-        for (const [label, args] of round % 2 ? [...fast].reverse() : fast) {
-          const outcome = await run(label, args);
-          speeds.set(label, outcome.pages / outcome.seconds);
-        }
-        for (const [label, speed] of speeds)
-          speedRatios.set(label, [
-            ...(speedRatios.get(label) ?? []),
-            speed / speeds.get(IN_MEMORY)!,
-          ]);
-        if (round === 0) {
-          await run(CRAWLEE_DISK, ['crawlee-disk', site.url, '2', String(concurrency)]);
-          await run(CRAWLEE_MEMORY, ['crawlee', site.url, '2', String(concurrency)]);
-        }
+    for (let round = 0; round < roundCount; round++) {
+      const speeds = new Map<string, number>();
+      for (const [label, args] of round % 2 ? [...fast].reverse() : fast) {
+        const outcome = await run(label, args);
+        speeds.set(label, outcome.pages / outcome.seconds);
       }
-    } finally {
-      await site.close();
+      for (const [label, speed] of speeds)
+        speedRatios.set(label, [...(speedRatios.get(label) ?? []), speed / speeds.get(IN_MEMORY)!]);
+      if (round === 0) {
+        await run(CRAWLEE_DISK, ['crawlee-disk', '2', String(concurrency)]);
+        await run(CRAWLEE_MEMORY, ['crawlee', '2', String(concurrency)]);
+      }
     }
     const of = (label: string, pick: (outcome: Outcome) => number | undefined) => {
       const values = results.get(label)!.map(pick);
@@ -302,7 +303,7 @@ const bench: BenchModule = {
       )}`,
     );
     context.log(
-      `\nDemo site: ${sitePages} pages, slow pages +10 ms; seconds include starting the processes (plain node, compiled). Every figure is the median of the contender's runs; "vs in-memory" is the median of its per-round ratios (each round runs the fast contenders back to back). crawl() keeps every page's state durable (queue, records, politeness) in SQLite; so does crawlee with its default storage on disk, the reference for memory. Memory is summed over each crawler's processes. CPU s: user + system seconds of all its processes (less sensitive to a busy machine than pages/s). Load: ${loadAverage()}.`,
+      `\nDemo site: ${sitePages} pages, slow pages +10 ms, 5% answering 503 (Retry-After: 0) once, a fresh site for each run; seconds include starting the processes (plain node, compiled). Every figure is the median of the contender's runs; "vs in-memory" is the median of its per-round ratios (each round runs the fast contenders back to back). crawl() keeps every page's state durable (queue, records, politeness) in SQLite; so does crawlee with its default storage on disk, the reference for memory. Memory is summed over each crawler's processes. CPU s: user + system seconds of all its processes (less sensitive to a busy machine than pages/s). Load: ${loadAverage()}.`,
     );
     writeResult('latest-crawl.json', {
       machine: context.machine,
