@@ -27,9 +27,7 @@ if (role === 'worker') {
 } else {
   const cache = new Cache();
   const self = fileURLToPath(import.meta.url);
-  const workers = [0, 1, 2].map(() =>
-    fork(self, ['worker', cache.directory], { execArgv: ['--import', 'tsx'] }),
-  );
+  const workers = [0, 1, 2].map(() => fork(self, ['worker', cache.directory]));
   await Promise.all(
     workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve))),
   );

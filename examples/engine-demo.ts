@@ -22,9 +22,7 @@ if (role === 'child') {
   for (let i = 0; i < 300; i++) cache.push({ job: i }, { prefix: 'jobs' });
   console.log(`cache at ${cache.directory}: 300 jobs queued, starting 3 processes`);
   const self = fileURLToPath(import.meta.url);
-  const children = [0, 1, 2].map(() =>
-    fork(self, ['child', cache.directory], { execArgv: ['--import', 'tsx'] }),
-  );
+  const children = [0, 1, 2].map(() => fork(self, ['child', cache.directory]));
   await Promise.all(children.map((child) => new Promise((resolve) => child.on('exit', resolve))));
   const pulled = [...cache.keys()]
     .filter((key) => String(key).startsWith('pulled-by-'))

@@ -33,9 +33,7 @@ if (role === 'writer') {
 } else {
   const cache = new FanoutCache(undefined, { shards: SHARDS }); // a new temporary directory
   const self = fileURLToPath(import.meta.url);
-  const writers = ['a', 'b', 'c'].map((name) =>
-    fork(self, ['writer', cache.directory, name], { execArgv: ['--import', 'tsx'] }),
-  );
+  const writers = ['a', 'b', 'c'].map((name) => fork(self, ['writer', cache.directory, name]));
   const codes = await Promise.all(
     writers.map((child) => new Promise((resolve) => child.once('exit', resolve))),
   );

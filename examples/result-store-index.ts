@@ -50,9 +50,7 @@ if (role === 'worker') {
 } else {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'result-store-index-'));
   const self = fileURLToPath(import.meta.url);
-  const workers = [0, 1, 2].map(() =>
-    fork(self, ['worker', dir], { execArgv: ['--import', 'tsx'] }),
-  );
+  const workers = [0, 1, 2].map(() => fork(self, ['worker', dir]));
   await Promise.all(workers.map((worker) => new Promise((resolve) => worker.on('exit', resolve))));
 
   const store = new Index<string, unknown>(dir);

@@ -46,9 +46,7 @@ if (role === 'worker') {
   for (const which of ['memoize', 'stampede']) {
     hits = 0;
     const cache = new Cache(); // a fresh, cold cache directory
-    const workers = [0, 1, 2].map(() =>
-      fork(self, ['worker', cache.directory, base, which], { execArgv: ['--import', 'tsx'] }),
-    );
+    const workers = [0, 1, 2].map(() => fork(self, ['worker', cache.directory, base, which]));
     await Promise.all(
       workers.map((worker) => new Promise((resolve) => worker.once('message', resolve))),
     );

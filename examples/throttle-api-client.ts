@@ -46,9 +46,7 @@ if (role === 'client') {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const cache = new Cache();
   const self = fileURLToPath(import.meta.url);
-  const clients = [0, 1].map(() =>
-    fork(self, ['client', cache.directory, url], { execArgv: ['--import', 'tsx'] }),
-  );
+  const clients = [0, 1].map(() => fork(self, ['client', cache.directory, url]));
   const statuses = (
     await Promise.all(
       clients.map((client) => new Promise<number[]>((resolve) => client.once('message', resolve))),

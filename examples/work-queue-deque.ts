@@ -50,9 +50,7 @@ if (role === 'worker') {
   console.log(`${jobs.length} jobs queued in ${jobs.directory}; starting 3 workers`);
 
   const self = fileURLToPath(import.meta.url);
-  const workers = [0, 1, 2].map(() =>
-    fork(self, ['worker', dir], { execArgv: ['--import', 'tsx'] }),
-  );
+  const workers = [0, 1, 2].map(() => fork(self, ['worker', dir]));
   await Promise.all(workers.map((worker) => new Promise((resolve) => worker.on('exit', resolve))));
 
   const results = new Deque<Result>(path.join(dir, 'results'));

@@ -1,13 +1,15 @@
 /**
  * Every runnable example in examples/ is smoke-tested: it must finish on its own with exit code 0.
  * An example that needs arguments or a longer run is listed in SPECIAL with how to run it here.
+ * Examples run from their transpiled copy with plain node where they can (see exampleEntry),
+ * three at a time.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { findRedisServer, RedisServer } from '../helpers/redis-server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -104,18 +106,33 @@ describe('examples', () => {
   }
 });
 
-/** Runs one example with tsx; its exit code (or signal name) and output. */
+/**
+ * How node runs an example: its transpiled copy from this run's globalSetup with plain node (its
+ * forked children inherit that), unless it names a file beside it (a `.ts` handler module, a
+ * Python script), which only its own directory has: then the source, through tsx.
+ */
+function exampleEntry(file: string): string[] {
+  const build = inject('fixtureBuild');
+  const compiled = build && path.join(build, 'examples', file.replace(/\.ts$/, '.js'));
+  const source = fs.readFileSync(path.join(examplesDir, file), 'utf8');
+  const namesSibling = /['"][\w-]+\.(ts|py)['"]/.test(source);
+  return compiled && !namesSibling && fs.existsSync(compiled)
+    ? [compiled]
+    : ['--import', 'tsx', path.join(examplesDir, file)];
+}
+
+/** Runs one example; its exit code (or signal name) and output. */
 function runExample(
   file: string,
   args: string[],
   env: Record<string, string>,
 ): Promise<{ status: number | string; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(examplesDir, file), ...args],
-      { cwd: root, env: { ...process.env, ...env, CI: 'true' }, timeout: 90_000 },
-    );
+    const child = spawn(process.execPath, [...exampleEntry(file), ...args], {
+      cwd: root,
+      env: { ...process.env, ...env, CI: 'true' },
+      timeout: 90_000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -5,10 +5,11 @@
  *   machine). Skipped when every src/ file already has a compiled dist/ file newer than all
  *   sources and tsconfig files. Concurrent runs in the same checkout take turns through a lock
  *   directory under .tmp/, so that one never reads half-written output of the other.
- * - the child fixtures: src/ and test/fixtures/ transpiled file by file (no type-check, as tsx
- *   does) into a fresh directory under .tmp/ for this run only, handed to the tests as
- *   `inject('fixtureBuild')`; forkFixture runs them with plain node, which saves the half second
- *   of CPU that loading tsx costs each of the suite's hundred-odd child processes.
+ * - the child fixtures: src/, test/fixtures/ and examples/ transpiled file by file (no
+ *   type-check, as tsx does) into a fresh directory under .tmp/ for this run only, handed to the
+ *   tests as `inject('fixtureBuild')`; forkFixture (and the examples' test) runs them with plain
+ *   node, which saves the half second of CPU that loading tsx costs each of the suite's
+ *   hundred-odd child processes.
  * And the native addon (build/Release/diskcache_shm.node), when it is missing: `npm ci` builds it
  * (the package's install script), a checkout whose node_modules came from elsewhere may not have.
  * Its build never fails; CI sets REQUIRE_NATIVE_ADDON=1 so that a missing addon fails a test.
@@ -94,7 +95,7 @@ async function withLock<T>(fn: () => T): Promise<T> {
   }
 }
 
-/** Transpiles src/ and test/fixtures/ into a new directory under .tmp/ and returns it. */
+/** Transpiles src/, test/fixtures/ and examples/ into a new directory under .tmp/ and returns it. */
 function buildFixtures(): string {
   const ts = createRequire(import.meta.url)('typescript') as typeof import('typescript');
   const { options } = ts.parseJsonConfigFileContent(
@@ -121,7 +122,8 @@ function buildFixtures(): string {
   }
   const out = fs.mkdtempSync(path.join(parent, 'fixtures-build-'));
   const fixtures = path.join(ROOT, 'test', 'fixtures');
-  for (const source of [...sourceFiles(SRC), ...sourceFiles(fixtures)]) {
+  const examples = path.join(ROOT, 'examples');
+  for (const source of [...sourceFiles(SRC), ...sourceFiles(fixtures), ...sourceFiles(examples)]) {
     const { outputText } = ts.transpileModule(fs.readFileSync(source, 'utf8'), {
       compilerOptions,
       fileName: source,
