@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CrawlSummary, crawl } from '../../src/crawler/crawl.js';
 import type { PageRecord } from '../../src/crawler/crawl-handler.js';
 import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
-import { runCli } from '../cli/run-cli.js';
+import { type CliResult, runCli } from '../cli/run-cli.js';
 import { startTrapSite } from '../fixtures/crawl-site.js';
 import { killGroup, killStartedGroups, startCliGroup } from '../helpers/process-group.js';
 import { busiestWindow, spanSeconds } from '../helpers/rate.js';
@@ -50,9 +50,21 @@ function titles(records: readonly PageRecord[]): number {
 describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => {
   let server: RedisServer;
   let site: DemoSite;
+  /**
+   * A crawl and a queue command on a Redis server that does not listen. Reporting one takes the
+   * client's ~10 s of reconnection attempts (idle waiting), so they start with the file and the
+   * bad-locator test below awaits them.
+   */
+  let unreachableRuns: Promise<[CliResult, CliResult]>;
   beforeAll(async () => {
     server = await RedisServer.start();
     site = await startDemoSite({ pages: 60, slowMs: 20 });
+    const closed = await freePort();
+    unreachableRuns = Promise.all([
+      runCli(['crawl', site.url, '--queue', `redis://127.0.0.1:${closed}#nobody`]),
+      runCli(['queue', 'stats', `redis://u:hunter2@127.0.0.1:${closed}#nobody`]),
+    ]);
+    unreachableRuns.catch(() => {}); // awaited by its test
   });
   afterAll(async () => {
     await site?.close();
@@ -222,11 +234,7 @@ describe.skipIf(!findRedisServer())(redisTitle('crawl on a Redis queue'), () => 
 
     // Nothing listens there: an error naming the server and what the connection met, not a hang
     // nor ioredis's "max retries per request" (a crawl, and a queue command, at the same time).
-    const closed = await freePort();
-    const [unreachable, unreachableStats] = await Promise.all([
-      runCli(['crawl', site.url, '--queue', `redis://127.0.0.1:${closed}#nobody`]),
-      runCli(['queue', 'stats', `redis://u:hunter2@127.0.0.1:${closed}#nobody`]),
-    ]);
+    const [unreachable, unreachableStats] = await unreachableRuns;
     expect(unreachable.code).not.toBe(0);
     expect(unreachable.stderr).toMatch(
       /Redis queue redis:\/\/127\.0\.0\.1:\d+#nobody did not answer: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(\d+ connection attempts in [\d.]+ s\)/,
