@@ -188,26 +188,33 @@ describe('get', () => {
       expect(result.code, result.stderr).toBe(0);
       return result.stdout;
     };
-    expect(await human('text')).toBe('hello world\n');
-    expect(await human('bytes')).toBe('<5 bytes> 68656c6c6f\n');
-    expect(await human('big-bytes')).toBe(`<100000 bytes> ${'07'.repeat(32)}…\n`);
-    expect(await human('bigint')).toBe('1180591620717411303424n\n');
-    expect(await human('float')).toBe('1.5\n');
-    expect(await human('map')).toBe("Map(1) { 'a' => 1 }\n");
-    expect(await human('object')).toBe('{ list: [ 1, 2 ], nested: { ok: true } }\n');
-    expect(await human('long-text')).toBe(`${'x'.repeat(40_000)}\n`);
-
     const json = async (key: string) =>
       (await runJson<{ value: unknown }>(['-d', dir, 'get', key])).value;
-    expect(await json('text')).toBe('hello world');
-    expect(await json('bytes')).toEqual({
-      type: 'Buffer',
-      base64: Buffer.from('hello').toString('base64'),
-    });
-    expect(await json('big-bytes')).toEqual({ type: 'Buffer', base64: big.toString('base64') });
-    expect(await json('bigint')).toBe('1180591620717411303424');
-    expect(await json('map')).toEqual({ type: 'Map', entries: [['a', 1]] });
-    expect(await json('object')).toEqual({ list: [1, 2], nested: { ok: true } });
+    // Each command is a process of its own: all of them at once.
+    const readably: [string, string][] = [
+      ['text', 'hello world\n'],
+      ['bytes', '<5 bytes> 68656c6c6f\n'],
+      ['big-bytes', `<100000 bytes> ${'07'.repeat(32)}…\n`],
+      ['bigint', '1180591620717411303424n\n'],
+      ['float', '1.5\n'],
+      ['map', "Map(1) { 'a' => 1 }\n"],
+      ['object', '{ list: [ 1, 2 ], nested: { ok: true } }\n'],
+      ['long-text', `${'x'.repeat(40_000)}\n`],
+    ];
+    const exactly: [string, unknown][] = [
+      ['text', 'hello world'],
+      ['bytes', { type: 'Buffer', base64: Buffer.from('hello').toString('base64') }],
+      ['big-bytes', { type: 'Buffer', base64: big.toString('base64') }],
+      ['bigint', '1180591620717411303424'],
+      ['map', { type: 'Map', entries: [['a', 1]] }],
+      ['object', { list: [1, 2], nested: { ok: true } }],
+    ];
+    const [shown, values] = await Promise.all([
+      Promise.all(readably.map(([key]) => human(key))),
+      Promise.all(exactly.map(([key]) => json(key))),
+    ]);
+    expect(shown).toEqual(readably.map(([, text]) => text));
+    expect(values).toEqual(exactly.map(([, value]) => value));
   });
 
   it('--json includes the key, the expiry time and the tag', async () => {
@@ -251,14 +258,19 @@ describe('get', () => {
     ]);
     const value = async (...args: string[]) =>
       (await runJson<{ value: string }>(['-d', dir, 'get', ...args])).value;
-    expect(await value('42', '--int-key')).toBe('int');
-    expect(await value('42', '--key-type', 'int')).toBe('int');
-    expect(await value('42')).toBe('string');
-    expect(await value(String(2n ** 60n), '--int-key')).toBe('bigint');
-    expect(await value('--int-key', '--', '-3')).toBe('negative');
-    expect(await value('0.25', '--key-type', 'float')).toBe('float');
-    expect(await value('["a", 1]', '--key-type', 'json')).toBe('array');
-    expect(await value('{"a": 1, "b": 2}', '--key-type', 'json')).toBe('object');
+    const cases: [string[], string][] = [
+      [['42', '--int-key'], 'int'],
+      [['42', '--key-type', 'int'], 'int'],
+      [['42'], 'string'],
+      [[String(2n ** 60n), '--int-key'], 'bigint'],
+      [['--int-key', '--', '-3'], 'negative'],
+      [['0.25', '--key-type', 'float'], 'float'],
+      [['["a", 1]', '--key-type', 'json'], 'array'],
+      [['{"a": 1, "b": 2}', '--key-type', 'json'], 'object'],
+    ];
+    // Each command is a process of its own: all of them at once.
+    const found = await Promise.all(cases.map(([args]) => value(...args)));
+    expect(found).toEqual(cases.map(([, expected]) => expected));
   });
 
   it('reads a JSONDisk cache with --disk json', async () => {
