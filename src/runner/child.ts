@@ -14,7 +14,6 @@ import {
   EXIT_HANDLER_MODULE,
   type ParentMessage,
 } from './protocol.js';
-import { runAlone } from './quarantine.js';
 import { JobReporter } from './reporter.js';
 import { emptyCounts, runWorkerLoop } from './worker-loop.js';
 
@@ -34,6 +33,8 @@ function send(message: ChildMessage, callback?: () => void): void {
  */
 function guarded(handler: JobHandler, config: ChildConfig, suspects: Set<number>): JobHandler {
   const runSuspect: JobHandler = async (payload, context) => {
+    // Loaded at the first suspect: most runs have none, and every worker's start-up pays for a module.
+    const { runAlone } = await import('./quarantine.js');
     const outcome = await runAlone(payload, context, {
       handlerFile: config.handler,
       execArgv: config.execArgv,
