@@ -423,8 +423,12 @@ async function actorProcess(plan: Plan, first: number): Promise<Report> {
     { length: plan.threads - 1 },
     (_, i) =>
       new Promise<Report>((resolve, reject) => {
-        // A worker thread does not inherit tsx's loader: register it, then load this file.
-        const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
+        // A worker thread does not inherit tsx's loader: register it, then load this file (when
+        // this file is TypeScript; a transpiled copy loads as it is).
+        const self = JSON.stringify(import.meta.url);
+        const boot = import.meta.url.endsWith('.ts')
+          ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${self}); })`
+          : `import(${self})`;
         const worker = new Worker(boot, { eval: true, workerData: { plan, actor: first + i + 1 } });
         worker.once('message', resolve);
         worker.once('error', reject);
@@ -540,8 +544,8 @@ function forkActor(
   plan: Plan,
   first: number,
 ): { child: ReturnType<typeof fork>; done: Promise<Report | null> } {
+  // Run as this process was (fork's default execArgv): through tsx, or a transpiled copy by node.
   const child = fork(SELF, ['actor', JSON.stringify({ plan, first })], {
-    execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const done = new Promise<Report | null>((resolve) => {

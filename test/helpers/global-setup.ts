@@ -5,10 +5,10 @@
  *   machine). Skipped when every src/ file already has a compiled dist/ file newer than all
  *   sources and tsconfig files. Concurrent runs in the same checkout take turns through a lock
  *   directory under .tmp/, so that one never reads half-written output of the other.
- * - the child fixtures: src/, test/fixtures/ and examples/ transpiled file by file (no
+ * - the child fixtures: src/, test/fixtures/, examples/ and stress/ transpiled file by file (no
  *   type-check, as tsx does) into a fresh directory under .tmp/ for this run only, handed to the
- *   tests as `inject('fixtureBuild')`; forkFixture (and the examples' test) runs them with plain
- *   node, which saves the half second of CPU that loading tsx costs each of the suite's
+ *   tests as `inject('fixtureBuild')`; forkFixture (and the examples' and stress tests) runs them
+ *   with plain node, which saves the half second of CPU that loading tsx costs each of the suite's
  *   hundred-odd child processes.
  * And the native addon (build/Release/diskcache_shm.node), when it is missing: `npm ci` builds it
  * (the package's install script), a checkout whose node_modules came from elsewhere may not have.
@@ -95,7 +95,7 @@ async function withLock<T>(fn: () => T): Promise<T> {
   }
 }
 
-/** Transpiles src/, test/fixtures/ and examples/ into a new directory under .tmp/ and returns it. */
+/** Transpiles src/, test/fixtures/, examples/ and stress/ into a new directory under .tmp/. */
 function buildFixtures(): string {
   const ts = createRequire(import.meta.url)('typescript') as typeof import('typescript');
   const { options } = ts.parseJsonConfigFileContent(
@@ -122,8 +122,8 @@ function buildFixtures(): string {
   }
   const out = fs.mkdtempSync(path.join(parent, 'fixtures-build-'));
   const fixtures = path.join(ROOT, 'test', 'fixtures');
-  const examples = path.join(ROOT, 'examples');
-  for (const source of [...sourceFiles(SRC), ...sourceFiles(fixtures), ...sourceFiles(examples)]) {
+  const others = ['examples', 'stress'].flatMap((name) => sourceFiles(path.join(ROOT, name)));
+  for (const source of [...sourceFiles(SRC), ...sourceFiles(fixtures), ...others]) {
     const { outputText } = ts.transpileModule(fs.readFileSync(source, 'utf8'), {
       compilerOptions,
       fileName: source,

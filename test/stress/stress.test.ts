@@ -5,18 +5,25 @@
  * behind the models' backs) must fail: the checker is checked too.
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../cli/run-cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function stress(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'stress/run.ts'), '--dir', tempDir('stress'), ...args],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    // This run's transpiled copy with plain node (its actor processes inherit that), else tsx.
+    const build = inject('fixtureBuild');
+    const compiled = build && path.join(build, 'stress', 'run.js');
+    const entry =
+      compiled && fs.existsSync(compiled)
+        ? [compiled]
+        : ['--import', 'tsx', path.join(ROOT, 'stress/run.ts')];
+    const child = spawn(process.execPath, [...entry, '--dir', tempDir('stress'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += chunk;
