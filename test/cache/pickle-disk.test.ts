@@ -18,7 +18,8 @@ import {
   UnsupportedValueError,
 } from '../../src/index.js';
 import { py, sqlRows } from '../fixtures/python-compat.js';
-import { findPython, PYTHON_MISSING_REASON } from '../helpers/python.js';
+import { compiledFixture } from '../helpers/children.js';
+import { findPython, pythonTitle } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures');
@@ -84,7 +85,7 @@ describe('PickleDisk without Python', () => {
   });
 });
 
-describe.skipIf(!findPython())(`PickleDisk and Python (${PYTHON_MISSING_REASON})`, () => {
+describe.skipIf(!findPython())(pythonTitle(`PickleDisk and Python`), () => {
   it('Python reads and looks up what a Node PickleDisk cache writes', () => {
     const dir = tempDir('pickledisk-node-writes');
     const cache = new Cache(dir, { disk: PickleDisk });
@@ -330,19 +331,15 @@ while True:
 sys.stdout.write(json.dumps(ids))
 `;
     const python = findPython()!;
+    // This run's transpiled fixture with plain node, else the source through tsx.
+    const compiled = compiledFixture('pickle-deque-drain.ts');
+    const drainEntry = compiled
+      ? [compiled]
+      : ['--import', 'tsx', path.join(FIXTURES, 'pickle-deque-drain.ts')];
     const children = [
       run(python, ['-c', pythonDrain, dir, gate, 'py1']),
       run(python, ['-c', pythonDrain, dir, gate, 'py2']),
-      ...['node1', 'node2'].map((name) =>
-        run(process.execPath, [
-          '--import',
-          'tsx',
-          path.join(FIXTURES, 'pickle-deque-drain.ts'),
-          dir,
-          gate,
-          name,
-        ]),
-      ),
+      ...['node1', 'node2'].map((name) => run(process.execPath, [...drainEntry, dir, gate, name])),
     ];
     const names = ['py1', 'py2', 'node1', 'node2'];
     const deadline = Date.now() + 60_000;

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { UnsupportedValueError } from '../../src/cache/errors.js';
 import { loadPickle, PICKLE_MAX_NESTING } from '../../src/cache/pickle.js';
 import { dumpPickle } from '../../src/cache/pickle-writer.js';
-import { findPython, PYTHON_MISSING_REASON, runPython } from '../helpers/python.js';
+import { findPython, pythonTitle, runPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Runs a Python script with a JSON document on a file (ARGS[0]); returns what it passes to out(). */
@@ -298,7 +298,7 @@ describe('pickle codec', () => {
   });
 });
 
-describe.skipIf(!findPython())(`pickle codec against Python (${PYTHON_MISSING_REASON})`, () => {
+describe.skipIf(!findPython())(pythonTitle(`pickle codec against Python`), () => {
   it("reads Python's pickles of every plain type in protocols 0 to 5", () => {
     // name → [Python expression, JS value, lowest protocol without GLOBAL for it]
     const cases: Record<string, [string, unknown, number]> = {

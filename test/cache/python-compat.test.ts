@@ -22,7 +22,7 @@ import {
   tagJson,
   untag,
 } from '../fixtures/python-compat.js';
-import { findPython, PYTHON_MISSING_REASON } from '../helpers/python.js';
+import { findPython, pythonTitle } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Settings.count and .size agree with the rows they summarise. */
@@ -32,7 +32,7 @@ function metadataMatchesRows(directory: string): void {
   expect(size).toBe(sum);
 }
 
-describe.skipIf(!findPython())(`python-diskcache compatibility (${PYTHON_MISSING_REASON})`, () => {
+describe.skipIf(!findPython())(pythonTitle(`python-diskcache compatibility`), () => {
   it('Python reads every native value Node writes, with the same type, tag and expiry', () => {
     const dir = tempDir('py-node-writes');
     const cache = new Cache(dir);

@@ -12,7 +12,7 @@ import { buildProgram } from '../../src/cli/program.js';
 import { Deque } from '../../src/collections/deque.js';
 import { Index } from '../../src/collections/index.js';
 import { Cache } from '../../src/index.js';
-import { findPython, PYTHON_MISSING_REASON, runPython } from '../helpers/python.js';
+import { findPython, pythonTitle, runPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runCli, runJson } from './run-cli.js';
 
@@ -267,7 +267,7 @@ describe('diskcache index', () => {
 });
 
 describe.skipIf(!findPython())(
-  `deque and index on python-diskcache directories (skipped when ${PYTHON_MISSING_REASON})`,
+  pythonTitle(`deque and index on python-diskcache directories`),
   () => {
     it('reads a Deque Python built; Python pops what the CLI appended', async () => {
       const dir = tempDir('cli-python-deque');

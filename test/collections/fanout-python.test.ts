@@ -3,7 +3,7 @@
 // sub-collections are shared too. Data goes to Python as JSON in argv, never into the code.
 import { describe, expect, it } from 'vitest';
 import { FanoutCache } from '../../src/index.js';
-import { findPython, PYTHON_MISSING_REASON, runPython } from '../helpers/python.js';
+import { findPython, pythonTitle, runPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -82,7 +82,7 @@ const PAIRS: [unknown, unknown][] = [
 ];
 
 describe.skipIf(!findPython())(
-  `FanoutCache and Python's diskcache.FanoutCache (${PYTHON_MISSING_REASON})`,
+  pythonTitle(`FanoutCache and Python's diskcache.FanoutCache`),
   () => {
     it("Node and Python agree on every key's shard (Disk.hash % shards)", () => {
       const keys = PAIRS.map(([key]) => key);

@@ -13,7 +13,7 @@ import { WorkQueue } from '../../src/collections/work-queue.js';
 import { crawl } from '../../src/crawler/crawl.js';
 import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
 import { runChildren } from '../helpers/children.js';
-import { findPython, PYTHON_MISSING_REASON, runPython } from '../helpers/python.js';
+import { findPython, pythonTitle, runPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Python's view of a results Index, as JSON (with the Python type of each value). */
@@ -71,58 +71,55 @@ describe('WorkQueue results format (disk option)', () => {
   });
 });
 
-describe.skipIf(!findPython())(
-  `WorkQueue results read by Python (skipped when ${PYTHON_MISSING_REASON})`,
-  () => {
-    it('results acked by worker processes are plain Python data', async () => {
-      const directory = tempDir('queue-pickle-python');
-      const queue = new WorkQueue<number>(directory, { disk: PickleDisk });
-      queue.putMany([1, 2, 3, 4, 5, 6], { key: (n) => `job-${n}` });
-      queue.close();
-      // queue-drain.ts opens the queue with no options and acks {pid, payload}.
-      await runChildren('queue-drain.ts', [
-        [directory, '1'],
-        [directory, '3'],
-      ]);
-      const results = pythonResults(directory);
-      expect(Object.keys(results).sort()).toEqual([1, 2, 3, 4, 5, 6].map((n) => `job-${n}`));
-      for (const [key, { type, value }] of Object.entries(results)) {
-        expect(type).toBe('dict');
-        expect((value as { payload: number }).payload).toBe(Number(key.slice(4)));
-      }
+describe.skipIf(!findPython())(pythonTitle(`WorkQueue results read by Python`), () => {
+  it('results acked by worker processes are plain Python data', async () => {
+    const directory = tempDir('queue-pickle-python');
+    const queue = new WorkQueue<number>(directory, { disk: PickleDisk });
+    queue.putMany([1, 2, 3, 4, 5, 6], { key: (n) => `job-${n}` });
+    queue.close();
+    // queue-drain.ts opens the queue with no options and acks {pid, payload}.
+    await runChildren('queue-drain.ts', [
+      [directory, '1'],
+      [directory, '3'],
+    ]);
+    const results = pythonResults(directory);
+    expect(Object.keys(results).sort()).toEqual([1, 2, 3, 4, 5, 6].map((n) => `job-${n}`));
+    for (const [key, { type, value }] of Object.entries(results)) {
+      expect(type).toBe('dict');
+      expect((value as { payload: number }).payload).toBe(Number(key.slice(4)));
+    }
+  });
+
+  describe('crawl records', () => {
+    let site: DemoSite;
+    beforeAll(async () => {
+      site = await startDemoSite({ pages: 40, seed: 5 });
     });
+    afterAll(() => site.close());
 
-    describe('crawl records', () => {
-      let site: DemoSite;
-      beforeAll(async () => {
-        site = await startDemoSite({ pages: 40, seed: 5 });
+    it('are dicts in Python by default, and v8 values with pickle: false', async () => {
+      const directory = tempDir('crawl-pickle');
+      const summary = await crawl({
+        startUrl: site.url,
+        directory,
+        processes: 1,
+        concurrency: 4,
       });
-      afterAll(() => site.close());
+      expect(summary.reason).toBe('drained');
+      const records = pythonResults(directory);
+      const values = Object.values(records);
+      expect(values.length).toBe(summary.pages);
+      expect(values.every(({ type }) => type === 'dict')).toBe(true);
+      const start = records[site.url]!.value as Record<string, unknown>;
+      expect(start).toMatchObject({ url: site.url, status: 200, depth: 0 });
+      expect(Array.isArray(start.outlinks)).toBe(true);
 
-      it('are dicts in Python by default, and v8 values with pickle: false', async () => {
-        const directory = tempDir('crawl-pickle');
-        const summary = await crawl({
-          startUrl: site.url,
-          directory,
-          processes: 1,
-          concurrency: 4,
-        });
-        expect(summary.reason).toBe('drained');
-        const records = pythonResults(directory);
-        const values = Object.values(records);
-        expect(values.length).toBe(summary.pages);
-        expect(values.every(({ type }) => type === 'dict')).toBe(true);
-        const start = records[site.url]!.value as Record<string, unknown>;
-        expect(start).toMatchObject({ url: site.url, status: 200, depth: 0 });
-        expect(Array.isArray(start.outlinks)).toBe(true);
-
-        const plain = tempDir('crawl-no-pickle');
-        await crawl({ startUrl: site.url, directory: plain, processes: 1, pickle: false });
-        expect(() => pythonResults(plain)).toThrow();
-        await expect(
-          crawl({ startUrl: site.url, directory: plain, pickle: 'yes' as never }),
-        ).rejects.toThrow(/pickle must be a boolean/);
-      });
+      const plain = tempDir('crawl-no-pickle');
+      await crawl({ startUrl: site.url, directory: plain, processes: 1, pickle: false });
+      expect(() => pythonResults(plain)).toThrow();
+      await expect(
+        crawl({ startUrl: site.url, directory: plain, pickle: 'yes' as never }),
+      ).rejects.toThrow(/pickle must be a boolean/);
     });
-  },
-);
+  });
+});

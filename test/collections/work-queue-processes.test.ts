@@ -9,7 +9,7 @@ import { holderOf, holderStatus, parseHolder } from '../../src/collections/lease
 import { type Job, WorkQueue } from '../../src/collections/work-queue.js';
 import { ackCounts, installAckAudit } from '../fixtures/queue-audit.js';
 import { exited, forkFixture, message } from '../helpers/children.js';
-import { findPython, PYTHON_MISSING_REASON, runPython } from '../helpers/python.js';
+import { findPython, pythonTitle, runPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('WorkQueue across processes', () => {
@@ -145,25 +145,22 @@ describe('WorkQueue across processes', () => {
   });
 });
 
-describe.skipIf(!findPython())(
-  `WorkQueue directories and Python's diskcache (${PYTHON_MISSING_REASON})`,
-  () => {
-    it('opens as a diskcache Cache, and the results as a diskcache Index', () => {
-      const directory = tempDir('wq-python');
-      const queue = new WorkQueue<string>(directory);
-      queue.put('a', { key: 'photo.jpg' });
-      queue.put('b');
-      const [first, second] = queue.takeMany(2);
-      first!.ack('sha256:abc');
-      second!.ack(42);
-      queue.close();
-      const out = runPython(
-        `import sys, diskcache
+describe.skipIf(!findPython())(pythonTitle(`WorkQueue directories and Python's diskcache`), () => {
+  it('opens as a diskcache Cache, and the results as a diskcache Index', () => {
+    const directory = tempDir('wq-python');
+    const queue = new WorkQueue<string>(directory);
+    queue.put('a', { key: 'photo.jpg' });
+    queue.put('b');
+    const [first, second] = queue.takeMany(2);
+    first!.ack('sha256:abc');
+    second!.ack(42);
+    queue.close();
+    const out = runPython(
+      `import sys, diskcache
 c = diskcache.Cache(sys.argv[1]); print(len(c), c.eviction_policy); c.close()
 i = diskcache.Index(sys.argv[2]); print(list(i.items()))`,
-        [directory, path.join(directory, 'results')],
-      );
-      expect(out.trim().split('\n')).toEqual(['0 none', "[('photo.jpg', 'sha256:abc'), (2, 42)]"]);
-    });
-  },
-);
+      [directory, path.join(directory, 'results')],
+    );
+    expect(out.trim().split('\n')).toEqual(['0 none', "[('photo.jpg', 'sha256:abc'), (2, 42)]"]);
+  });
+});

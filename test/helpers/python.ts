@@ -31,6 +31,11 @@ export function findPython(): string | null {
 export const PYTHON_MISSING_REASON =
   'python3-diskcache is not installed: run `apt-get install -y python3-diskcache` (used through /usr/bin/python3)';
 
+/** A describe title for tests that need Python's diskcache: it says why they skip when they do. */
+export function pythonTitle(title: string): string {
+  return findPython() === null ? `${title} (skipped: ${PYTHON_MISSING_REASON})` : title;
+}
+
 /** Runs a Python script (with `import diskcache` available) and returns its stdout. */
 export function runPython(script: string, args: string[] = []): string {
   const python = findPython();

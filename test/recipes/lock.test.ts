@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AbortError, Cache, Lock, NotOwnedError, Timeout } from '../../src/index.js';
-import { findPython, PYTHON_MISSING_REASON, runPython } from '../helpers/python.js';
+import { findPython, pythonTitle, runPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/tmp.js';
 import { holdInChild, kill, startTogether } from './together.js';
 
@@ -185,7 +185,7 @@ describe('Lock', () => {
 });
 
 describe.skipIf(!findPython())(
-  `Lock with Python's diskcache.Lock on the same key (${PYTHON_MISSING_REASON})`,
+  pythonTitle(`Lock with Python's diskcache.Lock on the same key`),
   () => {
     it('excludes a Python holder and is seen by Python', () => {
       const directory = tempDir('lock-py');
