@@ -320,13 +320,9 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
 
   const settleFailure = async (entry: Held<T>, error: unknown) => {
     try {
-      // A handler may name the wait before its retry (RetryLaterError): else the queue's backoff.
+      // A handler may name the wait before its retry (RetryLaterError); undefined: the backoff.
       const retryInSeconds = retryInSecondsOf(error);
-      const outcome =
-        retryInSeconds === undefined
-          ? await queue.fail(entry.job, error)
-          : await queue.fail(entry.job, error, { retryInSeconds });
-      if (outcome === 'failed') counts.failed++;
+      if ((await queue.fail(entry.job, error, { retryInSeconds })) === 'failed') counts.failed++;
       else counts.retried++;
     } catch (failure) {
       if (failure instanceof LeaseLostError) counts.lost++;
