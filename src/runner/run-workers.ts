@@ -330,6 +330,8 @@ class Supervisor {
   #unresponsive = 0;
   #startFailures = 0;
   #fatal: Error | undefined;
+  /** A drained check is on its way (with `once`): none starts beside it. */
+  #checkingDrained = false;
   #allExited!: () => void;
   /** Dead children's leases being given back (awaited before the run's summary). */
   readonly #recovering = new Set<Promise<void>>();
@@ -376,10 +378,9 @@ class Supervisor {
       this.#options.onProgress?.(progress);
     });
     if (once) {
-      // The whole queue: jobs leased by runners on other machines keep this one going.
-      this.#every(DRAIN_CHECK_MS, async () => {
-        if (!this.#stopping && (await this.#queue.isDrained())) this.#stop('drained');
-      });
+      // The whole queue: jobs leased by runners on other machines keep this one going. Looked at
+      // every DRAIN_CHECK_MS, and at once when this run's children have ended all they held.
+      this.#every(DRAIN_CHECK_MS, () => this.#checkDrained());
     }
     if (this.#silenceLimit !== undefined) this.#watchSilence(this.#silenceLimit);
     try {
@@ -393,6 +394,20 @@ class Supervisor {
     if (this.#options.onProgress) this.#options.onProgress(await this.#progress());
     if (this.#fatal) throw this.#fatal;
     return await this.#summary(this.#reason);
+  }
+
+  /**
+   * With `once`, stops when the queue is drained. Checks do not overlap; a failed one is
+   * reported by the interval's tick, and ignored when it is the check of a report.
+   */
+  async #checkDrained(): Promise<void> {
+    if (this.#stopping || this.#checkingDrained) return;
+    this.#checkingDrained = true;
+    try {
+      if (await this.#queue.isDrained()) this.#stop('drained');
+    } finally {
+      this.#checkingDrained = false;
+    }
   }
 
   /** Runs `tick` every `ms` (a tick still running is not started again; errors go to stderr). */
@@ -483,6 +498,13 @@ class Supervisor {
       switch (message?.type) {
         case 'jobs':
           this.#suspects.ended(slot.ledger.apply(message));
+          // The last jobs of a run: it ends now, not at the next tick (up to DRAIN_CHECK_MS).
+          if (
+            this.#options.once &&
+            message.ended.length > 0 &&
+            this.#slots.every((other) => other === undefined || other.ledger.size === 0)
+          )
+            this.#checkDrained().catch(() => {});
           break;
         case 'counts':
           slot.counts = message.counts;
