@@ -124,8 +124,11 @@ function summaryLines(
     `${summary.reason === 'drained' ? 'crawl finished' : 'crawl stopped (run the same command again to resume)'}${summary.resumed ? ' (resumed)' : ''} in ${formatDuration(summary.elapsedSeconds)}`,
     `pages recorded: ${summary.pages} (${statuses || 'none'}); failed: ${summary.failed}; still queued: ${summary.remaining}`,
   ];
-  for (const failure of summary.failures.slice(0, 5))
-    lines.push(`  failed after ${failure.attempts} attempts: ${failure.error}`);
+  for (const { attempts, error, url } of summary.failures.slice(0, 5))
+    // The crawl's own errors start with the URL; a worker's death, for one, does not.
+    lines.push(
+      `  failed after ${attempts} attempts: ${error.startsWith(url) ? error : `${url}: ${error}`}`,
+    );
   if (summary.failures.length > 5)
     lines.push(`  … (diskcache queue failed ${shownLocator(directory)} lists them all)`);
   const { 'max-depth': byDepth, 'max-pages': byPages } = summary.deferred;

@@ -150,7 +150,26 @@ export interface CrawlSummary {
 const here = fileURLToPath(import.meta.url);
 /** The handler module next to this file (.ts under tsx, .js from dist). */
 const HANDLER = path.join(path.dirname(here), `crawl-handler${path.extname(here)}`);
-knownHandlerModule(HANDLER);
+/** The workers' bundle, in dist/ only (scripts/bundle-crawl-worker.mjs; crawl-worker.ts). */
+const WORKER_BUNDLE = path.join(path.dirname(here), '..', 'runner', 'crawl-worker.bundle.js');
+
+/**
+ * Whether `bundle` can run the crawl's workers: it exists, and it is newer than each dist/ file
+ * it was made from (listed beside it), so that a dist/ compiled again without bundling (tsc
+ * alone) never runs old worker code. Exported for the tests.
+ */
+export function isCurrentBundle(bundle: string): boolean {
+  try {
+    const built = fs.statSync(bundle).mtimeMs;
+    const { inputs } = JSON.parse(fs.readFileSync(bundle.replace(/\.js$/, '.json'), 'utf8')) as {
+      inputs: string[];
+    };
+    const directory = path.dirname(bundle);
+    return inputs.every((input) => fs.statSync(path.resolve(directory, input)).mtimeMs <= built);
+  } catch {
+    return false; // no bundle, no list, or an input gone
+  }
+}
 /** How many failures the summary lists. */
 const FAILURES_LISTED = 20;
 /**
@@ -409,6 +428,7 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
     let surveyedAt = 0;
     const onProgress = options.onProgress;
     process.env[CRAWL_CONFIG_VARIABLE] = JSON.stringify(config);
+    knownHandlerModule(HANDLER, isCurrentBundle(WORKER_BUNDLE) ? WORKER_BUNDLE : undefined);
     const run = await runWorkers({
       queue: queue as AsyncWorkQueue<unknown>,
       handler: HANDLER,

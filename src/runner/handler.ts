@@ -77,6 +77,18 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
   }
 }
 
+/** Handler modules whose code is already in this process, by absolute path (registerHandlerModule). */
+const registered = new Map<string, Record<string, unknown>>();
+
+/**
+ * Makes `loadHandler(file)` use `exports` instead of importing `file`: for a process whose entry
+ * carries its handler in the same file (the crawl's bundled worker, src/crawler/crawl-worker.ts).
+ * Not exported from the package.
+ */
+export function registerHandlerModule(file: string, exports: Record<string, unknown>): void {
+  registered.set(path.resolve(file), exports);
+}
+
 /**
  * Imports a handler module and returns its handler function.
  * @throws HandlerModuleError when the file does not exist, fails to load, or exports no function.
@@ -88,7 +100,7 @@ export async function loadHandler(module: HandlerModule): Promise<JobHandler> {
     throw new HandlerModuleError(`handler module is not a file: ${file}`);
   let exports: Record<string, unknown>;
   try {
-    exports = await importModule(file);
+    exports = registered.get(file) ?? (await importModule(file));
   } catch (error) {
     throw new HandlerModuleError(
       `handler module ${file} failed to load: ${(error as Error)?.message ?? String(error)}`,

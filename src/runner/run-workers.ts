@@ -188,16 +188,21 @@ function monotonicSeconds(): number {
   return performance.now() / 1000;
 }
 
-/** Handler modules of the package itself (the crawl's): the parent need not import them to check. */
-const knownHandlers = new Set<string>();
+/**
+ * Handler modules of the package itself (the crawl's): the parent need not import them to check.
+ * Each with the entry its children run: the runner's child, or one that carries this handler.
+ */
+const knownHandlers = new Map<string, string>();
 
 /**
  * Marks a handler module of this package as known good: runWorkers then forks without importing
- * it first (the crawl's handler loads the parser, which the parent never uses). Not exported from
- * the package.
+ * it first (the crawl's handler loads the parser, which the parent never uses). `childEntry`: a
+ * file to fork instead of the runner's child, which runs it with this handler already in the same
+ * file (src/crawler/crawl-worker.ts, bundled; it must register the handler, then import
+ * child.js). Not exported from the package.
  */
-export function knownHandlerModule(file: string): void {
-  knownHandlers.add(file);
+export function knownHandlerModule(file: string, childEntry: string = CHILD_ENTRY): void {
+  knownHandlers.set(file, childEntry);
 }
 
 /** `nodeOptions`, checked: command-line options of node, each a string starting with '-'. */
@@ -249,7 +254,8 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
     throw new TypeError('signal must be an AbortSignal');
   const given = checkQueue(options.queue);
   const handlerFile = handlerPath(options.handler);
-  if (!knownHandlers.has(handlerFile)) await loadHandler(handlerFile);
+  const childEntry = knownHandlers.get(handlerFile);
+  if (childEntry === undefined) await loadHandler(handlerFile);
   const execArgv = [...childExecArgv(handlerFile), ...checkNodeOptions(options.nodeOptions)];
   const queue = typeof given === 'string' ? await openQueue(given) : given;
   try {
@@ -267,7 +273,15 @@ export async function runWorkers(options: RunWorkersOptions): Promise<RunSummary
       suspects: [],
       execArgv,
     };
-    return await new Supervisor(queue, config, execArgv, processes, interval, options).run();
+    return await new Supervisor(
+      queue,
+      config,
+      childEntry ?? CHILD_ENTRY,
+      execArgv,
+      processes,
+      interval,
+      options,
+    ).run();
   } finally {
     if (typeof given === 'string') await queue.close();
   }
@@ -311,6 +325,8 @@ function checkQueue(queue: RunWorkersOptions['queue']): string | AsyncWorkQueue<
 class Supervisor {
   readonly #queue: AsyncWorkQueue<unknown>;
   readonly #config: ChildConfig;
+  /** The file each child runs (CHILD_ENTRY, or one given with knownHandlerModule). */
+  readonly #entry: string;
   readonly #execArgv: string[];
   readonly #slots: (Slot | undefined)[];
   readonly #interval: number;
@@ -339,6 +355,7 @@ class Supervisor {
   constructor(
     queue: AsyncWorkQueue<unknown>,
     config: ChildConfig,
+    entry: string,
     execArgv: string[],
     processes: number,
     interval: number,
@@ -346,6 +363,7 @@ class Supervisor {
   ) {
     this.#queue = queue;
     this.#config = config;
+    this.#entry = entry;
     this.#execArgv = execArgv;
     this.#slots = new Array(processes).fill(undefined);
     this.#interval = interval;
@@ -476,7 +494,7 @@ class Supervisor {
 
   #spawn(index: number): void {
     const config: ChildConfig = { ...this.#config, suspects: this.#suspects.ids() };
-    const child = fork(CHILD_ENTRY, [JSON.stringify(config)], {
+    const child = fork(this.#entry, [JSON.stringify(config)], {
       execArgv: this.#execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCurrentBundle } from '../../src/crawler/crawl.js';
 import { type DemoSite, startDemoSite } from '../../src/crawler/demo-site.js';
 import { fetchPage, retryAfterSeconds } from '../../src/crawler/fetcher.js';
 import {
@@ -15,6 +16,7 @@ import {
   parserFile,
 } from '../../src/crawler/links.js';
 import { Robots } from '../../src/crawler/robots.js';
+import { tempDir } from '../helpers/tmp.js';
 
 describe('links', () => {
   it('resolves, de-duplicates and drops fragments and non-http links', () => {
@@ -168,5 +170,33 @@ describe('demo site', () => {
     const page = await fetchPage(site.url, { maxBytes: 50 });
     expect(page.bytes).toBe(50);
     expect(page.truncated).toBe(true);
+  });
+});
+
+describe('the workers bundle', () => {
+  it('is used only while it is newer than every dist/ file it was made from', () => {
+    const directory = tempDir('crawl-bundle');
+    const bundle = path.join(directory, 'runner', 'crawl-worker.bundle.js');
+    const input = path.join(directory, 'crawler', 'crawl-handler.js');
+    fs.mkdirSync(path.dirname(bundle), { recursive: true });
+    fs.mkdirSync(path.dirname(input), { recursive: true });
+    const setTime = (file: string, seconds: number) => fs.utimesSync(file, seconds, seconds);
+    fs.writeFileSync(input, '');
+    fs.writeFileSync(bundle, '');
+    expect(isCurrentBundle(bundle)).toBe(false); // no list of its inputs: a failed build
+    fs.writeFileSync(
+      bundle.replace(/\.js$/, '.json'),
+      JSON.stringify({ inputs: ['../crawler/crawl-handler.js'] }),
+    );
+    setTime(input, 1_000);
+    setTime(bundle, 2_000);
+    expect(isCurrentBundle(bundle)).toBe(true);
+    setTime(input, 3_000); // compiled again (tsc alone) after the bundle was made
+    expect(isCurrentBundle(bundle)).toBe(false);
+    setTime(bundle, 3_000);
+    expect(isCurrentBundle(bundle)).toBe(true);
+    fs.rmSync(input);
+    expect(isCurrentBundle(bundle)).toBe(false);
+    expect(isCurrentBundle(path.join(directory, 'missing.js'))).toBe(false);
   });
 });

@@ -64,6 +64,37 @@ describe('diskcache crawl', () => {
     expect(lines).toHaveLength(two.pages + 1);
   }, 120_000);
 
+  it('runs its workers from the built bundle, whose quarantine still isolates a page handler that kills its process', async () => {
+    const directory = tempDir('crawl-cli-bundle');
+    const killer = path.resolve(import.meta.dirname, '../fixtures/crawl-killer-handler.mjs');
+    const args = ['crawl', '-d', directory, '--site-pages', '40', '-p', '2', '-c', '4'];
+    const run = await runCli([...args, '--handler', killer, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as Report;
+    // The page that kills every process it runs in fails alone, after its attempts, with how it
+    // died; its neighbours, suspects too, each ran alone once and were recorded.
+    expect(summary.failed).toBe(1);
+    expect(summary.failures).toHaveLength(1);
+    expect(summary.failures[0]!.url).toBe(new URL('/page/3', summary.site).href);
+    expect(summary.failures[0]!.error).toMatch(/died: it was killed by signal SIGKILL/);
+    const exported = await runCli(['crawl', 'export', directory, '--format', 'jsonl']);
+    // Every page fetched went through the page handler (the one robots.txt disallows did not).
+    const fetched = exported.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { status: number; entry?: string })
+      .filter((record) => record.status > 0);
+    expect(fetched.length).toBeGreaterThan(30);
+    const entries = new Set(fetched.map((record) => record.entry));
+    expect(entries).toEqual(new Set(['crawl-worker.bundle.js', 'quarantine-child.js']));
+    // The text summary names the page that failed (a death's error does not).
+    const again = await runCli(args);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(
+      `failed after 4 attempts: ${summary.failures[0]!.url}: Error: the process running job`,
+    );
+  }, 120_000);
+
   it('exits 6 with the reason when the start page cannot be fetched or redirects to another origin, 2 on bad flags', async () => {
     const site = await startDemoSite({ pages: 5 });
     try {
