@@ -124,8 +124,8 @@ function summaryLines(
     `${summary.reason === 'drained' ? 'crawl finished' : 'crawl stopped (run the same command again to resume)'}${summary.resumed ? ' (resumed)' : ''} in ${formatDuration(summary.elapsedSeconds)}`,
     `pages recorded: ${summary.pages} (${statuses || 'none'}); failed: ${summary.failed}; still queued: ${summary.remaining}`,
   ];
+  // The crawl's own errors start with the URL; a worker's death, for one, does not.
   for (const { attempts, error, url } of summary.failures.slice(0, 5))
-    // The crawl's own errors start with the URL; a worker's death, for one, does not.
     lines.push(
       `  failed after ${attempts} attempts: ${error.startsWith(url) ? error : `${url}: ${error}`}`,
     );

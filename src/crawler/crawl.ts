@@ -150,7 +150,7 @@ export interface CrawlSummary {
 const here = fileURLToPath(import.meta.url);
 /** The handler module next to this file (.ts under tsx, .js from dist). */
 const HANDLER = path.join(path.dirname(here), `crawl-handler${path.extname(here)}`);
-/** The workers' bundle, in dist/ only (scripts/bundle-crawl-worker.mjs; crawl-worker.ts). */
+/** The workers' bundle, in dist/ only (scripts/build.mjs; crawl-worker.ts). */
 const WORKER_BUNDLE = path.join(path.dirname(here), '..', 'runner', 'crawl-worker.bundle.js');
 
 /**

@@ -184,7 +184,7 @@ async function buildDist(): Promise<void> {
  * tenth of a second), so that the CLI's crawls test what dist/ holds now.
  */
 function bundleCrawlWorker(): void {
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bundle-crawl-worker.mjs')], {
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs'), '--bundle-only'], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -151,7 +151,7 @@ function compareVersions(left: readonly number[], right: readonly number[]): num
 }
 
 /** What a user's project would write: the root, the crawler and the Keyv adapter, with types. */
-const USER_FILE = `import { mkdtempSync, rmSync } from 'node:fs';
+const USER_FILE = `import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Keyv from 'keyv';
@@ -199,6 +199,25 @@ try {
   const run: RunSummary = await runWorkers({ queue, handler: join(process.cwd(), 'double.mjs'), processes: 1, once: true });
   if (run.reason !== 'drained' || queue.results.get('n3') !== 6) throw new Error('runWorkers ' + run.reason);
   queue.close();
+
+  // The crawler forks its workers from the installed package's bundle, whose command line says so.
+  const site = await startDemoSite({ pages: 12 });
+  const entries: string[] = [];
+  try {
+    const crawled: CrawlSummary = await crawl({
+      startUrl: site.url,
+      directory: join(directory, 'crawl'),
+      onEvent: (event) => {
+        if (event.type === 'spawn') entries.push(readFileSync('/proc/' + event.pid + '/cmdline', 'utf8'));
+      },
+    });
+    if (crawled.reason !== 'drained' || crawled.failed !== 0 || crawled.pages < 2)
+      throw new Error('crawl ' + JSON.stringify(crawled));
+    if (entries.length === 0 || !entries.every((entry) => entry.includes('/dist/runner/crawl-worker.bundle.js')))
+      throw new Error('crawl workers ran ' + entries.join(', '));
+  } finally {
+    await site.close();
+  }
 
   const crawlOptions: Partial<CrawlOptions> = {};
   const summary: CrawlSummary | undefined = undefined;
