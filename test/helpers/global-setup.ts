@@ -139,6 +139,12 @@ function buildFixtures(): string {
 }
 
 export default async function setup(project: TestProject): Promise<() => void> {
+  // Node 20 reads NODE_EXTRA_CA_CERTS's file at the start of every process, whether it uses TLS
+  // or not: about 70 ms of CPU each where it is set (this machine sets it to the system's CA
+  // list), and the suite starts several hundred node processes. None of them needs a CA from it:
+  // the https tests give their own certificate (test/crawler/fetcher.test.ts). The test workers
+  // and every process they start inherit the environment without it.
+  delete process.env.NODE_EXTRA_CA_CERTS;
   const fixtureBuild = buildFixtures();
   project.provide('fixtureBuild', fixtureBuild);
   await buildDist();
