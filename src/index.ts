@@ -107,7 +107,7 @@ export { RLock } from './recipes/rlock.js';
 export { BoundedSemaphore, type BoundedSemaphoreOptions } from './recipes/semaphore.js';
 export { type Throttled, type ThrottleOptions, throttle } from './recipes/throttle.js';
 export type { AcquireOptions, LockOptions, RecipeCache } from './recipes/types.js';
-export type { HandlerModule, JobContext, JobHandler } from './runner/handler.js';
+export type { HandlerModule, JobContext, JobHandler, ResultTagger } from './runner/handler.js';
 export {
   createProgressReporter,
   type ProgressReporter,

@@ -27,7 +27,7 @@ import {
 } from './async-view.js';
 import { CacheQueue } from './cache-queue.js';
 import { runCheck } from './check.js';
-import { checkBoolean, type Seconds } from './checks.js';
+import { checkBoolean, checkTag, type Seconds } from './checks.js';
 import { Culler, type CullSettings } from './cull.js';
 import {
   type DbValue,
@@ -122,20 +122,9 @@ function expireAt(now: number, expire: number | null | undefined): number | null
 
 /** Binds a tag: integral numbers as INTEGER, like Python ints. */
 function bindTag(tag: Tag | undefined): DbValue {
-  if (tag === undefined || tag === null) return null;
-  switch (typeof tag) {
-    case 'string':
-    case 'bigint':
-      return tag;
-    case 'number':
-      if (Number.isNaN(tag)) throw new TypeError('tag must not be NaN');
-      return Number.isSafeInteger(tag) ? BigInt(tag) : tag;
-    default:
-      if (Buffer.isBuffer(tag)) return tag;
-      throw new TypeError(
-        `tag must be a string, number, bigint, Buffer or null, got ${typeof tag}`,
-      );
-  }
+  if (tag === undefined) return null;
+  checkTag('tag', tag);
+  return typeof tag === 'number' && Number.isSafeInteger(tag) ? BigInt(tag) : tag;
 }
 
 function readTag(tag: unknown): Tag {
@@ -1107,6 +1096,17 @@ export class Cache implements Disposable {
     if (options?.reset) this.#tx.run(true, null, () => this.#s.resetStats.run());
     if (options?.enable !== undefined) this.reset('statistics', options.enable ? 1 : 0);
     return { hits: Number(hits), misses: Number(misses) };
+  }
+
+  /**
+   * How many live (unexpired) entries each tag has, untagged ones under `null`: one query, no
+   * value read. A Buffer tag is a key of its own in the map (a Buffer is not equal to another).
+   * @example cache.tagCounts().get('200') // entries tagged '200'
+   */
+  tagCounts(): Map<Tag, number> {
+    this.#tx.checkOpen();
+    const rows = this.#s.tagCounts.all(Date.now() / 1000);
+    return new Map(rows.map(([tag, count]) => [readTag(tag), Number(count)]));
   }
 
   /** Bytes on disk: database pages plus value files (the WAL file is not counted). */

@@ -7,6 +7,7 @@
  * This file must not import anything but errors.ts: every layer uses it.
  */
 import { describeValue } from './errors.js';
+import type { Tag } from './types.js';
 
 /** A duration or a time in seconds (epoch seconds for absolute times), as everywhere in the core API. */
 export type Seconds = number;
@@ -117,6 +118,24 @@ export function checkString(
       `${prefix(options.where)}${name} must be a ${options.allowEmpty ? '' : 'non-empty '}string, got ${describeValue(value)}`,
     );
   return value;
+}
+
+/**
+ * A tag (types.ts `Tag`): a string, a number other than NaN, a bigint, a Buffer, or null.
+ * @throws TypeError
+ */
+export function checkTag(name: string, value: unknown, options: Where = {}): Tag {
+  if (
+    value === null ||
+    typeof value === 'string' ||
+    typeof value === 'bigint' ||
+    (typeof value === 'number' && !Number.isNaN(value)) ||
+    Buffer.isBuffer(value)
+  )
+    return value as Tag;
+  throw new TypeError(
+    `${prefix(options.where)}${name} must be a string, a number (not NaN), a bigint, a Buffer or null, got ${describeValue(value)}`,
+  );
 }
 
 /** A function. @throws TypeError */

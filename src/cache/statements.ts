@@ -144,6 +144,8 @@ export interface CacheStatements {
   readonly evictBatch: Rows<string | null>;
   readonly clearBatch: Rows<string | null>;
   readonly stats: Rows<StatsRow>;
+  /** Rows: each tag of the live entries with how many have it. */
+  readonly tagCounts: Rows<[tag: DbValue, count: bigint]>;
   readonly resetStats: Statement;
   readonly readSetting: Rows<[value: string | number | bigint | null]>;
   readonly writeSetting: Statement;
@@ -269,6 +271,7 @@ export function prepareStatements(
     clearBatch: pluck(
       `DELETE FROM Cache WHERE rowid IN (SELECT rowid FROM Cache ORDER BY rowid LIMIT ${BATCH}) RETURNING filename`,
     ),
+    tagCounts: exact(`SELECT tag, COUNT(*) FROM Cache WHERE ${LIVE} GROUP BY tag`),
     stats: raw(
       "SELECT (SELECT value FROM Settings WHERE key = 'hits'), (SELECT value FROM Settings WHERE key = 'misses')",
     ),

@@ -13,6 +13,7 @@
  *
  * This file holds types and the small AsyncJob class only: it must not know about any backend.
  */
+import type { Tag } from '../cache/types.js';
 import type { FailOptions, FailOutcome } from './work-queue-job.js';
 import type { QueueSettings } from './work-queue-schema.js';
 import type {
@@ -38,10 +39,15 @@ export type {
 /** The key a result is stored under: the job's idempotency key when it has one, else its id. */
 export type ResultKey = string | number;
 
-/** An entry of `ackMany`: a job, or a job with the result to store. */
+/**
+ * An entry of `ackMany`: a job, or a job with the result to store and, optionally, the tag its
+ * results entry gets in a directory queue (the row's tag, as `Cache.set`'s: `tagCounts()` of the
+ * results' cache counts them without reading a result). A queue on Redis keeps no tags and
+ * ignores it.
+ */
 export type AsyncAckItem<T> =
   | AsyncJob<T>
-  | { readonly job: AsyncJob<T>; readonly result?: unknown };
+  | { readonly job: AsyncJob<T>; readonly result?: unknown; readonly tag?: Tag };
 
 /** One lease named without its job object: the job's id and the attempt it was leased for. */
 export interface LeaseId {

@@ -122,8 +122,8 @@ export class SqliteAsyncWorkQueue<T = unknown> implements AsyncWorkQueue<T> {
 
   ackMany(items: Iterable<AsyncAckItem<T>>): Promise<AsyncJob<T>[]> {
     return this.#run(() => {
-      const [jobs, results] = splitAckItems<AsyncJob<T>>(items, AsyncJob);
-      return this.#ops.ack(jobs, results, this.#lease);
+      const [jobs, results, tags] = splitAckItems<AsyncJob<T>>(items, AsyncJob);
+      return this.#ops.ack(jobs, results, this.#lease, tags);
     });
   }
 

@@ -3,7 +3,8 @@
  * worker may read; its lease token lives in a WeakMap shared only with WorkQueue (not exported by
  * the package), so it cannot be forged or changed from outside. Settling delegates to the WorkQueue that took it.
  */
-import type { Seconds } from '../cache/checks.js';
+import { checkTag, type Seconds } from '../cache/checks.js';
+import type { Tag } from '../cache/types.js';
 import type { WorkQueue } from './work-queue.js';
 
 /** Options of `fail`. */
@@ -12,8 +13,14 @@ export interface FailOptions {
   readonly retryInSeconds?: Seconds;
 }
 
-/** An entry of `ackMany`: a job, or a job with the result to store. */
-export type AckItem<T> = Job<T> | { readonly job: Job<T>; readonly result?: unknown };
+/**
+ * An entry of `ackMany`: a job, or a job with the result to store and, optionally, the tag its
+ * results entry gets (the row's tag, as `Cache.set`'s; `results.cache.tagCounts()` counts them
+ * without reading a result). A queue on Redis keeps no tags and ignores it.
+ */
+export type AckItem<T> =
+  | Job<T>
+  | { readonly job: Job<T>; readonly result?: unknown; readonly tag?: Tag };
 
 /** What `fail` did with the job. */
 export type FailOutcome = 'retrying' | 'failed';
@@ -36,26 +43,33 @@ export interface LeasedJob {
 }
 
 /**
- * @internal Splits ack items (a job of class `jobClass`, or `{ job, result }`) into the list of
- * jobs and the list of their results (`undefined` for a bare job), as the acks take them.
+ * @internal Splits ack items (a job of class `jobClass`, or `{ job, result, tag }`) into the list
+ * of jobs, the list of their results (`undefined` for a bare job) and, when any item names a tag,
+ * the list of their tags, as the acks take them.
+ * @throws TypeError for a tag that is not a Tag
  */
 export function splitAckItems<J extends object>(
-  items: Iterable<J | { readonly job: J; readonly result?: unknown }>,
+  items: Iterable<J | { readonly job: J; readonly result?: unknown; readonly tag?: Tag }>,
   jobClass: abstract new (...args: never[]) => J,
-): [J[], unknown[]] {
+): [J[], unknown[], (Tag | undefined)[] | undefined] {
   const jobs: J[] = [];
   const results: unknown[] = [];
+  let tags: (Tag | undefined)[] | undefined;
   for (const item of items) {
     if (item instanceof jobClass) {
       jobs.push(item);
       results.push(undefined);
     } else {
-      const entry = item as { readonly job: J; readonly result?: unknown };
+      const entry = item as { readonly job: J; readonly result?: unknown; readonly tag?: Tag };
+      if (entry.tag !== undefined) {
+        tags ??= new Array<Tag | undefined>(jobs.length);
+        tags[jobs.length] = checkTag('tag', entry.tag, { where: 'ackMany' });
+      }
       jobs.push(entry.job);
       results.push(entry.result);
     }
   }
-  return [jobs, results];
+  return [jobs, results, tags];
 }
 
 /** @internal What the queue knows about one lease of one Job object. */

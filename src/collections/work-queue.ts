@@ -30,7 +30,7 @@ import { PickleDisk } from '../cache/disk.js';
 import { isBusy, LeaseLostError, Timeout } from '../cache/errors.js';
 import { DBNAME, openDatabase } from '../cache/schema.js';
 import { failFast, Transactor } from '../cache/transaction.js';
-import type { Key } from '../cache/types.js';
+import type { Key, Tag } from '../cache/types.js';
 import { abortError, Backoff, sleep, wakeAll } from '../cache/waiting.js';
 import { Index } from './index.js';
 import { type HolderStatus, holderOf, holderStatus, parseHolder, UNHELD } from './lease-holder.js';
@@ -135,6 +135,7 @@ export interface QueueInternals<T> {
     jobs: readonly J[],
     results: readonly unknown[],
     leaseOf: (job: J) => LeaseState,
+    tags?: readonly (Tag | undefined)[],
   ): J[];
   fail(job: LeasedJob, lease: LeaseState, error: unknown, options?: FailOptions): FailOutcome;
   extend<J extends LeasedJob>(
@@ -193,7 +194,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     internalsOf = <T>(queue: WorkQueue<T>): QueueInternals<T> => ({
       claim: (max, options, make) => queue.#claim(max, options, make),
       next: (options, make) => queue.#next(options, make),
-      ack: (jobs, results, leaseOf) => queue.#ackLeases(jobs, results, leaseOf),
+      ack: (jobs, results, leaseOf, tags) => queue.#ackLeases(jobs, results, leaseOf, tags),
       fail: (job, lease, error, options) => queue.#failLease(job, lease, error, options),
       extend: (jobs, seconds, leaseOf) => queue.#extendLeases(jobs, seconds, leaseOf),
       release: (jobs, leaseOf) => queue.#releaseLeases(jobs, leaseOf),
@@ -488,8 +489,8 @@ export class WorkQueue<T = unknown> implements Disposable {
    * lease was lost (those are not acked; the others are). Never throws LeaseLostError.
    */
   ackMany(items: Iterable<AckItem<T>>): Job<T>[] {
-    const [jobs, results] = splitAckItems<Job<T>>(items, Job);
-    return this.#ackLeases(jobs, results, this.#leaseOfJob);
+    const [jobs, results, tags] = splitAckItems<Job<T>>(items, Job);
+    return this.#ackLeases(jobs, results, this.#leaseOfJob, tags);
   }
 
   /**
@@ -500,6 +501,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     jobs: readonly J[],
     results: readonly unknown[],
     leaseOf: (job: J) => LeaseState,
+    tags?: readonly (Tag | undefined)[],
   ): J[] {
     const states = jobs.map(leaseOf);
     if (jobs.length === 0) return [];
@@ -507,7 +509,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     const lost: J[] = [];
     this.#write(() => {
       const now = nowSeconds();
-      const toStore: [Key, unknown][] = [];
+      const toStore: [Key, unknown, Tag | undefined][] = [];
       for (let i = 0; i < jobs.length; i++) {
         const job = jobs[i]!;
         const lease = states[i]!;
@@ -517,7 +519,7 @@ export class WorkQueue<T = unknown> implements Disposable {
         ) {
           acked.push(lease);
           const result = results[i];
-          if (result !== undefined) toStore.push([job.key ?? job.id, result]);
+          if (result !== undefined) toStore.push([job.key ?? job.id, result, tags?.[i]]);
         } else {
           lost.push(job);
         }
@@ -527,7 +529,9 @@ export class WorkQueue<T = unknown> implements Disposable {
         // crash in between leaves a stored result for a job that will run again (at-least-once).
         const results = this.results;
         results.transact(() => {
-          for (const [key, value] of toStore) results.set(key, value);
+          for (const [key, value, tag] of toStore)
+            if (tag === undefined) results.set(key, value);
+            else results.cache.set(key, value, { retry: true, tag });
         });
       }
     });

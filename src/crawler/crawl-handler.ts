@@ -387,6 +387,15 @@ async function queueLinks(
 }
 
 /** Fetches one URL, queues what it leads to, and returns its record. */
+/**
+ * What the crawl's summary counts a record under: why it was skipped, or its HTTP status. Stored
+ * as the record's tag in a directory (the runner calls this export: see `ResultTagger`), so that
+ * the summary counts the records with one query instead of reading each of them.
+ */
+export function resultTag(record: PageRecord): string {
+  return record.skipped ?? String(record.status);
+}
+
 export default async function crawlPage(job: CrawlJob, context: JobContext): Promise<PageRecord> {
   const work = await open();
   const url = new URL(job.url);

@@ -15,7 +15,7 @@ import { checkBoolean } from '../cache/checks.js';
 import { Disk, PickleDisk } from '../cache/disk.js';
 import type { AsyncWorkQueue } from '../collections/async-work-queue.js';
 import { isRedisQueueLocator, openQueue } from '../collections/open-queue.js';
-import type { LeaseHolder } from '../collections/work-queue.js';
+import type { LeaseHolder, WorkQueue } from '../collections/work-queue.js';
 import { SqliteAsyncWorkQueue } from '../collections/work-queue-async.js';
 import type { FailedJob } from '../collections/work-queue-types.js';
 import { describeRedisTrouble, parseRedisLocator, redacted } from '../redis/redis-client.js';
@@ -373,6 +373,35 @@ async function startError(
   return `${startUrl}: too many redirects`;
 }
 
+/**
+ * How many records the crawl holds, by status (or why they were skipped). In a directory, each
+ * record's tag says it (crawl-handler.ts `resultTag`, not imported: the parent does not load the
+ * handler): one query. Records without one (stored by an older version) or a queue on Redis: each
+ * record is read.
+ */
+async function countRecords(
+  queue: AsyncWorkQueue<CrawlJob>,
+  local: WorkQueue<CrawlJob> | undefined,
+): Promise<{ pages: number; byStatus: Record<string, number> }> {
+  const byStatus: Record<string, number> = {};
+  let pages = 0;
+  const tags = local?.results.cache.tagCounts();
+  if (tags !== undefined && !tags.has(null)) {
+    for (const [tag, count] of tags) {
+      byStatus[String(tag)] = count;
+      pages += count;
+    }
+    return { pages, byStatus };
+  }
+  for await (const [, value] of queue.results.entries()) {
+    const record = value as PageRecord;
+    pages++;
+    const status = record.skipped ?? String(record.status); // crawl-handler's resultTag
+    byStatus[status] = (byStatus[status] ?? 0) + 1;
+  }
+  return { pages, byStatus };
+}
+
 /** Opens the crawl's queue (stored settings: later openers, the workers among them, inherit them). */
 async function openCrawlQueue(
   config: CrawlConfig,
@@ -458,14 +487,7 @@ export async function crawl(options: CrawlOptions): Promise<CrawlSummary> {
         options.onEvent?.(event);
       },
     });
-    const byStatus: Record<string, number> = {};
-    let pages = 0;
-    for await (const [, value] of queue.results.entries()) {
-      const record = value as PageRecord;
-      pages++;
-      const status = record.skipped ?? String(record.status);
-      byStatus[status] = (byStatus[status] ?? 0) + 1;
-    }
+    const { pages, byStatus } = await countRecords(queue, local);
     const failedJobs = await queue.failed({ limit: 100_000 });
     // A link deferred by one page may have been queued through another: it is not deferred.
     const known = new Set(failedJobs.map((job) => job.key));

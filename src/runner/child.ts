@@ -7,7 +7,7 @@
  * runner for long.
  */
 import { openQueue } from '../collections/open-queue.js';
-import { type JobHandler, loadHandler } from './handler.js';
+import { type HandlerModuleExports, type JobHandler, loadHandlerModule } from './handler.js';
 import {
   type ChildConfig,
   type ChildMessage,
@@ -86,9 +86,9 @@ async function main(): Promise<void> {
   // (a directory's queue; on Redis leases simply run out).
   const opening = openQueue(config.queue, { leaseSupervisor: process.ppid });
   opening.catch(() => {}); // awaited below, once the handler is loaded
-  let handler: Awaited<ReturnType<typeof loadHandler>>;
+  let loaded: HandlerModuleExports;
   try {
-    handler = await loadHandler(config.handler);
+    loaded = await loadHandlerModule(config.handler);
   } catch (error) {
     process.stderr.write(`diskcache worker ${process.pid}: ${(error as Error).message}\n`);
     process.exit(EXIT_HANDLER_MODULE);
@@ -104,7 +104,8 @@ async function main(): Promise<void> {
   try {
     await runWorkerLoop({
       queue,
-      handler: guarded(handler, config, suspects),
+      handler: guarded(loaded.handler, config, suspects),
+      ...(loaded.resultTag ? { resultTag: loaded.resultTag } : {}),
       concurrency: config.concurrency,
       leaseSeconds: config.leaseSeconds,
       jobTimeoutSeconds: config.jobTimeoutSeconds ?? undefined,

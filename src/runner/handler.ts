@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HandlerModuleError } from '../cache/errors.js';
+import type { Tag } from '../cache/types.js';
 
 /** What a handler receives besides the payload. */
 export interface JobContext {
@@ -90,10 +91,33 @@ export function registerHandlerModule(file: string, exports: Record<string, unkn
 }
 
 /**
+ * A handler module's optional `resultTag` export: the tag each result is stored with in a
+ * directory queue (the results entry's tag; `undefined`: none), so that `tagCounts()` of the
+ * results' cache counts results by it without reading them (the crawl counts its pages by status
+ * so). A queue on Redis keeps no tags.
+ */
+export type ResultTagger = (result: unknown) => Tag | undefined;
+
+/** What a handler module gives the runner. */
+export interface HandlerModuleExports {
+  readonly handler: JobHandler;
+  readonly resultTag: ResultTagger | undefined;
+}
+
+/**
  * Imports a handler module and returns its handler function.
  * @throws HandlerModuleError when the file does not exist, fails to load, or exports no function.
  */
 export async function loadHandler(module: HandlerModule): Promise<JobHandler> {
+  return (await loadHandlerModule(module)).handler;
+}
+
+/**
+ * Imports a handler module and returns its handler function and its `resultTag` export.
+ * @throws HandlerModuleError when the file does not exist, fails to load, exports no function,
+ * or exports a `resultTag` that is not a function.
+ */
+export async function loadHandlerModule(module: HandlerModule): Promise<HandlerModuleExports> {
   const file = handlerPath(module);
   if (!fs.existsSync(file)) throw new HandlerModuleError(`handler module not found: ${file}`);
   if (!fs.statSync(file).isFile())
@@ -115,5 +139,10 @@ export async function loadHandler(module: HandlerModule): Promise<JobHandler> {
         ` or a function named "handler" (its exports: ${names.length === 0 ? 'none' : names.join(', ')})`,
     );
   }
-  return candidate as JobHandler;
+  const { resultTag } = exports;
+  if (resultTag !== undefined && typeof resultTag !== 'function')
+    throw new HandlerModuleError(
+      `handler module ${file} exports a resultTag that is not a function: export resultTag(result) => tag, or nothing by that name`,
+    );
+  return { handler: candidate as JobHandler, resultTag: resultTag as ResultTagger | undefined };
 }

@@ -14,7 +14,9 @@
  * many jobs per commit is what makes small jobs fast; keeping the buffer small for slow jobs keeps
  * one child from sitting on work that an idle child could run.
  */
+import { checkTag } from '../cache/checks.js';
 import { AbortError, JobTimeoutError, LeaseLostError, retryInSecondsOf } from '../cache/errors.js';
+import type { Tag } from '../cache/types.js';
 import { sleep } from '../cache/waiting.js';
 import type {
   AsyncAckItem,
@@ -22,7 +24,7 @@ import type {
   AsyncWorkQueue,
   LeaseId,
 } from '../collections/async-work-queue.js';
-import type { JobContext, JobHandler } from './handler.js';
+import type { JobContext, JobHandler, ResultTagger } from './handler.js';
 
 /** Seconds of work (at the measured speed) a child keeps leased beyond what it runs. */
 const PREFETCH_SECONDS = 0.02;
@@ -100,6 +102,12 @@ export interface WorkerLoopOptions<T = unknown> {
    * @default false
    */
   readonly holdSlotUntilAcked?: boolean;
+  /**
+   * The tag each result is stored with (the handler module's `resultTag` export): called with
+   * every result but `undefined`. What it throws, or a value that is not a tag, is reported and
+   * the result is stored without a tag.
+   */
+  readonly resultTag?: ResultTagger;
 }
 
 interface Held<T> {
@@ -128,8 +136,12 @@ function isUnstorableResult(error: unknown): boolean {
   return error instanceof TypeError;
 }
 
-/** A completed job and its result, as ackMany takes it. */
-type Completion<T> = { readonly job: AsyncJob<T>; readonly result: unknown };
+/** A completed job and its result (and its tag, if it has one), as ackMany takes it. */
+type Completion<T> = {
+  readonly job: AsyncJob<T>;
+  readonly result: unknown;
+  readonly tag?: Tag;
+};
 
 function jobOf<T>(item: Completion<T>): AsyncJob<T> {
   return item.job;
@@ -190,6 +202,17 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
         `diskcache worker ${process.pid}: ${(error as Error)?.stack ?? String(error)}\n`,
       ));
   const counts: WorkerCounts = options.counts ?? emptyCounts();
+  const { resultTag } = options;
+  /** The result's tag, or undefined (reported) when `resultTag` throws or returns no tag. */
+  const tagOf = (result: unknown): Tag | undefined => {
+    try {
+      const tag = resultTag!(result);
+      return tag === undefined ? undefined : checkTag('resultTag(result)', tag);
+    } catch (error) {
+      report(error);
+      return undefined;
+    }
+  };
   /**
    * The jobs waiting for a slot, in taken order, from `nextToStart` on; `running` of them run.
    * (A plain FIFO, not a general task queue: a no-op job costs a few microseconds in all, so
@@ -380,7 +403,11 @@ export async function runWorkerLoop<T>(options: WorkerLoopOptions<T>): Promise<W
       return;
     }
     entry.completed = true;
-    completions.push({ job, result });
+    completions.push(
+      resultTag === undefined || result === undefined
+        ? { job, result }
+        : { job, result, tag: tagOf(result) },
+    );
     completing++;
     if (!flushScheduled) {
       flushScheduled = true;

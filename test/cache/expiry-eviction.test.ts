@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Cache, EvictionPolicy } from '../../src/index.js';
+import { type Cache, ClosedError, type EvictionPolicy } from '../../src/index.js';
 import {
   dirsUnder,
   filesUnder,
@@ -231,6 +231,34 @@ describe('eviction policies with a small sizeLimit', () => {
 });
 
 describe('tags', () => {
+  it('tagCounts() counts live entries by tag (untagged under null), reading no value', async () => {
+    const cache = openCache();
+    expect(cache.tagCounts()).toEqual(new Map());
+    cache.set('a', 'x'.repeat(100_000), { tag: 'big' }); // a value file
+    cache.set('b', 1, { tag: 'small' });
+    cache.set('c', 2, { tag: 'small' });
+    cache.set('d', 3, { tag: 7 });
+    cache.set('e', 4);
+    cache.set('f', 5, { tag: 'small', expire: 0.05 });
+    await sleep(100);
+    expect(cache.tagCounts()).toEqual(
+      new Map<unknown, number>([
+        [null, 1],
+        [7, 1],
+        ['big', 1],
+        ['small', 2],
+      ]),
+    );
+    cache.set('b', 1, { tag: 7 }); // a set replaces the tag
+    expect(cache.tagCounts().get('small')).toBe(1);
+    expect(cache.tagCounts().get(7)).toBe(2);
+    expect(() => cache.set('g', 1, { tag: Number.NaN })).toThrow(
+      /tag must be a string, a number \(not NaN\)/,
+    );
+    cache.close();
+    expect(() => cache.tagCounts()).toThrow(ClosedError);
+  });
+
   it('round-trip tags of every SQLite type', () => {
     const cache = openCache();
     const tags = ['text', 42, 2.5, 2n ** 60n, Buffer.from([1, 2]), null];

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError, LeaseLostError } from '../../src/cache/errors.js';
 import { AsyncJob, type AsyncWorkQueue } from '../../src/collections/async-work-queue.js';
 import type { WorkQueueOptions } from '../../src/collections/work-queue.js';
+import { SqliteAsyncWorkQueue } from '../../src/collections/work-queue-async.js';
 
 /** Options a suite passes to a backend (the persisted queue options). */
 export type SuiteQueueOptions = Omit<WorkQueueOptions, 'timeout'>;
@@ -63,6 +64,34 @@ export function describeAsyncQueue(backend: string, newStore: () => SuiteStore):
       expect(await q.ackMany([third!])).toEqual([]);
       expect(await q.stats()).toEqual({ pending: 0, leased: 0, done: 3, failed: 0 });
       expect(await q.isDrained()).toBe(true);
+    });
+
+    it('acks with a tag for the result (stored in a directory, ignored on Redis), and refuses a tag that is not one', async () => {
+      const q = await queue<string>();
+      await q.putMany(['a', 'b', 'c', 'd'], { key: (payload) => payload });
+      const [a, b, c, d] = await q.takeMany(4);
+      await expect(
+        q.ackMany([{ job: a!, result: 1, tag: {} as unknown as string }]),
+      ).rejects.toThrow(/ackMany: tag must be a string, a number .*got/);
+      expect((await q.stats()).leased).toBe(4); // nothing acked
+      expect(
+        await q.ackMany([
+          { job: a!, result: { status: 200 }, tag: '200' },
+          { job: b!, result: { status: 404 }, tag: '404' },
+          { job: c!, result: { status: 200 }, tag: '200' },
+          { job: d!, result: 'untagged' },
+        ]),
+      ).toEqual([]);
+      expect(await q.results.get('b')).toEqual({ status: 404 });
+      expect((await q.stats()).done).toBe(4);
+      if (q instanceof SqliteAsyncWorkQueue)
+        expect(q.queue.results.cache.tagCounts()).toEqual(
+          new Map<unknown, number>([
+            ['200', 2],
+            ['404', 1],
+            [null, 1],
+          ]),
+        );
     });
 
     it('stores results under the job id, or under its key, in insertion order', async () => {

@@ -130,6 +130,29 @@ describe('crawl', () => {
     }
   }, 120_000);
 
+  it('counts its records by status from their tags, and by reading them where a record has none', async () => {
+    const directory = tempDir('crawl-tags');
+    const first = await crawl({ startUrl: site.url, directory, processes: 2 });
+    expect(first.reason).toBe('drained');
+    // The summary's counts are the records' own, whichever way they were counted.
+    const byStatus: Record<string, number> = {};
+    for (const record of recorded(directory).values()) {
+      const status = record.skipped ?? String(record.status);
+      byStatus[status] = (byStatus[status] ?? 0) + 1;
+    }
+    expect(first.byStatus).toEqual(byStatus);
+    expect(first.pages).toBe(recorded(directory).size);
+    const queue = new WorkQueue<unknown>(directory);
+    expect(Object.fromEntries(queue.results.cache.tagCounts())).toEqual(byStatus);
+    // A record stored without a tag (by a version before tags): the rerun reads every record.
+    const home = queue.results.get(site.url) as PageRecord;
+    queue.results.set(site.url, { ...home, status: 299 });
+    queue.close();
+    const again = await crawl({ startUrl: site.url, directory, processes: 1 });
+    expect(again).toMatchObject({ resumed: true, pages: first.pages });
+    expect(again.byStatus).toEqual({ ...byStatus, '200': byStatus['200']! - 1, '299': 1 });
+  }, 120_000);
+
   it('workers whose parent died stop quietly: no stack trace, no process left', async () => {
     const orphanSite = await startDemoSite({ pages: 200, seed: 13, slowMs: 60 });
     const directory = tempDir('crawl-orphans');

@@ -190,6 +190,33 @@ describe('runWorkers', () => {
     queue.close();
   });
 
+  it("stores each result with the tag of the handler module's resultTag export", async () => {
+    const directory = tempDir('runner-tags');
+    const queue = new WorkQueue<unknown>(directory);
+    queue.putMany([1, 2, 3, 4, 'bad', 'throw', 'plain'], { key: (payload) => String(payload) });
+    // The children report the two tagger failures on stderr.
+    const summary = await runWorkers({
+      queue,
+      handler: path.join(FIXTURES, 'runner-tag-handler.mjs'),
+      processes: 1,
+      concurrency: 4,
+      once: true,
+    });
+    expect(summary.stats).toMatchObject({ done: 7, failed: 0, pending: 0 });
+    expect(queue.results.get('bad')).toBe('bad');
+    expect(queue.results.cache.tagCounts()).toEqual(
+      new Map<unknown, number>([
+        [null, 3],
+        ['even', 2],
+        ['odd', 2],
+      ]),
+    );
+    queue.close();
+    await expect(
+      runWorkers({ queue: directory, handler: path.join(FIXTURES, 'runner-bad-tag-handler.mjs') }),
+    ).rejects.toThrow(/exports a resultTag that is not a function/);
+  });
+
   it('refuses a missing handler module, or one that exports no function, before forking', async () => {
     const directory = tempDir('runner-bad');
     const spawned: RunnerEvent[] = [];
