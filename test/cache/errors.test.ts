@@ -281,6 +281,18 @@ describe('Timeout while another connection holds the write lock', () => {
     }
   });
 
+  it('after async writes (which wait without blocking), a sync write waits for the lock again', async () => {
+    const cache = openCache({ timeout: 30 });
+    await cache.async.set('a', 1); // runs with no busy timeout, then gives it back
+    await cache.async.set('b', 2);
+    const child = forkFixture('cache-hold-lock.ts', [cache.directory, '300']);
+    await message(child, (m) => m === 'locked');
+    await sent(child, 'release'); // the child commits 300 ms after it reads this
+    expect(cache.set('k', 'waited')).toBe(true); // a busy timeout of 0 would throw Timeout here
+    expect(await exited(child)).toBe(0);
+    expect(cache.get('k')).toBe('waited');
+  });
+
   it('retry: true waits until the other process releases the lock', async () => {
     const cache = openCache({ timeout: 0.05 });
     const child = forkFixture('cache-hold-lock.ts', [cache.directory, '300']);
