@@ -170,9 +170,10 @@ const bench: BenchModule = {
     const sitePages = context.quick ? 300 : 2000;
     const concurrency = 16;
     // The fast contenders run in rounds (their order reversed every other round) and are reported
-    // by their medians: one run of the in-memory crawler varied by 1.5x on this machine. crawlee,
+    // by their medians: one run of the in-memory crawler varied by 1.5x on this machine, and a
+    // round's ratio at 2 x 16 by a tenth (0.40-0.55 over nine rounds), so five rounds. crawlee,
     // 10-20 s a run, runs once in each of its two settings.
-    const roundCount = context.quick ? 1 : 3;
+    const roundCount = context.quick ? 1 : 5;
     // Args after the kind: processes, concurrency (the start URL goes in front at each run).
     const fast: [string, string[]][] = [
       [IN_MEMORY, ['memory', '2', String(concurrency)]],
