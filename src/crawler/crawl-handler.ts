@@ -386,7 +386,6 @@ async function queueLinks(
   return later.length;
 }
 
-/** Fetches one URL, queues what it leads to, and returns its record. */
 /**
  * What the crawl's summary counts a record under: why it was skipped, or its HTTP status. Stored
  * as the record's tag in a directory (the runner calls this export: see `ResultTagger`), so that
@@ -396,6 +395,7 @@ export function resultTag(record: PageRecord): string {
   return record.skipped ?? String(record.status);
 }
 
+/** Fetches one URL, queues what it leads to, and returns its record. */
 export default async function crawlPage(job: CrawlJob, context: JobContext): Promise<PageRecord> {
   const work = await open();
   const url = new URL(job.url);
