@@ -5,6 +5,18 @@
  */
 import * as path from 'node:path';
 
+/**
+ * What the crawl's summary counts a record under: why it was skipped, or its HTTP status. Each
+ * record is stored with it as its tag (crawl-handler.ts exports it as `resultTag`, which the
+ * runner calls), and the parent, which does not load the handler, counts by it (crawl.ts).
+ */
+export function recordStatus(record: {
+  readonly status: number;
+  readonly skipped?: string;
+}): string {
+  return record.skipped ?? String(record.status);
+}
+
 /** The directory of the deferred links inside a crawl directory. */
 export function deferredDirectory(crawlDirectory: string): string {
   return path.join(crawlDirectory, 'deferred');

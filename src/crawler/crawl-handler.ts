@@ -12,7 +12,7 @@ import { RetryLaterError } from '../cache/errors.js';
 import type { AsyncWorkQueue } from '../collections/async-work-queue.js';
 import { openQueue } from '../collections/open-queue.js';
 import { type JobContext, loadHandler } from '../runner/handler.js';
-import { type CrawlConfig, readCrawlConfig, scopeOf } from './crawl-config.js';
+import { type CrawlConfig, readCrawlConfig, recordStatus, scopeOf } from './crawl-config.js';
 import { type CrawlState, openCrawlState } from './crawl-state.js';
 import { describeFetchError, type FetchResult, fetchPage, retryAfterSeconds } from './fetcher.js';
 import { decodeBody, isHtml, normalizeUrl, parseHtml } from './links.js';
@@ -387,13 +387,10 @@ async function queueLinks(
 }
 
 /**
- * What the crawl's summary counts a record under: why it was skipped, or its HTTP status. Stored
- * as the record's tag in a directory (the runner calls this export: see `ResultTagger`), so that
- * the summary counts the records with one query instead of reading each of them.
+ * Each record's tag in a directory (the runner calls this export: see `ResultTagger`), so that the
+ * summary counts the records with one query instead of reading each of them.
  */
-export function resultTag(record: PageRecord): string {
-  return record.skipped ?? String(record.status);
-}
+export const resultTag: (record: PageRecord) => string = recordStatus;
 
 /** Fetches one URL, queues what it leads to, and returns its record. */
 export default async function crawlPage(job: CrawlJob, context: JobContext): Promise<PageRecord> {

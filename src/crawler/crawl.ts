@@ -22,7 +22,7 @@ import { describeRedisTrouble, parseRedisLocator, redacted } from '../redis/redi
 import { type HandlerModule, handlerPath, loadHandler } from '../runner/handler.js';
 import type { RunProgress } from '../runner/progress.js';
 import { knownHandlerModule, type RunnerEvent, runWorkers } from '../runner/run-workers.js';
-import { CRAWL_CONFIG_VARIABLE, type CrawlConfig } from './crawl-config.js';
+import { CRAWL_CONFIG_VARIABLE, type CrawlConfig, recordStatus } from './crawl-config.js';
 // Types only: the workers load the fetcher and the parser, this (parent) process does not.
 import type { CrawlJob, PageRecord } from './crawl-handler.js';
 import { type CrawlState, type DeferredStore, openCrawlState } from './crawl-state.js';
@@ -375,9 +375,8 @@ async function startError(
 
 /**
  * How many records the crawl holds, by status (or why they were skipped). In a directory, each
- * record's tag says it (crawl-handler.ts `resultTag`, not imported: the parent does not load the
- * handler): one query. Records without one (stored by an older version) or a queue on Redis: each
- * record is read.
+ * record's tag says it (`recordStatus`): one query. Records without one (stored by an older
+ * version) or a queue on Redis: each record is read.
  */
 async function countRecords(
   queue: AsyncWorkQueue<CrawlJob>,
@@ -396,7 +395,7 @@ async function countRecords(
   for await (const [, value] of queue.results.entries()) {
     const record = value as PageRecord;
     pages++;
-    const status = record.skipped ?? String(record.status); // crawl-handler's resultTag
+    const status = recordStatus(record);
     byStatus[status] = (byStatus[status] ?? 0) + 1;
   }
   return { pages, byStatus };
