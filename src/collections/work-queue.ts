@@ -379,13 +379,17 @@ export class WorkQueue<T = unknown> implements Disposable {
       for (const [holder, pid] of dead)
         this.#s.reclaimHolder.run({ max: attempts, now, holder, pid: BigInt(pid) });
       expires = now + leaseSeconds;
-      return this.#s.claim.all(expires, this.#holder, now, BigInt(max)) as [
-        number,
-        string | null,
-        number,
-        number,
-        string | Buffer,
-      ][];
+      const ids = this.#s.claimIds.all(now, BigInt(max)) as number[];
+      return ids.map(
+        (id) =>
+          this.#s.claim.get(expires, this.#holder, BigInt(id)) as [
+            number,
+            string | null,
+            number,
+            number,
+            string | Buffer,
+          ],
+      );
     });
     rows.sort((a, b) => a[0] - b[0]);
     return rows.map(([id, key, attempt, token, payload]) =>
