@@ -10,11 +10,15 @@
  * Both Node systems run as plain JavaScript, as users run them: the library is compiled with
  * tsc first (into .tmp/bench-dist) and its workers are forked from that build, plainjob's from its
  * package, so that neither pays a TypeScript loader at every worker start (tsx costs a few hundred
- * ms of CPU per process here). It reports; it never asserts a time.
+ * ms of CPU per process here).
+ * A second part times the cycle of a crawl's worker in this process, as a crawl frontier grows:
+ * take 6 jobs, put 12 keyed jobs for each, ack the 6 with a result record; µs per job for each
+ * step (see "A take" in docs/benchmarks.md). It reports; it never asserts a time.
  */
 import { fork, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import { openQueue } from '../src/index.js';
 import {
   BENCH_DIR,
   type BenchContext,
@@ -177,6 +181,71 @@ async function runPython(executable: string, processes: number, jobs: number): P
   }
 }
 
+/** µs per job of each step of the frontier cycle. */
+interface FrontierRun {
+  readonly take: number;
+  readonly put: number;
+  readonly ack: number;
+  readonly total: number;
+}
+
+/**
+ * A crawl worker's cycle on one queue, in this process: take 6, put 12 keyed jobs per job taken
+ * (the frontier grows), ack the 6 with a record each, until `jobs` jobs are done.
+ */
+async function runFrontier(jobs: number): Promise<FrontierRun> {
+  const { directory, remove } = freshDirectory('queue-frontier');
+  const queue = await openQueue<{ url: string }>(directory);
+  const origin = 'http://127.0.0.1:41234';
+  const key = (job: { url: string }) => job.url;
+  let next = 0;
+  const step = { take: 0, put: 0, ack: 0 };
+  try {
+    await queue.putMany([{ url: `${origin}/` }], { key });
+    const began = performance.now();
+    let done = 0;
+    while (done < jobs) {
+      let at = performance.now();
+      const taken = await queue.takeMany(6);
+      step.take += performance.now() - at;
+      if (taken.length === 0) break;
+      at = performance.now();
+      const links = Array.from({ length: taken.length * 12 }, () => ({
+        url: `${origin}/page/${next++}`,
+      }));
+      await queue.putMany(links, { key });
+      step.put += performance.now() - at;
+      at = performance.now();
+      await queue.ackMany(
+        taken.map((job) => ({
+          job,
+          result: {
+            url: job.payload.url,
+            status: 200,
+            title: `page ${job.id}`,
+            bytes: 2345,
+            outlinks: links.slice(0, 5).map((link) => link.url),
+            fetchedAt: Date.now() / 1000,
+          },
+          tag: '200',
+        })),
+      );
+      step.ack += performance.now() - at;
+      done += taken.length;
+    }
+    const perJob = (ms: number) => (ms / done) * 1000;
+    return {
+      take: perJob(step.take),
+      put: perJob(step.put),
+      ack: perJob(step.ack),
+      total: perJob(performance.now() - began),
+    };
+  } finally {
+    await queue.close();
+    remove();
+  }
+}
+
 const bench: BenchModule = {
   name: 'queue',
   title:
@@ -266,9 +335,36 @@ const bench: BenchModule = {
     context.log(
       `Load average (1/5/15 min) before: ${loadBefore}; after: ${loadAverage()} (${context.machine.cores} cores).`,
     );
+    const frontierRuns: FrontierRun[] = [];
+    for (let round = 1; round <= plan.rounds; round++) {
+      context.progress(`queue: frontier cycle, round ${round}/${plan.rounds}`);
+      frontierRuns.push(await runFrontier(context.quick ? 1_000 : 4_000));
+    }
+    const frontier = Object.fromEntries(
+      (['take', 'put', 'ack', 'total'] as const).map((step) => [
+        step,
+        median(frontierRuns.map((run) => run[step])),
+      ]),
+    ) as unknown as FrontierRun;
+    context.log(
+      `\nA crawl worker's cycle as its frontier grows (this process, one queue directory): take 6 jobs, put 12 keyed jobs for each (12 per job taken), ack the 6 with a record each; µs per job, median of ${plan.rounds} round(s).\n`,
+    );
+    context.log(
+      formatTable(
+        [
+          { header: 'take 6' },
+          { header: 'put 12 keyed' },
+          { header: 'ackMany with records' },
+          { header: 'whole cycle' },
+        ],
+        [[frontier.take, frontier.put, frontier.ack, frontier.total].map((us) => us.toFixed(1))],
+      ),
+    );
     writeResult(context.quick ? 'quick-queue.json' : 'latest-queue.json', {
       machine: context.machine,
       plan,
+      frontierMicrosecondsPerJob: frontier,
+      frontierRuns,
       loadAverage: { before: loadBefore, after: loadAverage() },
       jobsPerSecond: Object.fromEntries(
         systems.map((system) => [
