@@ -283,7 +283,7 @@ export function prepareQueueStatements(db: Database.Database): QueueStatements {
       .pluck(true),
     claim: raw(
       `UPDATE ${jobs} SET state = ${LEASED}, available_at = ?, attempt = attempt + 1, lease_token = lease_token + 1,` +
-        ' holder = ?, holder_lease = lease_token + 1 WHERE id = ? RETURNING id, key, attempt, lease_token, payload',
+        ` holder = ?, holder_lease = lease_token + 1 WHERE id = ? AND state = ${PENDING} RETURNING id, key, attempt, lease_token, payload`,
     ),
     ack: db.prepare(
       `UPDATE ${jobs} SET state = ${DONE}, payload = NULL, error = NULL, finished_at = ? WHERE id = ? AND lease_token = ? AND state = ${LEASED}`,

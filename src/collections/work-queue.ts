@@ -379,17 +379,12 @@ export class WorkQueue<T = unknown> implements Disposable {
       for (const [holder, pid] of dead)
         this.#s.reclaimHolder.run({ max: attempts, now, holder, pid: BigInt(pid) });
       expires = now + leaseSeconds;
-      const ids = this.#s.claimIds.all(now, BigInt(max)) as number[];
-      return ids.map(
-        (id) =>
-          this.#s.claim.get(expires, this.#holder, BigInt(id)) as [
-            number,
-            string | null,
-            number,
-            number,
-            string | Buffer,
-          ],
-      );
+      const leased: [number, string | null, number, number, string | Buffer][] = [];
+      for (const id of this.#s.claimIds.all(now, BigInt(max)) as number[]) {
+        const row = this.#s.claim.get(expires, this.#holder, BigInt(id));
+        if (row !== undefined) leased.push(row as (typeof leased)[number]);
+      }
+      return leased;
     });
     rows.sort((a, b) => a[0] - b[0]);
     return rows.map(([id, key, attempt, token, payload]) =>
