@@ -27,6 +27,7 @@ import {
   EXIT_HANDLER_MODULE,
   type ParentMessage,
 } from './protocol.js';
+import { workerEnvironment } from './worker-environment.js';
 // Types only: the worker loop runs in the children, never in this process.
 import type { WorkerCounts } from './worker-loop.js';
 
@@ -496,6 +497,7 @@ class Supervisor {
     const config: ChildConfig = { ...this.#config, suspects: this.#suspects.ids() };
     const child = fork(this.#entry, [JSON.stringify(config)], {
       execArgv: this.#execArgv,
+      env: workerEnvironment(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });

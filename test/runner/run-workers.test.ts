@@ -11,6 +11,7 @@ import { HandlerModuleError } from '../../src/cache/errors.js';
 import { WorkQueue } from '../../src/collections/work-queue.js';
 import type { RunnerEvent } from '../../src/runner/run-workers.js';
 import { runWorkers } from '../../src/runner/run-workers.js';
+import { WORKER_TRIM_THRESHOLD, workerEnvironment } from '../../src/runner/worker-environment.js';
 import { ackCounts, installAckAudit } from '../fixtures/queue-audit.js';
 import { compiledFixture, FIXTURES } from '../helpers/children.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -215,6 +216,48 @@ describe('runWorkers', () => {
     await expect(
       runWorkers({ queue: directory, handler: path.join(FIXTURES, 'runner-bad-tag-handler.mjs') }),
     ).rejects.toThrow(/exports a resultTag that is not a function/);
+  });
+
+  it("gives its workers glibc's trim threshold, unless the parent's environment sets one", async () => {
+    const run = async (key: string) => {
+      const directory = tempDir('runner-env');
+      const queue = new WorkQueue<string>(directory);
+      queue.put(key);
+      await runWorkers({
+        queue,
+        handler: path.join(FIXTURES, 'runner-env-handler.mjs'),
+        processes: 1,
+        once: true,
+      });
+      const [result] = [...queue.results.values()];
+      queue.close();
+      return result as { trimThreshold: string | null; tunables: string | null };
+    };
+    const before = process.env.MALLOC_TRIM_THRESHOLD_;
+    try {
+      delete process.env.MALLOC_TRIM_THRESHOLD_;
+      const given = await run('default');
+      if (process.platform === 'linux') {
+        expect(given.trimThreshold).toBe(String(WORKER_TRIM_THRESHOLD));
+      } else expect(given.trimThreshold).toBeNull();
+      process.env.MALLOC_TRIM_THRESHOLD_ = '1234567';
+      expect((await run('user')).trimThreshold).toBe('1234567');
+    } finally {
+      if (before === undefined) delete process.env.MALLOC_TRIM_THRESHOLD_;
+      else process.env.MALLOC_TRIM_THRESHOLD_ = before;
+    }
+    // The rule itself: a trim threshold in GLIBC_TUNABLES counts as set; Linux only.
+    const tunables = { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1048576', PATH: '/bin' };
+    expect(workerEnvironment(tunables, 'linux')).toBe(tunables);
+    expect(workerEnvironment({ PATH: '/bin' }, 'linux')).toEqual({
+      PATH: '/bin',
+      MALLOC_TRIM_THRESHOLD_: String(WORKER_TRIM_THRESHOLD),
+    });
+    expect(workerEnvironment({ PATH: '/bin' }, 'darwin')).toEqual({ PATH: '/bin' });
+    expect(
+      workerEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'linux')
+        .MALLOC_TRIM_THRESHOLD_,
+    ).toBe(String(WORKER_TRIM_THRESHOLD));
   });
 
   it('refuses a missing handler module, or one that exports no function, before forking', async () => {
