@@ -273,9 +273,11 @@ export function prepareQueueStatements(db: Database.Database): QueueStatements {
         ` WHERE state = ${LEASED} AND holder = @holder AND holder_lease = lease_token`,
     ),
     // A take is these two, in one transaction: the ids of the next ready jobs, then a lease on
-    // each. One `UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT ?)` did the same in a statement,
-    // but once jobs were being put between takes (a crawl's frontier) it took 5-6x as long as
-    // this pair (300 µs against 55 µs for 6 jobs; docs/benchmarks.md, "A take").
+    // each. One `UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT ?) RETURNING …` did the same in
+    // a statement, but once jobs were being put between takes (a crawl's frontier) it took 5-6x
+    // as long as this pair (300 µs against 55 µs for 6 jobs): SQLite keeps a multi-row
+    // RETURNING's rows in an ephemeral table whose memory glibc gave back and took again at
+    // every statement (docs/benchmarks.md, "A take" and "malloc").
     claimIds: db
       .prepare(
         `SELECT id FROM ${jobs} WHERE state = ${PENDING} AND available_at <= ? ORDER BY available_at, id LIMIT ?`,

@@ -231,7 +231,7 @@ describe('runWorkers', () => {
       });
       const [result] = [...queue.results.values()];
       queue.close();
-      return result as { trimThreshold: string | null; tunables: string | null };
+      return result as { trimThreshold: string | null };
     };
     const before = process.env.MALLOC_TRIM_THRESHOLD_;
     try {
