@@ -291,6 +291,17 @@ export class WorkQueue<T = unknown> implements Disposable {
 
   // ---- putting --------------------------------------------------------------------------------
 
+  /** Inserts one pending job (inside a write); its id, or `undefined` when its key exists. */
+  #insert(
+    key: string | null,
+    availableAt: number,
+    bytes: string | Buffer,
+    now: number,
+  ): number | undefined {
+    const info = this.#s.insert.run(key, availableAt, bytes, now, this.#unheld);
+    return info.changes === 1 ? Number(info.lastInsertRowid) : undefined;
+  }
+
   /**
    * Adds a job; returns its id, or `undefined` when `key` is given and a job with that key exists.
    * @example queue.put({ url }, { key: url }) // a second put of the same url is ignored
@@ -304,7 +315,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     const bytes = encodePayload(payload);
     const id = this.#write(() => {
       const now = nowSeconds();
-      return this.#s.insert.get(key, now + delay, bytes, now, this.#unheld) as number | undefined;
+      return this.#insert(key, now + delay, bytes, now);
     });
     if (id !== undefined) wakeAll(this.#file);
     return id;
@@ -330,10 +341,7 @@ export class WorkQueue<T = unknown> implements Disposable {
     if (rows.length === 0) return [];
     const ids = this.#write(() => {
       const now = nowSeconds();
-      return rows.map(
-        ([key, bytes]) =>
-          this.#s.insert.get(key, now + delay, bytes, now, this.#unheld) as number | undefined,
-      );
+      return rows.map(([key, bytes]) => this.#insert(key, now + delay, bytes, now));
     });
     wakeAll(this.#file);
     return ids;
