@@ -244,8 +244,8 @@ export function prepareQueueStatements(db: Database.Database): QueueStatements {
     commit: db.prepare('COMMIT'),
     rollback: db.prepare('ROLLBACK'),
     // The new row's id comes from the run's lastInsertRowid (changes 0: the key existed), not from
-    // RETURNING, which made each insert 0.6-0.7 µs (about a quarter) slower (docs/benchmarks.md,
-    // "malloc").
+    // RETURNING, which made each insert 0.7-1 µs slower (raw: 2.4-3.4 against 1.7-2.4 µs;
+    // docs/benchmarks.md, "malloc").
     insert: db.prepare(
       `INSERT INTO ${jobs} (key, state, available_at, payload, created_at, holder) VALUES (?, ${PENDING}, ?, ?, ?, ?)` +
         ' ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING',
