@@ -536,9 +536,9 @@ export class WorkQueue<T = unknown> implements Disposable {
         // crash in between leaves a stored result for a job that will run again (at-least-once).
         const results = this.results;
         results.transact(() => {
+          // Index.set's own call, with the tag (undefined: none).
           for (const [key, value, tag] of toStore)
-            if (tag === undefined) results.set(key, value);
-            else results.cache.set(key, value, { retry: true, tag });
+            results.cache.set(key, value, { retry: true, tag });
         });
       }
     });
